@@ -1,0 +1,170 @@
+"""The ``pixtab`` command group: global options, error handling, exit codes.
+
+Command modules import numpy/astropy (through :mod:`pixtab.core`) only inside
+their bodies, so ``pixtab --help`` and tab completion stay fast.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import click
+
+from .. import __version__
+from . import output
+
+T = TypeVar("T")
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+CONTEXT_SETTINGS = {
+    "help_option_names": ["-h", "--help"],
+    "auto_envvar_prefix": "PIXTAB",
+    "max_content_width": 100,
+}
+
+EPILOG = """\b
+Exit status:
+  0    success
+  1    runtime or data error (also: some of several inputs failed)
+  2    usage error (bad option or value)
+  130  interrupted (Ctrl-C); 143 on SIGTERM. No partial output is left.
+
+Detector pixels are 1-based (as the MUSE pipeline and FITS count) unless
+--zero-based is given; ranges LO:HI are half-open; row indices are 0-based.
+Set PIXTAB_DEBUG=1 or pass --traceback to see tracebacks."""
+
+
+@dataclass
+class Settings:
+    """Global options, available to commands as ``ctx.find_root().obj``."""
+
+    verbose: int = 0
+    quiet: int = 0
+    traceback: bool = False
+
+
+class Terminated(BaseException):
+    """Raised by the SIGTERM handler so that ``finally`` blocks clean up."""
+
+
+class PixtabGroup(click.Group):
+    """Turns core errors into one-line messages with the right exit status."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from ..core.errors import CriteriaError, PixtabError
+
+        try:
+            return super().invoke(ctx)
+        except CriteriaError as exc:
+            if _debug(ctx):
+                raise
+            raise click.UsageError(str(exc), ctx=ctx) from None
+        except PixtabError as exc:
+            if _debug(ctx):
+                raise
+            raise click.ClickException(str(exc)) from None
+        except MemoryError:
+            if _debug(ctx):
+                raise
+            raise click.ClickException("out of memory") from None
+
+
+def _debug(ctx: click.Context) -> bool:
+    obj = ctx.find_root().obj
+    return bool((obj and obj.traceback) or os.environ.get("PIXTAB_DEBUG") == "1")
+
+
+@click.group(cls=PixtabGroup, context_settings=CONTEXT_SETTINGS, epilog=EPILOG)
+@click.version_option(__version__, "-V", "--version", message="%(version)s")
+@click.option("-v", "--verbose", count=True, help="More messages on stderr (repeatable).")
+@click.option("-q", "--quiet", count=True, help="No progress or info messages; -qq: errors only.")
+@click.option("--traceback", is_flag=True, help="Show the full traceback of errors (debugging).")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, quiet: int, traceback: bool) -> None:
+    """Streaming tools for MUSE pixel tables (PIXTABLE_* files).
+
+    Reads both on-disk layouts (IMAGE extensions and BINTABLE) in bounded
+    memory, and writes files the MUSE pipeline loads. Data go to stdout,
+    messages and progress to stderr.
+    """
+    ctx.obj = Settings(verbose, quiet, traceback)
+    output.configure_logging(verbose, quiet)
+
+
+def for_each_input(inputs: Iterable[str], work: Callable[[str], T]) -> list[T]:
+    """Run ``work`` on every input; report a failing input and go on.
+
+    Exits with status 1 at the end when any input failed (fitscheck's rule).
+    With a single input the error propagates unchanged.
+    """
+    from ..core.errors import PixtabError
+
+    inputs = list(inputs)
+    if len(inputs) == 1:
+        return [work(inputs[0])]
+    results: list[T] = []
+    failed: list[str] = []
+    for path in inputs:
+        try:
+            results.append(work(path))
+        except PixtabError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            failed.append(path)
+    if failed:
+        click.echo(f"Error: {len(failed)} of {len(inputs)} inputs failed: {', '.join(failed)}", err=True)
+        raise click.exceptions.Exit(EXIT_FAILURE)
+    return results
+
+
+#: subcommand modules, in the order ``--help`` lists them
+COMMAND_MODULES = ["info", "simulate"]
+
+
+def _register_commands() -> None:
+    import importlib
+
+    for name in COMMAND_MODULES:
+        cli.add_command(importlib.import_module(f"{__name__}.{name}").command)
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+def main(args: list[str] | None = None, prog_name: str = "pixtab") -> None:
+    """Console-script entry point: exit 130 on Ctrl-C, 143 on SIGTERM, never a traceback.
+
+    click's standalone mode would turn Ctrl-C into "Aborted!" with status 1, so
+    exceptions are handled here instead.
+    """
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        rv = cli.main(args=args, prog_name=prog_name, standalone_mode=False)
+        code = rv if isinstance(rv, int) else EXIT_OK
+    except click.ClickException as exc:
+        exc.show()
+        code = exc.exit_code
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        click.echo("Interrupted.", err=True)
+        code = EXIT_INTERRUPTED
+    except Terminated:
+        click.echo("Terminated.", err=True)
+        code = 128 + signal.SIGTERM
+    except Exception as exc:
+        # A bug, not bad input: still one line, unless the user asked for details.
+        if "--traceback" in (args if args is not None else sys.argv) or os.environ.get("PIXTAB_DEBUG") == "1":
+            raise
+        click.echo(f"Error: internal error: {type(exc).__name__}: {exc} (rerun with --traceback)", err=True)
+        code = EXIT_FAILURE
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    sys.exit(code)
+
+
+_register_commands()

@@ -1,0 +1,192 @@
+"""Shared options and their parsing callbacks.
+
+Every option name the suite uses, and where (keep them meaning one thing):
+
+==================  =======================================================
+``-o/--output``     extract, decode-origin, reconstruct-det, convert, simulate
+``--output-dir``    extract, convert (many inputs), with ``--name``
+``--name``          template for outputs in ``--output-dir`` (``{stem}``)
+``--overwrite``     every command that writes a file
+``--json``          info, extract (summary and ``--count``), convert
+``--zero-based``    extract, decode-origin, reconstruct-det (MPDAF's pixels)
+``--layout``        extract, simulate (``image`` or ``table``)
+``--xpix/--ypix``   extract, reconstruct-det (half-open ``LO:HI``)
+``--ifu/--exp``     extract, reconstruct-det (lists: ``5,6`` or ``5-7``)
+==================  =======================================================
+
+Callbacks raise :class:`click.BadParameter`, so bad values exit with status 2
+and a message naming the option.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_RANGE_RE = re.compile(rf"^\s*({_NUMBER})?\s*:\s*({_NUMBER})?\s*$")
+
+
+def parse_range(text: str, integer: bool = False) -> tuple[float, float]:
+    """Parse a half-open range ``LO:HI`` (either side may be omitted: open-ended)."""
+    m = _RANGE_RE.match(text)
+    if not m or (m[1] is None and m[2] is None):
+        raise ValueError(f"{text!r} is not a range LO:HI")
+    conv = int if integer else float
+    try:
+        lo = conv(m[1]) if m[1] is not None else float("-inf")
+        hi = conv(m[2]) if m[2] is not None else float("inf")
+    except ValueError:
+        raise ValueError(f"{text!r}: bounds must be integers") from None
+    if not lo < hi:
+        raise ValueError(f"{text!r} is empty or inverted (need LO < HI)")
+    return lo, hi
+
+
+def parse_int_list(text: str, lo: int, hi: int) -> list[int]:
+    """Parse ``5,6,7`` or ``5-7`` (or a mix) into sorted unique ints within ``lo..hi``."""
+    values: set[int] = set()
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        m = re.fullmatch(r"(\d+)\s*-\s*(\d+)", part)
+        if m:
+            a, b = int(m[1]), int(m[2])
+            if a > b:
+                raise ValueError(f"range {part!r} is inverted")
+            values.update(range(a, b + 1))
+        elif re.fullmatch(r"\d+", part):
+            values.add(int(part))
+        else:
+            raise ValueError(f"{part!r} is not a number or a range like 5-7")
+    if not values:
+        raise ValueError("empty list")
+    bad = sorted(v for v in values if not lo <= v <= hi)
+    if bad:
+        raise ValueError(f"{bad[0]} is outside {lo}..{hi}")
+    return sorted(values)
+
+
+def range_callback(integer: bool = False) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """Callback for repeatable ``LO:HI`` options; returns a list of (lo, hi)."""
+
+    def cb(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value is None:
+            return None
+        items = value if isinstance(value, tuple) else (value,)
+        try:
+            out = [parse_range(v, integer) for v in items]
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+        return out if isinstance(value, tuple) else out[0]
+
+    return cb
+
+
+def int_list_callback(lo: int, hi: int) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """Callback for ``LIST`` options (``5,6`` or ``5-7``, repeatable) within ``lo..hi``."""
+
+    def cb(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if not value:
+            return None
+        items = value if isinstance(value, tuple) else (value,)
+        try:
+            merged: set[int] = set()
+            for v in items:
+                merged.update(parse_int_list(v, lo, hi))
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+        return sorted(merged)
+
+    return cb
+
+
+def inputs_arg(f: F) -> F:
+    return click.argument("inputs", nargs=-1, required=True, type=click.Path(dir_okay=True, path_type=str))(f)
+
+
+def input_arg(f: F) -> F:
+    return click.argument("input", type=click.Path(path_type=str))(f)
+
+
+def output_opt(required: bool = False, help: str = "Output file.") -> Callable[[F], F]:
+    return click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str), required=required, help=help)
+
+
+def overwrite_opt(f: F) -> F:
+    return click.option("--overwrite", is_flag=True, help="Replace an existing output file.")(f)
+
+
+def json_opt(f: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON (one object per input, one per line).")(f)
+
+
+def zero_based_opt(f: F) -> F:
+    return click.option(
+        "--zero-based",
+        is_flag=True,
+        help="Detector pixels counted from 0, as MPDAF does (default: from 1, as the pipeline and FITS).",
+    )(f)
+
+
+def layout_opt(default: str | None = "image", help: str = "On-disk layout of the output.") -> Callable[[F], F]:
+    return click.option(
+        "--layout",
+        type=click.Choice(["image", "table"]),
+        default=default,
+        show_default=default is not None,
+        help=help,
+    )
+
+
+def output_dir_opts(default_name: str) -> Callable[[F], F]:
+    """``--output-dir DIR`` and ``--name TEMPLATE`` for commands with many inputs."""
+
+    def deco(f: F) -> F:
+        f = click.option(
+            "--name",
+            "name_template",
+            default=default_name,
+            show_default=True,
+            help="Output file name in --output-dir; {stem} is the input name without .fits.",
+        )(f)
+        return click.option(
+            "--output-dir",
+            type=click.Path(file_okay=False, path_type=str),
+            help="Write one output per input into this directory.",
+        )(f)
+
+    return deco
+
+
+def output_paths(
+    inputs: tuple[str, ...], output: str | None, output_dir: str | None, template: str
+) -> list[str]:
+    """Work out one output path per input from ``-o`` or ``--output-dir`` + template."""
+    if output and output_dir:
+        raise click.UsageError("use either -o/--output or --output-dir, not both")
+    if output:
+        if len(inputs) > 1:
+            raise click.UsageError("-o/--output takes one input; use --output-dir for several")
+        return [output]
+    if not output_dir:
+        raise click.UsageError("missing -o/--output (or --output-dir for several inputs)")
+    paths = []
+    for src in inputs:
+        base = os.path.basename(src)
+        stem = base[: -len(".fits")] if base.lower().endswith(".fits") else base.rsplit(".", 1)[0]
+        try:
+            name = template.format(stem=stem, name=base)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise click.BadParameter(f"bad template {template!r}: {exc}", param_hint="'--name'") from None
+        paths.append(os.path.join(output_dir, name))
+    if len(set(paths)) != len(paths):
+        raise click.UsageError("several inputs map to the same output name; use {stem} in --name")
+    return paths

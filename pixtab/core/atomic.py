@@ -1,0 +1,127 @@
+"""Write outputs atomically: a hidden temporary file in the target directory, then a rename.
+
+An interrupted or failed run leaves neither the target nor the temporary file.
+Without ``overwrite`` the final step is ``os.link`` + ``unlink``, which fails
+atomically when the target appeared in the meantime (two writers never produce
+a mixed file: one of them wins whole, the other fails).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .errors import OutputError
+
+#: temporary files currently open; the CLI's signal handler removes them
+_LIVE_TEMPS: set[str] = set()
+
+
+def live_temporaries() -> set[str]:
+    """Temporary files being written right now (for emergency clean-up)."""
+    return set(_LIVE_TEMPS)
+
+
+def _umask_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def check_output(path: str | os.PathLike[str], inputs: list[str], overwrite: bool) -> Path:
+    """Validate an output path before any work is done; return it resolved."""
+    out = Path(path)
+    parent = out.parent if str(out.parent) else Path(".")
+    if out.is_dir():
+        raise OutputError(f"{out}: is a directory")
+    if not parent.is_dir():
+        raise OutputError(f"{out}: directory {parent} does not exist")
+    for src in inputs:
+        same = os.path.realpath(src) == os.path.realpath(out)
+        if not same and out.exists():
+            try:
+                same = os.path.samefile(src, out)
+            except OSError:
+                same = False
+        if same:
+            raise OutputError(f"{out}: output is the same file as the input")
+    if out.exists() and not overwrite:
+        raise OutputError(f"{out}: already exists (use --overwrite to replace it)")
+    if not os.access(parent, os.W_OK):
+        raise OutputError(f"{out}: directory {parent} is not writable")
+    return out
+
+
+@contextmanager
+def atomic_output(path: str | os.PathLike[str], overwrite: bool = False) -> Iterator[int]:
+    """Yield a writable file descriptor; on success it becomes ``path``.
+
+    The descriptor belongs to a temporary file ``.NAME.tmp-XXXX`` beside the
+    target. On normal exit it is fsynced and renamed onto ``path``; on any
+    exception (including KeyboardInterrupt) it is removed.
+    """
+    target = Path(path)
+    directory = target.parent if str(target.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.tmp-", dir=directory)
+    except OSError as exc:
+        raise OutputError(f"{target}: cannot create a file in {directory}: {exc.strerror}") from None
+    _LIVE_TEMPS.add(tmp)
+    try:
+        try:
+            try:
+                yield fd
+                os.fsync(fd)
+            except OSError as exc:
+                raise OutputError(describe_os_error(exc, target)) from exc
+            os.fchmod(fd, _umask_mode())
+        finally:
+            os.close(fd)
+        _commit(tmp, target, overwrite)
+    except BaseException:
+        _remove(tmp)
+        raise
+    finally:
+        _LIVE_TEMPS.discard(tmp)
+
+
+def _commit(tmp: str, target: Path, overwrite: bool) -> None:
+    if overwrite:
+        os.replace(tmp, target)
+        return
+    try:
+        os.link(tmp, target)
+    except FileExistsError:
+        raise OutputError(f"{target}: already exists (use --overwrite to replace it)") from None
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV, errno.EMLINK):
+            raise
+        # File systems without hard links: best effort check-then-rename.
+        if target.exists():
+            raise OutputError(f"{target}: already exists (use --overwrite to replace it)") from None
+        os.replace(tmp, target)
+        return
+    _remove(tmp)
+
+
+def _remove(tmp: str) -> None:
+    try:
+        os.unlink(tmp)
+    except FileNotFoundError:
+        pass
+
+
+def describe_os_error(exc: OSError, target: str | os.PathLike[str]) -> str:
+    """One-line message for an OSError raised while writing ``target``."""
+    reasons = {
+        errno.ENOSPC: "no space left on device",
+        errno.EFBIG: "file size limit exceeded",
+        errno.EDQUOT: "disk quota exceeded",
+        errno.EACCES: "permission denied",
+        errno.EROFS: "read-only file system",
+    }
+    return f"{target}: write failed: {reasons.get(exc.errno or 0, exc.strerror or str(exc))}"

@@ -1,0 +1,86 @@
+"""What ``pixtab info`` reports: a header-only summary and an optional streaming pass."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import numpy as np
+
+from . import origin as org
+from .limits import LimitsAccumulator
+from .table import PixTable
+
+Progress = Callable[[int], None]
+
+
+def summary(pt: PixTable) -> dict[str, object]:
+    """Header-only description of a pixel table (the keys of ``info --json``)."""
+    k = pt.keywords
+    centre = pt.centre
+    ff = pt.flat_field
+    return {
+        "path": pt.path,
+        "size": os.path.getsize(pt.path),
+        "layout": pt.layout,
+        "rows": pt.nrows,
+        "columns": {c.name: {"dtype": c.dtype.name, "unit": c.unit} for c in pt.columns.values()},
+        "pipeline_type": k.pipeline_type,
+        "wcs": pt.wcs,
+        "wcs_keyword": k.wcs_keyword,
+        "merged": k.merged,
+        "combined": k.combined,
+        "exposures": [{"exp": e.exp, "first": e.first, "last": e.last} for e in k.exposures],
+        "fluxcal": k.fluxcal,
+        "skysub": k.skysub,
+        "weighted": k.weighted,
+        "has_weight": pt.has_weight,
+        "has_flat_field": ff is not None,
+        "extra_extensions": [h.extname or f"HDU{h.index}" for h in pt.extra_hdus],
+        "limits": dict(k.limits),
+        "centre": None if centre is None else {"ra": centre[0], "dec": centre[1]},
+    }
+
+
+def stats(pt: PixTable, progress: Progress | None = None) -> dict[str, object]:
+    """One streaming pass: per-column min/max/NaN count, dq, IFUs, slices, exposures, limits."""
+    names = list(pt.columns)
+    acc: dict[str, dict[str, float]] = {n: {"min": np.inf, "max": -np.inf, "nan": 0} for n in names}
+    dq_nonzero = 0
+    ifus = np.zeros(org.IFU_MASK + 1, dtype=np.int64)
+    slices = np.zeros(org.SLICE_MASK + 1, dtype=np.int64)
+    limits = LimitsAccumulator()
+    for chunk in pt.iter_chunks(names):
+        for n in names:
+            a = chunk[n]
+            if a.dtype.kind == "f":
+                nan = np.isnan(a)
+                acc[n]["nan"] += int(nan.sum())
+                a = a[~nan] if acc[n]["nan"] else a
+            if a.size:
+                acc[n]["min"] = min(acc[n]["min"], a.min().item())
+                acc[n]["max"] = max(acc[n]["max"], a.max().item())
+        dq_nonzero += int(np.count_nonzero(chunk["dq"]))
+        o = chunk["origin"]
+        ifus += np.bincount(org.get_ifu(o), minlength=ifus.size)
+        slices += np.bincount(org.get_slice(o), minlength=slices.size)
+        limits.add(chunk["xpos"], chunk["ypos"], chunk["lambda"], o)
+        if progress:
+            progress(len(chunk))
+    columns = {
+        n: {
+            "min": None if acc[n]["min"] == np.inf else acc[n]["min"],
+            "max": None if acc[n]["max"] == -np.inf else acc[n]["max"],
+            "nan": int(acc[n]["nan"]),
+        }
+        for n in names
+    }
+    exposures = [{"exp": e.exp, "rows": e.nrows} for e in pt.keywords.exposures]
+    return {
+        "columns": columns,
+        "dq_nonzero_fraction": dq_nonzero / pt.nrows if pt.nrows else 0.0,
+        "ifus": {int(i): int(c) for i, c in enumerate(ifus) if c},
+        "slices": {int(i): int(c) for i, c in enumerate(slices) if c},
+        "exposures": exposures or [{"exp": 0, "rows": pt.nrows}],
+        "limits": limits.result(pt.wcs, pt.centre if pt.wcs == "positioned" else None),
+    }

@@ -1,0 +1,80 @@
+"""The ten LIMITS keywords, computed from rows the way the DRS does.
+
+``muse_pixtable_compute_limits``: min/max of xpos, ypos, lambda and of the
+decoded IFU and slice numbers; in the positioned (``deg``) state CRVAL1/2 are
+added to the x/y extremes so the stored values are absolute.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from astropy.io import fits
+
+from . import origin as org
+from .keywords import LIMIT_KEYS, key
+
+
+class LimitsAccumulator:
+    """Running min/max over chunks. Feed it chunks with xpos, ypos, lambda, origin."""
+
+    def __init__(self) -> None:
+        self.lo: dict[str, float] = {}
+        self.hi: dict[str, float] = {}
+
+    def _update(self, name: str, values: np.ndarray) -> None:
+        if values.size == 0:
+            return
+        lo, hi = values.min(), values.max()
+        # min/max of float arrays propagate NaN; use nanmin only when needed (rare).
+        if values.dtype.kind == "f" and (np.isnan(lo) or np.isnan(hi)):
+            if np.all(np.isnan(values)):
+                return
+            lo, hi = np.nanmin(values), np.nanmax(values)
+        self.lo[name] = min(self.lo.get(name, lo), lo)
+        self.hi[name] = max(self.hi.get(name, hi), hi)
+
+    def add(self, xpos: np.ndarray, ypos: np.ndarray, lam: np.ndarray, origin: np.ndarray) -> None:
+        self._update("x", xpos)
+        self._update("y", ypos)
+        self._update("lambda", lam)
+        if origin.size:
+            self._update("ifu", org.get_ifu(origin))
+            self._update("slice", org.get_slice(origin))
+
+    def result(self, wcs: str, crval: tuple[float, float] | None) -> dict[str, float | int | None]:
+        """The limits as ``{x_low: ..., ...}``; absolute x/y in the positioned state."""
+        out: dict[str, float | int | None] = {}
+        shift = {"x": 0.0, "y": 0.0}
+        if wcs == "positioned" and crval is not None:
+            shift = {"x": crval[0], "y": crval[1]}
+        for name in ("x", "y", "lambda", "ifu", "slice"):
+            for side, store in (("low", self.lo), ("high", self.hi)):
+                v = store.get(name)
+                if v is None:
+                    out[f"{name}_{side}"] = None
+                elif name in ("ifu", "slice"):
+                    out[f"{name}_{side}"] = int(v)
+                else:
+                    out[f"{name}_{side}"] = float(v) + shift.get(name, 0.0)
+        return out
+
+
+def set_limits(header: fits.Header, limits: dict[str, float | int | None]) -> None:
+    """Write LIMITS keywords into ``header`` (in place), keeping existing card positions.
+
+    Floats are written with 15 significant digits (the DRS writes float32,
+    7 digits, which would lose the absolute RA/Dec of positioned tables).
+    """
+    for short, suffix in LIMIT_KEYS.items():
+        name = key(suffix)
+        value = limits.get(short)
+        if value is None:
+            if name in header:
+                del header[name]
+            continue
+        if isinstance(value, float):
+            value = float(f"{value:.15g}")
+        if name in header:
+            header[name] = value
+        else:
+            header.append((name, value), end=True)

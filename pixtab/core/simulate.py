@@ -1,0 +1,315 @@
+"""Realistic synthetic pixel tables, written in bounded memory.
+
+Structure follows the pipeline (format doc sections 2.7 and 9): rows ordered by
+exposure, IFU, CCD slice, CCD row y, then x; slices about 77 px wide with an
+integer XOFFSET per exposure/IFU/slice; lambda rising along y from about 4650
+to 9350 Angstrom; positions tiled over the 1 arcmin field (24 IFUs in strips,
+4 stacks of 12 slices side by side); a few Gaussian sources; stat > 0; a
+sprinkling of dq flags. Combined tables get EXPk keywords, COMBINED, dithered
+pointings and a weight column.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+from astropy.io import fits
+
+from . import origin as org
+from .errors import CriteriaError
+from .keywords import key, xoffset_key
+from .limits import LIMIT_KEYS, LimitsAccumulator, set_limits
+from .slicer import CCD_TO_SKY
+from .writer import ColumnSpec, PixtableWriter
+
+SPAXEL = 0.2  # arcsec per field pixel (WFM)
+LAMBDA0, DISPERSION = 4650.0, 1.1433  # Angstrom at y = 1, Angstrom per CCD row
+FLUX_UNIT = "10**(-20)*erg/s/cm**2/Angstrom"
+DQ_FLAGS = np.array([0x20, 0x40, 0x100, 0x200, 0x1000, 0x4000, 0x4000000, -0x80000000], dtype=np.int32)
+EXPTIMES = (900.0, 900.0, 450.0, 600.0)
+MAX_WIDTH = 78
+
+
+@dataclass
+class SimulationSpec:
+    """What to simulate. ``rows`` is the total over all exposures."""
+
+    rows: int = 1_000_000
+    layout: str = "image"
+    ifus: list[int] = field(default_factory=lambda: list(range(1, 25)))
+    exposures: int = 1
+    wcs: str = "positioned"
+    seed: int = 0
+    flat_field: bool = False
+    ra: float = 150.1163
+    dec: float = 2.2058
+
+
+def _slice_geometry(ifu: int, slc: int, exp: int) -> tuple[int, int, int]:
+    """(XOFFSET, first CCD x, width) of one slice; offsets move a little per exposure."""
+    x1 = 24.0 + 85.3 * (slc - 1) + 0.37 * (ifu % 5) + 0.45 * (exp - 1)
+    width = 76 + (slc + ifu) % 3
+    return math.floor(x1) - 20, math.ceil(x1), width
+
+
+def _max_rows(spec: SimulationSpec) -> int:
+    return spec.exposures * len(spec.ifus) * 48 * org.CCD_NY * 76
+
+
+def _exp_number(spec: SimulationSpec, k: int) -> int:
+    """Keyword exposure number: EXP0 for a single exposure, 1..N when combined."""
+    return 0 if spec.exposures == 1 else k
+
+
+def _split(total: int, parts: int) -> list[int]:
+    base, extra = divmod(total, parts)
+    return [base + (1 if i < extra else 0) for i in range(parts)]
+
+
+def build_header(spec: SimulationSpec) -> fits.Header:
+    """The primary header, with placeholder LIMITS (filled in after the data pass)."""
+    h = fits.Header()
+    h["SIMPLE"] = True
+    h["BITPIX"] = 8
+    h["NAXIS"] = 0
+    h["EXTEND"] = True
+    h["DATE"] = ("2026-01-01T00:00:00", "file creation date (synthetic)")
+    h["TELESCOP"] = ("ESO-VLT-U4", "ESO <TEL>")
+    h["INSTRUME"] = ("MUSE", "Instrument used.")
+    h["RA"] = (spec.ra, "[deg] telescope pointing")
+    h["DEC"] = (spec.dec, "[deg] telescope pointing")
+    h["EQUINOX"] = 2000.0
+    h["RADESYS"] = "FK5"
+    h["EXPTIME"] = (EXPTIMES[0], "Integration time")
+    h["MJD-OBS"] = (60017.2167606, "Obs start")
+    h["DATE-OBS"] = "2023-03-14T05:12:08.118"
+    h["OBJECT"] = ("PIXTAB-SIM", "Original target.")
+    if spec.wcs != "pixel":
+        h["WCSAXES"] = 2
+        h["CTYPE1"] = "RA---TAN"
+        h["CTYPE2"] = "DEC--TAN"
+        h["CUNIT1"] = "deg"
+        h["CUNIT2"] = "deg"
+        h["CRPIX1"] = 1.0
+        h["CRPIX2"] = 1.0
+        h["CD1_1"] = -SPAXEL / 3600
+        h["CD1_2"] = 0.0
+        h["CD2_1"] = 0.0
+        h["CD2_2"] = SPAXEL / 3600
+        if spec.wcs == "positioned":
+            h["CRVAL1"] = spec.ra
+            h["CRVAL2"] = spec.dec
+    h["HIERARCH ESO INS MODE"] = ("WFM-NOAO-N", "instrument mode")
+    catg = "PIXTABLE_COMBINED" if spec.exposures > 1 else {"pixel": "PIXTABLE_OBJECT"}.get(spec.wcs, "PIXTABLE_REDUCED")
+    h["HIERARCH ESO PRO CATG"] = (catg, "product category")
+    h[key("TYPE")] = ("GEOFULL", "pixel table with full geometry")
+    if spec.wcs != "pixel":
+        h[key("WCS")] = ("projected (intermediate)" if spec.wcs == "projected" else "positioned (final)", "")
+    fluxcal = spec.wcs != "pixel"
+    h[key("FLUXCAL")] = (fluxcal, "Pixel table was flux-calibrated")
+    h[key("SKYSUB")] = (fluxcal, "Pixel table was sky-subtracted")
+    if len(spec.ifus) > 1:
+        h[key("MERGED")] = (len(spec.ifus), "merged IFUs")
+    if spec.exposures > 1:
+        h[key("WEIGHTED")] = (True, "weighted relative to other exposures")
+        first = 0
+        for k, n in enumerate(_split(spec.rows, spec.exposures), 1):
+            h[key(f"EXP{k} FIRST")] = (first, "first row index")
+            h[key(f"EXP{k} LAST")] = (first + n - 1, "last row index")
+            first += n
+        h[key("COMBINED")] = (spec.exposures, "combined exposures")
+    for suffix in LIMIT_KEYS.values():
+        h[key(suffix)] = 0 if ("IFU" in suffix or "SLICE" in suffix) else 0.0
+    for k in range(1, spec.exposures + 1):
+        for ifu in spec.ifus:
+            for slc in range(1, 49):
+                h[xoffset_key(_exp_number(spec, k), ifu, slc)] = _slice_geometry(ifu, slc, k)[0]
+    return h
+
+
+class _Sky:
+    """Tangent-plane positions (arcsec, x to the east) to table coordinates."""
+
+    def __init__(self, spec: SimulationSpec) -> None:
+        self.spec = spec
+        self.d0 = math.radians(spec.dec)
+        rng = np.random.default_rng(spec.seed + 1000)
+        # A few compact sources (FWHM ~0.8") scattered over the field, one at the centre.
+        self.sources = np.column_stack(
+            [rng.uniform(-25, 25, 6), rng.uniform(-25, 25, 6), rng.uniform(200, 2000, 6)]
+        )
+        self.sources[0] = (0.0, 0.0, 3000.0)
+
+    def to_table(self, ox: np.ndarray, oy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.spec.wcs == "pixel":
+            return (ox / SPAXEL).astype(np.float32), (oy / SPAXEL).astype(np.float32)
+        x = np.radians(ox / 3600.0)
+        y = np.radians(oy / 3600.0)
+        r = np.hypot(x, y)
+        phi = np.mod(np.arctan2(x, -y), 2 * np.pi)
+        theta = np.arctan2(1.0, r)
+        if self.spec.wcs == "projected":
+            return phi.astype(np.float32), (theta - np.pi / 2).astype(np.float32)
+        st, ct = np.sin(theta), np.cos(theta)
+        sp, cp = np.sin(phi), np.cos(phi)
+        ra = np.degrees(np.arctan2(ct * sp, st * math.cos(self.d0) + ct * math.sin(self.d0) * cp))
+        dec = np.degrees(np.arcsin(st * math.sin(self.d0) - ct * math.cos(self.d0) * cp))
+        return ra.astype(np.float32), (dec - self.spec.dec).astype(np.float32)
+
+    def source_flux(self, ox: np.ndarray, oy: np.ndarray) -> np.ndarray:
+        flux = np.zeros(ox.shape, dtype=np.float32)
+        sigma2 = 2 * (0.8 / 2.355) ** 2
+        for sx, sy, amp in self.sources:
+            near = (np.abs(ox - sx) < 3) & (np.abs(oy - sy) < 3)
+            if near.any():
+                r2 = (ox[near] - sx) ** 2 + (oy[near] - sy) ** 2
+                flux[near] += (amp * np.exp(-r2 / sigma2)).astype(np.float32)
+        return flux
+
+
+def _block(
+    spec: SimulationSpec, sky: _Sky, rng: np.random.Generator, k: int, ifu: int, slc: int, n: int
+) -> dict[str, np.ndarray]:
+    """The ``n`` rows of one slice of one IFU of exposure ``k``."""
+    off, x_left, width = _slice_geometry(ifu, slc, k)
+    n_y = -(-n // width)
+    ys = np.linspace(1, org.CCD_NY, n_y).astype(np.int32) if n_y > 1 else np.array([org.CCD_NY // 2], np.int32)
+    y = np.repeat(ys, width)[:n]
+    x = np.tile(np.arange(x_left, x_left + width, dtype=np.int32), n_y)[:n]
+    # Position in the field: IFUs are strips in y, stacks sit side by side in x.
+    sky_slice = CCD_TO_SKY[slc]
+    stack, row = divmod(sky_slice - 1, 12)
+    frac = (x - x_left + 0.5) / width
+    fx = stack * 75 + frac * 75 - 150.0
+    fy = (ifu - 1) * 12 + row + 0.5 - 144.0 + 0.002 * fx
+    # Dither and rotate later exposures, as a combined table would have them.
+    pa = math.radians(90.0 * (k - 1))
+    ox = (fx * math.cos(pa) - fy * math.sin(pa)) * SPAXEL + 1.3 * (k - 1)
+    oy = (fx * math.sin(pa) + fy * math.cos(pa)) * SPAXEL - 0.9 * (k - 1)
+    xpos, ypos = sky.to_table(ox, oy)
+    curvature = 0.0004 * (x - (x_left + width / 2)) ** 2
+    lam = (LAMBDA0 + DISPERSION * (y - 1) + 0.3 * math.sin(slc + ifu) + curvature).astype(np.float32)
+    continuum = 20.0 + 5.0 * np.sin(lam / 700.0)
+    skyline = 400.0 * np.exp(-(((lam % 293.0) - 146.0) ** 2) / 2.0)
+    signal = sky.source_flux(ox, oy) * (1.0 + 0.3 * np.cos(lam / 900.0))
+    variance = (np.abs(continuum + skyline + signal) + 9.0).astype(np.float32)
+    noise = rng.standard_normal(n).astype(np.float32) * np.sqrt(variance)
+    if spec.wcs == "pixel":
+        data = continuum + skyline + signal + noise
+    else:
+        data = (signal + noise) * 1.0
+    dq = np.zeros(n, dtype=np.int32)
+    flagged = rng.random(n) < 0.005
+    dq[flagged] = rng.choice(DQ_FLAGS, int(flagged.sum()))
+    arrays = {
+        "xpos": xpos,
+        "ypos": ypos,
+        "lambda": lam,
+        "data": data.astype(np.float32),
+        "dq": dq,
+        "stat": variance,
+        "origin": org.encode(x - off, y, ifu, slc),
+    }
+    if spec.exposures > 1:
+        arrays["weight"] = np.full(n, EXPTIMES[(k - 1) % 4] / EXPTIMES[0], dtype=np.float32)
+    return arrays
+
+
+def _blocks(spec: SimulationSpec) -> Iterator[dict[str, np.ndarray]]:
+    rng = np.random.default_rng(spec.seed)
+    sky = _Sky(spec)
+    for k, n_exp in enumerate(_split(spec.rows, spec.exposures), 1):
+        pairs = [(ifu, slc) for ifu in spec.ifus for slc in range(1, 49)]
+        for (ifu, slc), n in zip(pairs, _split(n_exp, len(pairs))):
+            if n:
+                yield _block(spec, sky, rng, k, ifu, slc, n)
+
+
+def column_specs(spec: SimulationSpec) -> list[ColumnSpec]:
+    pos_unit = {"pixel": "pix", "projected": "rad", "positioned": "deg"}[spec.wcs]
+    data_unit = "count" if spec.wcs == "pixel" else FLUX_UNIT
+    cols = [
+        ColumnSpec("xpos", np.dtype("float32"), pos_unit),
+        ColumnSpec("ypos", np.dtype("float32"), pos_unit),
+        ColumnSpec("lambda", np.dtype("float32"), "Angstrom"),
+        ColumnSpec("data", np.dtype("float32"), data_unit),
+        ColumnSpec("dq", np.dtype("int32"), None),
+        ColumnSpec("stat", np.dtype("float32"), "count**2" if spec.wcs == "pixel" else f"({FLUX_UNIT})**2"),
+        ColumnSpec("origin", np.dtype("int32"), None),
+    ]
+    if spec.exposures > 1:
+        cols.append(ColumnSpec("weight", np.dtype("float32"), None))
+    return cols
+
+
+def flat_field_hdu() -> bytes:
+    """A PIXTABLE_FLAT_FIELD extension (lambda, data as float64), as padded bytes."""
+    import io
+
+    lam = np.arange(4600.0, 9400.0, 1.25)
+    data = 1.0 + 0.05 * np.sin(lam / 300.0)
+    hdu = fits.BinTableHDU.from_columns(
+        [fits.Column("lambda", "D", unit="Angstrom", array=lam), fits.Column("data", "D", array=data)],
+        name="PIXTABLE_FLAT_FIELD",
+    )
+    buf = io.BytesIO()
+    fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(buf)
+    return buf.getvalue()[2880:]
+
+
+def validate(spec: SimulationSpec) -> None:
+    if spec.rows < 1:
+        raise CriteriaError("--rows must be at least 1")
+    if spec.exposures < 1:
+        raise CriteriaError("--exposures must be at least 1")
+    if spec.wcs not in ("pixel", "projected", "positioned"):
+        raise CriteriaError(f"unknown --wcs {spec.wcs!r}")
+    if not spec.ifus or any(not 1 <= i <= 24 for i in spec.ifus):
+        raise CriteriaError("--ifus must list IFUs in 1..24")
+    limit = _max_rows(spec)
+    if spec.rows > limit:
+        raise CriteriaError(
+            f"--rows {spec.rows} exceeds what {len(spec.ifus)} IFU(s) x {spec.exposures} exposure(s) hold ({limit})"
+        )
+
+
+def simulate(
+    fd: int,
+    spec: SimulationSpec,
+    chunk_rows: int = 2**21,
+    progress: Callable[[int], None] | None = None,
+) -> fits.Header:
+    """Write a synthetic pixel table to the open file ``fd``; return its primary header."""
+    validate(spec)
+    header = build_header(spec)
+    specs = column_specs(spec)
+    extra = [flat_field_hdu()] if spec.flat_field else []
+    writer = PixtableWriter(fd, header, specs, spec.rows, spec.layout, extra)
+    limits = LimitsAccumulator()
+    pending: list[dict[str, np.ndarray]] = []
+    pending_rows = 0
+
+    def flush() -> None:
+        nonlocal pending, pending_rows
+        if not pending:
+            return
+        chunk = {c.name: np.concatenate([b[c.name] for b in pending]) for c in specs}
+        limits.add(chunk["xpos"], chunk["ypos"], chunk["lambda"], chunk["origin"])
+        writer.write(chunk)
+        if progress:
+            progress(pending_rows)
+        pending, pending_rows = [], 0
+
+    for block in _blocks(spec):
+        pending.append(block)
+        pending_rows += len(block["xpos"])
+        if pending_rows >= chunk_rows:
+            flush()
+    flush()
+    crval = (spec.ra, spec.dec) if spec.wcs == "positioned" else None
+    set_limits(header, limits.result(spec.wcs, crval))
+    writer.finish(header)
+    return header
