@@ -114,7 +114,7 @@ def build_header(spec: SimulationSpec) -> fits.Header:
     if len(spec.ifus) > 1:
         h[key("MERGED")] = (len(spec.ifus), "merged IFUs")
     if spec.exposures > 1:
-        h[key("WEIGHTED")] = (True, "weighted relative to other exposures")
+        h[key("WEIGHTED")] = (True, "weighted")
         first = 0
         for k, n in enumerate(_split(spec.rows, spec.exposures), 1):
             h[key(f"EXP{k} FIRST")] = (first, "first row index")
