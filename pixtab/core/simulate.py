@@ -105,7 +105,7 @@ def build_header(spec: SimulationSpec) -> fits.Header:
     h["HIERARCH ESO INS MODE"] = ("WFM-NOAO-N", "instrument mode")
     catg = "PIXTABLE_COMBINED" if spec.exposures > 1 else {"pixel": "PIXTABLE_OBJECT"}.get(spec.wcs, "PIXTABLE_REDUCED")
     h["HIERARCH ESO PRO CATG"] = (catg, "product category")
-    h[key("TYPE")] = ("GEOFULL", "pixel table with full geometry")
+    h[key("TYPE")] = ("GEOFULL", "full geometry")
     if spec.wcs != "pixel":
         h[key("WCS")] = ("projected (intermediate)" if spec.wcs == "projected" else "positioned (final)", "")
     fluxcal = spec.wcs != "pixel"
