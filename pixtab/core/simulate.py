@@ -50,7 +50,7 @@ class SimulationSpec:
 
 def _slice_geometry(ifu: int, slc: int, exp: int) -> tuple[int, int, int]:
     """(XOFFSET, first CCD x, width) of one slice; offsets move a little per exposure."""
-    x1 = 24.0 + 85.3 * (slc - 1) + 0.37 * (ifu % 5) + 0.45 * (exp - 1)
+    x1 = 24.0 + 84.6 * (slc - 1) + 0.37 * (ifu % 5) + 0.45 * (exp - 1)
     width = 76 + (slc + ifu) % 3
     return math.floor(x1) - 20, math.ceil(x1), width
 
