@@ -1,0 +1,106 @@
+"""What pixtab writes, the real MUSE pipeline reads; what the pipeline writes, pixtab reads right.
+
+Marked ``interop``; skipped (and listed as skipped) when esorex is not installed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from click.testing import CliRunner
+
+import pixtab
+from pixtab.cli import cli
+from pixtab.core import origin as org
+
+import drs
+
+pytestmark = [
+    pytest.mark.interop,
+    pytest.mark.skipif(not drs.esorex_available(), reason=f"MUSE pipeline unavailable: {drs.unavailable_reason()}"),
+]
+
+
+def _simulate(path: Path, *args: str) -> Path:
+    result = CliRunner().invoke(cli, ["simulate", str(path), *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    return path
+
+
+@pytest.mark.parametrize("layout", ["image", "table"])
+@pytest.mark.parametrize("wcs", ["pixel", "projected", "positioned"])
+def test_simulated_single_exposure_makes_a_cube(tmp_path: Path, wcs: str, layout: str) -> None:
+    src = _simulate(tmp_path / "sim.fits", "--rows", "40000", "--ifus", "5,6", "--wcs", wcs, "--layout", layout)
+    cube = drs.make_cube(src, tmp_path)
+    assert fits.getdata(cube, 1).ndim == 3
+
+
+@pytest.mark.parametrize("layout", ["image", "table"])
+def test_simulated_combined_table_makes_a_cube_and_round_trips(tmp_path: Path, layout: str) -> None:
+    src = _simulate(tmp_path / "comb.fits", "--rows", "30000", "--ifus", "10,11", "--exposures", "3", "--layout", layout)
+    drs.make_cube(src, tmp_path)
+    back = drs.roundtrip(src, tmp_path)
+    with pixtab.open(src) as a, pixtab.open(back) as b:
+        assert b.nrows == a.nrows
+        da, db = a.read(None), b.read(None)
+        for name in da:
+            assert da[name].tobytes() == db[name].tobytes(), name
+
+
+def test_flat_field_extension_is_accepted(tmp_path: Path) -> None:
+    src = _simulate(tmp_path / "ff.fits", "--rows", "20000", "--ifus", "3", "--flat-field")
+    drs.make_cube(src, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def drs_combined(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path]]:
+    """Three simulated projected exposures combined by muse_scipost_combine_pixtables."""
+    if not drs.esorex_available():
+        pytest.skip("MUSE pipeline unavailable")
+    base = tmp_path_factory.mktemp("drscomb")
+    inputs = []
+    pointings = [(150.1163, 2.2058), (150.1170, 2.2050), (150.1155, 2.2066)]
+    for k, (ra, dec) in enumerate(pointings, 1):
+        path = _simulate(
+            base / f"exp{k}.fits", "--rows", "15000", "--ifus", f"{k + 3},{k + 4}", "--wcs", "projected",
+            "--ra", str(ra), "--dec", str(dec), "--seed", str(k),
+        )
+        # Distinct DATE-OBS and exposure times, as real exposures have.
+        fits.setval(path, "DATE-OBS", value=f"2023-03-14T05:{10 + 15 * k}:00.000")
+        fits.setval(path, "EXPTIME", value=[900.0, 900.0, 450.0][k - 1])
+        inputs.append(path)
+    return drs.combine_pixtables(inputs, base), inputs
+
+
+def test_pixtab_reads_a_drs_combined_table(drs_combined: tuple[Path, list[Path]]) -> None:
+    combined, inputs = drs_combined
+    info = json.loads(CliRunner().invoke(cli, ["info", "--json", str(combined)], catch_exceptions=False).stdout)
+    assert info["combined"] == 3 and info["wcs"] == "positioned" and info["has_weight"]
+    assert [e["exp"] for e in info["exposures"]] == [1, 2, 3]
+    sizes = [e["last"] - e["first"] + 1 for e in info["exposures"]]
+    # Each input exposure's rows (within the default 4000-10000 A cut) are one exposure of the output.
+    assert sorted(sizes) == sorted(pixtab.open(p).nrows for p in inputs)
+
+
+def test_detector_coordinates_survive_drs_combination(drs_combined: tuple[Path, list[Path]]) -> None:
+    """Every output row decodes (with its exposure's EXPn XOFFSET) to a pixel of its input exposure."""
+    combined, inputs = drs_combined
+    with pixtab.open(combined) as pt:
+        o = pt.read(["origin"])["origin"]
+        exp = org.exposure_of_rows(0, pt.nrows, pt.keywords.exposures)
+        x, y = org.detector_xy(o, exp, org.XOffsets(pt.keywords.xoffsets, pt.path))
+        ifu = org.get_ifu(o)
+    seen_inputs = {}
+    for path in inputs:
+        with pixtab.open(path) as src:
+            so = src.read(["origin"])["origin"]
+            sx, sy = org.detector_xy(so, np.zeros(len(so), np.int16), org.XOffsets(src.keywords.xoffsets))
+            seen_inputs[path] = set(zip(org.get_ifu(so).tolist(), sx.tolist(), sy.tolist()))
+    for k in (1, 2, 3):
+        rows = exp == k
+        pixels = set(zip(ifu[rows].tolist(), x[rows].tolist(), y[rows].tolist()))
+        assert any(pixels == s for s in seen_inputs.values()), f"exposure {k} decodes to no input's pixels"
