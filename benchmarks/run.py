@@ -1,0 +1,236 @@
+"""Benchmarks side by side: pixtab, MPDAF 3.6 and the raw-read limits, in one run.
+
+    python benchmarks/run.py --rows 8e7            # also 2e7; 3.2e8 where the disk allows
+    python benchmarks/run.py --rows 2e7 --no-mpdaf --repeat 1
+
+Simulates the input tables (both layouts) once into --workdir, then for every
+operation runs pixtab, MPDAF (if importable; ``pip install -e '.[bench]'``) and
+the limit (``cat``, ``cp``, or numpy reading only the columns the operation
+needs), alternating the tools, each in its own process, after re-reading the
+input so the page cache is warm. Reports the median of --repeat runs with
+min-max, the peak RSS of the child (wait4 rusage), and the ratios
+pixtab/limit and MPDAF/pixtab. The markdown table is printed and saved with a
+machine description under benchmarks/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+PY = sys.executable
+RA, DEC = "150.1163", "2.2058"
+
+
+@dataclass
+class Op:
+    name: str
+    layout: str  # which input: image or table
+    pixtab: list[str]  # arguments after `pixtab`; IN and OUT are substituted
+    mpdaf: str | None  # operation in mpdaf_ops.py
+    limit: tuple[str, list[str]]  # ("numpy", columns) | ("cp", []) | ("cat", []) | ("none", [])
+    target: str
+
+
+OPS = [
+    Op("info", "image", ["info", "--json", "IN"], "info", ("none", []), "< 0.5 s"),
+    Op("extract 2\" + 100 A", "image", ["extract", "IN", "-o", "OUT", "--circle", RA, DEC, "2", "--lambda", "6000:6100"],
+       "extract_star", ("numpy", ["xpos", "ypos", "lambda"]), "<= 1.3x limit, >= 10x MPDAF"),
+    Op("extract 2\" + 100 A (table)", "table", ["extract", "IN", "-o", "OUT", "--circle", RA, DEC, "2", "--lambda", "6000:6100"],
+       "extract_star", ("cat", []), "-"),
+    Op("extract one IFU", "image", ["extract", "IN", "-o", "OUT", "--ifu", "5"], "extract_ifu", ("numpy", ["origin"]), "-"),
+    Op("decode-origin -> FITS", "image", ["decode-origin", "IN", "--format", "fits", "-o", "OUT"], "decode_origin",
+       ("numpy", ["origin"]), "-"),
+    Op("reconstruct-det one IFU", "image", ["reconstruct-det", "IN", "-o", "OUT", "--ifu", "5"], "reconstruct_ifu",
+       ("numpy", ["data", "origin"]), "-"),
+    Op("reconstruct-det all IFUs", "image", ["reconstruct-det", "IN", "-o", "OUT", "--all-ifus"], "reconstruct_all",
+       ("numpy", ["data", "origin"]), "<= 1.5x limit"),
+    Op("convert image -> table", "image", ["convert", "IN", "-o", "OUT", "--to", "table"], "to_table", ("cp", []), "<= 1.5x cp"),
+    Op("convert table -> image", "table", ["convert", "IN", "-o", "OUT", "--to", "image"], "to_image", ("cp", []), "<= 1.5x cp"),
+]
+
+
+@dataclass
+class Sample:
+    seconds: float
+    rss_mb: float
+    ok: bool
+    note: str = ""
+
+
+@dataclass
+class Row:
+    op: Op
+    runs: dict[str, list[Sample]] = field(default_factory=lambda: {"pixtab": [], "mpdaf": [], "limit": []})
+
+
+def run(cmd: list[str], timeout: float) -> Sample:
+    """Run ``cmd`` in its own process; wall time and the child's peak RSS (wait4)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    timer = threading.Timer(timeout, proc.kill)
+    timer.start()
+    stderr = proc.stderr.read() if proc.stderr else ""
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - t0
+    timer.cancel()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    note = ""
+    if proc.returncode != 0:
+        last = (stderr.strip().splitlines() or ["?"])[-1]
+        note = "timeout" if elapsed >= timeout else f"exit {proc.returncode}: {last[:120]}"
+    return Sample(elapsed, usage.ru_maxrss / 1024, proc.returncode == 0, note)
+
+
+def warm(path: Path) -> None:
+    """Read the file once so the timed run starts with a warm page cache."""
+    with open(path, "rb") as f:
+        while f.read(1 << 24):
+            pass
+
+
+def numpy_read_cmd(path: Path, columns: list[str]) -> list[str]:
+    """numpy reading the named columns whole (the bare I/O an operation needs)."""
+    code = (
+        "import sys, numpy as np\n"
+        "from pixtab.core.table import PixTable\n"
+        "pt = PixTable(sys.argv[1])\n"
+        "for name in sys.argv[2].split(','):\n"
+        "    c = pt.columns[name]\n"
+        "    np.fromfile(pt.path, dtype=c.dtype.newbyteorder('>'), count=pt.nrows, offset=c.offset)\n"
+    )
+    return [PY, "-c", code, str(path), ",".join(columns)]
+
+
+def pixtab_cmd(op: Op, src: Path, out: Path) -> list[str]:
+    args = [str(src) if a == "IN" else str(out) if a == "OUT" else a for a in op.pixtab]
+    return [PY, "-m", "pixtab", "-q", *args]
+
+
+def limit_cmd(op: Op, src: Path, out: Path) -> list[str] | None:
+    kind, cols = op.limit
+    if kind == "numpy":
+        return numpy_read_cmd(src, cols)
+    if kind == "cp":
+        return ["cp", str(src), str(out)]
+    if kind == "cat":
+        return ["sh", "-c", f"cat '{src}' > /dev/null"]
+    return None
+
+
+def have_mpdaf() -> bool:
+    return subprocess.run([PY, "-c", "import mpdaf"], capture_output=True).returncode == 0
+
+
+def simulate_inputs(rows: int, workdir: Path) -> dict[str, Path]:
+    paths = {}
+    for layout in ("image", "table"):
+        path = workdir / f"sim_{rows:.0e}_{layout}.fits".replace("+", "")
+        if not path.exists():
+            print(f"simulating {path} ...", file=sys.stderr)
+            subprocess.run([PY, "-m", "pixtab", "-q", "simulate", str(path), "--rows", str(rows), "--layout", layout], check=True)
+        paths[layout] = path
+    return paths
+
+
+def fmt(samples: list[Sample]) -> str:
+    good = [s.seconds for s in samples if s.ok]
+    if not good:
+        return samples[0].note if samples else "-"
+    med = statistics.median(good)
+    return f"{med:.2f} ({min(good):.2f}-{max(good):.2f})"
+
+
+def median(samples: list[Sample]) -> float | None:
+    good = [s.seconds for s in samples if s.ok]
+    return statistics.median(good) if good else None
+
+
+def peak(samples: list[Sample]) -> str:
+    good = [s.rss_mb for s in samples if s.ok]
+    return f"{max(good):.0f}" if good else "-"
+
+
+def table(rows: list[Row]) -> str:
+    head = "| operation | pixtab s (min-max) | pixtab MB | limit s | pixtab/limit | MPDAF s | MPDAF MB | MPDAF/pixtab | target |"
+    lines = [head, "|" + "---|" * 9]
+    for r in rows:
+        p, m, lim = median(r.runs["pixtab"]), median(r.runs["mpdaf"]), median(r.runs["limit"])
+        ratio_l = f"{p / lim:.2f}" if p and lim else "-"
+        ratio_m = f"{m / p:.1f}" if p and m else "-"
+        lines.append(
+            f"| {r.op.name} | {fmt(r.runs['pixtab'])} | {peak(r.runs['pixtab'])} | {fmt(r.runs['limit']) if r.runs['limit'] else '-'} "
+            f"| {ratio_l} | {fmt(r.runs['mpdaf']) if r.runs['mpdaf'] else 'not run'} | {peak(r.runs['mpdaf'])} | {ratio_m} | {r.op.target} |"
+        )
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    import numpy
+    import astropy
+
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (
+        f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores, {mem:.0f} GiB, "
+        f"Python {platform.python_version()}, numpy {numpy.__version__}, astropy {astropy.__version__}"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", type=float, default=2e7)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--workdir", type=Path, default=HERE / "data")
+    ap.add_argument("--no-mpdaf", action="store_true", help="skip MPDAF even if installed")
+    ap.add_argument("--mpdaf-timeout", type=float, default=600.0)
+    ap.add_argument("--only", help="comma-separated substrings of operation names to run")
+    args = ap.parse_args()
+    rows = int(args.rows)
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    inputs = simulate_inputs(rows, args.workdir)
+    use_mpdaf = not args.no_mpdaf and have_mpdaf()
+    ops = [o for o in OPS if not args.only or any(s in o.name for s in args.only.split(","))]
+    results = [Row(o) for o in ops]
+    out = args.workdir / "out.fits"
+    for rep in range(args.repeat):
+        for r in results:
+            src = inputs[r.op.layout]
+            tools = [("pixtab", pixtab_cmd(r.op, src, out))]
+            lim = limit_cmd(r.op, src, out)
+            if lim:
+                tools.append(("limit", lim))
+            if use_mpdaf and r.op.mpdaf:
+                tools.append(("mpdaf", [PY, str(HERE / "mpdaf_ops.py"), r.op.mpdaf, str(src), str(out)]))
+            for tool, cmd in tools:
+                out.unlink(missing_ok=True)
+                warm(src)
+                timeout = args.mpdaf_timeout if tool == "mpdaf" else 3600
+                s = run(cmd, timeout)
+                r.runs[tool].append(s)
+                print(f"[{rep + 1}/{args.repeat}] {r.op.name:<28} {tool:<7} {s.seconds:8.2f} s {s.rss_mb:7.0f} MB {s.note}", file=sys.stderr)
+            out.unlink(missing_ok=True)
+    size = inputs["image"].stat().st_size / 1e9
+    report = (
+        f"## {rows:.2g} rows ({size:.1f} GB image layout), median of {args.repeat} (min-max), warm cache\n\n"
+        f"Machine: {machine()}. Date: {time.strftime('%Y-%m-%d')}. "
+        f"MPDAF: {'3.6' if use_mpdaf else 'not run'}.\n\n{table(results)}\n"
+    )
+    print(report)
+    dest = HERE / "results"
+    dest.mkdir(exist_ok=True)
+    (dest / f"{time.strftime('%Y-%m-%d')}-{rows:.0e}.md".replace("+", "")).write_text(report)
+    shutil.rmtree(args.workdir / "__pycache__", ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
