@@ -322,14 +322,21 @@ class PixTable:
         raw = np.empty((n, self._row_bytes), dtype=np.uint8)
         _pread_into(self.fd, raw, self.hdus[1].data_offset + start * self._row_bytes, self.path)
         if self.layout == "table":
-            return {name: self._table_field(raw, self.columns[name]) for name in cols}
+            # One strided, byte-swapping copy per column out of the interleaved rows.
+            rows = raw.reshape(-1).view(self._record_dtype(cols))
+            return {name: rows[name].astype(self.columns[name].dtype) for name in cols}
         return {name: self._ascii_field(raw, self.columns[name]) for name in cols}
 
-    @staticmethod
-    def _table_field(raw: np.ndarray, c: Column) -> np.ndarray:
-        be = c.dtype.newbyteorder(">")
-        field = raw[:, c.offset : c.offset + c.dtype.itemsize]
-        return np.ascontiguousarray(field).view(be).reshape(-1).astype(c.dtype)
+    def _record_dtype(self, cols: list[str]) -> np.dtype:
+        """Big-endian record dtype of one BINTABLE row, exposing only ``cols``."""
+        return np.dtype(
+            {
+                "names": cols,
+                "formats": [self.columns[n].dtype.newbyteorder(">") for n in cols],
+                "offsets": [self.columns[n].offset for n in cols],
+                "itemsize": self._row_bytes,
+            }
+        )
 
     def _ascii_field(self, raw: np.ndarray, c: Column) -> np.ndarray:
         text = np.ascontiguousarray(raw[:, c.offset : c.offset + c.width]).view(f"S{c.width}").reshape(-1)
