@@ -1,0 +1,212 @@
+"""``pixtab decode-origin``: where each row came from on the detector."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from . import output as out
+from .options import output_opt, overwrite_opt, range_callback, zero_based_opt
+
+log = logging.getLogger("pixtab")
+
+
+def _values_cb(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> list[int]:
+    out = []
+    for text in value:
+        try:
+            v = int(text, 0)
+        except ValueError:
+            raise click.BadParameter(f"{text!r} is not an integer (decimal or 0x hex)", ctx=ctx, param=param) from None
+        if not 0 <= v < 2**31:
+            raise click.BadParameter(f"{text!r} is outside 0..2**31-1 (origin is a positive int32)", ctx=ctx, param=param)
+        out.append(v)
+    return out
+
+
+@click.command("decode-origin")
+@click.argument("input_path", metavar="[INPUT]", required=False, type=click.Path(path_type=str))
+@output_opt(help="Output file; default stdout for csv/tsv ('-' too), required for fits.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "tsv", "fits"]), default="csv", show_default=True, help="Output format."
+)
+@click.option("--rows", callback=range_callback(integer=True), metavar="A:B", help="Only rows A..B-1 (0-based; A: or :B open).")
+@zero_based_opt
+@click.option("--sky", is_flag=True, help="Add ra,dec: absolute sky position in degrees (RA in [0, 360)).")
+@click.option(
+    "--slice-numbering",
+    type=click.Choice(["ccd", "sky"]),
+    default="ccd",
+    show_default=True,
+    help="Number slices as on the CCD (origin field) or as in the field of view.",
+)
+@click.option("--with", "with_cols", metavar="COLS", help="Also copy these columns, e.g. data,lambda.")
+@click.option(
+    "--value",
+    "values",
+    multiple=True,
+    callback=_values_cb,
+    metavar="ORIGIN",
+    help="Decode a literal origin value (0x14000841 or decimal; repeatable) instead of a file.",
+)
+@overwrite_opt
+def command(
+    input_path: str | None,
+    output: str | None,
+    fmt: str,
+    rows: tuple[float, float] | None,
+    zero_based: bool,
+    sky: bool,
+    slice_numbering: str,
+    with_cols: str | None,
+    values: list[int],
+    overwrite: bool,
+) -> None:
+    """Decode the origin column: IFU, slice, detector x/y and exposure of each row.
+
+    Prints CSV (or TSV) with the header row,ifu,slice,xpix,ypix,exp: row is the
+    0-based row index, x uses the XOFFSET keyword of the row's own exposure,
+    exp is 0 on single-exposure tables and 1..N on combined ones. Pixels are
+    1-based as the pipeline counts them; --zero-based gives MPDAF's numbers.
+    --format fits -o OUT writes the same columns as a FITS binary table.
+
+    --value decodes literal origin values without a file; as x needs a file's
+    XOFFSET, it prints the x within the slice (xslice) instead.
+
+    \b
+    Examples:
+      pixtab decode-origin PIXTABLE.fits | head
+      pixtab decode-origin PIXTABLE.fits --rows 0:1000 --sky --with data,lambda
+      pixtab decode-origin PIXTABLE.fits --format fits -o origin.fits
+      pixtab decode-origin --value 0x14064041
+    """
+    sep = "\t" if fmt == "tsv" else ","
+    if values:
+        if input_path or sky or with_cols or rows or fmt == "fits":
+            raise click.UsageError("--value decodes literal values: give no INPUT, --sky, --with, --rows or --format fits")
+        from ..core.decode import decode_literals, format_text, header_line
+
+        cols = decode_literals(values, zero_based, slice_numbering)
+
+        def literals(write: Callable[[bytes], None]) -> None:
+            write(header_line(list(cols), sep))
+            write(format_text(list(cols.values()), sep))
+
+        _emit_text(output, overwrite, [], literals)
+        return
+    if not input_path:
+        raise click.UsageError("missing INPUT (or --value ORIGIN)")
+    if fmt == "fits" and (not output or output == "-"):
+        raise click.UsageError("--format fits needs -o/--output FILE")
+
+    from ..core.decode import DecodeOptions, check_with_columns, format_text, header_line, iter_decoded, output_specs
+    from ..core.table import PixTable
+
+    with PixTable(input_path) as pt:
+        start, stop = _row_bounds(rows, pt.nrows)
+        opts = DecodeOptions(
+            zero_based=zero_based,
+            slice_numbering=slice_numbering,
+            sky=sky,
+            with_columns=check_with_columns(pt, (with_cols or "").split(",")),
+        )
+        if sky and pt.wcs == "pixel":
+            log.warning("%s: pixel-unit table: ra,dec are the focal-plane xpos,ypos (pixels)", input_path)
+        specs = output_specs(pt, opts)
+        with out.progress(f"decode {input_path}", stop - start) as advance:
+
+            def chunks() -> Any:
+                for cols in iter_decoded(pt, opts, start, stop):
+                    yield cols
+                    advance(len(cols["row"]))
+
+            if fmt == "fits":
+                _write_fits(output, overwrite, pt, specs, stop - start, chunks(), zero_based, slice_numbering)  # type: ignore[arg-type]
+            else:
+
+                def body(write: Callable[[bytes], None]) -> None:
+                    write(header_line([s.name for s in specs], sep))
+                    for cols in chunks():
+                        write(format_text(list(cols.values()), sep))
+
+                _emit_text(output, overwrite, [input_path], body)
+    if output and output != "-":
+        out.info(f"wrote {output} ({stop - start:,} rows)")
+
+
+def _row_bounds(rows: tuple[float, float] | None, nrows: int) -> tuple[int, int]:
+    """Row range from --rows (open sides: table start/end), clipped to the table."""
+    if rows is None:
+        return 0, nrows
+    lo, hi = rows
+    if math.isfinite(lo) and lo < 0:
+        raise click.BadParameter("row indices start at 0", param_hint="'--rows'")
+    start = int(lo) if math.isfinite(lo) else 0
+    stop = int(hi) if math.isfinite(hi) else nrows
+    start, stop = min(start, nrows), min(stop, nrows)
+    return start, max(start, stop)
+
+
+def _emit_text(path: str | None, overwrite: bool, inputs: list[str], body: Callable[[Callable[[bytes], None]], Any]) -> None:
+    """Run ``body(write)`` writing to stdout (quietly ending on a closed pipe) or atomically to ``path``."""
+    if path and path != "-":
+        from ..core.atomic import atomic_output, check_output
+
+        check_output(path, inputs, overwrite)
+        with atomic_output(path, overwrite) as fd, os.fdopen(os.dup(fd), "wb") as f:
+            body(f.write)
+        return
+    stream = click.get_binary_stream("stdout")
+    try:
+        body(stream.write)
+        stream.flush()
+    except BrokenPipeError:
+        # The reader went away (| head): silence the final flush, let click exit quietly.
+        _silence_stdout()
+        raise
+
+
+def _silence_stdout() -> None:
+    try:
+        fd = click.get_binary_stream("stdout").fileno()
+    except (OSError, ValueError, AttributeError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+def _write_fits(
+    path: str,
+    overwrite: bool,
+    pt: Any,
+    specs: list[Any],
+    nrows: int,
+    chunks: Any,
+    zero_based: bool,
+    slice_numbering: str,
+) -> None:
+    from astropy.io import fits
+
+    from ..core.atomic import atomic_output, check_output
+    from ..core.writer import PixtableWriter
+
+    check_output(path, [pt.path], overwrite)
+    header = fits.Header()
+    header["SIMPLE"] = True
+    header["BITPIX"] = 8
+    header["NAXIS"] = 0
+    header["EXTEND"] = True
+    header["PIXTABLE"] = (os.path.basename(pt.path), "source pixel table")
+    header["PIXBASE"] = (0 if zero_based else 1, "first detector pixel (1: DRS, FITS; 0: MPDAF)")
+    header["SLICENUM"] = (slice_numbering.upper(), "slice numbering: CCD (origin field) or SKY")
+    with atomic_output(path, overwrite) as fd:
+        writer = PixtableWriter(fd, header, specs, nrows, layout="table")
+        for cols in chunks:
+            writer.write(cols)
+        writer.finish(header)
