@@ -1,0 +1,410 @@
+"""Selection criteria and their evaluation on row chunks (format doc sections 6.3 and 7).
+
+A :class:`Criteria` holds what the user asked for; :class:`Selector` binds it to
+one open table (checking it against the table's state and keywords) and turns
+it into a list of row tests, cheapest first. :meth:`Selector.select` evaluates
+them on one chunk through a :class:`RowSource`, which reads columns lazily and
+only in the row blocks still needed, so that when criteria are AND-ed the
+expensive sky test (and its column reads) run only on rows that survived the
+cheap ones. With ``method='or'`` each test only looks at rows not yet selected.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import origin as org
+from .errors import CriteriaError, InputError
+from .sky import SkyFrame
+from .slicer import SKY_TO_CCD, stack_slices
+from .table import PixTable
+
+Range = tuple[float, float]
+
+#: rows per block of the lazy column reads (16 KiB of a float32 column)
+BLOCK_SHIFT = 12
+#: read the whole chunk once this fraction of its blocks is needed
+DENSE_FRACTION = 0.5
+
+
+@dataclass(frozen=True)
+class Aperture:
+    """A sky aperture: centre in degrees (pixels for pixel tables), size in arcsec (pixels).
+
+    ``plain`` is True when the centre and the size were typed as bare numbers,
+    the only form that makes sense for pixel tables. ``option`` names the
+    command-line option for messages.
+    """
+
+    shape: str  # 'circle' (size = radius) or 'square' (size = half side)
+    ra: float
+    dec: float
+    size: float
+    plain: bool = True
+    option: str = ""
+
+    def label(self) -> str:
+        return self.option or f"{self.shape} aperture"
+
+
+@dataclass
+class Criteria:
+    """What to select. Empty lists/None mean "criterion not given".
+
+    ``slices`` are CCD slice numbers (use :func:`ccd_slices` for SKY numbers),
+    ``stacks`` MPDAF stacks 1..4 (all 12 slices each), ranges half-open.
+    """
+
+    apertures: list[Aperture] = field(default_factory=list)
+    lambdas: list[Range] = field(default_factory=list)
+    ifus: list[int] | None = None
+    slices: list[int] | None = None
+    stacks: list[int] | None = None
+    xpix: list[Range] = field(default_factory=list)
+    ypix: list[Range] = field(default_factory=list)
+    exps: list[int] | None = None
+    method: str = "and"
+    zero_based: bool = False
+
+    def __post_init__(self) -> None:
+        if self.method not in ("and", "or"):
+            raise CriteriaError(f"method must be 'and' or 'or', not {self.method!r}")
+        for name, ranges in (("--lambda", self.lambdas), ("--xpix", self.xpix), ("--ypix", self.ypix)):
+            for lo, hi in ranges:
+                if not lo < hi:
+                    raise CriteriaError(f"{name} {lo}:{hi} is empty or inverted (need LO < HI)")
+        for ap in self.apertures:
+            if not ap.size > 0 or not math.isfinite(ap.size):
+                raise CriteriaError(f"{ap.label()}: size must be a positive number, not {ap.size}")
+
+    @property
+    def empty(self) -> bool:
+        """True when no criterion is given."""
+        return not (
+            self.apertures or self.lambdas or self.ifus or self.slices or self.stacks or self.xpix or self.ypix
+        ) and self.exps is None
+
+    def lambda_span(self) -> Range | None:
+        """[min LO, max HI] of the wavelength cut, when it bounds every selected row."""
+        if not self.lambdas:
+            return None
+        others = bool(self.apertures or self.ifus or self.slices or self.stacks or self.xpix or self.ypix) or (
+            self.exps is not None
+        )
+        if self.method == "or" and others:
+            return None  # rows selected by another criterion may have any wavelength
+        return min(lo for lo, _ in self.lambdas), max(hi for _, hi in self.lambdas)
+
+
+def ccd_slices(values: Sequence[int], numbering: str = "ccd") -> list[int]:
+    """CCD slice numbers of ``values`` given in ``numbering`` ('ccd' or 'sky')."""
+    if numbering == "ccd":
+        return sorted(set(values))
+    if numbering == "sky":
+        return sorted({SKY_TO_CCD[v] for v in values})
+    raise CriteriaError(f"slice numbering must be 'ccd' or 'sky', not {numbering!r}")
+
+
+# -- lazy column access -------------------------------------------------------
+
+
+class RowSource:
+    """Columns of rows ``start..stop-1`` read on demand, block by block.
+
+    ``preloaded`` holds whole-chunk arrays already read (e.g. by a prefetching
+    iterator). Other columns are read only in the 4096-row blocks that contain
+    requested rows, into a chunk-sized buffer whose untouched pages are never
+    committed to memory.
+    """
+
+    def __init__(self, pt: PixTable, start: int, stop: int, preloaded: dict[str, np.ndarray] | None = None) -> None:
+        self.pt = pt
+        self.start = start
+        self.stop = stop
+        self.full: dict[str, np.ndarray] = dict(preloaded or {})
+        self._partial: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+    def get(self, name: str, idx: np.ndarray | None) -> np.ndarray:
+        """Values of column ``name`` at chunk-local rows ``idx`` (all rows if None)."""
+        if name in self.full:
+            arr = self.full[name]
+            return arr if idx is None else arr[idx]
+        n = len(self)
+        nblocks = (n + (1 << BLOCK_SHIFT) - 1) >> BLOCK_SHIFT
+        if idx is None or idx.size >= n * DENSE_FRACTION:
+            return self._load_full(name) if idx is None else self._load_full(name)[idx]
+        blocks = idx >> BLOCK_SHIFT
+        if blocks.size > 1:
+            blocks = blocks[np.concatenate(([True], blocks[1:] != blocks[:-1]))]
+        if blocks.size >= nblocks * DENSE_FRACTION:
+            return self._load_full(name)[idx]
+        buf, loaded = self._partial.get(name) or (None, None)
+        if buf is None:
+            dtype = self.pt.columns[name].dtype
+            buf, loaded = np.empty(n, dtype=dtype), np.zeros(nblocks, dtype=bool)
+            self._partial[name] = (buf, loaded)
+        missing = blocks[~loaded[blocks]]
+        for a, b in _runs(missing):
+            lo, hi = a << BLOCK_SHIFT, min(b << BLOCK_SHIFT, n)
+            buf[lo:hi] = self.pt.read([name], self.start + lo, self.start + hi)[name]
+            loaded[a:b] = True
+        return buf[idx]
+
+    def _load_full(self, name: str) -> np.ndarray:
+        self._partial.pop(name, None)
+        arr = self.pt.read([name], self.start, self.stop)[name]
+        self.full[name] = arr
+        return arr
+
+
+def _runs(blocks: np.ndarray) -> list[tuple[int, int]]:
+    """Sorted unique block numbers as half-open runs of consecutive blocks."""
+    if blocks.size == 0:
+        return []
+    cut = np.flatnonzero(np.diff(blocks) != 1) + 1
+    starts = np.concatenate(([0], cut))
+    ends = np.concatenate((cut, [blocks.size]))
+    return [(int(blocks[s]), int(blocks[e - 1]) + 1) for s, e in zip(starts, ends)]
+
+
+# -- row tests -----------------------------------------------------------------
+
+
+@dataclass
+class Test:
+    """One criterion as a row test: ``run(src, idx) -> bool mask over idx``."""
+
+    name: str
+    columns: tuple[str, ...]
+    cost: int
+    run: Callable[[RowSource, np.ndarray | None], np.ndarray]
+
+
+def _ceil_bound(bound: float, dtype: np.dtype) -> np.generic:
+    """Smallest value of ``dtype`` >= ``bound``: for v of that dtype, v >= b and v < b
+    are then exactly v >= c and v < c, so the comparison runs in the column's dtype."""
+    if dtype.kind == "f":
+        c = dtype.type(bound)
+        return np.nextafter(c, dtype.type(np.inf)) if c < bound else c
+    return dtype.type(max(np.iinfo(dtype).min, min(np.iinfo(dtype).max, math.ceil(bound))))
+
+
+def _ranges_mask(values: np.ndarray, ranges: Sequence[Range]) -> np.ndarray:
+    """lo <= v < hi for any half-open (lo, hi) in ``ranges`` (exact, whatever the dtype)."""
+    out: np.ndarray | None = None
+    for lo, hi in ranges:
+        m = None
+        if math.isfinite(lo):
+            m = values >= _ceil_bound(lo, values.dtype)
+        if math.isfinite(hi):
+            below = values < _ceil_bound(hi, values.dtype)
+            m = below if m is None else (m & below)
+        if m is None:
+            m = np.ones(values.shape, dtype=bool)
+        out = m if out is None else (out | m)
+    assert out is not None
+    return out
+
+
+class Selector:
+    """Criteria bound to one table: validated, ordered tests, per-chunk selection."""
+
+    def __init__(self, pt: PixTable, criteria: Criteria) -> None:
+        self.pt = pt
+        self.criteria = criteria
+        self.exposures = pt.keywords.exposures
+        self.tests: list[Test] = []
+        c = criteria
+        if c.exps is not None:
+            self._check_exposures(c.exps)
+        for name, values in (("--ifu", c.ifus), ("--slice", c.slices), ("--stack", c.stacks)):
+            if values:
+                self.tests.append(self._origin_lut_test(name, values))
+        if c.lambdas:
+            ranges = list(c.lambdas)
+            self.tests.append(Test("--lambda", ("lambda",), 2, lambda src, idx: _ranges_mask(src.get("lambda", idx), ranges)))
+        if c.ypix:
+            self.tests.append(Test("--ypix", ("origin",), 3, self._ypix_test))
+        if c.xpix:
+            self._xoffsets = org.XOffsets(pt.keywords.xoffsets, pt.path)
+            self.tests.append(Test("--xpix", ("origin",), 4, self._xpix_test))
+        if c.apertures:
+            self._frame = SkyFrame.of(pt)
+            self._check_apertures(c.apertures)
+            self.tests.append(Test("sky aperture", ("xpos", "ypos"), 10, self._sky_test))
+        self.tests.sort(key=lambda t: t.cost)
+
+    # -- validation -----------------------------------------------------------
+
+    def _check_exposures(self, exps: list[int]) -> None:
+        have = self.pt.keywords.exposure_numbers
+        bad = [e for e in exps if e not in have]
+        if not bad:
+            return
+        if not self.exposures:
+            raise InputError(
+                self.pt.path,
+                f"--exp {','.join(map(str, bad))}: this is a single-exposure table (no EXPn FIRST/LAST "
+                "keywords); its only exposure is 0, as the pipeline numbers it (--exp 0 keeps every row)",
+            )
+        raise InputError(
+            self.pt.path,
+            f"--exp {','.join(map(str, bad))}: no such exposure (the table has {', '.join(map(str, have))})",
+        )
+
+    def _check_apertures(self, apertures: list[Aperture]) -> None:
+        for ap in apertures:
+            if self._frame.is_pixel:
+                if not ap.plain:
+                    raise CriteriaError(
+                        f"{ap.label()}: {self.pt.path} is a pixel-unit table: give the centre and size "
+                        "as plain numbers in pixels (no units, no sexagesimal)"
+                    )
+            elif not -90.0 <= ap.dec <= 90.0:
+                raise CriteriaError(f"{ap.label()}: declination {ap.dec:g} is outside -90..90 deg")
+
+    # -- tests ------------------------------------------------------------------
+
+    def _origin_lut_test(self, name: str, values: list[int]) -> Test:
+        """IFU/slice/stack membership through a lookup table on the 11 low origin bits."""
+        lut = np.zeros(1 << 11, dtype=bool)
+        codes = np.arange(1 << 11)
+        ifu, slc = codes >> org.IFU_SHIFT & org.IFU_MASK, codes & org.SLICE_MASK
+        if name == "--ifu":
+            lut[np.isin(ifu, values)] = True
+        elif name == "--slice":
+            lut[np.isin(slc, values)] = True
+        else:
+            lut[np.isin(slc, [s for st in values for s in stack_slices(st)])] = True
+
+        def run(src: RowSource, idx: np.ndarray | None) -> np.ndarray:
+            return lut[src.get("origin", idx) & 0x7FF]
+
+        return Test(name, ("origin",), 1, run)
+
+    def exposure_of(self, src: RowSource, idx: np.ndarray | None) -> np.ndarray:
+        exp = org.exposure_of_rows(src.start, src.stop, self.exposures)
+        return exp if idx is None else exp[idx]
+
+    def _ypix_test(self, src: RowSource, idx: np.ndarray | None) -> np.ndarray:
+        y = org.get_y(src.get("origin", idx)).astype(np.int32) - (1 if self.criteria.zero_based else 0)
+        return _ranges_mask(y, self.criteria.ypix)
+
+    def _xpix_test(self, src: RowSource, idx: np.ndarray | None) -> np.ndarray:
+        origin = src.get("origin", idx)
+        x, _ = org.detector_xy(origin, self.exposure_of(src, idx), self._xoffsets, self.criteria.zero_based)
+        return _ranges_mask(x, self.criteria.xpix)
+
+    def _sky_test(self, src: RowSource, idx: np.ndarray | None) -> np.ndarray:
+        ypos = src.get("ypos", idx)
+        keep = np.zeros(ypos.shape, dtype=bool)
+        bands = [self._ypos_band(ap) for ap in self.criteria.apertures]
+        cand = np.zeros(ypos.shape, dtype=bool)
+        for band in bands:
+            if band is None:
+                cand[:] = True
+                break
+            cand |= (ypos >= band[0]) & (ypos <= band[1])
+        ci = np.flatnonzero(cand)
+        if ci.size == 0:
+            return keep
+        xpos = src.get("xpos", ci if idx is None else idx[ci])
+        ra, dec = self._frame.radec(xpos, ypos[ci])
+        for ap in self.criteria.apertures:
+            dx, dy = self._frame.offsets(ra, dec, ap.ra, ap.dec)
+            if ap.shape == "circle":
+                hit = dx**2 + dy**2 < ap.size**2
+            else:
+                hit = (np.abs(dx) < ap.size) & (np.abs(dy) < ap.size)
+            keep[ci[hit]] = True
+        return keep
+
+    def _ypos_band(self, ap: Aperture) -> tuple[np.float32, np.float32] | None:
+        """A conservative [lo, hi] on ypos outside which no row can be in ``ap`` (None: no bound).
+
+        pixel/positioned: ypos is y or Dec - CRVAL2, so |dy| < size bounds it.
+        projected: -ypos is the angular distance from the reference point, so
+        by the triangle inequality it is within the aperture's reach of the
+        distance d between the reference point and the aperture centre.
+        """
+        f = self._frame
+        reach = ap.size * (math.sqrt(2.0) if ap.shape == "square" else 1.0)
+        if f.is_pixel:
+            lo, hi = ap.dec - ap.size, ap.dec + ap.size
+        elif f.wcs == "positioned":
+            lo, hi = ap.dec - f.dec0 - ap.size / 3600.0, ap.dec - f.dec0 + ap.size / 3600.0
+        else:
+            r = math.radians(reach / 3600.0)
+            cosd = math.cos(math.radians(ap.dec))
+            if r > 0.05 or cosd <= 0 or r / cosd > 0.5:
+                return None  # the flat-sky metric is too far from a distance here
+            d = _separation(f.ra0, f.dec0, ap.ra, ap.dec)
+            reach_rad = 1.5 * r + 1e-9
+            lo, hi = -(d + reach_rad), -(d - reach_rad)
+        pad = 1e-6 * max(1.0, abs(lo), abs(hi))
+        return np.float32(lo - pad), np.float32(hi + pad)
+
+    # -- evaluation ---------------------------------------------------------
+
+    @property
+    def first_columns(self) -> tuple[str, ...]:
+        """Columns of the first test that reads any (worth prefetching whole)."""
+        for t in self.tests:
+            if t.columns:
+                return t.columns
+        return ()
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Every column some test reads."""
+        out: list[str] = []
+        for t in self.tests:
+            out += [c for c in t.columns if c not in out]
+        return tuple(out)
+
+    def chunk_possible(self, start: int, stop: int) -> bool:
+        """False when the exposure criterion alone rules out every row of the range."""
+        exps = self.criteria.exps
+        if exps is None or self.criteria.method != "and" or not self.exposures:
+            return True
+        return any(e.exp in exps and e.first < stop and e.last >= start for e in self.exposures)
+
+    def select(self, src: RowSource) -> np.ndarray:
+        """Chunk-local indices (sorted) of the selected rows of ``src``."""
+        n = len(src)
+        tests = list(self.tests)
+        exps = self.criteria.exps
+        if self.criteria.method == "and":
+            idx: np.ndarray | None = None
+            if exps is not None:
+                idx = np.flatnonzero(np.isin(self.exposure_of(src, None), exps))
+            for t in tests:
+                if idx is not None and idx.size == 0:
+                    break
+                m = t.run(src, idx)
+                idx = np.flatnonzero(m) if idx is None else idx[m]
+            return np.arange(n) if idx is None else idx
+        selected = np.zeros(n, dtype=bool)
+        if exps is not None:
+            selected |= np.isin(self.exposure_of(src, None), exps)
+        for t in tests:
+            rest = np.flatnonzero(~selected)
+            if rest.size == 0:
+                break
+            selected[rest[t.run(src, rest)]] = True
+        return np.flatnonzero(selected)
+
+
+def _separation(ra1: float, dec1: float, ra2: float, dec2: float) -> float:
+    """Great-circle distance in radians (haversine)."""
+    p1, p2 = math.radians(dec1), math.radians(dec2)
+    dl = math.radians(ra2 - ra1)
+    h = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * math.asin(min(1.0, math.sqrt(h)))
