@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import click
 
 from .. import __version__
-from . import output
+from . import completion, output
 
 T = TypeVar("T")
 
@@ -34,6 +34,12 @@ Exit status:
   1    runtime or data error (also: some of several inputs failed)
   2    usage error (bad option or value)
   130  interrupted (Ctrl-C); 143 on SIGTERM. No partial output is left.
+
+\b
+Environment:
+  PIXTAB_QUIET=1   as -q (2: -qq); PIXTAB_VERBOSE=1 as -v
+  PIXTAB_DEBUG=1   show tracebacks, as --traceback
+  NO_COLOR=1       no colours on a terminal (pipes and files never get any)
 
 Detector pixels are 1-based (as the MUSE pipeline and FITS count) unless
 --zero-based is given; ranges LO:HI are half-open; row indices are 0-based.
@@ -168,3 +174,4 @@ def main(args: list[str] | None = None, prog_name: str = "pixtab") -> None:
 
 
 _register_commands()
+completion.register_fish()
