@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int], None]
 ProgressFactory = Callable[[str, int], AbstractContextManager[Progress | None]]
 
-COPY_BLOCK_SHIFT = 16  # the copy pass reads 64 Ki-row blocks that hold selected rows
+COPY_BLOCK_SHIFT = 14  # the copy pass reads 16 Ki-row blocks that hold selected rows
 COPY_MAX_ROWS = 1 << 20  # at most this many rows per read (all columns)
 WRITE_ROWS = 1 << 20  # selected rows gathered before one write
 FLAT_FIELD_MARGIN = 2.5  # Angstrom kept around a wavelength cut (DRS)
