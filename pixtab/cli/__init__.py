@@ -129,7 +129,7 @@ def for_each_input(inputs: Iterable[str], work: Callable[[str], T]) -> list[T]:
 
 
 #: subcommand modules, in the order ``--help`` lists them
-COMMAND_MODULES = ["info", "extract", "simulate", "decode_origin", "reconstruct_det"]
+COMMAND_MODULES = ["info", "extract", "convert", "simulate", "decode_origin", "reconstruct_det"]
 
 
 def _register_commands() -> None:

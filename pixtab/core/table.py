@@ -305,8 +305,16 @@ class PixTable:
             out.append(n.lower())
         return out
 
-    def read(self, names: Iterable[str] | None, start: int = 0, stop: int | None = None) -> dict[str, np.ndarray]:
-        """Read rows ``start..stop-1`` of the named columns (all if None)."""
+    def read(
+        self, names: Iterable[str] | None, start: int = 0, stop: int | None = None, native: bool = True
+    ) -> dict[str, np.ndarray]:
+        """Read rows ``start..stop-1`` of the named columns (all if None).
+
+        With ``native=False`` the values keep the file's big-endian byte order
+        (no byteswap): contiguous arrays for the image layout, strided views
+        into one row buffer for the table layout (no copy). ASCII tables are
+        parsed to native numbers either way.
+        """
         stop = self.nrows if stop is None else min(stop, self.nrows)
         start = max(0, min(start, stop))
         cols = self._names(names)
@@ -317,13 +325,17 @@ class PixTable:
                 c = self.columns[name]
                 buf = np.empty(n, dtype=c.dtype.newbyteorder(">"))
                 _pread_into(self.fd, buf, c.offset + start * c.dtype.itemsize, self.path)
-                out[name] = buf.byteswap(inplace=True).view(c.dtype) if c.dtype.itemsize > 1 else buf.view(c.dtype)
+                if native:
+                    buf = buf.byteswap(inplace=True).view(c.dtype) if c.dtype.itemsize > 1 else buf.view(c.dtype)
+                out[name] = buf
             return out
         raw = np.empty((n, self._row_bytes), dtype=np.uint8)
         _pread_into(self.fd, raw, self.hdus[1].data_offset + start * self._row_bytes, self.path)
         if self.layout == "table":
             # One strided, byte-swapping copy per column out of the interleaved rows.
             rows = raw.reshape(-1).view(self._record_dtype(cols))
+            if not native:
+                return {name: rows[name] for name in cols}
             return {name: rows[name].astype(self.columns[name].dtype) for name in cols}
         return {name: self._ascii_field(raw, self.columns[name]) for name in cols}
 
@@ -356,34 +368,38 @@ class PixTable:
         stop: int | None = None,
         chunk_rows: int = DEFAULT_CHUNK_ROWS,
         prefetch: bool = True,
+        native: bool = True,
     ) -> Iterator[Chunk]:
         """Yield :class:`Chunk` objects covering rows ``start..stop-1`` in order.
 
         With ``prefetch`` the next chunk is read in a background thread while the
         caller works on the current one (positional reads release the GIL).
+        ``native=False``: big-endian values as stored (see :meth:`read`).
         """
         stop = self.nrows if stop is None else min(stop, self.nrows)
         cols = self._names(names)
         bounds = [(a, min(a + chunk_rows, stop)) for a in range(start, stop, chunk_rows)]
-        yield from self._iter_bounds(cols, bounds, prefetch)
+        yield from self._iter_bounds(cols, bounds, prefetch, native)
 
     def iter_ranges(self, names: Iterable[str] | None, ranges: Sequence[tuple[int, int]], prefetch: bool = True) -> Iterator[Chunk]:
         """Like :meth:`iter_chunks` but for explicit ``(start, stop)`` row ranges."""
         yield from self._iter_bounds(self._names(names), list(ranges), prefetch)
 
-    def _iter_bounds(self, cols: list[str], bounds: list[tuple[int, int]], prefetch: bool) -> Iterator[Chunk]:
+    def _iter_bounds(
+        self, cols: list[str], bounds: list[tuple[int, int]], prefetch: bool, native: bool = True
+    ) -> Iterator[Chunk]:
         if not bounds:
             return
         if not prefetch or len(bounds) == 1:
             for a, b in bounds:
-                yield Chunk(a, b, self.read(cols, a, b))
+                yield Chunk(a, b, self.read(cols, a, b, native))
             return
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pixtab-read") as pool:
-            future = pool.submit(self.read, cols, *bounds[0])
+            future = pool.submit(self.read, cols, *bounds[0], native)
             for i, (a, b) in enumerate(bounds):
                 arrays = future.result()
                 if i + 1 < len(bounds):
-                    future = pool.submit(self.read, cols, *bounds[i + 1])
+                    future = pool.submit(self.read, cols, *bounds[i + 1], native)
                 yield Chunk(a, b, arrays)
 
 

@@ -1,0 +1,77 @@
+"""``pixtab convert``: rewrite pixel tables in the other on-disk layout, bit for bit."""
+
+from __future__ import annotations
+
+import click
+
+from . import for_each_input
+from .output import info, print_json, progress
+from .options import inputs_arg, json_opt, output_dir_opts, output_opt, output_paths, overwrite_opt
+
+
+@click.command("convert")
+@inputs_arg
+@output_opt(help="Output file (one input).")
+@output_dir_opts("{stem}.fits")
+@click.option(
+    "--to",
+    "layout",
+    type=click.Choice(["image", "table"]),
+    default=None,
+    help="Layout to write. Default: the other one (image for MPDAF's ASCII tables).",
+)
+@click.option(
+    "--round-float32",
+    is_flag=True,
+    help="ASCII inputs only: round text values that are not exactly float32 to the nearest float32 "
+    "(default: refuse them).",
+)
+@overwrite_opt
+@json_opt
+def command(
+    inputs: tuple[str, ...],
+    output: str | None,
+    output_dir: str | None,
+    name_template: str,
+    layout: str | None,
+    round_float32: bool,
+    overwrite: bool,
+    as_json: bool,
+) -> None:
+    """Convert pixel tables between the image and the binary-table layout.
+
+    The image layout (one IMAGE extension per column) is the pipeline's
+    default; the binary-table layout interleaves rows. Every column keeps its values, type and unit string bit for bit; the
+    primary header, the weight column, unknown columns and extra extensions
+    such as PIXTABLE_FLAT_FIELD are carried unchanged, so converting twice
+    gives back the original data. MPDAF's ASCII tables (save_as_ima=False) are
+    read and written with the pipeline's float32/int32 types when every value
+    converts exactly. Streams in bounded memory at about the speed of a copy.
+
+    \b
+    Examples:
+      pixtab convert PIXTABLE_OBJECT_0001.fits -o object_table.fits
+      pixtab convert table.fits -o image.fits --to image
+      pixtab convert *.fits --output-dir converted/ --json
+    """
+    outputs = output_paths(inputs, output, output_dir, name_template)
+    targets = dict(zip(inputs, outputs))
+    everything = list(inputs)
+
+    def one(path: str) -> None:
+        from ..core.atomic import atomic_output, check_output
+        from ..core.convert import convert
+        from ..core.table import PixTable
+
+        target = targets[path]
+        with PixTable(path) as pt:
+            check_output(target, everything, overwrite)
+            with progress(f"convert {path}", pt.nrows) as advance:
+                with atomic_output(target, overwrite) as fd:
+                    result = convert(pt, fd, layout, output=target, round_float32=round_float32, progress=advance)
+        if as_json:
+            print_json(result.as_dict())
+        extra = f", {result.rounded_values:,} values rounded to float32" if result.rounded_values else ""
+        info(f"wrote {target} ({result.rows:,} rows, {result.source_layout} -> {result.layout} layout{extra})")
+
+    for_each_input(inputs, one)
