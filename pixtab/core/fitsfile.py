@@ -8,8 +8,10 @@ offsets; the data are then read with positional reads (:mod:`pixtab.core.table`)
 
 from __future__ import annotations
 
+import logging
 import math
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,8 +19,11 @@ from astropy.io import fits
 
 from .errors import InputError
 
+log = logging.getLogger(__name__)
+
 BLOCK = 2880
 CARD = 80
+_BITPIX = (8, 16, 32, 64, -32, -64)
 
 
 @dataclass(frozen=True)
@@ -51,16 +56,59 @@ def padded(nbytes: int) -> int:
     return -(-nbytes // BLOCK) * BLOCK
 
 
+def int_value(header: fits.Header, name: str, default: int | None = None, minimum: int | None = None) -> int:
+    """The integer value of keyword ``name``; ValueError naming it if missing or not an integer."""
+    value = header.get(name, default)
+    if value is None:
+        raise ValueError(f"keyword {name} is missing")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"keyword {name} = {value!r} is not an integer")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"keyword {name} = {value} is below {minimum}")
+    return value
+
+
 def data_size(header: fits.Header) -> int:
-    """Size in bytes of the data unit described by ``header`` (FITS standard 4.4.1)."""
-    naxis = int(header.get("NAXIS", 0))
+    """Size in bytes of the data unit described by ``header`` (FITS standard 4.4.1).
+
+    Raises ValueError naming the keyword when a size keyword is missing, not an
+    integer or out of range (so a damaged header never shifts the next HDU).
+    """
+    naxis = int_value(header, "NAXIS", 0, minimum=0)
+    if naxis > 999:
+        raise ValueError(f"keyword NAXIS = {naxis} is above 999")
+    bitpix = int_value(header, "BITPIX")
+    if bitpix not in _BITPIX:
+        raise ValueError(f"keyword BITPIX = {bitpix} is not one of {', '.join(map(str, _BITPIX))}")
     if naxis == 0:
         return 0
-    bitpix = abs(int(header["BITPIX"]))
-    dims = [int(header[f"NAXIS{i}"]) for i in range(1, naxis + 1)]
-    pcount = int(header.get("PCOUNT", 0))
-    gcount = int(header.get("GCOUNT", 1))
-    return bitpix // 8 * gcount * (pcount + math.prod(dims))
+    dims = [int_value(header, f"NAXIS{i}", minimum=0) for i in range(1, naxis + 1)]
+    pcount = int_value(header, "PCOUNT", 0, minimum=0)
+    gcount = int_value(header, "GCOUNT", 1, minimum=1)
+    return abs(bitpix) // 8 * gcount * (pcount + math.prod(dims))
+
+
+def _repair_cards(header: fits.Header, path: Path, offset: int) -> None:
+    """Read every card's value once; an unparsable value becomes its raw text, with a warning.
+
+    This is astropy's own ``verify('fix')`` for such cards, so later lookups
+    see a string (e.g. NAXIS2 = '1x5') and fail with a message naming the
+    keyword, and only where the keyword matters.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for card in header.cards:
+            try:
+                card.value
+                continue
+            except Exception:  # astropy raises VerifyError or ValueError for such cards
+                pass
+            try:
+                card.image  # noqa: B018 - fixes the card in place
+                value = card.value
+            except Exception:
+                raise InputError(path, f"unreadable card {card.keyword!r} in the header at byte {offset}") from None
+            log.warning("%s: card %s has an unparsable value; read as the string %r", path, card.keyword, value)
 
 
 def _read_header(fd: int, offset: int, path: Path) -> tuple[fits.Header, int]:
@@ -81,6 +129,7 @@ def _read_header(fd: int, offset: int, path: Path) -> tuple[fits.Header, int]:
         header = fits.Header.fromstring(text)
     except Exception as exc:  # astropy raises several types for bad cards
         raise InputError(path, f"unreadable FITS header at byte {offset}: {exc}") from None
+    _repair_cards(header, path, offset)
     return header, pos
 
 
@@ -110,13 +159,17 @@ def scan(path: str | os.PathLike[str]) -> list[HDUInfo]:
             if offset + BLOCK > size:
                 raise InputError(p, f"truncated: {size - offset} stray bytes after HDU {len(hdus) - 1}")
             if hdus and not os.pread(fd, 8, offset).startswith(b"XTENSION"):
-                # Trailing zero padding or junk after the last HDU: ignore it, as astropy does.
+                # Trailing zero padding or junk after the last HDU: ignore it, as astropy
+                # does (debug note only: a wrong NAXISn also ends here, and the error that
+                # follows, e.g. a missing column, must stay the one line the user sees).
+                if os.pread(fd, BLOCK, offset).strip(b"\0 "):
+                    log.debug("%s: ignoring %d bytes after HDU %d that are not a FITS extension", p, size - offset, len(hdus) - 1)
                 break
             header, data_offset = _read_header(fd, offset, p)
             try:
                 nbytes = data_size(header)
-            except (KeyError, ValueError, TypeError) as exc:
-                raise InputError(p, f"HDU {len(hdus)}: bad size keywords ({exc})") from None
+            except ValueError as exc:
+                raise InputError(p, f"HDU {len(hdus)}: {exc}") from None
             if data_offset + nbytes > size:
                 raise InputError(
                     p,

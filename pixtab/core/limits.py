@@ -15,7 +15,7 @@ from .keywords import LIMIT_KEYS, key
 
 
 class LimitsAccumulator:
-    """Running min/max over chunks. Feed it chunks with xpos, ypos, lambda, origin."""
+    """Running min/max over chunks (finite values only). Feed it xpos, ypos, lambda, origin."""
 
     def __init__(self) -> None:
         self.lo: dict[str, float] = {}
@@ -25,11 +25,13 @@ class LimitsAccumulator:
         if values.size == 0:
             return
         lo, hi = values.min(), values.max()
-        # min/max of float arrays propagate NaN; use nanmin only when needed (rare).
-        if values.dtype.kind == "f" and (np.isnan(lo) or np.isnan(hi)):
-            if np.all(np.isnan(values)):
+        # NaN and +-inf are ignored: min/max propagate NaN, and a FITS header
+        # cannot hold inf. Filter only when needed (rare).
+        if values.dtype.kind == "f" and not (np.isfinite(lo) and np.isfinite(hi)):
+            values = values[np.isfinite(values)]
+            if values.size == 0:
                 return
-            lo, hi = np.nanmin(values), np.nanmax(values)
+            lo, hi = values.min(), values.max()
         self.lo[name] = min(self.lo.get(name, lo), lo)
         self.hi[name] = max(self.hi.get(name, hi), hi)
 

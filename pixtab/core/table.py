@@ -26,7 +26,7 @@ from astropy.io import fits
 
 from . import keywords as kwmod
 from .errors import InputError
-from .fitsfile import HDUInfo, scan
+from .fitsfile import HDUInfo, int_value, scan
 from .keywords import PixtableKeywords
 
 log = logging.getLogger(__name__)
@@ -129,6 +129,11 @@ class PixTable:
         missing = [c for c in REQUIRED if c not in self.columns]
         if missing:
             raise InputError(self.path, f"missing column(s): {', '.join(missing)}")
+        if self.columns["origin"].dtype.kind not in "iu":
+            raise InputError(
+                self.path,
+                f"column 'origin' is {self.columns['origin'].dtype.name}: it must be an integer column (it encodes IFU, slice and pixel)",
+            )
         self.keywords: PixtableKeywords = kwmod.parse(self.primary_header, self.path)
         if self.keywords.pipeline_type not in ("GEOFULL", "SIMPLE"):
             found = self.keywords.pipeline_type
@@ -163,7 +168,7 @@ class PixTable:
                     self.path,
                     f"column '{name}' has shape {shape}: the pipeline stores columns as (nrows, 1) images (NAXIS1 = 1)",
                 )
-            if float(hdr.get("BSCALE", 1)) != 1 or float(hdr.get("BZERO", 0)) != 0:
+            if self._number(h, "BSCALE", 1) != 1 or self._number(h, "BZERO", 0) != 0:
                 raise InputError(self.path, f"column '{name}' is scaled (BSCALE/BZERO): not supported")
             bitpix = int(hdr["BITPIX"])
             dtype = np.dtype(_BITPIX_DTYPE[bitpix])
@@ -184,16 +189,20 @@ class PixTable:
         h = self.hdus[1]
         hdr = h.header
         self.extra_hdus = list(self.hdus[2:])
+        if hdr.get("NAXIS") != 2:
+            raise InputError(self.path, f"HDU 1: a table needs NAXIS = 2, not {hdr.get('NAXIS')!r}")
         self._row_bytes = int(hdr["NAXIS1"])
         nrows = int(hdr["NAXIS2"])
         columns: dict[str, Column] = {}
         offset = 0
-        for i in range(1, int(hdr.get("TFIELDS", 0)) + 1):
+        for i in range(1, self._int(h, "TFIELDS", 0) + 1):
             name = str(hdr.get(f"TTYPE{i}", f"col{i}")).strip()
+            if f"TFORM{i}" not in hdr:
+                raise InputError(self.path, f"HDU 1: keyword TFORM{i} is missing (TFIELDS = {hdr['TFIELDS']})")
             tform = str(hdr[f"TFORM{i}"]).strip()
             unit = hdr.get(f"TUNIT{i}")
             unit = None if unit is None else str(unit)
-            if float(hdr.get(f"TSCAL{i}", 1)) != 1 or float(hdr.get(f"TZERO{i}", 0)) != 0:
+            if self._number(h, f"TSCAL{i}", 1) != 1 or self._number(h, f"TZERO{i}", 0) != 0:
                 raise InputError(self.path, f"column '{name}' is scaled (TSCAL/TZERO): not supported")
             if ascii:
                 m = _ASCII_RE.match(tform)
@@ -201,7 +210,7 @@ class PixTable:
                     raise InputError(self.path, f"column '{name}' has unsupported ASCII format {tform!r}")
                 code, width = m[1], int(m[2])
                 dtype = np.dtype({"I": "i8", "A": "S%d" % width}.get(code, "f8"))
-                col = Column(name.lower(), name, dtype, unit, h.index, int(hdr[f"TBCOL{i}"]) - 1, width, tform)
+                col = Column(name.lower(), name, dtype, unit, h.index, self._int(h, f"TBCOL{i}") - 1, width, tform)
             else:
                 m = _TFORM_RE.match(tform)
                 repeat = int(m[1] or 1) if m else 0
@@ -220,6 +229,20 @@ class PixTable:
         if not ascii and offset != self._row_bytes:
             raise InputError(self.path, f"BINTABLE row is {self._row_bytes} bytes but its columns add up to {offset}")
         return columns, nrows
+
+    def _int(self, h: HDUInfo, name: str, default: int | None = None) -> int:
+        """Integer keyword of HDU ``h``; InputError naming it when missing or not an integer."""
+        try:
+            return int_value(h.header, name, default, minimum=0)
+        except ValueError as exc:
+            raise InputError(self.path, f"HDU {h.index}: {exc}") from None
+
+    def _number(self, h: HDUInfo, name: str, default: float) -> float:
+        """Numeric keyword of HDU ``h`` (e.g. BZERO); InputError naming it when not a number."""
+        value = h.header.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InputError(self.path, f"HDU {h.index}: keyword {name} = {value!r} is not a number")
+        return float(value)
 
     def _wcs_state(self) -> str:
         """'pixel', 'projected', 'positioned' or 'unknown', from the xpos/ypos units (DRS rule)."""
