@@ -345,3 +345,11 @@ def test_shell_pipe_into_head(single: Path) -> None:
     assert result.stdout.decode().splitlines()[0] == HEADER
     assert len(result.stdout.splitlines()) == 3
     assert result.stderr == b""
+
+
+def test_sky_without_a_centre_fails_before_any_output(single: Path, tmp_path: Path) -> None:
+    src = subset(single, tmp_path / "nocentre.fits", np.ones(12_000, bool), {"RA": None})
+    result = run("decode-origin", src, "--sky")
+    assert result.exit_code == 1 and result.stdout == ""
+    assert "RA/DEC" in result.stderr
+    assert run("decode-origin", src, "--rows", "0:1").exit_code == 0

@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Iterable
 
 import click
 
@@ -24,7 +23,7 @@ def _values_cb(ctx: click.Context, param: click.Parameter, value: tuple[str, ...
         except ValueError:
             raise click.BadParameter(f"{text!r} is not an integer (decimal or 0x hex)", ctx=ctx, param=param) from None
         if not 0 <= v < 2**31:
-            raise click.BadParameter(f"{text!r} is outside 0..2**31-1 (origin is a positive int32)", ctx=ctx, param=param)
+            raise click.BadParameter(f"{text!r} is outside 0..2**31-1 (a positive int32)", ctx=ctx, param=param)
         out.append(v)
     return out
 
@@ -35,7 +34,9 @@ def _values_cb(ctx: click.Context, param: click.Parameter, value: tuple[str, ...
 @click.option(
     "--format", "fmt", type=click.Choice(["csv", "tsv", "fits"]), default="csv", show_default=True, help="Output format."
 )
-@click.option("--rows", callback=range_callback(integer=True), metavar="A:B", help="Only rows A..B-1 (0-based; A: or :B open).")
+@click.option(
+    "--rows", callback=range_callback(integer=True), metavar="A:B", help="Only rows A..B-1 (0-based; A: or :B open)."
+)
 @zero_based_opt
 @click.option("--sky", is_flag=True, help="Add ra,dec: absolute sky position in degrees (RA in [0, 360)).")
 @click.option(
@@ -92,19 +93,16 @@ def command(
         from ..core.decode import decode_literals, format_text, header_line
 
         cols = decode_literals(values, zero_based, slice_numbering)
-
-        def literals(write: Callable[[bytes], None]) -> None:
-            write(header_line(list(cols), sep))
-            write(format_text(list(cols.values()), sep))
-
-        _emit_text(output, overwrite, [], literals)
+        text = [header_line(list(cols), sep), format_text(list(cols.values()), sep)]
+        _emit_text(output, overwrite, [], text)
         return
     if not input_path:
         raise click.UsageError("missing INPUT (or --value ORIGIN)")
     if fmt == "fits" and (not output or output == "-"):
         raise click.UsageError("--format fits needs -o/--output FILE")
 
-    from ..core.decode import DecodeOptions, check_with_columns, format_text, header_line, iter_decoded, output_specs
+    from ..core.atomic import atomic_output, check_output
+    from ..core.decode import DecodeOptions, check_options, check_with_columns, iter_text_output, write_fits_table
     from ..core.table import PixTable
 
     with PixTable(input_path) as pt:
@@ -115,26 +113,17 @@ def command(
             sky=sky,
             with_columns=check_with_columns(pt, (with_cols or "").split(",")),
         )
+        check_options(pt, opts)
         if sky and pt.wcs == "pixel":
             log.warning("%s: pixel-unit table: ra,dec are the focal-plane xpos,ypos (pixels)", input_path)
-        specs = output_specs(pt, opts)
         with out.progress(f"decode {input_path}", stop - start) as advance:
-
-            def chunks() -> Any:
-                for cols in iter_decoded(pt, opts, start, stop):
-                    yield cols
-                    advance(len(cols["row"]))
-
             if fmt == "fits":
-                _write_fits(output, overwrite, pt, specs, stop - start, chunks(), zero_based, slice_numbering)  # type: ignore[arg-type]
+                check_output(output, [input_path], overwrite)  # type: ignore[arg-type]
+                with atomic_output(output, overwrite) as fd:  # type: ignore[arg-type]
+                    write_fits_table(fd, pt, opts, start, stop, advance)
             else:
-
-                def body(write: Callable[[bytes], None]) -> None:
-                    write(header_line([s.name for s in specs], sep))
-                    for cols in chunks():
-                        write(format_text(list(cols.values()), sep))
-
-                _emit_text(output, overwrite, [input_path], body)
+                text = iter_text_output(pt, opts, start, stop, sep, advance)
+                _emit_text(output, overwrite, [input_path], text)
     if output and output != "-":
         out.info(f"wrote {output} ({stop - start:,} rows)")
 
@@ -152,18 +141,20 @@ def _row_bounds(rows: tuple[float, float] | None, nrows: int) -> tuple[int, int]
     return start, max(start, stop)
 
 
-def _emit_text(path: str | None, overwrite: bool, inputs: list[str], body: Callable[[Callable[[bytes], None]], Any]) -> None:
-    """Run ``body(write)`` writing to stdout (quietly ending on a closed pipe) or atomically to ``path``."""
+def _emit_text(path: str | None, overwrite: bool, inputs: list[str], blocks: Iterable[bytes]) -> None:
+    """Write text blocks to stdout (ending quietly on a closed pipe) or atomically to ``path``."""
     if path and path != "-":
         from ..core.atomic import atomic_output, check_output
 
         check_output(path, inputs, overwrite)
         with atomic_output(path, overwrite) as fd, os.fdopen(os.dup(fd), "wb") as f:
-            body(f.write)
+            for block in blocks:
+                f.write(block)
         return
     stream = click.get_binary_stream("stdout")
     try:
-        body(stream.write)
+        for block in blocks:
+            stream.write(block)
         stream.flush()
     except BrokenPipeError:
         # The reader went away (| head): silence the final flush, let click exit quietly.
@@ -179,34 +170,3 @@ def _silence_stdout() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, fd)
     os.close(devnull)
-
-
-def _write_fits(
-    path: str,
-    overwrite: bool,
-    pt: Any,
-    specs: list[Any],
-    nrows: int,
-    chunks: Any,
-    zero_based: bool,
-    slice_numbering: str,
-) -> None:
-    from astropy.io import fits
-
-    from ..core.atomic import atomic_output, check_output
-    from ..core.writer import PixtableWriter
-
-    check_output(path, [pt.path], overwrite)
-    header = fits.Header()
-    header["SIMPLE"] = True
-    header["BITPIX"] = 8
-    header["NAXIS"] = 0
-    header["EXTEND"] = True
-    header["PIXTABLE"] = (os.path.basename(pt.path), "source pixel table")
-    header["PIXBASE"] = (0 if zero_based else 1, "first detector pixel (1: DRS, FITS; 0: MPDAF)")
-    header["SLICENUM"] = (slice_numbering.upper(), "slice numbering: CCD (origin field) or SKY")
-    with atomic_output(path, overwrite) as fd:
-        writer = PixtableWriter(fd, header, specs, nrows, layout="table")
-        for cols in chunks:
-            writer.write(cols)
-        writer.finish(header)

@@ -14,16 +14,21 @@ output of the decode.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import os
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from astropy.io import fits
 
 from . import origin as org
 from .errors import CriteriaError
+from .sky import SkyFrame
 from .slicer import CCD_TO_SKY
 from .table import DEFAULT_CHUNK_ROWS, PixTable
-from .writer import ColumnSpec
+from .writer import ColumnSpec, PixtableWriter
+
+Progress = Callable[[int], None]
 
 #: decoded columns, in output order (``ra``, ``dec`` follow with ``sky``)
 DECODED = ("row", "ifu", "slice", "xpix", "ypix", "exp")
@@ -83,7 +88,9 @@ class OriginDecoder:
         }
 
 
-def decode_literals(values: Sequence[int], zero_based: bool = False, slice_numbering: str = "ccd") -> dict[str, np.ndarray]:
+def decode_literals(
+    values: Sequence[int], zero_based: bool = False, slice_numbering: str = "ccd"
+) -> dict[str, np.ndarray]:
     """Fields of literal origin values: ifu, slice, ypix and xslice (x needs a file's XOFFSET)."""
     fields = [org.decode_value(v) for v in values]  # range-checked
     slc = np.array([f["slice"] for f in fields], dtype=np.int16)
@@ -114,6 +121,12 @@ def check_with_columns(pt: PixTable, names: Sequence[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
+def check_options(pt: PixTable, opts: DecodeOptions) -> None:
+    """Raise before any output when ``opts`` cannot work on ``pt`` (e.g. --sky without a centre)."""
+    if opts.sky:
+        SkyFrame.of(pt)
+
+
 def output_specs(pt: PixTable, opts: DecodeOptions) -> list[ColumnSpec]:
     """Columns of the decoded output, with dtypes and units (for a FITS table)."""
     specs = [ColumnSpec(n, np.dtype(_DTYPES[n]), "pix" if n in ("xpix", "ypix") else None) for n in DECODED]
@@ -122,7 +135,7 @@ def output_specs(pt: PixTable, opts: DecodeOptions) -> list[ColumnSpec]:
         specs += [ColumnSpec("ra", np.dtype("float64"), unit), ColumnSpec("dec", np.dtype("float64"), unit)]
     for n in opts.with_columns:
         c = pt.columns[n]
-        specs.append(ColumnSpec(c.stored_name, c.dtype, c.unit))
+        specs.append(ColumnSpec(n, c.dtype, c.unit))
     return specs
 
 
@@ -135,10 +148,8 @@ def iter_decoded(
 ) -> Iterator[dict[str, np.ndarray]]:
     """Yield the decoded columns of rows ``start..stop-1`` chunk by chunk.
 
-    Keys follow :func:`output_specs` (copied columns under their stored names).
+    Keys follow :func:`output_specs` (copied columns under their lower-case names).
     """
-    from .sky import SkyFrame
-
     decoder = OriginDecoder(pt, opts.zero_based, opts.slice_numbering)
     frame = SkyFrame.of(pt) if opts.sky else None
     names = ["origin"] + (["xpos", "ypos"] if frame else []) + [n for n in opts.with_columns if n != "origin"]
@@ -147,8 +158,36 @@ def iter_decoded(
         if frame is not None:
             out["ra"], out["dec"] = frame.radec(chunk["xpos"], chunk["ypos"])
         for n in opts.with_columns:
-            out[pt.columns[n].stored_name] = chunk[n]
+            out[n] = chunk[n]
         yield out
+
+
+def iter_text_output(
+    pt: PixTable, opts: DecodeOptions, start: int, stop: int, sep: str = ",", progress: Progress | None = None
+) -> Iterator[bytes]:
+    """The CSV/TSV output of rows ``start..stop-1``: the header line, then blocks of lines."""
+    yield header_line([s.name for s in output_specs(pt, opts)], sep)
+    for cols in iter_decoded(pt, opts, start, stop):
+        yield from iter_text(list(cols.values()), sep)
+        if progress:
+            progress(len(cols["row"]))
+
+
+def write_fits_table(
+    fd: int, pt: PixTable, opts: DecodeOptions, start: int, stop: int, progress: Progress | None = None
+) -> None:
+    """Stream the decoded rows ``start..stop-1`` to ``fd`` as a FITS binary table."""
+    header = fits.Header([("SIMPLE", True), ("BITPIX", 8), ("NAXIS", 0), ("EXTEND", True)])
+    header["PIXTABLE"] = (os.path.basename(pt.path), "source pixel table")
+    header["ROWSTART"] = (start, "0-based index of the first row decoded")
+    header["PIXBASE"] = (0 if opts.zero_based else 1, "first detector pixel (1: DRS, FITS; 0: MPDAF)")
+    header["SLICENUM"] = (opts.slice_numbering.upper(), "slice numbering: CCD (origin field) or SKY")
+    writer = PixtableWriter(fd, header, output_specs(pt, opts), stop - start, layout="table")
+    for cols in iter_decoded(pt, opts, start, stop):
+        writer.write(cols)
+        if progress:
+            progress(len(cols["row"]))
+    writer.finish(header)
 
 
 # -- text output ---------------------------------------------------------------
@@ -205,6 +244,13 @@ def format_text(columns: Sequence[np.ndarray], sep: str = ",") -> bytes:
     blocks.append(np.full((n, 1), ord("\n"), dtype=np.uint8))
     mat = np.concatenate(blocks, axis=1)
     return mat[mat != 0].tobytes()
+
+
+def iter_text(columns: Sequence[np.ndarray], sep: str = ",", block_rows: int = 1 << 18) -> Iterator[bytes]:
+    """:func:`format_text` over blocks of rows, to bound the formatting buffers."""
+    n = len(columns[0]) if columns else 0
+    for a in range(0, n, block_rows):
+        yield format_text([c[a : a + block_rows] for c in columns], sep)
 
 
 def header_line(names: Sequence[str], sep: str = ",") -> bytes:

@@ -28,6 +28,7 @@ from astropy.io import fits
 
 from . import origin as org
 from .errors import CriteriaError, EmptySelectionError
+from .fitsfile import header_bytes, pad_bytes
 from .table import DEFAULT_CHUNK_ROWS, PixTable
 
 #: columns that can be imaged
@@ -68,7 +69,7 @@ class DetectorImage:
     ystart: int
     image: np.ndarray
     nrows: int = 0  # rows written
-    npix: int = 0  # pixels that received a row
+    npix: int = 0  # pixels holding a value other than the fill
 
 
 @dataclass
@@ -147,7 +148,7 @@ class _Selector:
         self.window = _window0(req)
 
     def __call__(self, origin: np.ndarray, start: int) -> tuple[np.ndarray, ...]:
-        """(row mask into the chunk, ifu, exp, x, y) of the selected rows, 0-based pixels."""
+        """(indices into the chunk, ifu, exp, x, y) of the selected rows; 0-based pixels."""
         ifu = org.get_ifu(origin)
         exp = org.exposure_of_rows(start, start + len(origin), self.exposures)
         keep = np.ones(len(origin), dtype=bool)
@@ -165,12 +166,19 @@ class _Selector:
         return idx, ifu[idx], exp[idx], x, y
 
 
-def _survey(pt: PixTable, req: Request, select: _Selector, rows: tuple[int, int], chunk_rows: int,
-            progress: Progress | None) -> dict[int, _Box]:
+def _ifus_in(ifu: np.ndarray) -> list[int]:
+    """IFU numbers present in an array of IFU fields (a linear-time count, no sort)."""
+    return np.flatnonzero(np.bincount(ifu, minlength=org.IFU_MASK + 1)).tolist()
+
+
+def _survey(
+    pt: PixTable, select: _Selector, rows: tuple[int, int], chunk_rows: int, progress: Progress | None
+) -> dict[int, _Box]:
+    """First pass over ``origin`` only: rows, bounding box and exposures of each IFU selected."""
     boxes: dict[int, _Box] = {}
     for chunk in pt.iter_chunks(["origin"], rows[0], rows[1], chunk_rows):
         _, ifu, exp, x, y = select(chunk["origin"], chunk.start)
-        for i in np.unique(ifu).tolist():
+        for i in _ifus_in(ifu):
             m = ifu == i
             boxes.setdefault(i, _Box()).add(x[m], y[m], exp[m])
         if progress:
@@ -223,18 +231,23 @@ def image_dtype(column_dtype: np.dtype, fill: str) -> np.dtype:
 class _Canvas:
     """One IFU's image being filled, with an optional exposure tag per pixel."""
 
-    def __init__(self, ifu: int, bounds: tuple[int, int, int, int], dtype: np.dtype, fill: float, ntags: int) -> None:
+    def __init__(
+        self, ifu: int, bounds: tuple[int, int, int, int], dtype: np.dtype, fill: float, ntags: int
+    ) -> None:
         self.ifu = ifu
         self.x0, x1, self.y0, y1 = bounds
         self.image = np.full((y1 - self.y0, x1 - self.x0), fill, dtype=dtype)
-        # Which exposure wrote each pixel (only needed when several may meet here).
+        self.fill = fill
+        # Which exposure wrote each pixel, only when several may meet here.
         self.tagged = ntags > 1
-        tag_type = bool if not self.tagged else np.uint8 if ntags < 256 else np.uint16
-        self.written = np.zeros(self.image.shape, dtype=tag_type)
+        tag_type = np.uint8 if ntags < 256 else np.uint16
+        self.written = np.zeros(self.image.shape if self.tagged else (0, 0), dtype=tag_type)
         self.nrows = 0
         self.exps: set[int] = set()
 
-    def put(self, x: np.ndarray, y: np.ndarray, values: np.ndarray, exp: int, tags: dict[int, int], base: int) -> None:
+    def put(
+        self, x: np.ndarray, y: np.ndarray, values: np.ndarray, exp: int, tags: dict[int, int], base: int
+    ) -> None:
         """Write rows of exposure ``exp`` (0-based pixels); refuse a pixel another exposure wrote."""
         iy, ix = y - self.y0, x - self.x0
         tag = tags.get(exp, 1)
@@ -249,9 +262,18 @@ class _Canvas:
                     f"x={int(x[k]) + base}, y={int(y[k]) + base}: choose one with --exp K"
                 )
         self.image[iy, ix] = values  # the last row written wins
-        self.written[iy, ix] = tag
+        if self.tagged:
+            self.written[iy, ix] = tag
         self.nrows += len(x)
         self.exps.add(exp)
+
+    def _npix(self) -> int:
+        """Pixels not holding the fill value (counted in row blocks: no full-size temporary)."""
+        n = 0
+        for a in range(0, self.image.shape[0], 256):
+            block = self.image[a : a + 256]
+            n += int(np.count_nonzero(~np.isnan(block) if np.isnan(self.fill) else block != self.fill))
+        return n
 
     def result(self, base: int) -> DetectorImage:
         return DetectorImage(
@@ -261,7 +283,7 @@ class _Canvas:
             self.y0 + base,
             self.image,
             self.nrows,
-            int(np.count_nonzero(self.written)),
+            self._npix(),
         )
 
 
@@ -302,7 +324,7 @@ def reconstruct(
         ifus = [req.ifu]
         exps_possible = {req.exp} if req.exp is not None else {e.exp for e in pt.keywords.exposures}
     else:
-        boxes = _survey(pt, req, select, rows, chunk_rows, progress)
+        boxes = _survey(pt, select, rows, chunk_rows, progress)
         ifus = _choose_ifus(pt, req, boxes)
         exps_possible = set().union(*(boxes[i].exps for i in ifus))
     dtype = image_dtype(pt.columns[req.column].dtype, req.fill)
@@ -312,7 +334,7 @@ def reconstruct(
     for chunk in pt.iter_chunks(["origin", req.column], rows[0], rows[1], chunk_rows):
         idx, ifu, exp, x, y = select(chunk["origin"], chunk.start)
         values = chunk[req.column][idx]
-        for i in np.unique(ifu).tolist():
+        for i in _ifus_in(ifu):
             canvas = canvases.get(i)
             if canvas is None:
                 continue
@@ -355,8 +377,12 @@ def image_header(im: DetectorImage, req: Request, unit: str | None) -> fits.Head
     h["COLUMN"] = (req.column, "pixel-table column imaged")
     h["FILL"] = (req.fill, "value of pixels without a row")
     h["NROWS"] = (im.nrows, "table rows written into this image")
-    h["NFILLED"] = (im.npix, "pixels that received a row")
+    h["NFILLED"] = (im.npix, "pixels holding a value other than the fill")
     return h
+
+
+_BITPIX = {"f": {4: -32, 8: -64}, "i": {2: 16, 4: 32, 8: 64}, "u": {1: 8}}
+_WRITE_ROWS = 256  # image rows byte-swapped at a time while writing
 
 
 def write_images(
@@ -366,13 +392,36 @@ def write_images(
     unit: str | None,
     source: PixTable,
 ) -> None:
-    """Write a header-only primary HDU and one IMAGE extension per image to ``fd``."""
-    primary = fits.PrimaryHDU()
+    """Write a header-only primary HDU and one IMAGE extension per image to ``fd``.
+
+    Images are converted to big-endian a few rows at a time, so writing needs
+    no second copy of them.
+    """
+    primary = fits.Header([("SIMPLE", True), ("BITPIX", 8), ("NAXIS", 0), ("EXTEND", True)])
     for name in _COPIED_KEYWORDS:
         if name in source.primary_header:
-            primary.header[name] = (source.primary_header[name], source.primary_header.comments[name])
-    primary.header["PIXTABLE"] = (os.path.basename(source.path), "source pixel table")
-    primary.header["PIXBASE"] = (req.base, "first detector pixel (1: DRS, FITS; 0: MPDAF)")
-    hdus = [primary] + [fits.ImageHDU(im.image, header=image_header(im, req, unit)) for im in images]
+            primary[name] = (source.primary_header[name], source.primary_header.comments[name])
+    primary["PIXTABLE"] = (os.path.basename(source.path), "source pixel table")
+    primary["PIXBASE"] = (req.base, "first detector pixel (1: DRS, FITS; 0: MPDAF)")
     with os.fdopen(os.dup(fd), "wb") as f:
-        fits.HDUList(hdus).writeto(f)
+        f.write(header_bytes(primary))
+        for im in images:
+            data = im.image
+            ny, nx = data.shape
+            header = fits.Header(
+                [
+                    ("XTENSION", "IMAGE", "Image extension"),
+                    ("BITPIX", _BITPIX[data.dtype.kind][data.dtype.itemsize]),
+                    ("NAXIS", 2),
+                    ("NAXIS1", nx),
+                    ("NAXIS2", ny),
+                    ("PCOUNT", 0),
+                    ("GCOUNT", 1),
+                ]
+            )
+            header.extend(image_header(im, req, unit))
+            f.write(header_bytes(header))
+            big = data.dtype.newbyteorder(">")
+            for a in range(0, ny, _WRITE_ROWS):
+                f.write(data[a : a + _WRITE_ROWS].astype(big).tobytes())
+            f.write(pad_bytes(data.nbytes))
