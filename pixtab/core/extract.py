@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 from astropy.io import fits
@@ -39,6 +42,8 @@ from .writer import ColumnSpec, PixtableWriter, primary_header_for
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+R = TypeVar("R")
 Progress = Callable[[int], None]
 ProgressFactory = Callable[[str, int], AbstractContextManager[Progress | None]]
 
@@ -46,6 +51,7 @@ COPY_BLOCK_SHIFT = 14  # the copy pass reads 16 Ki-row blocks that hold selected
 COPY_MAX_ROWS = 1 << 20  # at most this many rows per read (all columns)
 WRITE_ROWS = 1 << 20  # selected rows gathered before one write
 FLAT_FIELD_MARGIN = 2.5  # Angstrom kept around a wavelength cut (DRS)
+SELECT_WORKERS = 2  # threads of the selection pass (one per core here)
 
 
 # -- pass 1: selection -----------------------------------------------------------
@@ -121,30 +127,41 @@ def select_rows(
     bounds = [(a, min(a + chunk_rows, pt.nrows)) for a in range(0, pt.nrows, chunk_rows)]
     live = [b for b in bounds if selector.chunk_possible(*b)]
     # Interleaved rows cost the same to read for one column or all: take them all at once.
-    ahead = selector.columns if pt.layout != "image" else selector.first_columns
+    ahead = list(selector.columns if pt.layout != "image" else selector.first_columns)
+
+    def work(span: tuple[int, int]) -> tuple[np.ndarray, ChunkSelection]:
+        start, stop = span
+        arrays = pt.read(ahead, start, stop) if ahead else {}
+        idx = selector.select(RowSource(pt, start, stop, arrays))
+        return idx, ChunkSelection.of(start, stop, idx)
+
     found: dict[int, ChunkSelection] = {}
     per_exp: dict[int, int] = {e.exp: 0 for e in pt.keywords.exposures} or {0: 0}
-    for start, stop, arrays in _chunks(pt, ahead, live):
-        idx = selector.select(RowSource(pt, start, stop, arrays))
-        found[start] = ChunkSelection.of(start, stop, idx)
-        _count_per_exposure(pt, start, idx, per_exp)
-        if progress:
-            progress(stop - start)
+    pt.fd  # open the file before the workers share it
+    # Each worker reads and selects whole chunks: positional reads and numpy
+    # release the GIL, so reading and computing overlap on both cores.
+    with ThreadPoolExecutor(max_workers=SELECT_WORKERS, thread_name_prefix="pixtab-select") as pool:
+        for idx, cs in _ordered_map(pool, work, live):
+            found[cs.start] = cs
+            _count_per_exposure(pt, cs.start, idx, per_exp)
+            if progress:
+                progress(cs.stop - cs.start)
     if progress:
         progress(pt.nrows - sum(b - a for a, b in live))
     chunks = [found.get(a) or ChunkSelection(a, b, 0, "none") for a, b in bounds]
     return Selection(pt.nrows, chunks, per_exp)
 
 
-def _chunks(
-    pt: PixTable, names: tuple[str, ...], bounds: list[tuple[int, int]]
-) -> Iterator[tuple[int, int, dict[str, np.ndarray]]]:
-    if not names:
-        for a, b in bounds:
-            yield a, b, {}
-        return
-    for chunk in pt.iter_ranges(list(names), bounds):
-        yield chunk.start, chunk.stop, chunk.arrays
+def _ordered_map(pool: ThreadPoolExecutor, fn: Callable[[T], R], items: list[T]) -> Iterator[R]:
+    """``pool.map`` with at most two tasks per worker queued (bounded memory), in order."""
+    window = 2 * SELECT_WORKERS
+    futures: deque[Future[R]] = deque()
+    for item in items:
+        futures.append(pool.submit(fn, item))
+        if len(futures) >= window:
+            yield futures.popleft().result()
+    while futures:
+        yield futures.popleft().result()
 
 
 # -- the output header -----------------------------------------------------------
