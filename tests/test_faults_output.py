@@ -1,0 +1,312 @@
+"""Fault catalogue, outputs: a failed or interrupted write leaves nothing behind.
+
+Disk full and file-size limits, read-only directories, existing outputs,
+SIGINT/SIGTERM in the middle of a write and concurrent writers. After each
+fault: exit status as documented, one ``Error:`` line (or ``Interrupted.`` /
+``Terminated.``), no output file, no ``.NAME.tmp-*`` file, inputs unchanged.
+Interruptions are tested in real processes, because only ``main()`` (the
+console script and ``python -m pixtab``) maps them to 130 and 143.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import resource
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from pixtab.cli import cli
+from pixtab.core.atomic import atomic_output, check_output, live_temporaries
+from pixtab.core.errors import OutputError
+
+from conftest_faults import REPO, assert_one_line_error, pixtab_cmd, run_pixtab, sha256, temporaries
+
+SIM = ["--rows", "2e5", "--ifus", "1-4"]
+
+
+def simulate(*args: str):
+    return CliRunner().invoke(cli, ["simulate", *args], catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def refs(tmp_path_factory: pytest.TempPathFactory) -> dict[int, str]:
+    """sha256 of the table ``simulate OUT --seed S`` writes, for seeds 1 and 2."""
+    d = tmp_path_factory.mktemp("refs")
+    out = {}
+    for seed in (1, 2):
+        result = simulate(str(d / f"ref{seed}.fits"), *SIM, "--seed", str(seed))
+        assert result.exit_code == 0, result.stderr
+        out[seed] = sha256(d / f"ref{seed}.fits")
+    assert out[1] != out[2]
+    return out
+
+
+def _valid_table(path: Path, rows: int = 200_000) -> None:
+    result = CliRunner().invoke(cli, ["info", "--nrows", str(path)], catch_exceptions=False)
+    assert (result.exit_code, result.stdout) == (0, f"{rows}\n"), result.stderr
+
+
+# -- disk full, file-size limit, write errors ------------------------------------------------------
+
+
+def test_file_size_limit_in_a_real_process(tmp_path: Path) -> None:
+    """RLIMIT_FSIZE below the table size: EFBIG (Python ignores SIGXFSZ), exit 1, nothing left."""
+    out = tmp_path / "big.fits"
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1_000_000, 1_000_000))
+
+    proc = run_pixtab(["simulate", str(out), *SIM], preexec_fn=limit)
+    assert proc.returncode == 1, proc.stderr
+    assert_one_line_error(proc.stdout, proc.stderr, out, "write failed: file size limit exceeded")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "code, reason",
+    [(errno.ENOSPC, "no space left on device"), (errno.EDQUOT, "disk quota exceeded"), (errno.EIO, os.strerror(errno.EIO))],
+)
+@pytest.mark.parametrize("layout", ["image", "table"])
+def test_write_error_mid_table(code: int, reason: str, layout: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A write that fails after some data went out (disk full mid-way): exit 1, no file, no temp."""
+    real = os.pwrite
+    big = {"n": 0, "failed": False}
+    fail_at = 2 if layout == "image" else 1  # image: after the first column; table: the rows
+
+    def failing_pwrite(fd: int, data: object, offset: int) -> int:
+        if memoryview(data).nbytes > 100_000:  # type: ignore[arg-type]
+            big["n"] += 1
+            if big["n"] == fail_at:  # the headers (and for images one column) are on disk
+                big["failed"] = True
+                raise OSError(code, os.strerror(code))
+        return real(fd, data, offset)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "pwrite", failing_pwrite)
+    out = tmp_path / "full.fits"
+    result = CliRunner().invoke(cli, ["simulate", str(out), "--layout", layout, "--rows", "3e5", "--exposures", "2"])
+    monkeypatch.setattr(os, "pwrite", real)
+    assert big["failed"]
+    assert result.exit_code == 1
+    assert_one_line_error(result.stdout, result.stderr, out, f"write failed: {reason}")
+    assert list(tmp_path.iterdir()) == []
+    assert live_temporaries() == set()
+
+
+def test_fsync_failure_is_a_write_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """NFS and quotas often report ENOSPC only at fsync: still no output and no temp."""
+
+    def failing_fsync(fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    out = tmp_path / "late.fits"
+    result = CliRunner().invoke(cli, ["simulate", str(out), "--rows", "1000"])
+    assert result.exit_code == 1
+    assert_one_line_error(result.stdout, result.stderr, out, "write failed: no space left on device")
+    assert list(tmp_path.iterdir()) == []
+
+
+def _drop_dac_override() -> None:
+    """In the child: drop the capabilities that let root ignore file permissions."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    for cap in (1, 2, 3):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER
+        if libc.prctl(24, cap, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+def test_read_only_output_directory(tmp_path: Path) -> None:
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    out = ro / "out.fits"
+    try:
+        preexec = _drop_dac_override if os.geteuid() == 0 else None
+        try:
+            proc = run_pixtab(["simulate", str(out), "--rows", "1000"], preexec_fn=preexec)
+        except subprocess.SubprocessError as exc:  # no CAP_SETPCAP: cannot make root obey modes
+            pytest.skip(f"cannot drop root's file capabilities: {exc}")
+        assert proc.returncode == 1, proc.stderr
+        assert_one_line_error(proc.stdout, proc.stderr, out, f"directory {ro} is not writable")
+        assert list(ro.iterdir()) == []
+    finally:
+        ro.chmod(0o755)
+
+
+def test_directory_removed_under_the_writer(tmp_path: Path) -> None:
+    """mkstemp failing (directory gone between the check and the write) is one error line."""
+    target = tmp_path / "gone" / "out.fits"
+    with pytest.raises(OutputError) as exc:
+        with atomic_output(target):
+            pass
+    assert str(exc.value).startswith(f"{target}: cannot create a file in {target.parent}: ")
+
+
+# -- existing output, output equal to the input ------------------------------------------------------
+
+
+def test_existing_output_needs_overwrite(tmp_path: Path, refs: dict[int, str]) -> None:
+    out = tmp_path / "t.fits"
+    assert simulate(str(out), *SIM, "--seed", "1").exit_code == 0
+    before = sha256(out)
+    assert before == refs[1]
+    result = CliRunner().invoke(cli, ["simulate", str(out), *SIM, "--seed", "2"])
+    assert result.exit_code == 1
+    assert_one_line_error(result.stdout, result.stderr, out, "already exists (use --overwrite to replace it)")
+    assert sha256(out) == before
+    result = simulate(str(out), *SIM, "--seed", "2", "--overwrite")
+    assert result.exit_code == 0
+    assert result.stderr == f"wrote {out} (200,000 rows, image layout, positioned)\n"
+    assert sha256(out) == refs[2]
+    assert temporaries(tmp_path) == []
+
+
+def test_existing_output_in_a_real_process(tmp_path: Path) -> None:
+    out = tmp_path / "t.fits"
+    out.write_bytes(b"precious")
+    proc = run_pixtab(["simulate", str(out), "--rows", "100"])
+    assert proc.returncode == 1
+    assert_one_line_error(proc.stdout, proc.stderr, out, "--overwrite")
+    assert out.read_bytes() == b"precious"
+
+
+def test_output_in_missing_directory(tmp_path: Path) -> None:
+    out = tmp_path / "missing" / "t.fits"
+    result = CliRunner().invoke(cli, ["simulate", str(out), "--rows", "100"])
+    assert result.exit_code == 1
+    assert_one_line_error(result.stdout, result.stderr, out, f"directory {out.parent} does not exist")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_output_is_a_directory_is_a_usage_error(tmp_path: Path) -> None:
+    """click.Path(dir_okay=False) rejects it before any work: exit 2 naming OUTPUT."""
+    result = CliRunner().invoke(cli, ["simulate", str(tmp_path), "--rows", "100"])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert f"Invalid value for 'OUTPUT': File '{tmp_path}' is a directory." in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_output_equal_to_input_is_refused(tmp_path: Path) -> None:
+    """check_output (used by every command with inputs) sees through '..', symlinks and hard links."""
+    src = tmp_path / "in.fits"
+    src.write_bytes(b"data")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "link.fits").symlink_to(src)
+    os.link(src, tmp_path / "hard.fits")
+    for out in (src, tmp_path / "sub" / ".." / "in.fits", tmp_path / "link.fits", tmp_path / "hard.fits"):
+        for overwrite in (False, True):
+            with pytest.raises(OutputError) as exc:
+                check_output(out, [str(src)], overwrite)
+            assert str(exc.value) == f"{out}: output is the same file as the input"
+    assert src.read_bytes() == b"data"
+
+
+# -- interruptions ---------------------------------------------------------------------------------
+
+
+def _start_big_write(out: Path) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if k != "PIXTAB_DEBUG"}
+    return subprocess.Popen(
+        pixtab_cmd("simulate", str(out), "--rows", "3e7"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env=env,
+    )
+
+
+def _wait_for_temporary(proc: subprocess.Popen[str], directory: Path, timeout: float = 30) -> None:
+    """Until the writer's temp file exists and has been written to for a moment."""
+    deadline = time.monotonic() + timeout
+    while not temporaries(directory):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "no temporary file appeared"
+        time.sleep(0.02)
+    time.sleep(0.8)
+    assert proc.poll() is None, "the write finished before the signal: make it bigger"
+
+
+@pytest.mark.parametrize("sig, code, message", [(signal.SIGINT, 130, "Interrupted."), (signal.SIGTERM, 143, "Terminated.")])
+def test_signal_mid_write(sig: int, code: int, message: str, tmp_path: Path) -> None:
+    out = tmp_path / "big.fits"
+    proc = _start_big_write(out)
+    try:
+        _wait_for_temporary(proc, tmp_path)
+        proc.send_signal(sig)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == code, stderr
+    assert stdout == ""
+    # click ends the ^C line with a newline before main() reports the interruption.
+    assert stderr == (f"\n{message}\n" if sig == signal.SIGINT else f"{message}\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_sigkill_leaves_only_a_hidden_temporary(tmp_path: Path) -> None:
+    """Nothing can clean up after SIGKILL: the target never appears, only the hidden temp does."""
+    out = tmp_path / "big.fits"
+    proc = _start_big_write(out)
+    try:
+        _wait_for_temporary(proc, tmp_path)
+        proc.kill()
+        proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert not out.exists()
+    (leftover,) = temporaries(tmp_path)
+    assert leftover.startswith(".big.fits.tmp-")
+
+
+# -- concurrency -----------------------------------------------------------------------------------
+
+
+def _race(out: Path, extra: list[str]) -> list[subprocess.CompletedProcess[str]]:
+    env = {k: v for k, v in os.environ.items() if k != "PIXTAB_DEBUG"}
+    procs = [
+        subprocess.Popen(
+            pixtab_cmd("simulate", str(out), *SIM, "--seed", str(seed), *extra),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+            env=env,
+        )
+        for seed in (1, 2)
+    ]
+    done = []
+    for p in procs:
+        stdout, stderr = p.communicate(timeout=120)
+        done.append(subprocess.CompletedProcess(p.args, p.returncode, stdout, stderr))
+    return done
+
+
+def test_two_writers_without_overwrite_one_wins(tmp_path: Path, refs: dict[int, str]) -> None:
+    out = tmp_path / "t.fits"
+    a, b = _race(out, [])
+    codes = sorted([a.returncode, b.returncode])
+    assert codes == [0, 1], (a.stderr, b.stderr)
+    winner, loser = (1, b) if a.returncode == 0 else (2, a)
+    assert sha256(out) == refs[winner]
+    assert_one_line_error(loser.stdout, loser.stderr, out, "already exists (use --overwrite to replace it)")
+    _valid_table(out)
+    assert temporaries(tmp_path) == []
+
+
+def test_two_writers_with_overwrite_leave_one_whole_table(tmp_path: Path, refs: dict[int, str]) -> None:
+    out = tmp_path / "t.fits"
+    a, b = _race(out, ["--overwrite"])
+    assert (a.returncode, b.returncode) == (0, 0), (a.stderr, b.stderr)
+    assert sha256(out) in (refs[1], refs[2])
+    _valid_table(out)
+    assert temporaries(tmp_path) == []
