@@ -297,6 +297,20 @@ def test_unknown_exposure_of_a_combined_table(combined: Ref) -> None:
     assert "--exp 0,3: no such exposure (the table has 1, 2)" in result.stderr
 
 
+def test_missing_xoffset_keyword_is_named(simulated, tmp_path: Path) -> None:
+    src = tmp_path / "nokey.fits"
+    shutil.copy(simulated(rows=20_000, ifus=[3]), src)
+    src.chmod(0o644)
+    name = xoffset_key(0, 3, 17)
+    with fits.open(src, mode="update") as h:
+        del h[0].header[name]
+    result = run(["extract", src, "--count", "--xpix", "1:4000"], code=1)
+    assert f"keyword '{name[9:]}' is missing" in result.stderr
+    # Rows of other slices, and criteria that need no XOFFSET, still work.
+    assert int(run(["extract", src, "--count", "--slice", "1-16", "--xpix", "1:4000"]).stdout) > 0
+    assert int(run(["extract", src, "--count", "--ypix", "1:4000"]).stdout) > 0
+
+
 # -- flat field and other extensions -----------------------------------------------
 
 

@@ -37,7 +37,7 @@ from .fitsfile import HDUInfo, header_bytes, pad_bytes
 from .keywords import LIMIT_KEYS, key
 from .limits import LimitsAccumulator, set_limits
 from .select import Criteria, RowSource, Selector
-from .table import DEFAULT_CHUNK_ROWS, FLAT_FIELD_EXTNAME, OPTIONAL, PIPELINE_DTYPES, REQUIRED, PixTable
+from .table import FLAT_FIELD_EXTNAME, OPTIONAL, PIPELINE_DTYPES, REQUIRED, PixTable
 from .writer import ColumnSpec, PixtableWriter, primary_header_for
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,9 @@ COPY_MAX_ROWS = 1 << 20  # at most this many rows per read (all columns)
 WRITE_ROWS = 1 << 20  # selected rows gathered before one write
 FLAT_FIELD_MARGIN = 2.5  # Angstrom kept around a wavelength cut (DRS)
 SELECT_WORKERS = 2  # threads of the selection pass (one per core here)
+#: rows per selection chunk: small enough for the CPU caches (interleaved rows are 7x wider)
+SELECT_CHUNK_ROWS = {"image": 1 << 19}
+SELECT_CHUNK_ROWS_OTHER = 1 << 18
 
 
 # -- pass 1: selection -----------------------------------------------------------
@@ -120,10 +123,11 @@ def select_rows(
     pt: PixTable,
     criteria: Criteria,
     progress: Progress | None = None,
-    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    chunk_rows: int | None = None,
 ) -> Selection:
     """Run the selection pass: which rows of ``pt`` meet ``criteria``."""
     selector = Selector(pt, criteria)
+    chunk_rows = chunk_rows or SELECT_CHUNK_ROWS.get(pt.layout, SELECT_CHUNK_ROWS_OTHER)
     bounds = [(a, min(a + chunk_rows, pt.nrows)) for a in range(0, pt.nrows, chunk_rows)]
     live = [b for b in bounds if selector.chunk_possible(*b)]
     # Interleaved rows cost the same to read for one column or all: take them all at once.

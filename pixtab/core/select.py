@@ -294,12 +294,25 @@ class Selector:
         return exp if idx is None else exp[idx]
 
     def _ypix_test(self, src: RowSource, idx: np.ndarray | None) -> np.ndarray:
-        y = org.get_y(src.get("origin", idx)).astype(np.int32) - (1 if self.criteria.zero_based else 0)
+        y = (src.get("origin", idx) >> org.Y_SHIFT) & org.Y_MASK
+        if self.criteria.zero_based:
+            y -= 1
         return _ranges_mask(y, self.criteria.ypix)
 
     def _xpix_test(self, src: RowSource, idx: np.ndarray | None) -> np.ndarray:
         origin = src.get("origin", idx)
-        x, _ = org.detector_xy(origin, self.exposure_of(src, idx), self._xoffsets, self.criteria.zero_based)
+        exp = self.exposure_of(src, idx)
+        # XOFFSET by (exposure, low 11 origin bits = IFU and slice): one gather per row.
+        table = self._xoffsets.table
+        flat = table.reshape(table.shape[0], -1)
+        if exp.size and int(exp.max()) >= flat.shape[0]:
+            org.detector_xy(origin, exp, self._xoffsets)  # raises, naming the missing keyword
+        off = flat[exp, origin & 0x7FF]
+        if off.size and int(off.min()) < 0:
+            org.detector_xy(origin, exp, self._xoffsets)  # raises, naming the bad keyword
+        x = ((origin >> org.X_SHIFT) & org.X_MASK) + off
+        if self.criteria.zero_based:
+            x -= 1
         return _ranges_mask(x, self.criteria.xpix)
 
     def _sky_test(self, src: RowSource, idx: np.ndarray | None) -> np.ndarray:
