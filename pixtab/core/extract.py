@@ -187,30 +187,29 @@ def shifted_exposures(pt: PixTable, per_exposure: dict[int, int]) -> list[tuple[
     return out
 
 
-def output_header(
-    pt: PixTable,
-    selection: Selection,
-    limits: dict[str, float | int | None] | None,
-    merged: int | None,
-) -> fits.Header:
-    """The input's primary header with the DRS updates for the rows kept.
+def output_header(pt: PixTable, selection: Selection) -> fits.Header:
+    """The input's primary header with the DRS updates known after the selection pass.
 
-    ``limits``/``merged`` None give placeholders of the final structure (so the
-    header keeps its size when the real values are filled in after the copy).
+    EXPn FIRST/LAST are final; LIMITS hold placeholders (absent for 0 rows) so
+    that :func:`finalize_header` changes values only, never the header size.
     """
     hdr = primary_header_for(pt.primary_header)
     for exp, first, last in shifted_exposures(pt, selection.per_exposure):
         hdr[key(f"EXP{exp} FIRST")] = first
         hdr[key(f"EXP{exp} LAST")] = last
-    if key("MERGED") in hdr and merged is not None:
-        hdr[key("MERGED")] = merged
-    if limits is None:
-        if selection.count == 0:
-            limits = {k: None for k in LIMIT_KEYS}
-        else:
-            limits = {k: (0 if k.startswith(("ifu", "slice")) else 0.0) for k in LIMIT_KEYS}
-    set_limits(hdr, limits)
+    if selection.count == 0:
+        set_limits(hdr, {k: None for k in LIMIT_KEYS})
+    else:
+        set_limits(hdr, {k: (0 if k.startswith(("ifu", "slice")) else 0.0) for k in LIMIT_KEYS})
     return hdr
+
+
+def finalize_header(hdr: fits.Header, limits: dict[str, float | int | None] | None, ifus: int) -> None:
+    """Fill in what the copy pass measured: LIMITS, and MERGED (IFUs left) where present."""
+    if key("MERGED") in hdr:
+        hdr[key("MERGED")] = ifus
+    if limits is not None:
+        set_limits(hdr, limits)
 
 
 # -- extra HDUs ------------------------------------------------------------------
@@ -343,9 +342,8 @@ def write_selection(
     specs = column_specs(pt)
     names = list(pt.columns)
     out_names = {c: s.name for c, s in zip(names, specs)}
-    writer = PixtableWriter(
-        fd, output_header(pt, selection, None, None), specs, selection.count, layout, extra_hdus(pt, criteria)
-    )
+    header = output_header(pt, selection)
+    writer = PixtableWriter(fd, header, specs, selection.count, layout, extra_hdus(pt, criteria))
     sink = _Sink(writer, [s.name for s in specs])
     ranges = copy_ranges(selection)
     chunk_idx: dict[int, np.ndarray] = {}
@@ -364,9 +362,8 @@ def write_selection(
         if progress:
             progress(len(chunk))
     sink.flush()
-    merged = len(sink.ifus)
     limits = sink.limits.result(pt.wcs, pt.centre if pt.wcs == "positioned" else None) if selection.count else None
-    header = output_header(pt, selection, limits, merged)
+    finalize_header(header, limits, len(sink.ifus))
     writer.finish(header)
     return header
 
