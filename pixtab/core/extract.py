@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -36,7 +37,7 @@ from .errors import EmptySelectionError, InputError
 from .fitsfile import HDUInfo, header_bytes, pad_bytes
 from .keywords import LIMIT_KEYS, key
 from .limits import LimitsAccumulator, set_limits
-from .select import Criteria, RowSource, Selector
+from .select import Criteria, RowSource, Scratch, Selector
 from .table import FLAT_FIELD_EXTNAME, OPTIONAL, PIPELINE_DTYPES, REQUIRED, PixTable
 from .writer import ColumnSpec, PixtableWriter, primary_header_for
 
@@ -133,10 +134,14 @@ def select_rows(
     # Interleaved rows cost the same to read for one column or all: take them all at once.
     ahead = list(selector.columns if pt.layout != "image" else selector.first_columns)
 
+    local = threading.local()
+
     def work(span: tuple[int, int]) -> tuple[np.ndarray, ChunkSelection]:
         start, stop = span
+        if not hasattr(local, "scratch"):
+            local.scratch = Scratch()
         arrays = pt.read(ahead, start, stop) if ahead else {}
-        idx = selector.select(RowSource(pt, start, stop, arrays))
+        idx = selector.select(RowSource(pt, start, stop, arrays, local.scratch))
         return idx, ChunkSelection.of(start, stop, idx)
 
     found: dict[int, ChunkSelection] = {}

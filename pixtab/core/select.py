@@ -112,6 +112,25 @@ def ccd_slices(values: Sequence[int], numbering: str = "ccd") -> list[int]:
 # -- lazy column access -------------------------------------------------------
 
 
+class Scratch:
+    """Work buffers reused from chunk to chunk by one thread (contents undefined).
+
+    Fresh chunk-sized arrays cost a page fault (and the kernel's zeroing) per
+    4 KiB page on every chunk; reusing them keeps the selection pass CPU-bound.
+    """
+
+    def __init__(self) -> None:
+        self._bufs: dict[str, np.ndarray] = {}
+
+    def get(self, slot: str, n: int, dtype: np.dtype | type) -> np.ndarray:
+        dt = np.dtype(dtype)
+        buf = self._bufs.get(slot)
+        if buf is None or buf.dtype != dt or buf.size < n:
+            buf = np.empty(n, dtype=dt)
+            self._bufs[slot] = buf
+        return buf[:n]
+
+
 class RowSource:
     """Columns of rows ``start..stop-1`` read on demand, block by block.
 
@@ -121,11 +140,20 @@ class RowSource:
     committed to memory.
     """
 
-    def __init__(self, pt: PixTable, start: int, stop: int, preloaded: dict[str, np.ndarray] | None = None) -> None:
+    def __init__(
+        self,
+        pt: PixTable,
+        start: int,
+        stop: int,
+        preloaded: dict[str, np.ndarray] | None = None,
+        scratch: Scratch | None = None,
+    ) -> None:
         self.pt = pt
         self.start = start
         self.stop = stop
         self.full: dict[str, np.ndarray] = dict(preloaded or {})
+        #: buffers to reuse; one RowSource at a time may use a given Scratch
+        self.scratch = scratch or Scratch()
         self._partial: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     def __len__(self) -> int:
@@ -148,7 +176,7 @@ class RowSource:
         buf, loaded = self._partial.get(name) or (None, None)
         if buf is None:
             dtype = self.pt.columns[name].dtype
-            buf, loaded = np.empty(n, dtype=dtype), np.zeros(nblocks, dtype=bool)
+            buf, loaded = self.scratch.get("column " + name, n, dtype), np.zeros(nblocks, dtype=bool)
             self._partial[name] = (buf, loaded)
         missing = blocks[~loaded[blocks]]
         for a, b in _runs(missing):
@@ -196,20 +224,30 @@ def _ceil_bound(bound: float, dtype: np.dtype) -> np.generic:
     return dtype.type(max(np.iinfo(dtype).min, min(np.iinfo(dtype).max, math.ceil(bound))))
 
 
-def _ranges_mask(values: np.ndarray, ranges: Sequence[Range]) -> np.ndarray:
-    """lo <= v < hi for any half-open (lo, hi) in ``ranges`` (exact, whatever the dtype)."""
-    out: np.ndarray | None = None
-    for lo, hi in ranges:
-        m = None
-        if math.isfinite(lo):
-            m = values >= _ceil_bound(lo, values.dtype)
-        if math.isfinite(hi):
-            below = values < _ceil_bound(hi, values.dtype)
-            m = below if m is None else (m & below)
-        if m is None:
-            m = np.ones(values.shape, dtype=bool)
-        out = m if out is None else (out | m)
-    assert out is not None
+def _ranges_mask(values: np.ndarray, ranges: Sequence[Range], scratch: Scratch | None = None) -> np.ndarray:
+    """lo <= v < hi for any half-open (lo, hi) in ``ranges`` (exact, whatever the dtype).
+
+    With ``scratch`` the mask lives in its buffers: use it before the next call.
+    """
+    n = values.shape[0]
+    buf = scratch.get if scratch is not None else (lambda slot, size, dtype: np.empty(size, dtype=dtype))
+    out = buf("mask", n, bool)
+    part = buf("mask part", n, bool)
+    tmp = buf("mask tmp", n, bool)
+    for i, (lo, hi) in enumerate(ranges):
+        m = out if i == 0 else part
+        if math.isfinite(lo) and math.isfinite(hi):
+            np.greater_equal(values, _ceil_bound(lo, values.dtype), out=m)
+            np.less(values, _ceil_bound(hi, values.dtype), out=tmp)
+            m &= tmp
+        elif math.isfinite(lo):
+            np.greater_equal(values, _ceil_bound(lo, values.dtype), out=m)
+        elif math.isfinite(hi):
+            np.less(values, _ceil_bound(hi, values.dtype), out=m)
+        else:
+            m[:] = True
+        if i:
+            out |= part
     return out
 
 
@@ -229,7 +267,9 @@ class Selector:
                 self.tests.append(self._origin_lut_test(name, values))
         if c.lambdas:
             ranges = list(c.lambdas)
-            self.tests.append(Test("--lambda", ("lambda",), 2, lambda src, idx: _ranges_mask(src.get("lambda", idx), ranges)))
+            self.tests.append(
+                Test("--lambda", ("lambda",), 2, lambda src, idx: _ranges_mask(src.get("lambda", idx), ranges, src.scratch))
+            )
         if c.ypix:
             self.tests.append(Test("--ypix", ("origin",), 3, self._ypix_test))
         if c.xpix:
@@ -297,7 +337,7 @@ class Selector:
         y = (src.get("origin", idx) >> org.Y_SHIFT) & org.Y_MASK
         if self.criteria.zero_based:
             y -= 1
-        return _ranges_mask(y, self.criteria.ypix)
+        return _ranges_mask(y, self.criteria.ypix, src.scratch)
 
     def _xpix_test(self, src: RowSource, idx: np.ndarray | None) -> np.ndarray:
         origin = src.get("origin", idx)
@@ -313,7 +353,7 @@ class Selector:
         x = ((origin >> org.X_SHIFT) & org.X_MASK) + off
         if self.criteria.zero_based:
             x -= 1
-        return _ranges_mask(x, self.criteria.xpix)
+        return _ranges_mask(x, self.criteria.xpix, src.scratch)
 
     def _sky_test(self, src: RowSource, idx: np.ndarray | None) -> np.ndarray:
         ypos = src.get("ypos", idx)
