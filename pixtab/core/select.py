@@ -81,22 +81,21 @@ class Criteria:
             if not ap.size > 0 or not math.isfinite(ap.size):
                 raise CriteriaError(f"{ap.label()}: size must be a positive number, not {ap.size}")
 
+    def _others(self) -> bool:
+        """Is any criterion other than --lambda given?"""
+        return bool(self.apertures or self.ifus or self.slices or self.stacks or self.xpix or self.ypix) or (
+            self.exps is not None
+        )
+
     @property
     def empty(self) -> bool:
         """True when no criterion is given."""
-        return not (
-            self.apertures or self.lambdas or self.ifus or self.slices or self.stacks or self.xpix or self.ypix
-        ) and self.exps is None
+        return not self.lambdas and not self._others()
 
     def lambda_span(self) -> Range | None:
         """[min LO, max HI] of the wavelength cut, when it bounds every selected row."""
-        if not self.lambdas:
-            return None
-        others = bool(self.apertures or self.ifus or self.slices or self.stacks or self.xpix or self.ypix) or (
-            self.exps is not None
-        )
-        if self.method == "or" and others:
-            return None  # rows selected by another criterion may have any wavelength
+        if not self.lambdas or (self.method == "or" and self._others()):
+            return None  # OR-ed with another criterion, rows may have any wavelength
         return min(lo for lo, _ in self.lambdas), max(hi for _, hi in self.lambdas)
 
 
@@ -134,10 +133,9 @@ class Scratch:
 class RowSource:
     """Columns of rows ``start..stop-1`` read on demand, block by block.
 
-    ``preloaded`` holds whole-chunk arrays already read (e.g. by a prefetching
-    iterator). Other columns are read only in the 4096-row blocks that contain
-    requested rows, into a chunk-sized buffer whose untouched pages are never
-    committed to memory.
+    ``preloaded`` holds whole-chunk arrays already read. Other columns are read
+    only in the 4096-row blocks that contain requested rows (into a chunk-sized
+    buffer of ``scratch``), or whole once most blocks are needed.
     """
 
     def __init__(
