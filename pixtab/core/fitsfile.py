@@ -177,6 +177,10 @@ def scan(path: str | os.PathLike[str]) -> list[HDUInfo]:
                 )
             hdus.append(HDUInfo(len(hdus), header, offset, data_offset, nbytes))
             offset = data_offset + padded(nbytes)
+        if offset > size:
+            # The data are complete but the final padding is not: the FITS standard
+            # wants whole blocks, and a cut copy looks like this (later HDUs may be lost).
+            log.warning("%s: file ends %d bytes before the end of its last block (truncated copy?)", p, offset - size)
         return hdus
     finally:
         os.close(fd)

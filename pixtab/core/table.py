@@ -144,6 +144,9 @@ class PixTable:
                 + " (expected GEOFULL or SIMPLE): not a pixel table",
             )
         kwmod.check_exposures(self.keywords.exposures, self.nrows, self.path)
+        if self.keywords.weighted and "weight" not in self.columns:
+            # MPDAF fails on such a table; a lost last extension (cut copy) also looks like this.
+            log.warning("%s: keyword '%sWEIGHTED' is T but there is no weight column", self.path, kwmod.PREFIX)
         self.wcs = self._wcs_state()
         self._fd: int | None = None
 
