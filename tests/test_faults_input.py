@@ -508,3 +508,107 @@ def test_zero_row_table_is_described(layout: str, base: dict[str, Path], tmp_pat
     with fits.open(path) as hdul:  # astropy agrees the file is valid
         hdul.verify("exception")
         assert hdul[1].header["NAXIS2"] == 0
+
+
+# -- the same faults through the commands that read tables and write files ---------------------------
+
+COMMANDS = {
+    "extract": lambda src, out: ["extract", str(src), "-o", str(out), "--slice", "1-3"],
+    "convert": lambda src, out: ["convert", str(src), "-o", str(out)],
+    "decode-origin": lambda src, out: ["decode-origin", str(src), "--format", "fits", "-o", str(out)],
+    "reconstruct-det": lambda src, out: ["reconstruct-det", str(src), "-o", str(out)],
+}
+
+
+def _command(name: str) -> None:
+    if name not in cli.commands:
+        pytest.skip(f"pixtab {name} is not registered")
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+@pytest.mark.parametrize("case", ["missing file", "not FITS", "no EXTNAME", "shape (1, n)", "truncated data (image)", "EXPn gap", "NAXIS2 negative"])
+def test_bad_input_through_writing_commands(command: str, case: str, base: dict[str, Path], tmp_path: Path) -> None:
+    _command(command)
+    build, fragments = BAD[case]
+    path = build(base, tmp_path)
+    out = tmp_path / "out" / "result.fits"
+    out.parent.mkdir()
+    result = CliRunner().invoke(cli, COMMANDS[command](path, out), catch_exceptions=False)
+    assert result.exit_code == 1, result.stderr
+    assert_one_line_error(result.stdout, result.stderr, path, *fragments)
+    assert list(out.parent.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_bad_xoffset_fails_only_commands_that_need_it(command: str, base: dict[str, Path], tmp_path: Path) -> None:
+    """extract by slice and convert never decode x: they work. decode-origin and reconstruct-det name the keyword."""
+    _command(command)
+    name = key("EXP0 IFU01 SLICE02 XOFFSET")
+    path = tmp_path / "xoffset.fits"
+    path.write_bytes(set_card(base["image"].read_bytes(), 0, name, f"{name} = 'wide'"))
+    out = tmp_path / "out.fits"
+    result = CliRunner().invoke(cli, COMMANDS[command](path, out), catch_exceptions=False)
+    if command in ("extract", "convert"):
+        assert result.exit_code == 0, result.stderr
+        assert out.exists()
+        return
+    assert result.exit_code == 1
+    assert_one_line_error(result.stdout, result.stderr, path, "keyword 'ESO DRS MUSE PIXTABLE EXP0 IFU01 SLICE02 XOFFSET' is not an integer in 0..8191 ('wide')")
+    assert not out.exists()
+
+
+def test_extract_by_detector_x_needs_xoffset(base: dict[str, Path], tmp_path: Path) -> None:
+    _command("extract")
+    name = key("EXP0 IFU01 SLICE02 XOFFSET")
+    path = tmp_path / "xoffset.fits"
+    path.write_bytes(set_card(base["image"].read_bytes(), 0, name, None))
+    out = tmp_path / "out.fits"
+    result = CliRunner().invoke(cli, ["extract", str(path), "-o", str(out), "--xpix", "1:200"], catch_exceptions=False)
+    assert result.exit_code == 1
+    assert_one_line_error(result.stdout, result.stderr, path, "keyword 'ESO DRS MUSE PIXTABLE EXP0 IFU01 SLICE02 XOFFSET' is missing")
+    assert not out.exists()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="brief: every command that writes a pixtable refuses float64/int64 columns via check_pipeline_dtypes(); "
+    "extract writes them silently and convert only warns (their modules are not mine)",
+)
+@pytest.mark.parametrize("command", ["extract", "convert"])
+def test_writing_commands_refuse_non_pipeline_dtypes(command: str, base: dict[str, Path], tmp_path: Path) -> None:
+    _command(command)
+
+    def change(h: fits.HDUList) -> None:
+        h["LAMBDA"].data = h["LAMBDA"].data.astype("f8")
+
+    path = variant(base["image"], tmp_path / "wide.fits", change)
+    out = tmp_path / "out.fits"
+    result = CliRunner().invoke(cli, COMMANDS[command](path, out), catch_exceptions=False)
+    assert result.exit_code == 1
+    assert_one_line_error(result.stdout, result.stderr, path, "column 'lambda' is float64; the MUSE pipeline requires float32")
+    assert not out.exists()
+
+
+def test_cut_in_final_padding_is_read_with_a_warning(base: dict[str, Path], tmp_path: Path) -> None:
+    """Data complete, padding (and a trailing extension) cut off: read, but say so."""
+    blob = base["image"].read_bytes()
+    last = _hdu(base["image"], -1)
+    path = tmp_path / "shortpad.fits"
+    path.write_bytes(blob[: last.data_offset + last.data_size + 10])
+    result = info("--nrows", str(path))
+    assert result.exit_code == 0
+    assert result.stdout == f"{ROWS}\n"
+    missing = 2880 - (last.data_size + 10) % 2880
+    assert result.stderr == f"pixtab: warning: {path}: file ends {missing} bytes before the end of its last block (truncated copy?)\n"
+
+
+def test_weighted_table_without_weight_column_warns(base: dict[str, Path], tmp_path: Path) -> None:
+    """A combined table cut just before its weight extension: still a table, but not silently."""
+    blob = base["image2"].read_bytes()
+    weight = next(h for h in (_hdu(base["image2"], i) for i in range(1, 9)) if h.extname == "weight")
+    path = tmp_path / "noweight.fits"
+    path.write_bytes(blob[: weight.header_offset])
+    result = info("--columns", str(path))
+    assert result.exit_code == 0
+    assert result.stdout == "xpos,ypos,lambda,data,dq,stat,origin\n"
+    assert result.stderr == f"pixtab: warning: {path}: keyword 'ESO DRS MUSE PIXTABLE WEIGHTED' is T but there is no weight column\n"

@@ -11,6 +11,7 @@ console script and ``python -m pixtab``) maps them to 130 and 143.
 from __future__ import annotations
 
 import ctypes
+import json
 import errno
 import os
 import resource
@@ -211,10 +212,10 @@ def test_output_equal_to_input_is_refused(tmp_path: Path) -> None:
 # -- interruptions ---------------------------------------------------------------------------------
 
 
-def _start_big_write(out: Path) -> subprocess.Popen[str]:
+def _start_big_write(out: Path, argv: list[str] | None = None) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if k != "PIXTAB_DEBUG"}
     return subprocess.Popen(
-        pixtab_cmd("simulate", str(out), "--rows", "3e7"),
+        pixtab_cmd(*(argv or ["simulate", str(out), "--rows", "3e7"])),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -223,14 +224,14 @@ def _start_big_write(out: Path) -> subprocess.Popen[str]:
     )
 
 
-def _wait_for_temporary(proc: subprocess.Popen[str], directory: Path, timeout: float = 30) -> None:
-    """Until the writer's temp file exists and has been written to for a moment."""
+def _wait_for_temporary(proc: subprocess.Popen[str], directory: Path, timeout: float = 60, then: float = 0.8) -> None:
+    """Until the writer's temp file exists and has been written to for ``then`` seconds."""
     deadline = time.monotonic() + timeout
     while not temporaries(directory):
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, "no temporary file appeared"
-        time.sleep(0.02)
-    time.sleep(0.8)
+        time.sleep(0.01)
+    time.sleep(then)
     assert proc.poll() is None, "the write finished before the signal: make it bigger"
 
 
@@ -309,4 +310,121 @@ def test_two_writers_with_overwrite_leave_one_whole_table(tmp_path: Path, refs: 
     assert (a.returncode, b.returncode) == (0, 0), (a.stderr, b.stderr)
     assert sha256(out) in (refs[1], refs[2])
     _valid_table(out)
+    assert temporaries(tmp_path) == []
+
+
+# -- commands with inputs: the input is never touched ---------------------------------------------
+
+WRITERS = {
+    "extract": lambda src, out: ["extract", str(src), "-o", str(out), "--lambda", "5000:9000"],
+    "convert": lambda src, out: ["convert", str(src), "-o", str(out)],
+    "decode-origin": lambda src, out: ["decode-origin", str(src), "--format", "fits", "-o", str(out)],
+    "reconstruct-det": lambda src, out: ["reconstruct-det", str(src), "-o", str(out), "--ifu", "1"],
+}
+
+
+def _command(name: str) -> None:
+    if name not in cli.commands:
+        pytest.skip(f"pixtab {name} is not registered")
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, str]]:
+    """Read-only inputs and their checksums: 'small' (2e5 rows) and 'big' (3e6 rows, 84 MB)."""
+    from conftest_faults import make_table
+
+    d = tmp_path_factory.mktemp("inputs")
+    out = {}
+    for name, rows in (("small", 200_000), ("big", 3_000_000)):
+        path = make_table(d / f"{name}.fits", rows=rows, ifus=[1, 2])
+        path.chmod(0o444)
+        out[name] = (path, sha256(path))
+    return out
+
+
+@pytest.mark.parametrize("command", list(WRITERS))
+def test_output_equal_to_input_through_the_cli(command: str, inputs: dict, tmp_path: Path) -> None:
+    _command(command)
+    src, checksum = inputs["small"]
+    for out in (src, src.parent / "." / src.name):
+        for extra in ([], ["--overwrite"]):
+            result = CliRunner().invoke(cli, WRITERS[command](src, out) + extra, catch_exceptions=False)
+            assert result.exit_code == 1, result.stderr
+            assert_one_line_error(result.stdout, result.stderr, out, "output is the same file as the input")
+    assert sha256(src) == checksum
+    assert temporaries(src.parent) == []
+
+
+@pytest.mark.parametrize("command", list(WRITERS))
+def test_file_size_limit_with_an_input(command: str, inputs: dict, tmp_path: Path) -> None:
+    _command(command)
+    src, checksum = inputs["small"]
+    out = tmp_path / "out.fits"
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
+
+    proc = run_pixtab(WRITERS[command](src, out), preexec_fn=limit)
+    assert proc.returncode == 1, proc.stderr
+    assert_one_line_error(proc.stdout, proc.stderr, out, "write failed: file size limit exceeded")
+    assert list(tmp_path.iterdir()) == []
+    assert sha256(src) == checksum
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize("command", ["extract", "convert"])
+def test_signal_mid_write_with_an_input(command: str, sig: int, code: int, inputs: dict, tmp_path: Path) -> None:
+    _command(command)
+    src, checksum = inputs["big"]
+    out = tmp_path / "out.fits"
+    proc = _start_big_write(out, WRITERS[command](src, out))
+    try:
+        _wait_for_temporary(proc, tmp_path, then=0.05)
+        proc.send_signal(sig)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == code, stderr
+    assert stdout == ""
+    assert stderr.strip() == ("Interrupted." if sig == signal.SIGINT else "Terminated.")
+    assert list(tmp_path.iterdir()) == []
+    assert sha256(src) == checksum
+
+
+def test_two_extracts_from_one_input_agree(inputs: dict, tmp_path: Path) -> None:
+    """Concurrent readers of one input: byte-identical outputs, equal to a lone run."""
+    _command("extract")
+    src, checksum = inputs["small"]
+    env = {k: v for k, v in os.environ.items() if k != "PIXTAB_DEBUG"}
+    outs = [tmp_path / "a.fits", tmp_path / "b.fits"]
+    procs = [
+        subprocess.Popen(pixtab_cmd(*WRITERS["extract"](src, o)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO, env=env)
+        for o in outs
+    ]
+    for p in procs:
+        p.communicate(timeout=120)
+        assert p.returncode == 0
+    alone = tmp_path / "alone.fits"
+    assert CliRunner().invoke(cli, WRITERS["extract"](src, alone), catch_exceptions=False).exit_code == 0
+    assert sha256(outs[0]) == sha256(outs[1]) == sha256(alone)
+    assert sha256(src) == checksum
+    assert temporaries(tmp_path) == []
+
+
+def test_two_extracts_to_one_output_one_wins(inputs: dict, tmp_path: Path) -> None:
+    _command("extract")
+    src, _ = inputs["small"]
+    out = tmp_path / "out.fits"
+    env = {k: v for k, v in os.environ.items() if k != "PIXTAB_DEBUG"}
+    argvs = [["extract", str(src), "-o", str(out), "--ifu", str(i)] for i in (1, 2)]
+    procs = [subprocess.Popen(pixtab_cmd(*a), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO, env=env) for a in argvs]
+    results = [(p, *p.communicate(timeout=120)) for p in procs]
+    assert sorted(p.returncode for p, _, _ in results) == [0, 1]
+    winner = next(i for i, (p, _, _) in enumerate(results, 1) if p.returncode == 0)
+    loser = next(r for r in results if r[0].returncode == 1)
+    assert_one_line_error(loser[1], loser[2], out, "already exists (use --overwrite to replace it)")
+    got = CliRunner().invoke(cli, ["info", "--json", "--stats", str(out)], catch_exceptions=False)
+    assert got.exit_code == 0
+    assert list(json.loads(got.stdout)["stats"]["ifus"]) == [str(winner)]
     assert temporaries(tmp_path) == []
