@@ -612,3 +612,30 @@ def test_weighted_table_without_weight_column_warns(base: dict[str, Path], tmp_p
     assert result.exit_code == 0
     assert result.stdout == "xpos,ypos,lambda,data,dq,stat,origin\n"
     assert result.stderr == f"pixtab: warning: {path}: keyword 'ESO DRS MUSE PIXTABLE WEIGHTED' is T but there is no weight column\n"
+
+
+@pytest.mark.parametrize("command", ["extract", "convert"])
+def test_unknown_column_is_carried_by_writing_commands(command: str, base: dict[str, Path], tmp_path: Path) -> None:
+    """An unknown column survives extract and convert, row for row (it holds the row index)."""
+    _command(command)
+
+    def change(h: fits.HDUList) -> None:
+        h.insert(5, fits.ImageHDU(np.arange(ROWS, dtype="f4").reshape(-1, 1), name="rowid"))
+        h[5].header["EXTNAME"] = "rowid"
+        h[5].header["BUNIT"] = "count**2"
+
+    src = variant(base["image"], tmp_path / "extra.fits", change)
+    out = tmp_path / "out.fits"
+    result = CliRunner().invoke(cli, COMMANDS[command](src, out), catch_exceptions=False)
+    assert (result.exit_code, result.stdout) == (0, "")
+    with PixTable(src) as a, PixTable(out) as b:
+        assert b.columns["rowid"].unit == "count**2" and b.columns["rowid"].dtype == np.dtype("f4")
+        got = b.read(["rowid", "xpos", "origin"])
+        rows = got["rowid"].astype(int)
+        if command == "convert":
+            assert rows.tolist() == list(range(ROWS))
+        else:
+            assert 0 < len(rows) < ROWS and np.all(np.diff(rows) > 0)
+        want = a.read(["xpos", "origin"])
+        assert np.array_equal(got["xpos"], want["xpos"][rows])
+        assert np.array_equal(got["origin"], want["origin"][rows])
