@@ -139,6 +139,16 @@ def test_flat_field_extension_is_copied_byte_for_byte(simulated, tmp_path: Path)
     assert [h.extname for h in scan(tmp_path / "t.fits")[1:]] == [None, "PIXTABLE_FLAT_FIELD"]
 
 
+def test_missing_final_padding_is_restored(simulated, tmp_path: Path) -> None:
+    src = simulated(rows=3000, flat_field=True, layout="table")
+    last = scan(src)[-1]
+    cut = tmp_path / "cut.fits"
+    cut.write_bytes(src.read_bytes()[: last.data_offset + last.data_size])  # no padding after the flat field
+    _convert_file(cut, tmp_path / "i.fits")
+    _convert_file(src, tmp_path / "i_ref.fits")
+    assert (tmp_path / "i.fits").read_bytes() == (tmp_path / "i_ref.fits").read_bytes()
+
+
 def test_chunking_and_blocking_do_not_change_the_result(simulated, tmp_path: Path) -> None:
     """Odd chunk and block sizes (partial last chunk and block) give the same bytes."""
     for layout in ("image", "table"):
@@ -228,6 +238,22 @@ def test_non_scalar_field_is_refused(tmp_path: Path) -> None:
     assert r.exit_code == 1
     assert "cannot convert non-scalar or text field(s): vec (TFORM 3E)" in r.stderr
     assert not (tmp_path / "o.fits").exists() and os.listdir(tmp_path) == ["v.fits"]
+
+
+def test_image_extension_cannot_go_into_the_image_layout(tmp_path: Path) -> None:
+    """An extra IMAGE HDU of a table-layout file would be read as a column in the image layout."""
+    arrays = {s.name: np.arange(10).astype(s.dtype) for s in PIPELINE_SPECS}
+    buf = io.BytesIO()
+    fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(np.zeros((4, 4), np.float32), name="MASK")]).writeto(buf)
+    _write(tmp_path / "t.fits", PIPELINE_SPECS, arrays, "table", [buf.getvalue()[2880:]])
+    r = _cli(tmp_path / "t.fits", "-o", tmp_path / "i.fits")
+    assert r.exit_code == 1
+    assert r.stderr == (
+        f"Error: {tmp_path / 't.fits'}: extension(s) MASK are images: in the image layout they would be read as columns\n"
+    )
+    assert _cli(tmp_path / "t.fits", "-o", tmp_path / "t2.fits", "--to", "table").exit_code == 0
+    assert (tmp_path / "t2.fits").read_bytes() == (tmp_path / "t.fits").read_bytes()
+    assert sorted(os.listdir(tmp_path)) == ["t.fits", "t2.fits"]
 
 
 # -- property tests ---------------------------------------------------------------

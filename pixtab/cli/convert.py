@@ -46,7 +46,7 @@ def command(
     such as PIXTABLE_FLAT_FIELD are carried unchanged, so converting twice
     gives back the original data. MPDAF's ASCII tables (save_as_ima=False) are
     read and written with the pipeline's float32/int32 types when every value
-    converts exactly. Streams in bounded memory at about the speed of a copy.
+    converts exactly. Streams in bounded memory (under 200 MB).
 
     \b
     Examples:

@@ -5,8 +5,8 @@ the file. The BINTABLE layout interleaves rows, so a layout change is a
 transposition. It runs as a three-stage pipeline over reusable buffers: a
 reader thread fills chunk ``i + 1`` with positional reads, the main thread
 transposes chunk ``i`` in cache-sized row blocks (one strided numpy copy per
-column and block, which releases the GIL), and a writer thread writes chunk
-``i - 1`` with positional writes. A same-layout conversion copies the data with
+column and block, no byteswap), and a writer thread writes chunk ``i - 1``
+with positional writes. A same-layout conversion copies the data with
 ``copy_file_range``. The primary header and any extension that is not a
 column (``PIXTABLE_FLAT_FIELD``...) are copied byte for byte.
 
@@ -18,6 +18,7 @@ exactly, i.e. the float32 reproduces the text at the text's own precision
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
@@ -37,10 +38,10 @@ from .writer import ColumnSpec, PixtableWriter, _pwrite_all
 log = logging.getLogger(__name__)
 
 LAYOUTS = ("image", "table")
-#: rows per pipeline chunk (binary inputs): about 32 MiB per buffer, 4 buffers
-CHUNK_ROWS = 2**20
-#: rows per transposition block: 64 Ki rows x 28-32 bytes stay in a 2 MiB L2 cache
-BLOCK_ROWS = 2**16
+#: bytes per pipeline buffer (binary inputs): the four buffers in use fit a 32 MiB L3 cache
+CHUNK_BYTES = 2**23
+#: rows per transposition block: both sides (32 Ki rows x 28-32 bytes each) fit a 2 MiB L2 cache
+BLOCK_ROWS = 2**15
 #: rows per chunk when parsing ASCII tables (about 100 bytes of text per row)
 ASCII_CHUNK_ROWS = 2**18
 _INT32 = np.iinfo(np.int32)
@@ -94,7 +95,7 @@ class _VerbatimHeader(fits.Header):
 
 
 class _Writer(PixtableWriter):
-    """PixtableWriter plus raw big-endian writes at known offsets (no per-call buffers)."""
+    """A PixtableWriter that tells where the data go, for raw big-endian writes."""
 
     def column_offset(self, name: str) -> int:
         """File offset of row 0 of column ``name`` (image layout) or of the rows (table)."""
@@ -112,18 +113,20 @@ def _raw_bytes(fd: int, offset: int, size: int, path: str) -> bytes:
     return buf.tobytes()
 
 
-def _copy_range(src: int, dst: int, count: int, src_off: int, dst_off: int) -> None:
-    """Copy ``count`` bytes between files in the kernel (pread/pwrite fallback)."""
+def _copy_range(src: int, dst: int, count: int, src_off: int, dst_off: int, path: str) -> None:
+    """Copy ``count`` bytes from ``src`` (the file ``path``) to ``dst``, in the kernel when it can."""
     while count > 0:
         try:
             n = os.copy_file_range(src, dst, min(count, 1 << 30), src_off, dst_off)
-        except OSError:
+        except OSError as exc:
+            if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL, errno.EPERM):
+                raise
             n = 0
-        if n <= 0:  # unsupported, or a short copy: finish in user space
+        if n <= 0:  # unsupported, or the input ended early: finish in user space
             buf = np.empty(min(count, 1 << 24), dtype=np.uint8)
             while count > 0:
                 part = buf[: min(count, len(buf))]
-                _pread_into(src, part, src_off, "input")
+                _pread_into(src, part, src_off, path)
                 _pwrite_all(dst, part.data, dst_off)
                 count, src_off, dst_off = count - len(part), src_off + len(part), dst_off + len(part)
             return
@@ -164,7 +167,7 @@ def convert(
     output: str = "",
     round_float32: bool = False,
     progress: Callable[[int], None] | None = None,
-    chunk_rows: int = CHUNK_ROWS,
+    chunk_rows: int | None = None,
     block_rows: int = BLOCK_ROWS,
 ) -> ConvertResult:
     """Write ``pt`` to the open, empty file ``fd`` in ``layout`` (default: the other one).
@@ -172,7 +175,8 @@ def convert(
     Every column keeps its values, dtype and unit string; the primary header
     and the extra extensions are copied byte for byte. For ASCII inputs,
     ``round_float32`` accepts float values that are not exactly float32 and
-    rounds them (the count is returned as ``rounded_values``).
+    rounds them (the count is returned as ``rounded_values``). ``chunk_rows``
+    and ``block_rows`` tune the transposition (default: 8 MiB buffers).
     """
     t0 = time.perf_counter()
     layout = layout or default_layout(pt.layout)
@@ -181,13 +185,17 @@ def convert(
     bad = _unsupported_fields(pt)
     if bad:
         raise InputError(pt.path, f"cannot convert non-scalar or text field(s): {', '.join(bad)}")
+    images = [h.extname or f"HDU {h.index}" for h in pt.extra_hdus if h.xtension == "IMAGE"]
+    if layout == "image" and images:
+        raise InputError(pt.path, f"extension(s) {', '.join(images)} are images: in the image layout they would be read as columns")
     specs = _specs(pt)
     for c in pt.columns.values():
         if not c.pipeline_ok and pt.layout != "ascii-table":
             log.warning("%s: column '%s' is %s; the MUSE pipeline will not load it", pt.path, c.name, c.dtype.name)
-    src_fd = pt.fd
     h0 = pt.hdus[0]
-    primary = _VerbatimHeader(_raw_bytes(src_fd, 0, h0.data_offset, pt.path), pt.path)
+    if h0.data_size:
+        raise InputError(pt.path, f"the primary HDU has {h0.data_size} bytes of data: a pixel table's has none")
+    primary = _VerbatimHeader(_raw_bytes(pt.fd, 0, h0.data_offset, pt.path), pt.path)
     writer = _Writer(fd, primary, specs, pt.nrows, layout)
     rounded = 0
     if pt.layout == "ascii-table":
@@ -213,12 +221,17 @@ def convert(
 
 
 def _append_extra_hdus(pt: PixTable, fd: int, pos: int) -> None:
-    """Copy every non-column extension (header and padded data) to the end of the output."""
+    """Copy every non-column extension (header and padded data) to the end of the output.
+
+    Padding missing from the end of the input becomes zeros.
+    """
+    end = os.fstat(pt.fd).st_size
     for h in pt.extra_hdus:
         size = h.data_offset + padded(h.data_size) - h.header_offset
         log.debug("%s: copying extension %s (%d bytes)", pt.path, h.extname or h.index, size)
-        _copy_range(pt.fd, fd, size, h.header_offset, pos)
+        _copy_range(pt.fd, fd, min(size, end - h.header_offset), h.header_offset, pos, pt.path)
         pos += size
+    os.ftruncate(fd, pos)
 
 
 # -- binary inputs --------------------------------------------------------------
@@ -228,10 +241,11 @@ def _copy_same_layout(pt: PixTable, writer: _Writer, progress: Callable[[int], N
     """Image to image or table to table: the data bytes do not change."""
     if pt.layout == "image":
         for c, spec in zip(pt.columns.values(), writer.columns):
-            _copy_range(pt.fd, writer.fd, pt.nrows * c.dtype.itemsize, c.offset, writer.column_offset(spec.name))
+            nbytes = pt.nrows * c.dtype.itemsize
+            _copy_range(pt.fd, writer.fd, nbytes, c.offset, writer.column_offset(spec.name), pt.path)
     else:
-        width = writer.row_dtype.itemsize
-        _copy_range(pt.fd, writer.fd, pt.nrows * width, pt.hdus[1].data_offset, writer.column_offset(""))
+        nbytes = pt.nrows * _input_row_dtype(pt).itemsize
+        _copy_range(pt.fd, writer.fd, nbytes, pt.hdus[1].data_offset, writer.column_offset(""), pt.path)
     if progress:
         progress(pt.nrows)
 
@@ -277,12 +291,13 @@ def _input_row_dtype(pt: PixTable) -> np.dtype:
 
 
 def _transpose(
-    pt: PixTable, writer: _Writer, chunk_rows: int, block_rows: int, progress: Callable[[int], None] | None
+    pt: PixTable, writer: _Writer, chunk_rows: int | None, block_rows: int, progress: Callable[[int], None] | None
 ) -> None:
     """Image to table or table to image: read, transpose and write chunks concurrently."""
     columns = list(pt.columns.values())
-    chunk_rows = max(1, min(chunk_rows, pt.nrows))
     in_dtype = _input_row_dtype(pt)
+    widest = max(in_dtype.itemsize, writer.row_dtype.itemsize)
+    chunk_rows = max(1, min(chunk_rows or CHUNK_BYTES // widest, pt.nrows))
     inputs = [_Buffers(pt.layout, in_dtype, chunk_rows) for _ in range(2)]
     outputs = [_Buffers(writer.layout, writer.row_dtype, chunk_rows) for _ in range(2)]
     bounds = [(a, min(a + chunk_rows, pt.nrows)) for a in range(0, pt.nrows, chunk_rows)]
