@@ -394,6 +394,13 @@ def test_ascii_special_values_and_refusals(tmp_path: Path) -> None:
     assert r.exit_code == 1
     assert r.stderr == f"Error: {tmp_path / 'big.fits'}: column 'origin': value 2147483648 at row 2 does not fit in int32\n"
 
+    cols = [fits.Column(n, "I11" if a.dtype.kind == "i" else "E16.9", array=a) for n, a in arrays.items()]
+    cols.append(fits.Column("label", "A8", array=np.array([b"a", b"b", b"c", b"d"])))
+    fits.HDUList([fits.PrimaryHDU(header=_primary()), fits.TableHDU.from_columns(cols)]).writeto(tmp_path / "text.fits")
+    r = _cli(tmp_path / "text.fits", "-o", tmp_path / "x.fits")
+    assert r.exit_code == 1
+    assert r.stderr.endswith(f"Error: {tmp_path / 'text.fits'}: column 'label' holds text: a pixel table stores only numbers\n")
+
     huge = dict(arrays, **{"lambda": np.array([0, 0, 0, 1e39])})
     _ascii(tmp_path / "huge.fits", huge, "E24.16")
     r = _cli(tmp_path / "huge.fits", "-o", tmp_path / "x.fits", "--round-float32")

@@ -196,7 +196,10 @@ def convert(
     if h0.data_size:
         raise InputError(pt.path, f"the primary HDU has {h0.data_size} bytes of data: a pixel table's has none")
     primary = _VerbatimHeader(_raw_bytes(pt.fd, 0, h0.data_offset, pt.path), pt.path)
-    writer = _Writer(fd, primary, specs, pt.nrows, layout)
+    try:
+        writer = _Writer(fd, primary, specs, pt.nrows, layout)
+    except ValueError as exc:  # e.g. a unit string too long for one header card
+        raise InputError(pt.path, f"cannot write the extension headers: {exc}") from None
     rounded = 0
     if pt.layout == "ascii-table":
         rounded = _convert_ascii(pt, writer, round_float32, progress)
