@@ -1,9 +1,13 @@
 """pixtab reconstruct-det: images against an independent reference (both layouts, single and
 combined tables), bases, windows, the full CCD, fills, columns, --all-ifus, last-row-wins,
-the IFU/exposure rules and errors with their exit codes."""
+the IFU/exposure rules and errors with their exit codes; the streamed output (byte-identical
+to the whole-image implementation it replaced, images freed after their IFU's last row)."""
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -341,3 +345,217 @@ def test_core_reconstruct_progress_counts_both_passes(single: Path) -> None:
         core_reconstruct(pt, req, done.append, chunk_rows=3000)
         assert sum(done) == rows_to_read(pt, req) == 20_000
     assert len(images) == 1 and images[0].ifu == 5 and images[0].xstart > 1
+
+
+# -- streamed output ------------------------------------------------------------------
+
+
+def tiny_table(path: Path, layout: str = "image", exposures: int = 1, interleave: bool = False) -> Path:
+    """A small table built by plain arithmetic (no RNG, no simulate): IFUs 17, 4, 9, 2 in that
+    row order, slices 1-3, 4 CCD rows each, a repeated pixel (last row wins), a NaN and dq bit 31.
+    Exposures sit apart on the CCD (no overlap); ``interleave`` mixes the IFUs' rows."""
+    from pixtab.core.writer import ColumnSpec, PixtableWriter
+
+    h = fits.Header([("SIMPLE", True), ("BITPIX", 8), ("NAXIS", 0), ("EXTEND", True)])
+    for k, v in (("OBJECT", "TINY"), ("TELESCOP", "ESO-VLT-U4"), ("INSTRUME", "MUSE"), ("RA", 150.5), ("DEC", -2.25),
+                 ("EXPTIME", 600.0), ("MJD-OBS", 60000.125), ("DATE-OBS", "2023-01-01T03:00:00.000")):
+        h[k] = v
+    h[f"HIERARCH {PFX}TYPE"] = "GEOFULL"
+    cols: dict[str, list[np.ndarray]] = {n: [] for n in ("xpos", "ypos", "lambda", "data", "dq", "stat", "origin")}
+    for e in range(1, exposures + 1) if exposures > 1 else [0]:
+        n0 = sum(len(c) for c in cols["origin"])
+        for ifu in (17, 4, 9, 2):
+            for slc in (1, 2, 3):
+                xoff = 100 * slc + 3 * ifu + e
+                h[f"HIERARCH {PFX}EXP{e} IFU{ifu:02d} SLICE{slc:02d} XOFFSET"] = xoff
+                y0 = 40 * ifu + 2 * e
+                y, xs = np.meshgrid(np.arange(y0, y0 + 4), np.arange(1, 9 + slc), indexing="ij")
+                y, xs = y.ravel(), xs.ravel()
+                if e:
+                    y = y + 7 * (e - 1)
+                k = np.arange(len(y))
+                y, xs, k = np.r_[y, y[:2]], np.r_[xs, xs[:2]], np.r_[k, k[:2] + 1000]
+                cols["origin"].append(((xs.astype(np.int64) << 24) | (y.astype(np.int64) << 11) | (ifu << 6) | slc).astype(np.int32))
+                cols["xpos"].append((xs + xoff).astype(np.float32) * 0.5)
+                cols["ypos"].append(y.astype(np.float32) * 0.25)
+                cols["lambda"].append((4650 + 1.25 * y).astype(np.float32))
+                d = (ifu * 1000 + slc * 100 + k + e * 0.5).astype(np.float32) / 7
+                d[3] = np.nan
+                cols["data"].append(d)
+                cols["dq"].append(np.where(k % 5 == 0, -(2**31), k * slc).astype(np.int32))
+                cols["stat"].append((d * d + 1).astype(np.float32))
+        if e:
+            h[f"HIERARCH {PFX}EXP{e} FIRST"] = n0
+            h[f"HIERARCH {PFX}EXP{e} LAST"] = sum(len(c) for c in cols["origin"]) - 1
+    if exposures > 1:
+        h[f"HIERARCH {PFX}COMBINED"] = exposures
+    arrays = {n: np.concatenate(c) for n, c in cols.items()}
+    if interleave:
+        order = np.argsort(np.arange(len(arrays["origin"])) % 7, kind="stable")
+        arrays = {n: a[order] for n, a in arrays.items()}
+    units = {"xpos": "pix", "ypos": "pix", "lambda": "Angstrom", "data": "count", "stat": "count**2"}
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        w = PixtableWriter(fd, h, [ColumnSpec(n, a.dtype, units.get(n)) for n, a in arrays.items()], len(arrays["origin"]), layout)
+        w.write(arrays)
+        w.finish(h)
+    finally:
+        os.close(fd)
+    return path
+
+
+#: sha256 of the tiny tables; the hashes below hold only for these inputs
+TINY_INPUTS = {
+    "tiny.fits": ({}, "3d2cd9c983c8f6577ccadd71d564719b5ad860b4cabd268e7be3220cb7168102"),
+    "tiny_t.fits": ({"layout": "table"}, "098f467763ce6f7b956ba7f3799b42bc5a7b85ef79de4303ddf7d4bdd32f7da1"),
+    "tiny_c.fits": ({"exposures": 3}, "d58f0819560ba3d21d346efe114423da8b97d2fb1365a96f2f11bc68958594a9"),
+    "tiny_i.fits": ({"interleave": True}, "126a3a5c2a80d74c18cf58df662bed8fc8150dccdb1a5adb4e5bf0f63f54f45a"),
+}
+
+#: (input, options, size, sha256) of files written by the implementation that kept every image
+#: in memory and wrote them after the pass (commit d11a10a), before streaming replaced it
+PREVIOUS_OUTPUTS = [
+    ("tiny.fits", "--all-ifus", 37440, "975d4c95590524a11e9ae389b9588d84655d460b81e4f2596b4efc9a5edd4d3f"),
+    ("tiny.fits", "--all-ifus --column dq", 48960, "6e48c34204a3b42c026846f77b090a78f306d567c695b7343b262460d21a9d5e"),
+    ("tiny.fits", "--all-ifus --column dq --fill 0 --zero-based", 37440,
+     "0541c3928eb0b34edd166129661b2656f5e467728f2b8015db0e4b1871e5aafa"),
+    ("tiny.fits", "--all-ifus --column lambda --fill 0 --ypix 165:400", 204480,
+     "850199fe7ada5cdeb60b9cb32e2003b787f1d071a7e8947069cdcb02e8ad8e55"),
+    ("tiny.fits", "--ifu 9 --column stat", 11520, "c86ae1db64581837b941bcfc00b10d70ccf0252fecaa518b8589bfe20e90777c"),
+    ("tiny_t.fits", "--all-ifus --column stat --zero-based", 37440,
+     "2322d9a468287140587399576115f110c7b743d98eab6a62274246c5f9b350de"),
+    ("tiny_c.fits", "--all-ifus", 95040, "291204a69bcd6418a47912b01e029d2d575f4dd0a64eacc19ad98d65d5da2077"),
+    ("tiny_c.fits", "--all-ifus --exp 2 --fill 0", 37440, "6dc5add215c644e0ff260d00b9abf9198fb1393fb0109b34f2046d8eaf64c202"),
+    ("tiny_c.fits", "--all-ifus --exp 3 --xpix 110:125", 14400,
+     "84890b6b05073da18565e0bd8b795d2578ce1908f5d4abdb02ea9c384e29b430"),
+    ("tiny_i.fits", "--all-ifus --column stat", 37440, "14813aa908995ad9a6bcc1a07c8ad7e144ac496d894c08c07b62aa9bd3706d5d"),
+    ("tiny_i.fits", "--all-ifus --column dq", 48960, "37880fc7aadedb4a7acb27d55cf2d7e99797a22feb29addbd1f284b08280de28"),
+]
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("tiny")
+    paths = {name: tiny_table(d / name, **kw) for name, (kw, _) in TINY_INPUTS.items()}
+    for name, (_, sha) in TINY_INPUTS.items():
+        assert _sha(paths[name]) == sha, f"{name} changed (writer?): the reference hashes no longer apply"
+    return paths
+
+
+@pytest.mark.parametrize("name,options,size,sha", PREVIOUS_OUTPUTS, ids=[f"{n} {o}" for n, o, _, _ in PREVIOUS_OUTPUTS])
+def test_streamed_output_is_byte_identical_to_the_previous_one(tiny, tmp_path: Path, name: str, options: str,
+                                                               size: int, sha: str) -> None:
+    out = tmp_path / "o.fits"
+    reconstruct(tiny[name], out, *options.split()).close()
+    assert out.stat().st_size == size
+    assert _sha(out) == sha
+
+
+def _streamed(src: Path, out: Path, req, chunk_rows: int = 1 << 21):
+    import pixtab
+    from pixtab.core.reconstruct import survey, write_streamed
+
+    with pixtab.open(src) as pt:
+        plan = survey(pt, req, chunk_rows=chunk_rows)
+        fd = os.open(out, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            return write_streamed(fd, pt, plan, pt.columns[req.column].unit, chunk_rows=chunk_rows)
+        finally:
+            os.close(fd)
+
+
+@pytest.mark.parametrize("chunk_rows,block_rows", [(1 << 21, 1 << 16), (100, 1 << 16), (7, 1 << 16), (1 << 21, 5)])
+def test_pipeline_order_keeps_one_image_alive(tiny, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              chunk_rows: int, block_rows: int) -> None:
+    """Each IFU is one run of rows: its image is written and freed before the next one is made,
+    whatever the chunk and decoding-block sizes (runs cut across chunks and blocks)."""
+    from pixtab.core import reconstruct as core
+
+    monkeypatch.setattr(core, "_BLOCK_ROWS", block_rows)
+    result = _streamed(tiny["tiny.fits"], tmp_path / "o.fits", core.Request(all_ifus=True), chunk_rows)
+    assert result.max_alive == 1
+    assert [im.ifu for im in result.images] == [2, 4, 9, 17]
+    assert all(im.image is None for im in result.images)  # freed once written
+    assert [im.shape for im in result.images] == [(4, 211)] * 4  # x from 101 + 3 * IFU to 311 + 3 * IFU
+    assert [(im.nrows, im.npix) for im in result.images] == [(126, 117)] * 4  # 6 rows repeat a pixel, 3 NaN
+    assert _sha(tmp_path / "o.fits") == PREVIOUS_OUTPUTS[0][3]
+    # The same per exposure of a combined table.
+    result = _streamed(tiny["tiny_c.fits"], tmp_path / "e.fits", core.Request(all_ifus=True, exp=2, fill="0"), chunk_rows)
+    assert result.max_alive == 1
+    assert _sha(tmp_path / "e.fits") == PREVIOUS_OUTPUTS[7][3]
+
+
+def test_interleaved_ifus_keep_every_image_alive(tiny, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Unsorted rows, or every exposure of a combined table: all row spans overlap, so every image
+    stays in memory until the end (as before streaming), and a debug message says so."""
+    from pixtab.core.reconstruct import Request
+
+    logger = logging.getLogger("pixtab.core.reconstruct")  # the CLI's "pixtab" logger may not propagate
+    logger.addHandler(caplog.handler)
+    try:
+        with caplog.at_level(logging.DEBUG, logger=logger.name):
+            assert _streamed(tiny["tiny_i.fits"], tmp_path / "i.fits", Request(all_ifus=True, column="stat"), 50).max_alive == 4
+            assert "IFUs interleave in row order: up to 4 images in memory at once" in caplog.text
+            caplog.clear()
+            assert _streamed(tiny["tiny.fits"], tmp_path / "p.fits", Request(all_ifus=True)).max_alive == 1
+            assert "interleave" not in caplog.text
+    finally:
+        logger.removeHandler(caplog.handler)
+    assert _sha(tmp_path / "i.fits") == PREVIOUS_OUTPUTS[9][3]
+    assert _streamed(tiny["tiny_c.fits"], tmp_path / "c.fits", Request(all_ifus=True)).max_alive == 4
+    assert _sha(tmp_path / "c.fits") == PREVIOUS_OUTPUTS[6][3]
+
+
+@pytest.mark.parametrize("name", ["tiny.fits", "tiny_c.fits", "tiny_i.fits"])
+def test_in_memory_api_writes_the_same_file(tiny, tmp_path: Path, name: str) -> None:
+    """reconstruct() + write_images() (every image kept) and the streamed writer agree byte for byte."""
+    import pixtab
+    from pixtab.core.reconstruct import Request, reconstruct as core_reconstruct, write_images
+
+    req = Request(all_ifus=True, column="dq", zero_based=True)
+    _streamed(tiny[name], tmp_path / "s.fits", req)
+    with pixtab.open(tiny[name]) as pt:
+        images = core_reconstruct(pt, req, chunk_rows=31)
+        assert all(im.image is not None and im.image.shape == im.shape for im in images)
+        before = [im.image.copy() for im in images]
+        fd = os.open(tmp_path / "m.fits", os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            write_images(fd, images, req, None, pt)
+        finally:
+            os.close(fd)
+    assert all(np.array_equal(a, im.image, equal_nan=True) for a, im in zip(before, images))  # not consumed
+    assert (tmp_path / "m.fits").read_bytes() == (tmp_path / "s.fits").read_bytes()
+
+
+def test_clash_reported_for_the_lowest_ifu_of_the_chunk(combined: Path, tmp_path: Path) -> None:
+    """IFU 11's exposures 1 and 2 meet in an earlier row than IFU 10's exposures 1 and 3: the error
+    still names IFU 10, as when each IFU of a chunk was filled in turn."""
+    dec = reference_decode(combined)
+    src = subset(combined, tmp_path / "clash.fits",
+                 ((dec["ifu"] == 10) & (dec["exp"] != 2)) | ((dec["ifu"] == 11) & (dec["exp"] != 3)))
+    reconstruct(src, tmp_path / "d.fits", "--all-ifus", code=2)
+    err = _stderr(src, tmp_path / "d.fits", "--all-ifus")
+    assert "IFU 10: exposures 1 and 3 both have rows on detector pixel x=25, y=1" in err
+
+
+def test_full_ccd_leaves_out_rows_beyond_the_ccd(tiny, tmp_path: Path) -> None:
+    """A huge XOFFSET puts rows of slice 3 past x = 4096: --full-ccd images the CCD without them."""
+    src = tiny["tiny.fits"]
+    key = f"HIERARCH {PFX}EXP0 IFU09 SLICE03 XOFFSET"
+    n = len(reference_decode(src)["row"])
+    moved = subset(src, tmp_path / "far.fits", np.ones(n, bool), {key: 4090})
+    dec = reference_decode(moved)
+    m = dec["ifu"] == 9
+    on_ccd = int(np.count_nonzero(m & (dec["xpix"] <= 4096)))
+    assert 0 < on_ccd < int(np.count_nonzero(m))
+    want, _, _ = reference_image(moved, 9, window=(1, 4097, 1, 4113))
+    with reconstruct(moved, tmp_path / "f.fits", "--ifu", 9, "--full-ccd") as hdul:
+        assert hdul[1].header["NROWS"] == on_ccd
+        assert np.array_equal(hdul[1].data, want.astype(np.float32), equal_nan=True)
+    with reconstruct(moved, tmp_path / "b.fits", "--ifu", 9) as hdul:  # the bounding box reaches past the CCD
+        assert hdul[1].header["NROWS"] == int(np.count_nonzero(m))
+        assert hdul[1].header["CRVAL1"] + hdul[1].data.shape[1] - 1 == int(dec["xpix"][m].max()) > 4096

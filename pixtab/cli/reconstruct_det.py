@@ -66,7 +66,7 @@ def command(
       pixtab reconstruct-det reduced.fits -o all.fits --all-ifus --column lambda --fill 0
     """
     from ..core.atomic import atomic_output, check_output
-    from ..core.reconstruct import Request, reconstruct, rows_to_read, write_images
+    from ..core.reconstruct import Request, rows_to_read, survey, write_streamed
     from ..core.table import PixTable
 
     req = Request(
@@ -83,9 +83,10 @@ def command(
     check_output(output, [input], overwrite)
     with PixTable(input) as pt:
         with out.progress(f"reconstruct {input}", rows_to_read(pt, req)) as advance:
-            images = reconstruct(pt, req, advance)
-        unit = pt.columns[column].unit if column in pt.columns else None
-        with atomic_output(output, overwrite) as fd:
-            write_images(fd, images, req, unit, pt)
-    shapes = ", ".join(f"CHAN{im.ifu:02d} {im.image.shape[1]}x{im.image.shape[0]}" for im in images)
+            plan = survey(pt, req, advance)  # usage errors before any output exists
+            unit = pt.columns[column].unit
+            with atomic_output(output, overwrite) as fd:
+                # Each image is written and freed once the stream has passed its IFU.
+                images = write_streamed(fd, pt, plan, unit, advance).images
+    shapes = ", ".join(f"CHAN{im.ifu:02d} {im.shape[1]}x{im.shape[0]}" for im in images)
     out.info(f"wrote {output} ({shapes})")
