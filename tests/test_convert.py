@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pixtab
+import pixtab.core.errors
 from pixtab.cli import cli
 from pixtab.core.atomic import atomic_output
 from pixtab.core.convert import convert
@@ -156,6 +157,26 @@ def test_chunking_and_blocking_do_not_change_the_result(simulated, tmp_path: Pat
         _convert_file(src, tmp_path / f"{layout}_ref.fits")
         _convert_file(src, tmp_path / f"{layout}_odd.fits", chunk_rows=999, block_rows=37)
         assert (tmp_path / f"{layout}_odd.fits").read_bytes() == (tmp_path / f"{layout}_ref.fits").read_bytes()
+
+
+@pytest.mark.parametrize("stage", ["_pread_into", "_pwrite_all"])
+def test_a_failure_inside_the_pipeline_leaves_nothing(simulated, tmp_path: Path, monkeypatch, stage: str) -> None:
+    """An error in the reader or writer thread reaches the caller; no output, no temporary file."""
+    import pixtab.core.convert as cv
+
+    src = simulated(rows=10_007, layout="table")
+    real, calls = getattr(cv, stage), []
+
+    def flaky(*args):
+        calls.append(1)
+        if len(calls) == 3:
+            raise pixtab.core.errors.InputError(src, "simulated read failure")
+        return real(*args)
+
+    monkeypatch.setattr(cv, stage, flaky)
+    with pytest.raises(pixtab.core.errors.InputError, match="simulated read failure"):
+        _convert_file(src, tmp_path / "o.fits", chunk_rows=1000)
+    assert os.listdir(tmp_path) == []
 
 
 def test_unknown_columns_and_extensions_are_carried(tmp_path: Path) -> None:
