@@ -3,7 +3,8 @@
 Each selected row goes to ``image[y - ystart, x - xstart]`` of its IFU's image
 (the last row written wins, as in MPDAF); pixels without a row hold the fill
 value. Images cover the bounding box of the rows present (MPDAF's default), a
-half-open window, or the full 4096 x 4112 CCD.
+half-open window, or the full 4096 x 4112 CCD (rows off the CCD are then left
+out, as rows outside a window are).
 
 Memory: the table is streamed twice in chunks. The first pass (:func:`survey`)
 reads only ``origin`` and finds, per IFU, the rows selected, their bounding box
@@ -13,8 +14,9 @@ skipped when one IFU and a finite window are given). The second pass reads
 out up front (each image's size is known from its bounds, so every HDU's offset
 is known), allocates an IFU's image when the stream reaches the IFU's first row,
 and writes it at its offset (big-endian, in place, padded to 2880 bytes) and
-frees it as soon as the stream has passed the IFU's last row. Images are in the
-column's own type (float32 for data/lambda/stat/weight): 67 MB for a full IFU.
+frees it as soon as the stream has passed the IFU's last row (its memory is
+reused for the next image). Images are in the column's own type (float32 for
+data/lambda/stat/weight): 67 MB for a full IFU.
 
 In a pipeline-ordered table each IFU of an exposure is one contiguous run of
 rows, so one image (two when runs interleave at their ends) is alive at a time,
