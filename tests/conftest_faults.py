@@ -13,7 +13,6 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import numpy as np
 from astropy.io import fits
 
 from pixtab.core.fitsfile import scan
@@ -113,8 +112,3 @@ def assert_one_line_error(stdout: str, stderr: str, path: object, *fragments: st
     assert "Traceback" not in stderr
     for f in fragments:
         assert f in lines[0], (f, stderr)
-
-
-def float_column(values: np.ndarray) -> np.ndarray:
-    """Column data as the (nrows, 1) image the pipeline writes."""
-    return np.asarray(values).reshape(-1, 1)
