@@ -97,7 +97,7 @@ def _print_human(d: dict, prefix: bool) -> None:
     st = d.get("stats")
     if st:
         for name, c in st["columns"].items():
-            lines.append((f"stats {name}", f"min {_fmt(c['min'])}  max {_fmt(c['max'])}  NaN {c['nan']:,}"))
+            lines.append((f"stats {name}", f"min {_fmt(c['min'])}  max {_fmt(c['max'])}  NaN {c['nan']:,}  inf {c['inf']:,}"))
         lines.append(("dq non-zero", f"{st['dq_nonzero_fraction']:.4%}"))
         lines.append(("IFUs present", ",".join(str(i) for i in st["ifus"])))
         lines.append(("slices present", _compress(list(st["slices"]))))

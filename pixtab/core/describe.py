@@ -43,9 +43,9 @@ def summary(pt: PixTable) -> dict[str, object]:
 
 
 def stats(pt: PixTable, progress: Progress | None = None) -> dict[str, object]:
-    """One streaming pass: per-column min/max/NaN count, dq, IFUs, slices, exposures, limits."""
+    """One streaming pass: per-column finite min/max and NaN/inf counts, dq, IFUs, slices, exposures, limits."""
     names = list(pt.columns)
-    acc: dict[str, dict[str, float]] = {n: {"min": np.inf, "max": -np.inf, "nan": 0} for n in names}
+    acc: dict[str, dict[str, float]] = {n: {"min": np.inf, "max": -np.inf, "nan": 0, "inf": 0} for n in names}
     dq_nonzero = 0
     ifus = np.zeros(org.IFU_MASK + 1, dtype=np.int64)
     slices = np.zeros(org.SLICE_MASK + 1, dtype=np.int64)
@@ -54,9 +54,13 @@ def stats(pt: PixTable, progress: Progress | None = None) -> dict[str, object]:
         for n in names:
             a = chunk[n]
             if a.dtype.kind == "f":
-                nan = np.isnan(a)
-                acc[n]["nan"] += int(nan.sum())
-                a = a[~nan] if acc[n]["nan"] else a
+                finite = np.isfinite(a)
+                n_bad = a.size - int(np.count_nonzero(finite))
+                if n_bad:  # rare: split NaN from +-inf and keep min/max finite (JSON has no inf)
+                    n_nan = int(np.count_nonzero(np.isnan(a)))
+                    acc[n]["nan"] += n_nan
+                    acc[n]["inf"] += n_bad - n_nan
+                    a = a[finite]
             if a.size:
                 acc[n]["min"] = min(acc[n]["min"], a.min().item())
                 acc[n]["max"] = max(acc[n]["max"], a.max().item())
@@ -72,6 +76,7 @@ def stats(pt: PixTable, progress: Progress | None = None) -> dict[str, object]:
             "min": None if acc[n]["min"] == np.inf else acc[n]["min"],
             "max": None if acc[n]["max"] == -np.inf else acc[n]["max"],
             "nan": int(acc[n]["nan"]),
+            "inf": int(acc[n]["inf"]),
         }
         for n in names
     }
