@@ -338,7 +338,7 @@ def test_unknown_image_column_is_carried(base: dict[str, Path], tmp_path: Path) 
     got = json.loads(result.stdout)
     assert info("--columns", str(path)).stdout == "xpos,ypos,lambda,data,skyfrac,dq,stat,origin\n"
     assert got["columns"]["skyfrac"] == {"dtype": "float32", "unit": "count"}
-    assert got["stats"]["columns"]["skyfrac"] == {"min": 0.0, "max": float(ROWS - 1), "nan": 0}
+    assert got["stats"]["columns"]["skyfrac"] == {"min": 0.0, "max": float(ROWS - 1), "nan": 0, "inf": 0}
 
 
 def test_unknown_table_columns_carried_or_warned(base: dict[str, Path], tmp_path: Path) -> None:
@@ -501,7 +501,7 @@ def test_zero_row_table_is_described(layout: str, base: dict[str, Path], tmp_pat
     assert got["rows"] == 0
     assert got["layout"] == layout
     st = got["stats"]
-    assert st["columns"]["xpos"] == {"min": None, "max": None, "nan": 0}
+    assert st["columns"]["xpos"] == {"min": None, "max": None, "nan": 0, "inf": 0}
     assert set(st["limits"].values()) == {None}
     assert st["ifus"] == {} and st["dq_nonzero_fraction"] == 0.0
     assert info("--nrows", str(path)).stdout == "0\n"
