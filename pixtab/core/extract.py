@@ -428,8 +428,10 @@ def extract(
     ``progress(description, total)`` is a context manager yielding an
     ``advance(n)`` callback, entered once per pass. Raises
     :class:`EmptySelectionError` (nothing written) when no row is selected,
-    unless ``allow_empty``.
+    unless ``allow_empty``, and :class:`InputError` before any work when a
+    column has a type the pipeline would refuse to load.
     """
+    pt.check_pipeline_dtypes()
     bar = progress or _no_progress
     with bar("select", pt.nrows) as advance:
         selection = select_rows(pt, criteria, advance)
