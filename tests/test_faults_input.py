@@ -569,13 +569,7 @@ def test_extract_by_detector_x_needs_xoffset(base: dict[str, Path], tmp_path: Pa
     assert not out.exists()
 
 
-@pytest.mark.parametrize(
-    "command",
-    [
-        "extract",
-        pytest.param("convert", marks=pytest.mark.xfail(strict=True, reason="convert only warns (pending)")),
-    ],
-)
+@pytest.mark.parametrize("command", ["extract", "convert"])
 def test_writing_commands_refuse_non_pipeline_dtypes(command: str, base: dict[str, Path], tmp_path: Path) -> None:
     _command(command)
 

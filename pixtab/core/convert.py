@@ -190,9 +190,8 @@ def convert(
     if layout == "image" and images:
         raise InputError(pt.path, f"extension(s) {', '.join(images)} are images: in the image layout they would be read as columns")
     specs = _specs(pt)
-    for c in pt.columns.values():
-        if not c.pipeline_ok and pt.layout != "ascii-table":
-            log.warning("%s: column '%s' is %s; the MUSE pipeline will not load it", pt.path, c.name, c.dtype.name)
+    if pt.layout != "ascii-table":  # text columns are narrowed to the pipeline's types below
+        pt.check_pipeline_dtypes()
     h0 = pt.hdus[0]
     if h0.data_size:
         raise InputError(pt.path, f"the primary HDU has {h0.data_size} bytes of data: a pixel table's has none")
