@@ -174,3 +174,14 @@ def test_many_inputs_all_bad(tmp_path: Path, bad: Path) -> None:
 def test_single_bad_input_is_one_line(bad: Path) -> None:
     result = CliRunner().invoke(cli, ["info", str(bad)])
     assert (result.exit_code, result.stdout, result.stderr) == (1, "", f"Error: {bad}: not a FITS file\n")
+
+
+def test_core_usage_error_shows_the_commands_own_usage_line() -> None:
+    """A CriteriaError raised in the core is a usage error of the subcommand, not of the group."""
+    from conftest import CONFORMANCE
+
+    path = str(CONFORMANCE / "pt_pixel_units.fits")
+    result = CliRunner().invoke(cli, ["extract", path, "--count", "--circle", "1", "2", "2arcsec"])
+    assert result.exit_code == 2
+    assert "Usage: cli extract [OPTIONS]" in result.stderr
+    assert "pixel-unit table" in result.stderr

@@ -59,26 +59,42 @@ class Terminated(BaseException):
     """Raised by the SIGTERM handler so that ``finally`` blocks clean up."""
 
 
-class PixtabGroup(click.Group):
-    """Turns core errors into one-line messages with the right exit status."""
+def _translate_errors(ctx: click.Context, invoke: Callable[[click.Context], Any]) -> Any:
+    """Run ``invoke(ctx)``, turning core errors into click errors bound to ``ctx``.
+
+    CriteriaError becomes a usage error (exit 2, with the command's own usage
+    line); other PixtabErrors and MemoryError one ``Error:`` line (exit 1).
+    """
+    from ..core.errors import CriteriaError, PixtabError
+
+    try:
+        return invoke(ctx)
+    except CriteriaError as exc:
+        if _debug(ctx):
+            raise
+        raise click.UsageError(str(exc), ctx=ctx) from None
+    except PixtabError as exc:
+        if _debug(ctx):
+            raise
+        raise click.ClickException(str(exc)) from None
+    except MemoryError:
+        if _debug(ctx):
+            raise
+        raise click.ClickException("out of memory") from None
+
+
+class PixtabCommand(click.Command):
+    """A subcommand whose core errors become one-line messages with the right exit status."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        from ..core.errors import CriteriaError, PixtabError
+        return _translate_errors(ctx, super().invoke)
 
-        try:
-            return super().invoke(ctx)
-        except CriteriaError as exc:
-            if _debug(ctx):
-                raise
-            raise click.UsageError(str(exc), ctx=ctx) from None
-        except PixtabError as exc:
-            if _debug(ctx):
-                raise
-            raise click.ClickException(str(exc)) from None
-        except MemoryError:
-            if _debug(ctx):
-                raise
-            raise click.ClickException("out of memory") from None
+
+class PixtabGroup(click.Group):
+    """The group, with the same error translation for anything raised outside a command."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        return _translate_errors(ctx, super().invoke)
 
 
 def _debug(ctx: click.Context) -> bool:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import click
 
-from . import for_each_input
+from . import PixtabCommand, for_each_input
 from .output import info, print_json, progress
 from .options import inputs_arg, json_opt, output_dir_opts, output_opt, output_paths, overwrite_opt
 
 
-@click.command("convert")
+@click.command("convert", cls=PixtabCommand)
 @inputs_arg
 @output_opt(help="Output file (one input).")
 @output_dir_opts("{stem}.fits")

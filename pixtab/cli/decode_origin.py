@@ -9,6 +9,7 @@ from collections.abc import Iterable
 
 import click
 
+from . import PixtabCommand
 from . import output as out
 from .options import output_opt, overwrite_opt, range_callback, zero_based_opt
 
@@ -28,7 +29,7 @@ def _values_cb(ctx: click.Context, param: click.Parameter, value: tuple[str, ...
     return out
 
 
-@click.command("decode-origin")
+@click.command("decode-origin", cls=PixtabCommand)
 @click.argument("input_path", metavar="[INPUT]", required=False, type=click.Path(path_type=str))
 @output_opt(help="Output file; default stdout for csv/tsv ('-' too), required for fits.")
 @click.option(

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from . import for_each_input
+from . import PixtabCommand, for_each_input
 from . import output as ui
 from .options import (
     inputs_arg,
@@ -98,7 +98,7 @@ def aperture_callback(shape: str) -> Any:
     return cb
 
 
-@click.command("extract")
+@click.command("extract", cls=PixtabCommand)
 @inputs_arg
 @output_opt(help="Output file (one input).")
 @output_dir_opts("{stem}_extract.fits")

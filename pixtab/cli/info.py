@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from . import for_each_input, output
+from . import PixtabCommand, for_each_input, output
 from .options import inputs_arg, json_opt
 
 _SINGLE = {
@@ -15,7 +15,7 @@ _SINGLE = {
 }
 
 
-@click.command("info")
+@click.command("info", cls=PixtabCommand)
 @inputs_arg
 @json_opt
 @click.option("--stats", is_flag=True, help="Also stream the data once: min/max/NaN per column, dq, IFUs, slices.")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import click
 
+from . import PixtabCommand
 from . import output as out
 from .options import input_arg, output_opt, overwrite_opt, range_callback, zero_based_opt
 
 
-@click.command("reconstruct-det")
+@click.command("reconstruct-det", cls=PixtabCommand)
 @input_arg
 @output_opt(required=True, help="Output FITS file (one IMAGE extension per IFU, EXTNAME CHANnn).")
 @click.option(

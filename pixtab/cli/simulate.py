@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from . import output
+from . import PixtabCommand, output
 from .options import int_list_callback, layout_opt, overwrite_opt
 
 
@@ -18,7 +18,7 @@ def _rows(ctx: click.Context, param: click.Parameter, value: str) -> int:
     return int(n)
 
 
-@click.command("simulate")
+@click.command("simulate", cls=PixtabCommand)
 @click.argument("output_path", metavar="OUTPUT", type=click.Path(dir_okay=False, path_type=str))
 @click.option("--rows", default="1e6", show_default=True, callback=_rows, help="Total number of rows (up to 3.2e8 and more).")
 @layout_opt()
