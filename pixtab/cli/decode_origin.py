@@ -11,7 +11,7 @@ import click
 
 from . import PixtabCommand
 from . import output as out
-from .options import output_opt, overwrite_opt, range_callback, zero_based_opt
+from .options import output_opt, overwrite_opt, range_callback, slice_numbering_opt, zero_based_opt
 
 log = logging.getLogger("pixtab")
 
@@ -40,13 +40,7 @@ def _values_cb(ctx: click.Context, param: click.Parameter, value: tuple[str, ...
 )
 @zero_based_opt
 @click.option("--sky", is_flag=True, help="Add ra,dec: absolute sky position in degrees (RA in [0, 360)).")
-@click.option(
-    "--slice-numbering",
-    type=click.Choice(["ccd", "sky"]),
-    default="ccd",
-    show_default=True,
-    help="Number slices as on the CCD (origin field) or as in the field of view.",
-)
+@slice_numbering_opt
 @click.option("--with", "with_cols", metavar="COLS", help="Also copy these columns, e.g. data,lambda.")
 @click.option(
     "--value",

@@ -19,6 +19,7 @@ from .options import (
     output_paths,
     overwrite_opt,
     range_callback,
+    slice_numbering_opt,
     zero_based_opt,
 )
 
@@ -123,7 +124,7 @@ def aperture_callback(shape: str) -> Any:
 @click.option("--lambda", "lambdas", multiple=True, metavar="LO:HI", callback=range_callback(), help="Wavelength range [LO, HI) in Angstrom (repeatable, OR-ed).")
 @click.option("--ifu", "ifus", multiple=True, metavar="LIST", callback=int_list_callback(1, 24), help="IFUs, e.g. 5,6 or 5-7.")
 @click.option("--slice", "slices", multiple=True, metavar="LIST", callback=int_list_callback(1, 48), help="Slices 1..48 (CCD numbering unless --slice-numbering sky).")
-@click.option("--slice-numbering", type=click.Choice(["ccd", "sky"]), default="ccd", show_default=True, help="How --slice counts slices.")
+@slice_numbering_opt
 @click.option("--stack", "stacks", multiple=True, metavar="LIST", callback=int_list_callback(1, 4), help="Stacks 1..4 (12 slices each: CCD slices 12(n-1)+1..12n).")
 @click.option("--xpix", multiple=True, metavar="LO:HI", callback=range_callback(integer=True), help="Detector x range [LO, HI) (repeatable, OR-ed).")
 @click.option("--ypix", multiple=True, metavar="LO:HI", callback=range_callback(integer=True), help="Detector y range [LO, HI) (repeatable, OR-ed).")

@@ -12,6 +12,7 @@ Every option name the suite uses, and where (keep them meaning one thing):
 ``--layout``        extract, simulate (``image`` or ``table``)
 ``--xpix/--ypix``   extract, reconstruct-det (half-open ``LO:HI``)
 ``--ifu/--exp``     extract, reconstruct-det (lists: ``5,6`` or ``5-7``)
+``--slice-numbering`` extract, decode-origin (``ccd`` or ``sky``)
 ==================  =======================================================
 
 Callbacks raise :class:`click.BadParameter`, so bad values exit with status 2
@@ -133,6 +134,16 @@ def zero_based_opt(f: F) -> F:
         "--zero-based",
         is_flag=True,
         help="Detector pixels counted from 0, as MPDAF does (default: from 1, as the pipeline and FITS).",
+    )(f)
+
+
+def slice_numbering_opt(f: F) -> F:
+    return click.option(
+        "--slice-numbering",
+        type=click.Choice(["ccd", "sky"]),
+        default="ccd",
+        show_default=True,
+        help="Slice numbers as on the CCD (the origin field) or as in the field of view (sky).",
     )(f)
 
 
