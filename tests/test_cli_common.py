@@ -185,3 +185,17 @@ def test_core_usage_error_shows_the_commands_own_usage_line() -> None:
     assert result.exit_code == 2
     assert "Usage: cli extract [OPTIONS]" in result.stderr
     assert "pixel-unit table" in result.stderr
+
+
+def test_main_exits_130_when_an_interrupt_was_swallowed(monkeypatch, tmp_path, capsys) -> None:
+    import signal
+
+    from pixtab.core import atomic
+
+    monkeypatch.setattr(atomic, "_INTERRUPTED", signal.SIGINT)
+    out = tmp_path / "s.fits"
+    with pytest.raises(SystemExit) as info:
+        main(["simulate", str(out), "--rows", "100"])
+    assert info.value.code == 130
+    assert capsys.readouterr().err.endswith("Interrupted.\n")
+    assert list(tmp_path.iterdir()) == []

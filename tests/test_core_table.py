@@ -198,3 +198,19 @@ def test_check_output_rejects_input_as_output(tmp_path: Path) -> None:
         check_output(tmp_path / "." / "in.fits", [str(src)], overwrite=True)
     with pytest.raises(OutputError, match="does not exist"):
         check_output(tmp_path / "nodir" / "o.fits", [], overwrite=False)
+
+
+def test_a_swallowed_interrupt_still_prevents_the_commit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A KeyboardInterrupt lost in a finaliser must not let a run commit its output."""
+    import signal
+
+    from pixtab.core import atomic
+
+    monkeypatch.setattr(atomic, "_INTERRUPTED", 0)
+    target = tmp_path / "out.fits"
+    with pytest.raises(atomic.Interrupted) as info:
+        with atomic_output(target) as fd:
+            os.write(fd, b"data")
+            atomic.note_interrupt(signal.SIGINT)  # the handler ran; its exception vanished
+    assert info.value.signum == signal.SIGINT
+    assert list(tmp_path.iterdir()) == []

@@ -379,7 +379,7 @@ def test_signal_mid_write_with_an_input(command: str, sig: int, code: int, input
     out = tmp_path / "out.fits"
     proc = _start_big_write(out, WRITERS[command](src, out))
     try:
-        _wait_for_temporary(proc, tmp_path, then=0.05)
+        _wait_for_temporary(proc, tmp_path, then=0.0)  # convert of 3e6 rows takes ~0.2 s
         proc.send_signal(sig)
         stdout, stderr = proc.communicate(timeout=60)
     finally:

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import click
 
 from .. import __version__
+from ..core.atomic import Interrupted, note_interrupt  # light: no numpy/astropy
 from . import completion, output
 
 T = TypeVar("T")
@@ -155,8 +156,22 @@ def _register_commands() -> None:
         cli.add_command(importlib.import_module(f"{__name__}.{name}").command)
 
 
-def _on_sigterm(signum: int, frame: object) -> None:
+def _on_signal(signum: int, frame: object) -> None:
+    note_interrupt(signum)  # in case the exception below is swallowed by a finaliser
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
     raise Terminated()
+
+
+def _quiet_unraisable(unraisable: Any) -> None:
+    """Drop the "Exception ignored" report of an interrupt that landed in a finaliser.
+
+    The interrupt itself is not lost: ``note_interrupt`` recorded it, and no
+    output is committed after it.
+    """
+    if isinstance(unraisable.exc_value, (KeyboardInterrupt, Terminated)):
+        return
+    sys.__unraisablehook__(unraisable)
 
 
 def main(args: list[str] | None = None, prog_name: str = "pixtab") -> None:
@@ -165,7 +180,10 @@ def main(args: list[str] | None = None, prog_name: str = "pixtab") -> None:
     click's standalone mode would turn Ctrl-C into "Aborted!" with status 1, so
     exceptions are handled here instead.
     """
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    sys.unraisablehook = _quiet_unraisable
+    if previous[signal.SIGINT] == signal.SIG_IGN:  # started in the background with Ctrl-C ignored
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         rv = cli.main(args=args, prog_name=prog_name, standalone_mode=False)
         code = rv if isinstance(rv, int) else EXIT_OK
@@ -178,6 +196,9 @@ def main(args: list[str] | None = None, prog_name: str = "pixtab") -> None:
     except Terminated:
         click.echo("Terminated.", err=True)
         code = 128 + signal.SIGTERM
+    except Interrupted as exc:
+        click.echo("Interrupted." if exc.signum == signal.SIGINT else "Terminated.", err=True)
+        code = 128 + exc.signum
     except Exception as exc:
         # A bug, not bad input: still one line, unless the user asked for details.
         if "--traceback" in (args if args is not None else sys.argv) or os.environ.get("PIXTAB_DEBUG") == "1":
@@ -185,7 +206,8 @@ def main(args: list[str] | None = None, prog_name: str = "pixtab") -> None:
         click.echo(f"Error: internal error: {type(exc).__name__}: {exc} (rerun with --traceback)", err=True)
         code = EXIT_FAILURE
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     sys.exit(code)
 
 

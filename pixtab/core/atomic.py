@@ -19,6 +19,27 @@ from .errors import OutputError
 
 #: temporary files currently open; the CLI's signal handler removes them
 _LIVE_TEMPS: set[str] = set()
+#: signal number of an interruption already requested (0: none)
+_INTERRUPTED = 0
+
+
+class Interrupted(BaseException):
+    """An output was not committed because the process was asked to stop."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(f"interrupted by signal {signum}")
+
+
+def note_interrupt(signum: int) -> None:
+    """Record that a signal asked us to stop (called by the CLI's signal handlers).
+
+    The exception the handler raises can be lost when it lands in a finaliser
+    (Python only prints "Exception ignored"); this flag makes sure no output is
+    committed afterwards all the same.
+    """
+    global _INTERRUPTED
+    _INTERRUPTED = signum
 
 
 def live_temporaries() -> set[str]:
@@ -76,6 +97,8 @@ def atomic_output(path: str | os.PathLike[str], overwrite: bool = False) -> Iter
             try:
                 yield fd
                 os.fsync(fd)
+                if _INTERRUPTED:
+                    raise Interrupted(_INTERRUPTED)
             except OSError as exc:
                 raise OutputError(describe_os_error(exc, target)) from exc
             os.fchmod(fd, _umask_mode())
