@@ -19,7 +19,6 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
@@ -438,8 +437,3 @@ def _field_bytes(tform: str) -> int:
     if m[2] == "X":
         return -(-repeat // 8)
     return repeat * size.get(m[2], 0)
-
-
-def open_pixtable(path: str | os.PathLike[str]) -> PixTable:
-    """Open ``path`` as a pixel table (raises :class:`InputError` if it is not one)."""
-    return PixTable(Path(path))
