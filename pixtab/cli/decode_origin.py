@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import sys
 from collections.abc import Iterable
 
 import click
@@ -146,7 +147,7 @@ def _emit_text(path: str | None, overwrite: bool, inputs: list[str], blocks: Ite
             for block in blocks:
                 f.write(block)
         return
-    stream = click.get_binary_stream("stdout")
+    stream = sys.stdout.buffer
     try:
         for block in blocks:
             stream.write(block)
@@ -159,7 +160,7 @@ def _emit_text(path: str | None, overwrite: bool, inputs: list[str], blocks: Ite
 
 def _silence_stdout() -> None:
     try:
-        fd = click.get_binary_stream("stdout").fileno()
+        fd = sys.stdout.fileno()
     except (OSError, ValueError, AttributeError):
         return
     devnull = os.open(os.devnull, os.O_WRONLY)

@@ -27,7 +27,7 @@ def stderr_console() -> Any:
 
 
 def stdout_is_tty() -> bool:
-    return click.get_text_stream("stdout").isatty()
+    return sys.stdout.isatty()
 
 
 def echo(text: str = "") -> None:
