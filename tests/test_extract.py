@@ -599,3 +599,20 @@ def test_pipeline_loads_the_output(combined: Ref, tmp_path: Path, layout: str) -
     assert set(theirs) >= set(ours) - {"weight"}
     for name in theirs:
         assert ours[name].tobytes() == theirs[name].tobytes(), name
+
+
+def test_extension_with_cut_padding_is_written_whole(tmp_path) -> None:
+    """An input whose last extension lost its final padding still gives a well-formed output."""
+    src = tmp_path / "ff.fits"
+    assert CliRunner().invoke(cli, ["simulate", str(src), "--rows", "5000", "--ifus", "3", "--flat-field"]).exit_code == 0
+    with PixTable(src) as pt:
+        last = pt.extra_hdus[-1]
+    cut = tmp_path / "cut.fits"
+    cut.write_bytes(src.read_bytes()[: last.data_offset + last.data_size + 5])
+    out = tmp_path / "out.fits"
+    result = CliRunner().invoke(cli, ["extract", str(cut), "-o", str(out), "--ifu", "3"], catch_exceptions=False)
+    assert result.exit_code == 0
+    assert out.stat().st_size % 2880 == 0
+    with fits.open(out) as hdul:
+        hdul.verify("exception")
+        assert hdul[-1].name == "PIXTABLE_FLAT_FIELD"

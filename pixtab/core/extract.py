@@ -19,7 +19,6 @@ PIXTABLE_FLAT_FIELD extension is carried, trimmed to the wavelength cut
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -220,13 +219,9 @@ def finalize_header(hdr: fits.Header, limits: dict[str, float | int | None] | No
 # -- extra HDUs ------------------------------------------------------------------
 
 
-def _hdu_bytes(pt: PixTable, h: HDUInfo) -> bytes:
-    return os.pread(pt.fd, h.end_offset - h.header_offset, h.header_offset)
-
-
 def trimmed_flat_field(pt: PixTable, h: HDUInfo, span: tuple[float, float] | None) -> bytes:
     """The PIXTABLE_FLAT_FIELD HDU, rows outside [lo - 2.5, hi + 2.5] Angstrom dropped."""
-    blob = _hdu_bytes(pt, h)
+    blob = pt.hdu_bytes(h)
     if span is None:
         return blob
     hdr = h.header
@@ -259,7 +254,7 @@ def extra_hdus(pt: PixTable, criteria: Criteria) -> list[bytes]:
         else:
             name = h.extname or f"HDU {h.index}"
             log.warning("%s: extension %s is not part of the pixel table format; copied unchanged", pt.path, name)
-            out.append(_hdu_bytes(pt, h))
+            out.append(pt.hdu_bytes(h))
     return out
 
 

@@ -289,6 +289,18 @@ class PixTable:
             return (k.crval1, k.crval2)
         return None
 
+    def hdu_bytes(self, h: HDUInfo) -> bytes:
+        """One whole HDU (header, data, padding) as it should be on disk.
+
+        Padding missing from the end of a cut file is restored as zeros, so the
+        bytes can be appended to an output as a complete HDU.
+        """
+        size = h.end_offset - h.header_offset
+        blob = os.pread(self.fd, size, h.header_offset)
+        if len(blob) < h.data_offset - h.header_offset + h.data_size:
+            raise InputError(self.path, f"HDU {h.index} is truncated")
+        return blob.ljust(size, b"\0")
+
     def check_pipeline_dtypes(self) -> None:
         """Raise :class:`InputError` when a known column has a type the pipeline rejects."""
         for c in self.columns.values():
