@@ -159,7 +159,7 @@ def test_chunking_and_blocking_do_not_change_the_result(simulated, tmp_path: Pat
         assert (tmp_path / f"{layout}_odd.fits").read_bytes() == (tmp_path / f"{layout}_ref.fits").read_bytes()
 
 
-@pytest.mark.parametrize("stage", ["_pread_into", "_pwrite_all"])
+@pytest.mark.parametrize("stage", ["pread_into", "pwrite_all"])
 def test_a_failure_inside_the_pipeline_leaves_nothing(simulated, tmp_path: Path, monkeypatch, stage: str) -> None:
     """An error in the reader or writer thread reaches the caller; no output, no temporary file."""
     import pixtab.core.convert as cv

@@ -32,8 +32,8 @@ from astropy.io import fits
 
 from .errors import InputError
 from .fitsfile import padded
-from .table import OPTIONAL, REQUIRED, Column, PixTable, _pread_into
-from .writer import ColumnSpec, PixtableWriter, _pwrite_all
+from .table import OPTIONAL, REQUIRED, Column, PixTable, pread_into
+from .writer import ColumnSpec, PixtableWriter, pwrite_all
 
 log = logging.getLogger(__name__)
 
@@ -95,22 +95,9 @@ class _VerbatimHeader(fits.Header):
         return self._raw
 
 
-class _Writer(PixtableWriter):
-    """A PixtableWriter that tells where the data go, for raw big-endian writes."""
-
-    def column_offset(self, name: str) -> int:
-        """File offset of row 0 of column ``name`` (image layout) or of the rows (table)."""
-        return self._offsets[name if self.layout == "image" else "<rows>"]
-
-    @property
-    def row_dtype(self) -> np.dtype:
-        """Big-endian record dtype of one output row (the table layout's row)."""
-        return np.dtype([(s.name, s.dtype.newbyteorder(">")) for s in self.columns])
-
-
 def _raw_bytes(fd: int, offset: int, size: int, path: str) -> bytes:
     buf = np.empty(size, dtype=np.uint8)
-    _pread_into(fd, buf, offset, path)
+    pread_into(fd, buf, offset, path)
     return buf.tobytes()
 
 
@@ -127,8 +114,8 @@ def _copy_range(src: int, dst: int, count: int, src_off: int, dst_off: int, path
             buf = np.empty(min(count, 1 << 24), dtype=np.uint8)
             while count > 0:
                 part = buf[: min(count, len(buf))]
-                _pread_into(src, part, src_off, path)
-                _pwrite_all(dst, part.data, dst_off)
+                pread_into(src, part, src_off, path)
+                pwrite_all(dst, part.data, dst_off)
                 count, src_off, dst_off = count - len(part), src_off + len(part), dst_off + len(part)
             return
         count, src_off, dst_off = count - n, src_off + n, dst_off + n
@@ -197,7 +184,7 @@ def convert(
         raise InputError(pt.path, f"the primary HDU has {h0.data_size} bytes of data: a pixel table's has none")
     primary = _VerbatimHeader(_raw_bytes(pt.fd, 0, h0.data_offset, pt.path), pt.path)
     try:
-        writer = _Writer(fd, primary, specs, pt.nrows, layout)
+        writer = PixtableWriter(fd, primary, specs, pt.nrows, layout)
     except ValueError as exc:  # e.g. a unit string too long for one header card
         raise InputError(pt.path, f"cannot write the extension headers: {exc}") from None
     rounded = 0
@@ -240,7 +227,7 @@ def _append_extra_hdus(pt: PixTable, fd: int, pos: int) -> None:
 # -- binary inputs --------------------------------------------------------------
 
 
-def _copy_same_layout(pt: PixTable, writer: _Writer, progress: Callable[[int], None] | None) -> None:
+def _copy_same_layout(pt: PixTable, writer: PixtableWriter, progress: Callable[[int], None] | None) -> None:
     """Image to image or table to table: the data bytes do not change."""
     if pt.layout == "image":
         for c, spec in zip(pt.columns.values(), writer.columns):
@@ -280,21 +267,13 @@ class _Buffers:
 
 def _input_row_dtype(pt: PixTable) -> np.dtype:
     """Big-endian record dtype of one input row (packed columns for the image layout)."""
-    cols = list(pt.columns.values())
     if pt.layout == "image":
-        return np.dtype([(c.name, c.dtype.newbyteorder(">")) for c in cols])
-    return np.dtype(
-        {
-            "names": [c.name for c in cols],
-            "formats": [c.dtype.newbyteorder(">") for c in cols],
-            "offsets": [c.offset for c in cols],
-            "itemsize": int(pt.hdus[1].header["NAXIS1"]),
-        }
-    )
+        return np.dtype([(c.name, c.dtype.newbyteorder(">")) for c in pt.columns.values()])
+    return pt.record_dtype()
 
 
 def _transpose(
-    pt: PixTable, writer: _Writer, chunk_rows: int | None, block_rows: int, progress: Callable[[int], None] | None
+    pt: PixTable, writer: PixtableWriter, chunk_rows: int | None, block_rows: int, progress: Callable[[int], None] | None
 ) -> None:
     """Image to table or table to image: read, transpose and write chunks concurrently."""
     columns = list(pt.columns.values())
@@ -309,19 +288,19 @@ def _transpose(
         views = buffers.views(b - a)
         if pt.layout == "table":
             width = in_dtype.itemsize
-            _pread_into(pt.fd, buffers.buf[: (b - a) * width], pt.hdus[1].data_offset + a * width, pt.path)
+            pread_into(pt.fd, buffers.buf[: (b - a) * width], pt.hdus[1].data_offset + a * width, pt.path)
         else:
             for c, view in zip(columns, views):
-                _pread_into(pt.fd, view, c.offset + a * c.dtype.itemsize, pt.path)
+                pread_into(pt.fd, view, c.offset + a * c.dtype.itemsize, pt.path)
         return views
 
     def emit(buffers: _Buffers, a: int, b: int) -> None:
         if writer.layout == "table":
             width = writer.row_dtype.itemsize
-            _pwrite_all(writer.fd, buffers.buf[: (b - a) * width].data, writer.column_offset("") + a * width)
+            pwrite_all(writer.fd, buffers.buf[: (b - a) * width].data, writer.column_offset("") + a * width)
             return
         for spec, view in zip(writer.columns, buffers.views(b - a)):
-            _pwrite_all(writer.fd, view.data, writer.column_offset(spec.name) + a * view.itemsize)
+            pwrite_all(writer.fd, view.data, writer.column_offset(spec.name) + a * view.itemsize)
 
     if not bounds:
         return
@@ -362,7 +341,7 @@ _ASCII_PRECISION = re.compile(r"^\s*([EDF])\d+\.(\d+)")
 
 
 def _convert_ascii(
-    pt: PixTable, writer: _Writer, round_float32: bool, progress: Callable[[int], None] | None
+    pt: PixTable, writer: PixtableWriter, round_float32: bool, progress: Callable[[int], None] | None
 ) -> int:
     """Parse, check and write an ASCII table; return the number of rounded values."""
     rounded = 0

@@ -47,7 +47,7 @@ from .errors import CriteriaError, EmptySelectionError
 from .fitsfile import header_bytes, padded
 from .keywords import Exposure
 from .table import DEFAULT_CHUNK_ROWS, PixTable
-from .writer import _pwrite_all
+from .writer import pwrite_all
 
 log = logging.getLogger(__name__)
 
@@ -728,7 +728,7 @@ class _ImageFile:
         primary["PIXTABLE"] = (os.path.basename(source.path), "source pixel table")
         primary["PIXBASE"] = (req.base, "first detector pixel (1: DRS, FITS; 0: MPDAF)")
         blob = header_bytes(primary)
-        _pwrite_all(fd, blob, 0)
+        pwrite_all(fd, blob, 0)
         pos = len(blob)
         self.slots: dict[int, tuple[int, int]] = {}  # ifu -> (offset, header bytes)
         for im in layout:
@@ -776,13 +776,13 @@ class _ImageFile:
                 buf = block
             else:
                 buf = block.astype(big)
-            _pwrite_all(self.fd, buf, pos + a * data.strides[0])
+            pwrite_all(self.fd, buf, pos + a * data.strides[0])
         if consume:
             im.npix, im.image = npix, None
         header = self._header(im, data.dtype)
         if len(header) != size:
             raise RuntimeError(f"CHAN{im.ifu:02d}: header is {len(header)} bytes, {size} were laid out")
-        _pwrite_all(self.fd, header, offset)
+        pwrite_all(self.fd, header, offset)
 
 
 def write_images(

@@ -87,7 +87,7 @@ class Chunk:
         return self.stop - self.start
 
 
-def _pread_into(fd: int, buf: np.ndarray, offset: int, path: str) -> None:
+def pread_into(fd: int, buf: np.ndarray, offset: int, path: str) -> None:
     """Fill ``buf`` from ``offset`` with positional reads (thread-safe)."""
     view = memoryview(buf).cast("B")
     done = 0
@@ -361,23 +361,24 @@ class PixTable:
             for name in cols:
                 c = self.columns[name]
                 buf = np.empty(n, dtype=c.dtype.newbyteorder(">"))
-                _pread_into(self.fd, buf, c.offset + start * c.dtype.itemsize, self.path)
+                pread_into(self.fd, buf, c.offset + start * c.dtype.itemsize, self.path)
                 if native:
                     buf = buf.byteswap(inplace=True).view(c.dtype) if c.dtype.itemsize > 1 else buf.view(c.dtype)
                 out[name] = buf
             return out
         raw = np.empty((n, self._row_bytes), dtype=np.uint8)
-        _pread_into(self.fd, raw, self.hdus[1].data_offset + start * self._row_bytes, self.path)
+        pread_into(self.fd, raw, self.hdus[1].data_offset + start * self._row_bytes, self.path)
         if self.layout == "table":
             # One strided, byte-swapping copy per column out of the interleaved rows.
-            rows = raw.reshape(-1).view(self._record_dtype(cols))
+            rows = raw.reshape(-1).view(self.record_dtype(cols))
             if not native:
                 return {name: rows[name] for name in cols}
             return {name: rows[name].astype(self.columns[name].dtype) for name in cols}
         return {name: self._ascii_field(raw, self.columns[name]) for name in cols}
 
-    def _record_dtype(self, cols: list[str]) -> np.dtype:
-        """Big-endian record dtype of one BINTABLE row, exposing only ``cols``."""
+    def record_dtype(self, cols: list[str] | None = None) -> np.dtype:
+        """Big-endian record dtype of one BINTABLE row, exposing ``cols`` (default: all)."""
+        cols = list(self.columns) if cols is None else cols
         return np.dtype(
             {
                 "names": cols,

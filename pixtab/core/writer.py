@@ -33,7 +33,7 @@ class ColumnSpec:
     unit: str | None = None
 
 
-def _pwrite_all(fd: int, data: bytes | memoryview, offset: int) -> None:
+def pwrite_all(fd: int, data: bytes | memoryview, offset: int) -> None:
     view = memoryview(data).cast("B")
     done = 0
     while done < len(view):
@@ -124,24 +124,32 @@ class PixtableWriter:
         if layout == "image":
             for spec in self.columns:
                 hdr = image_header(spec, self.nrows)
-                _pwrite_all(fd, hdr, pos)
+                pwrite_all(fd, hdr, pos)
                 pos += len(hdr)
                 self._offsets[spec.name] = pos
                 pos += padded(self.nrows * spec.dtype.itemsize)
         else:
             hdr = table_header(self.columns, self.nrows)
-            _pwrite_all(fd, hdr, pos)
+            pwrite_all(fd, hdr, pos)
             pos += len(hdr)
             self._offsets["<rows>"] = pos
-            self._row_dtype = np.dtype([(s.name, s.dtype.newbyteorder(">")) for s in self.columns])
-            pos += padded(self.nrows * self._row_dtype.itemsize)
+            pos += padded(self.nrows * self.row_dtype.itemsize)
         for blob in extra_hdus:
-            _pwrite_all(fd, blob, pos)
+            pwrite_all(fd, blob, pos)
             pos += len(blob)
         self.size = pos
         # Fix the final size now: padding is zeros, and a full disk or a file-size
         # limit shows up here before any real work.
         os.ftruncate(fd, pos)
+
+    @property
+    def row_dtype(self) -> np.dtype:
+        """Big-endian record dtype of one output row (the table layout's row)."""
+        return np.dtype([(s.name, s.dtype.newbyteorder(">")) for s in self.columns])
+
+    def column_offset(self, name: str) -> int:
+        """File offset of row 0 of column ``name`` (image layout) or of the rows (table)."""
+        return self._offsets[name if self.layout == "image" else "<rows>"]
 
     def write(self, arrays: dict[str, np.ndarray]) -> None:
         """Append one chunk of rows (every column, equal lengths, in row order)."""
@@ -153,12 +161,12 @@ class PixtableWriter:
         if self.layout == "image":
             for spec in self.columns:
                 data = np.ascontiguousarray(arrays[spec.name], dtype=spec.dtype.newbyteorder(">"))
-                _pwrite_all(self.fd, data.data, self._offsets[spec.name] + self.written * spec.dtype.itemsize)
+                pwrite_all(self.fd, data.data, self._offsets[spec.name] + self.written * spec.dtype.itemsize)
         else:
-            rows = np.empty(n, dtype=self._row_dtype)
+            rows = np.empty(n, dtype=self.row_dtype)
             for spec in self.columns:
                 rows[spec.name] = arrays[spec.name]
-            _pwrite_all(self.fd, rows.data, self._offsets["<rows>"] + self.written * self._row_dtype.itemsize)
+            pwrite_all(self.fd, rows.data, self._offsets["<rows>"] + self.written * self.row_dtype.itemsize)
         self.written += n
 
     def finish(self, primary_header: fits.Header) -> None:
@@ -170,7 +178,7 @@ class PixtableWriter:
             raise ValueError(
                 f"primary header grew from {self._primary_size // BLOCK} to {len(blob) // BLOCK} blocks"
             )
-        _pwrite_all(self.fd, blob, 0)
+        pwrite_all(self.fd, blob, 0)
 
 
 def primary_header_for(header: fits.Header) -> fits.Header:
