@@ -103,7 +103,7 @@ def numpy_read_cmd(path: Path, columns: list[str]) -> list[str]:
     """numpy reading the named columns whole (the bare I/O an operation needs)."""
     code = (
         "import sys, numpy as np\n"
-        "from pixtab.core.table import PixTable\n"
+        "from pixtab.core.io.table import PixTable\n"
         "pt = PixTable(sys.argv[1])\n"
         "for name in sys.argv[2].split(','):\n"
         "    c = pt.columns[name]\n"

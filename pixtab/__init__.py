@@ -20,12 +20,12 @@ __version__ = "0.1.0"
 __date__ = "2026-11-24"  # fixed date used in generated man pages
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .core.table import PixTable
+    from .core.io.table import PixTable
 
 
 def open(path: str) -> "PixTable":  # noqa: A001 - mirrors builtins.open on purpose
-    """Open a pixel table for streaming reads (see :class:`pixtab.core.table.PixTable`)."""
-    from .core.table import PixTable
+    """Open a pixel table for streaming reads (see :class:`pixtab.core.io.table.PixTable`)."""
+    from .core.io.table import PixTable
 
     return PixTable(path)
 

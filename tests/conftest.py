@@ -37,7 +37,7 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
 
     Tables are made once per session per parameter set; treat them as read-only.
     """
-    from pixtab.core.simulate import SimulationSpec, simulate
+    from pixtab.core.ops.simulate import SimulationSpec, simulate
 
     cache: dict[tuple, Path] = {}
     base = tmp_path_factory.mktemp("sim")

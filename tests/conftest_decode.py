@@ -61,7 +61,7 @@ def reference_decode(path: Path, zero_based: bool = False) -> dict[str, np.ndarr
 
 def write_table(path: Path, header: fits.Header, cols: dict[str, np.ndarray], units: dict[str, str | None], layout: str = "image") -> Path:
     """Write a pixel table with pixtab's writer (column order and units as given)."""
-    from pixtab.core.writer import ColumnSpec, PixtableWriter
+    from pixtab.core.io.writer import ColumnSpec, PixtableWriter
 
     specs = [ColumnSpec(name, arr.dtype, units.get(name)) for name, arr in cols.items()]
     n = len(next(iter(cols.values())))

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from astropy.io import fits
 
-from pixtab.core.fitsfile import scan
-from pixtab.core.simulate import SimulationSpec, simulate
+from pixtab.core.fits.structure import scan
+from pixtab.core.ops.simulate import SimulationSpec, simulate
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -121,7 +121,7 @@ def _interrupt(*args: object, **kw: object) -> None:
 
 
 def test_main_reports_a_bug_in_one_line(monkeypatch: pytest.MonkeyPatch, tables: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr("pixtab.core.describe.summary", _crash)
+    monkeypatch.setattr("pixtab.core.ops.describe.summary", _crash)
     with pytest.raises(SystemExit) as exc:
         main(["info", str(tables[0])])
     assert exc.value.code == 1
@@ -132,7 +132,7 @@ def test_main_reports_a_bug_in_one_line(monkeypatch: pytest.MonkeyPatch, tables:
 
 
 def test_main_exits_130_on_ctrl_c(monkeypatch: pytest.MonkeyPatch, tables: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr("pixtab.core.describe.summary", _interrupt)
+    monkeypatch.setattr("pixtab.core.ops.describe.summary", _interrupt)
     with pytest.raises(SystemExit) as exc:
         main(["info", str(tables[0])])
     assert exc.value.code == 130
@@ -190,7 +190,7 @@ def test_core_usage_error_shows_the_commands_own_usage_line() -> None:
 def test_main_exits_130_when_an_interrupt_was_swallowed(monkeypatch, tmp_path, capsys) -> None:
     import signal
 
-    from pixtab.core import atomic
+    from pixtab.core.fits import atomic
 
     monkeypatch.setattr(atomic, "_INTERRUPTED", signal.SIGINT)
     out = tmp_path / "s.fits"

@@ -75,7 +75,7 @@ def test_sky_positions_conformance(case: dict) -> None:
 def test_sky_positions_keep_full_precision() -> None:
     """The CSV carries repr-exact doubles: parsing them back gives the very values pixtab computed."""
     import pixtab
-    from pixtab.core.sky import SkyFrame
+    from pixtab.core.format.sky import SkyFrame
 
     path = conformance_file("F3")
     with pixtab.open(path) as pt:

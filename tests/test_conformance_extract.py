@@ -18,9 +18,9 @@ import pytest
 from click.testing import CliRunner
 
 from pixtab.cli import cli
-from pixtab.core import origin as org
-from pixtab.core.keywords import PREFIX, xoffset_key
-from pixtab.core.table import PixTable
+from pixtab.core.format import origin as org
+from pixtab.core.format.keywords import PREFIX, xoffset_key
+from pixtab.core.io.table import PixTable
 
 from conftest import CONFORMANCE, conformance_cases, conformance_file
 

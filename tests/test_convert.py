@@ -18,11 +18,11 @@ from hypothesis import strategies as st
 import pixtab
 import pixtab.core.errors
 from pixtab.cli import cli
-from pixtab.core.atomic import atomic_output
-from pixtab.core.convert import convert
-from pixtab.core.fitsfile import scan
-from pixtab.core.table import PixTable
-from pixtab.core.writer import ColumnSpec, PixtableWriter
+from pixtab.core.fits.atomic import atomic_output
+from pixtab.core.ops.convert import convert
+from pixtab.core.fits.structure import scan
+from pixtab.core.io.table import PixTable
+from pixtab.core.io.writer import ColumnSpec, PixtableWriter
 
 from conftest import conformance_file
 
@@ -162,7 +162,7 @@ def test_chunking_and_blocking_do_not_change_the_result(simulated, tmp_path: Pat
 @pytest.mark.parametrize("stage", ["pread_into", "pwrite_all"])
 def test_a_failure_inside_the_pipeline_leaves_nothing(simulated, tmp_path: Path, monkeypatch, stage: str) -> None:
     """An error in the reader or writer thread reaches the caller; no output, no temporary file."""
-    import pixtab.core.convert as cv
+    import pixtab.core.ops.convert as cv
 
     src = simulated(rows=10_007, layout="table")
     real, calls = getattr(cv, stage), []

@@ -12,12 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pixtab
-from pixtab.core import origin as org
-from pixtab.core.atomic import atomic_output, check_output, live_temporaries
+from pixtab.core.format import origin as org
+from pixtab.core.fits.atomic import atomic_output, check_output, live_temporaries
 from pixtab.core.errors import InputError, OutputError
-from pixtab.core.keywords import Exposure, check_exposures
-from pixtab.core.fitsfile import scan
-from pixtab.core.writer import ColumnSpec, PixtableWriter
+from pixtab.core.format.keywords import Exposure, check_exposures
+from pixtab.core.fits.structure import scan
+from pixtab.core.io.writer import ColumnSpec, PixtableWriter
 
 from conftest import CONFORMANCE
 
@@ -202,7 +202,7 @@ def test_a_swallowed_interrupt_still_prevents_the_commit(tmp_path: Path, monkeyp
     """A KeyboardInterrupt lost in a finaliser must not let a run commit its output."""
     import signal
 
-    from pixtab.core import atomic
+    from pixtab.core.fits import atomic
 
     monkeypatch.setattr(atomic, "_INTERRUPTED", 0)
     target = tmp_path / "out.fits"

@@ -130,7 +130,7 @@ def test_bad_rows_is_a_usage_error(single: Path, bad: str) -> None:
 
 
 def test_sky_columns(combined: Path) -> None:
-    from pixtab.core.sky import SkyFrame
+    from pixtab.core.format.sky import SkyFrame
 
     result = run("decode-origin", combined, "--sky", "--rows", "0:3000")
     names, got = parse(result.stdout, dtype=np.float64)
@@ -276,7 +276,7 @@ def test_non_integer_xoffset_keyword_is_named(single: Path, tmp_path: Path) -> N
 
 
 def test_core_decoder_names_the_missing_keyword(single: Path, tmp_path: Path) -> None:
-    from pixtab.core.decode import OriginDecoder
+    from pixtab.core.ops.decode import OriginDecoder
 
     name = f"{PFX}EXP0 IFU06 SLICE48 XOFFSET"
     path = subset(single, tmp_path / "nokey.fits", np.ones(12_000, bool), {name: None})
@@ -290,7 +290,7 @@ def test_core_decoder_names_the_missing_keyword(single: Path, tmp_path: Path) ->
 
 
 def test_chunked_decode_equals_one_pass(combined: Path) -> None:
-    from pixtab.core.decode import DecodeOptions, iter_decoded
+    from pixtab.core.ops.decode import DecodeOptions, iter_decoded
 
     with pixtab.open(combined) as pt:
         opts = DecodeOptions(zero_based=True, sky=True, with_columns=("weight",))
@@ -302,7 +302,7 @@ def test_chunked_decode_equals_one_pass(combined: Path) -> None:
 
 
 def test_format_text() -> None:
-    from pixtab.core.decode import format_text
+    from pixtab.core.ops.decode import format_text
 
     cols = [
         np.array([0, 7, -12, 123456789012], dtype=np.int64),

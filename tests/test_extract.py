@@ -21,12 +21,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pixtab.cli import cli
-from pixtab.core import extract as ex
+from pixtab.core.ops import extract as ex
 from pixtab.core.errors import CriteriaError
-from pixtab.core.keywords import key, xoffset_key
-from pixtab.core.limits import LimitsAccumulator
-from pixtab.core.select import Aperture, Criteria, RowSource, Selector, ccd_slices
-from pixtab.core.table import PixTable
+from pixtab.core.format.keywords import key, xoffset_key
+from pixtab.core.format.limits import LimitsAccumulator
+from pixtab.core.io.selection import Aperture, Criteria, RowSource, Selector, ccd_slices
+from pixtab.core.io.table import PixTable
 
 import drs
 

@@ -21,10 +21,10 @@ from click.testing import CliRunner
 
 from pixtab.cli import cli
 from pixtab.core.errors import InputError
-from pixtab.core.keywords import key
-from pixtab.core.limits import LimitsAccumulator
-from pixtab.core.origin import XOffsets, encode
-from pixtab.core.table import PixTable
+from pixtab.core.format.keywords import key
+from pixtab.core.format.limits import LimitsAccumulator
+from pixtab.core.format.origin import XOffsets, encode
+from pixtab.core.io.table import PixTable
 
 from conftest_faults import assert_one_line_error, make_table, run_pixtab, set_card, variant
 
@@ -65,7 +65,7 @@ def _header_edit(src: Path, dst: Path, hdu: int, keyword: str, card: str | None)
 
 
 def _hdu(path: Path, index: int):
-    from pixtab.core.fitsfile import scan
+    from pixtab.core.fits.structure import scan
 
     return scan(path)[index]
 
@@ -482,7 +482,7 @@ def test_inf_coordinates_info_stats_json(base: dict[str, Path], tmp_path: Path) 
 @pytest.mark.parametrize("layout", ["image", "table"])
 def test_zero_row_table_is_described(layout: str, base: dict[str, Path], tmp_path: Path) -> None:
     """A 0-row table (written by pixtab's own writer) is a valid, empty description."""
-    from pixtab.core.writer import ColumnSpec, PixtableWriter
+    from pixtab.core.io.writer import ColumnSpec, PixtableWriter
 
     with PixTable(base[layout]) as pt:
         header = pt.primary_header.copy()

@@ -24,7 +24,7 @@ import pytest
 from click.testing import CliRunner
 
 from pixtab.cli import cli
-from pixtab.core.atomic import atomic_output, check_output, live_temporaries
+from pixtab.core.fits.atomic import atomic_output, check_output, live_temporaries
 from pixtab.core.errors import OutputError
 
 from conftest_faults import REPO, assert_one_line_error, pixtab_cmd, run_pixtab, sha256, temporaries

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pixtab.cli import cli
-from pixtab.core.table import PixTable
+from pixtab.core.io.table import PixTable
 
 from conftest_faults import card_positions, make_table
 

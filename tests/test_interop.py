@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 import pixtab
 from pixtab.cli import cli
-from pixtab.core import origin as org
+from pixtab.core.format import origin as org
 
 import drs
 

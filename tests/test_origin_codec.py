@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from pixtab.core import origin as org
-from pixtab.core.decode import decode_literals, sky_slice
-from pixtab.core.keywords import Exposure
-from pixtab.core.slicer import SKY_TO_CCD
+from pixtab.core.format import origin as org
+from pixtab.core.ops.decode import decode_literals, sky_slice
+from pixtab.core.format.keywords import Exposure
+from pixtab.core.format.slicer import SKY_TO_CCD
 
 XSLICE = st.integers(0, 0x7F)  # 7 bits
 Y = st.integers(1, org.CCD_NY)  # 1-based CCD row

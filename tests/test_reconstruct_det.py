@@ -333,7 +333,7 @@ def test_output_rules(single: Path, tmp_path: Path) -> None:
 
 def test_core_reconstruct_progress_counts_both_passes(single: Path) -> None:
     import pixtab
-    from pixtab.core.reconstruct import Request, reconstruct as core_reconstruct, rows_to_read
+    from pixtab.core.ops.reconstruct.survey import Request, reconstruct as core_reconstruct, rows_to_read
 
     done: list[int] = []
     with pixtab.open(single) as pt:
@@ -354,7 +354,7 @@ def tiny_table(path: Path, layout: str = "image", exposures: int = 1, interleave
     """A small table built by plain arithmetic (no RNG, no simulate): IFUs 17, 4, 9, 2 in that
     row order, slices 1-3, 4 CCD rows each, a repeated pixel (last row wins), a NaN and dq bit 31.
     Exposures sit apart on the CCD (no overlap); ``interleave`` mixes the IFUs' rows."""
-    from pixtab.core.writer import ColumnSpec, PixtableWriter
+    from pixtab.core.io.writer import ColumnSpec, PixtableWriter
 
     h = fits.Header([("SIMPLE", True), ("BITPIX", 8), ("NAXIS", 0), ("EXTEND", True)])
     for k, v in (("OBJECT", "TINY"), ("TELESCOP", "ESO-VLT-U4"), ("INSTRUME", "MUSE"), ("RA", 150.5), ("DEC", -2.25),
@@ -457,7 +457,7 @@ def test_streamed_output_is_byte_identical_to_the_previous_one(tiny, tmp_path: P
 
 def _streamed(src: Path, out: Path, req, chunk_rows: int = 1 << 21):
     import pixtab
-    from pixtab.core.reconstruct import survey, write_streamed
+    from pixtab.core.ops.reconstruct.survey import survey, write_streamed
 
     with pixtab.open(src) as pt:
         plan = survey(pt, req, chunk_rows=chunk_rows)
@@ -473,7 +473,7 @@ def test_pipeline_order_keeps_one_image_alive(tiny, tmp_path: Path, monkeypatch:
                                               chunk_rows: int, block_rows: int) -> None:
     """Each IFU is one run of rows: its image is written and freed before the next one is made,
     whatever the chunk and decoding-block sizes (runs cut across chunks and blocks)."""
-    from pixtab.core import reconstruct as core
+    from pixtab.core.ops.reconstruct import survey as core
 
     monkeypatch.setattr(core, "_BLOCK_ROWS", block_rows)
     result = _streamed(tiny["tiny.fits"], tmp_path / "o.fits", core.Request(all_ifus=True), chunk_rows)
@@ -492,9 +492,9 @@ def test_pipeline_order_keeps_one_image_alive(tiny, tmp_path: Path, monkeypatch:
 def test_interleaved_ifus_keep_every_image_alive(tiny, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """Unsorted rows, or every exposure of a combined table: all row spans overlap, so every image
     stays in memory until the end (as before streaming), and a debug message says so."""
-    from pixtab.core.reconstruct import Request
+    from pixtab.core.ops.reconstruct.survey import Request
 
-    logger = logging.getLogger("pixtab.core.reconstruct")  # the CLI's "pixtab" logger may not propagate
+    logger = logging.getLogger("pixtab.core.ops.reconstruct.survey")  # the CLI's "pixtab" logger may not propagate
     logger.addHandler(caplog.handler)
     try:
         with caplog.at_level(logging.DEBUG, logger=logger.name):
@@ -514,7 +514,7 @@ def test_interleaved_ifus_keep_every_image_alive(tiny, tmp_path: Path, caplog: p
 def test_in_memory_api_writes_the_same_file(tiny, tmp_path: Path, name: str) -> None:
     """reconstruct() + write_images() (every image kept) and the streamed writer agree byte for byte."""
     import pixtab
-    from pixtab.core.reconstruct import Request, reconstruct as core_reconstruct, write_images
+    from pixtab.core.ops.reconstruct.survey import Request, reconstruct as core_reconstruct, write_images
 
     req = Request(all_ifus=True, column="dq", zero_based=True)
     _streamed(tiny[name], tmp_path / "s.fits", req)

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 import pixtab
 from pixtab.cli import cli
-from pixtab.core import origin as org
+from pixtab.core.format import origin as org
 
 
 def test_structure_is_pipeline_like(simulated) -> None:
@@ -67,7 +67,7 @@ def test_refuses_existing_output_and_bad_options(tmp_path) -> None:
 @pytest.mark.parametrize("wcs", ["pixel", "projected", "positioned"])
 def test_sources_are_where_the_sky_frame_says(simulated, wcs: str) -> None:
     """Most of the brightest rows sit on the central source at the header RA/DEC (within 1")."""
-    from pixtab.core.sky import SkyFrame
+    from pixtab.core.format.sky import SkyFrame
 
     path = simulated(rows=200_000, wcs=wcs, ifus=list(range(1, 25)))
     with pixtab.open(path) as pt:

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import click
 
 from .. import __version__
-from ..core.atomic import Interrupted, note_interrupt  # light: no numpy/astropy
+from ..core.fits.atomic import Interrupted, note_interrupt  # light: no numpy/astropy
 from . import completion, output
 
 T = TypeVar("T")

@@ -59,9 +59,9 @@ def command(
     everything = list(inputs)
 
     def one(path: str) -> None:
-        from ..core.atomic import atomic_output, check_output
-        from ..core.convert import convert
-        from ..core.table import PixTable
+        from ..core.fits.atomic import atomic_output, check_output
+        from ..core.ops.convert import convert
+        from ..core.io.table import PixTable
 
         target = targets[path]
         with PixTable(path) as pt:

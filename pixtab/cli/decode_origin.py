@@ -86,7 +86,7 @@ def command(
     if values:
         if input_path or sky or with_cols or rows or fmt == "fits":
             raise click.UsageError("--value decodes literal values: give no INPUT, --sky, --with, --rows or --format fits")
-        from ..core.decode import decode_literals, format_text, header_line
+        from ..core.ops.decode import decode_literals, format_text, header_line
 
         cols = decode_literals(values, zero_based, slice_numbering)
         text = [header_line(list(cols), sep), format_text(list(cols.values()), sep)]
@@ -97,9 +97,9 @@ def command(
     if fmt == "fits" and (not output or output == "-"):
         raise click.UsageError("--format fits needs -o/--output FILE")
 
-    from ..core.atomic import atomic_output, check_output
-    from ..core.decode import DecodeOptions, check_options, check_with_columns, iter_text_output, write_fits_table
-    from ..core.table import PixTable
+    from ..core.fits.atomic import atomic_output, check_output
+    from ..core.ops.decode import DecodeOptions, check_options, check_with_columns, iter_text_output, write_fits_table
+    from ..core.io.table import PixTable
 
     with PixTable(input_path) as pt:
         start, stop = _row_bounds(rows, pt.nrows)
@@ -140,7 +140,7 @@ def _row_bounds(rows: tuple[float, float] | None, nrows: int) -> tuple[int, int]
 def _emit_text(path: str | None, overwrite: bool, inputs: list[str], blocks: Iterable[bytes]) -> None:
     """Write text blocks to stdout (ending quietly on a closed pipe) or atomically to ``path``."""
     if path and path != "-":
-        from ..core.atomic import atomic_output, check_output
+        from ..core.fits.atomic import atomic_output, check_output
 
         check_output(path, inputs, overwrite)
         with atomic_output(path, overwrite) as fd, os.fdopen(os.dup(fd), "wb") as f:

@@ -69,7 +69,7 @@ def aperture_callback(shape: str) -> Any:
     """Callback turning repeated ``RA DEC SIZE`` triples into :class:`Aperture` objects."""
 
     def cb(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
-        from ..core.select import Aperture
+        from ..core.io.selection import Aperture
 
         out = []
         for ra_t, dec_t, size_t in value or ():
@@ -174,7 +174,7 @@ def command(
       pixtab extract in.fits --count --ifu 5-7 --ypix 1:2000
       pixtab extract *.fits --output-dir cut/ --exp 2 --json
     """
-    from ..core.select import Criteria, ccd_slices
+    from ..core.io.selection import Criteria, ccd_slices
 
     criteria = Criteria(
         apertures=[*circle, *square],
@@ -196,9 +196,9 @@ def command(
         return lambda desc, total: ui.progress(f"{desc} {path}", total)
 
     def one(path: str) -> None:
-        from ..core.atomic import check_output
-        from ..core.extract import extract, select_rows, summarize
-        from ..core.table import PixTable
+        from ..core.fits.atomic import check_output
+        from ..core.ops.extract import extract, select_rows, summarize
+        from ..core.io.table import PixTable
 
         with PixTable(path) as pt:
             if count:

@@ -37,9 +37,9 @@ def command(inputs: tuple[str, ...], as_json: bool, stats: bool, single: str | N
     """
 
     def one(path: str) -> None:
-        from ..core.describe import stats as stream_stats
-        from ..core.describe import summary
-        from ..core.table import PixTable
+        from ..core.ops.describe import stats as stream_stats
+        from ..core.ops.describe import summary
+        from ..core.io.table import PixTable
 
         with PixTable(path) as pt:
             desc = summary(pt)

@@ -66,9 +66,9 @@ def command(
       pixtab reconstruct-det combined.fits -o det.fits --ifu 5 --exp 2 --full-ccd
       pixtab reconstruct-det reduced.fits -o all.fits --all-ifus --column lambda --fill 0
     """
-    from ..core.atomic import atomic_output, check_output
-    from ..core.reconstruct import Request, rows_to_read, survey, write_streamed
-    from ..core.table import PixTable
+    from ..core.fits.atomic import atomic_output, check_output
+    from ..core.ops.reconstruct.survey import Request, rows_to_read, survey, write_streamed
+    from ..core.io.table import PixTable
 
     req = Request(
         column=column,

@@ -48,8 +48,8 @@ def command(output_path: str, overwrite: bool, **kw: object) -> None:
       pixtab simulate sample.fits --rows 2e6
       pixtab simulate combined.fits --exposures 3 --ifus 10,11 --layout table
     """
-    from ..core.atomic import atomic_output, check_output
-    from ..core.simulate import SimulationSpec, simulate, validate
+    from ..core.fits.atomic import atomic_output, check_output
+    from ..core.ops.simulate import SimulationSpec, simulate, validate
 
     spec = SimulationSpec(**kw)  # type: ignore[arg-type]
     validate(spec)

@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from astropy.io import fits
 
-from .errors import InputError
-from .fitsfile import padded
-from .table import OPTIONAL, REQUIRED, Column, PixTable, pread_into
-from .writer import ColumnSpec, PixtableWriter, pwrite_all
+from ..errors import InputError
+from ..fits.structure import padded
+from ..io.table import OPTIONAL, REQUIRED, Column, PixTable, pread_into
+from ..io.writer import ColumnSpec, PixtableWriter, pwrite_all
 
 log = logging.getLogger(__name__)
 

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import origin as org
-from .errors import CriteriaError, InputError
-from .sky import SkyFrame
-from .slicer import SKY_TO_CCD, stack_slices
+from ..format import origin as org
+from ..errors import CriteriaError, InputError
+from ..format.sky import SkyFrame
+from ..format.slicer import SKY_TO_CCD, stack_slices
 from .table import PixTable
 
 Range = tuple[float, float]

@@ -3,7 +3,7 @@
 astropy's ``fits.open`` is convenient but builds objects for every HDU and, for
 tables, column machinery we do not need. Pixel tables are huge but have few
 HDUs, so we walk the file header by header ourselves and keep only byte
-offsets; the data are then read with positional reads (:mod:`pixtab.core.table`).
+offsets; the data are then read with positional reads (:mod:`pixtab.core.io.table`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from astropy.io import fits
 
-from .errors import InputError
+from ..errors import InputError
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from astropy.io import fits
 
-from .fitsfile import BLOCK, header_bytes, padded
+from ..fits.structure import BLOCK, header_bytes, padded
 
 _DTYPE_BITPIX = {"float32": -32, "int32": 32, "float64": -64, "int64": 64, "int16": 16, "uint8": 8}
 _DTYPE_TFORM = {"float32": "1E", "int32": "1J", "float64": "1D", "int64": "1K", "int16": "1I", "uint8": "1B"}

@@ -5,7 +5,7 @@ as the DRS counts, or 0-based as MPDAF), and its exposure: 0 on a
 single-exposure table, n on combined tables (EXPn FIRST <= row <= EXPn LAST).
 x uses the XOFFSET keyword of the row's own exposure, IFU and slice; a missing
 or non-integer keyword is an :class:`InputError` naming it. Optional absolute
-RA/Dec come from :class:`pixtab.core.sky.SkyFrame`.
+RA/Dec come from :class:`pixtab.core.format.sky.SkyFrame`.
 
 Also here: :func:`format_text`, which turns a chunk of columns into CSV/TSV
 bytes with numpy only (no per-row Python), and the column specs of a FITS
@@ -21,12 +21,12 @@ from dataclasses import dataclass
 import numpy as np
 from astropy.io import fits
 
-from . import origin as org
-from .errors import CriteriaError
-from .sky import SkyFrame
-from .slicer import CCD_TO_SKY
-from .table import DEFAULT_CHUNK_ROWS, PixTable
-from .writer import ColumnSpec, PixtableWriter
+from ..format import origin as org
+from ..errors import CriteriaError
+from ..format.sky import SkyFrame
+from ..format.slicer import CCD_TO_SKY
+from ..io.table import DEFAULT_CHUNK_ROWS, PixTable
+from ..io.writer import ColumnSpec, PixtableWriter
 
 Progress = Callable[[int], None]
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from astropy.io import fits
 
-from .errors import InputError
+from ..errors import InputError
 
 log = logging.getLogger(__name__)
 

@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from astropy.io import fits
 
-from . import origin as org
-from .errors import CriteriaError
-from .keywords import key, xoffset_key
-from .limits import LIMIT_KEYS, LimitsAccumulator, set_limits
-from .slicer import CCD_TO_SKY
-from .writer import ColumnSpec, PixtableWriter
+from ..format import origin as org
+from ..errors import CriteriaError
+from ..format.keywords import key, xoffset_key
+from ..format.limits import LIMIT_KEYS, LimitsAccumulator, set_limits
+from ..format.slicer import CCD_TO_SKY
+from ..io.writer import ColumnSpec, PixtableWriter
 
 SPAXEL = 0.2  # arcsec per field pixel (WFM)
 LAMBDA0, DISPERSION = 4650.0, 1.1433  # Angstrom at y = 1, Angstrom per CCD row

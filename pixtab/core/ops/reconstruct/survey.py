@@ -42,12 +42,12 @@ from typing import NamedTuple
 import numpy as np
 from astropy.io import fits
 
-from . import origin as org
-from .errors import CriteriaError, EmptySelectionError
-from .fitsfile import header_bytes, padded
-from .keywords import Exposure
-from .table import DEFAULT_CHUNK_ROWS, PixTable
-from .writer import pwrite_all
+from ...format import origin as org
+from ...errors import CriteriaError, EmptySelectionError
+from ...fits.structure import header_bytes, padded
+from ...format.keywords import Exposure
+from ...io.table import DEFAULT_CHUNK_ROWS, PixTable
+from ...io.writer import pwrite_all
 
 log = logging.getLogger(__name__)
 

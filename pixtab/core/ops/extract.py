@@ -30,15 +30,15 @@ from typing import TypeVar
 import numpy as np
 from astropy.io import fits
 
-from . import origin as org
-from .atomic import atomic_output
-from .errors import EmptySelectionError, InputError
-from .fitsfile import HDUInfo, header_bytes, pad_bytes
-from .keywords import LIMIT_KEYS, key
-from .limits import LimitsAccumulator, set_limits
-from .select import Criteria, RowSource, Scratch, Selector
-from .table import FLAT_FIELD_EXTNAME, OPTIONAL, PIPELINE_DTYPES, REQUIRED, PixTable
-from .writer import ColumnSpec, PixtableWriter, primary_header_for
+from ..format import origin as org
+from ..fits.atomic import atomic_output
+from ..errors import EmptySelectionError, InputError
+from ..fits.structure import HDUInfo, header_bytes, pad_bytes
+from ..format.keywords import LIMIT_KEYS, key
+from ..format.limits import LimitsAccumulator, set_limits
+from ..io.selection import Criteria, RowSource, Scratch, Selector
+from ..io.table import FLAT_FIELD_EXTNAME, OPTIONAL, PIPELINE_DTYPES, REQUIRED, PixTable
+from ..io.writer import ColumnSpec, PixtableWriter, primary_header_for
 
 log = logging.getLogger(__name__)
 

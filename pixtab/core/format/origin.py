@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .errors import InputError, PixtabError
+from ..errors import InputError, PixtabError
 from .keywords import Exposure, plain, xoffset_key
 
 SLICE_SHIFT, SLICE_MASK = 0, 0x3F

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 import numpy as np
 from astropy.io import fits
 
-from . import keywords as kwmod
-from .errors import InputError
-from .fitsfile import HDUInfo, int_value, scan
-from .keywords import PixtableKeywords
+from ..format import keywords as kwmod
+from ..errors import InputError
+from ..fits.structure import HDUInfo, int_value, scan
+from ..format.keywords import PixtableKeywords
 
 log = logging.getLogger(__name__)
 

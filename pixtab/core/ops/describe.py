@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import origin as org
-from .limits import LimitsAccumulator
-from .table import PixTable
+from ..format import origin as org
+from ..format.limits import LimitsAccumulator
+from ..io.table import PixTable
 
 Progress = Callable[[int], None]
 

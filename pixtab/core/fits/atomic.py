@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import OutputError
+from ..errors import OutputError
 
 #: temporary files currently open; the CLI's signal handler removes them
 _LIVE_TEMPS: set[str] = set()

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import InputError
-from .table import PixTable
+from typing import Any
+
+from ..errors import InputError
 
 
 def wrap_delta_ra(dra: np.ndarray) -> np.ndarray:
@@ -34,8 +35,10 @@ class SkyFrame:
     dec0: float = 0.0
 
     @classmethod
-    def of(cls, pt: PixTable) -> "SkyFrame":
-        """The frame of an open table; an error if its state needs keywords it lacks."""
+    def of(cls, pt: Any) -> "SkyFrame":
+        """The frame of an open table (anything with ``wcs``, ``centre`` and ``path``,
+        e.g. :class:`pixtab.core.io.table.PixTable`); an error if its state needs
+        keywords it lacks."""
         if pt.wcs == "pixel":
             return cls("pixel")
         if pt.wcs not in ("projected", "positioned"):

@@ -1,0 +1,87 @@
+"""The core's layers, read from its imports (ast): a lower layer never imports a higher one.
+
+errors <- fits (FITS structure, dtypes, HDU writing, atomic output)
+       <- format (keywords, limits, origin codec and detector decoder, columns, sky, slicer)
+       <- io (table, layouts, row sources and selection, writer)
+       <- ops (one module or package per operation)
+
+No core module imports click or rich (the CLI's business).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+CORE = Path(__file__).resolve().parents[2] / "pixtab" / "core"
+RANK = {"errors": 0, "fits": 1, "format": 2, "io": 3, "ops": 4}
+
+
+def _layer(module: str) -> str:
+    """'pixtab.core.io.table' -> 'io'; the core package itself is the bottom."""
+    parts = module.split(".")
+    return parts[2] if len(parts) > 2 else "errors"
+
+
+def _module(path: Path) -> str:
+    rel = path.relative_to(CORE.parent.parent).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _imports(path: Path) -> list[str]:
+    """Absolute names of every module ``path`` imports (relative imports resolved)."""
+    tree = ast.parse(path.read_text())
+    here = _module(path).split(".")
+    package = here if path.name == "__init__.py" else here[:-1]
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[: len(package) - node.level + 1]
+                mod = ".".join(base + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            out.append(mod)
+            out += [f"{mod}.{a.name}" for a in node.names]  # "from . import origin"
+    return out
+
+
+MODULES = sorted(p for p in CORE.rglob("*.py"))
+
+
+def test_every_module_is_in_a_layer() -> None:
+    for p in MODULES:
+        mod = _module(p)
+        assert _layer(mod) in RANK, f"{mod} is in no layer ({', '.join(RANK)})"
+
+
+@pytest.mark.parametrize("path", MODULES, ids=[_module(p) for p in MODULES])
+def test_no_upward_import(path: Path) -> None:
+    mine = RANK[_layer(_module(path))]
+    for name in _imports(path):
+        top = name.split(".")[0]
+        assert top not in ("click", "rich"), f"{_module(path)} imports {name}"
+        if name.startswith("pixtab.core"):
+            layer = _layer(name)
+            if layer in RANK:  # "pixtab.core.errors.X" etc.
+                assert RANK[layer] <= mine, f"{_module(path)} ({_layer(_module(path))}) imports {name} ({layer})"
+        elif name.startswith("pixtab"):
+            pytest.fail(f"{_module(path)} imports {name}: the core depends on nothing else in pixtab")
+
+
+def test_the_checker_sees_an_upward_import(tmp_path: Path) -> None:
+    """A sanity check of the checker itself, on a fake module."""
+    fake = CORE / "format" / "_fake_for_test.py"
+    try:
+        fake.write_text("from ..io.table import PixTable\nimport click\n")
+        names = _imports(fake)
+    finally:
+        fake.unlink()
+    assert "pixtab.core.io.table" in names and "click" in names
