@@ -101,7 +101,7 @@ def test_traceback_reraises_the_original(tmp_path: Path, args: list[str], env: d
 def test_criteria_error_is_a_usage_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["simulate", str(tmp_path / "x.fits"), "--rows", "1e12", "--ifus", "1"])
     assert (result.exit_code, result.stdout) == (2, "")
-    assert result.stderr.endswith("Error: --rows 1000000000000 exceeds what 1 IFU(s) x 1 exposure(s) hold (15000576)\n")
+    assert result.stderr.endswith("Error: --rows: 1000000000000 rows: exceeds what 1 IFU(s) x 1 exposure(s) hold (15000576)\n")
     assert not (tmp_path / "x.fits").exists()
 
 

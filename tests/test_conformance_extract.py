@@ -19,6 +19,7 @@ from click.testing import CliRunner
 
 from pixtab.cli import cli
 from pixtab.core.format import origin as org
+from pixtab.core.format.exposures import ExposureMap
 from pixtab.core.format.keywords import PREFIX, xoffset_key
 from pixtab.core.io.table import PixTable
 
@@ -51,7 +52,7 @@ def _input(key: str) -> tuple[dict[str, np.ndarray], object, np.ndarray]:
     """All columns, the header and the per-row exposure of conformance file ``key``."""
     with PixTable(conformance_file(key)) as pt:
         cols = pt.read(None)
-        exp = org.exposure_of_rows(0, pt.nrows, pt.keywords.exposures)
+        exp = ExposureMap(pt.keywords.exposures, pt.nrows).of_rows(0, pt.nrows)
         return cols, pt.primary_header, exp
 
 
@@ -83,7 +84,7 @@ def test_extract_conformance(case: dict, layout: str, tmp_path: Path) -> None:
         assert list(pt.columns) == list(cols)
         got = pt.read(None)
         header = pt.primary_header
-        out_exp = org.exposure_of_rows(0, pt.nrows, pt.keywords.exposures)
+        out_exp = ExposureMap(pt.keywords.exposures, pt.nrows).of_rows(0, pt.nrows)
     for name, values in cols.items():
         assert np.array_equal(_bits(got[name]), _bits(values[rows])), f"column {name} differs"
 

@@ -159,12 +159,13 @@ def test_chunking_and_blocking_do_not_change_the_result(simulated, tmp_path: Pat
         assert (tmp_path / f"{layout}_odd.fits").read_bytes() == (tmp_path / f"{layout}_ref.fits").read_bytes()
 
 
-@pytest.mark.parametrize("stage", ["pread_into", "pwrite_all"])
+@pytest.mark.parametrize("stage", ["read_raw", "write_raw"])
 def test_a_failure_inside_the_pipeline_leaves_nothing(simulated, tmp_path: Path, monkeypatch, stage: str) -> None:
     """An error in the reader or writer thread reaches the caller; no output, no temporary file."""
-    import pixtab.core.ops.convert as cv
+    from pixtab.core.io import layouts
 
     src = simulated(rows=10_007, layout="table")
+    cv = layouts.BinTableLayout if stage == "read_raw" else layouts.ImagePlacement
     real, calls = getattr(cv, stage), []
 
     def flaky(*args):

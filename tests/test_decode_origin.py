@@ -276,13 +276,13 @@ def test_non_integer_xoffset_keyword_is_named(single: Path, tmp_path: Path) -> N
 
 
 def test_core_decoder_names_the_missing_keyword(single: Path, tmp_path: Path) -> None:
-    from pixtab.core.ops.decode import OriginDecoder
+    from pixtab.core.format.origin import DetectorDecoder
 
     name = f"{PFX}EXP0 IFU06 SLICE48 XOFFSET"
     path = subset(single, tmp_path / "nokey.fits", np.ones(12_000, bool), {name: None})
     with pixtab.open(path) as pt:
         origin = pt.read(["origin"])["origin"]
-        decoder = OriginDecoder(pt)
+        decoder = DetectorDecoder.of(pt)
         with pytest.raises(InputError, match=name):
             decoder.decode(origin, 0)
         ok = decoder.decode(origin[:10], 0)  # IFU 5 rows only

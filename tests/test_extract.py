@@ -20,6 +20,8 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pixtab.core.format.exposures import ExposureMap
+from pixtab.core.format.keywords import LIMIT_KEYS
 from pixtab.cli import cli
 from pixtab.core.ops import extract as ex
 from pixtab.core.errors import CriteriaError
@@ -267,11 +269,11 @@ def test_header_follows_the_drs_rule(combined: Ref, tmp_path: Path) -> None:
     acc.add(got["xpos"], got["ypos"], got["lambda"], got["origin"])
     want = acc.result("positioned", (h_in["CRVAL1"], h_in["CRVAL2"]))
     assert want["ifu_low"] == want["ifu_high"] == 13
-    for short, suffix in ex.LIMIT_KEYS.items():
+    for short, suffix in LIMIT_KEYS.items():
         assert h_out[key(suffix)] == pytest.approx(want[short], rel=1e-12, abs=0), suffix
     assert h_out[key("LIMITS X LOW")] > 150  # absolute RA in the positioned state
     changed = {key(f"EXP{k} {w}")[9:] for k in (1, 2) for w in ("FIRST", "LAST")} | {key("MERGED")[9:]}
-    changed |= {key(s)[9:] for s in ex.LIMIT_KEYS.values()}
+    changed |= {key(s)[9:] for s in LIMIT_KEYS.values()}
     before, after = _cards(h_in), _cards(h_out)
     assert list(before) == list(after)  # same cards, same order
     assert {k: v for k, v in before.items() if k not in changed} == {k: v for k, v in after.items() if k not in changed}
@@ -289,12 +291,13 @@ def test_merged_absent_stays_absent(simulated, tmp_path: Path) -> None:
 def test_single_exposure_exp_numbering(projected: Ref) -> None:
     assert run(["extract", projected.path, "--count", "--exp", "0"]).stdout == f"{len(projected.lam)}\n"
     result = run(["extract", projected.path, "--count", "--exp", "1"], code=1)
-    assert "single-exposure table" in result.stderr and "--exp 0" in result.stderr
+    assert result.stderr.startswith("Error: --exp: ")
+    assert "exposure 1 is not in this table: a single-exposure table has only exposure 0" in result.stderr
 
 
 def test_unknown_exposure_of_a_combined_table(combined: Ref) -> None:
     result = run(["extract", combined.path, "--count", "--exp", "0,3"], code=1)
-    assert "--exp 0,3: no such exposure (the table has 1, 2)" in result.stderr
+    assert f"Error: --exp: {combined.path}: exposures 0, 3 are not in this table (exposures 1-2)" in result.stderr
 
 
 def test_missing_xoffset_keyword_is_named(simulated, tmp_path: Path) -> None:
@@ -459,7 +462,7 @@ def test_bad_criteria_are_usage_errors(combined: Ref, tmp_path: Path, args: list
 
 def test_declination_outside_range_and_no_criteria(combined: Ref, tmp_path: Path) -> None:
     result = run(["extract", combined.path, "--count", "--circle", "150", "95", "2"], code=2)
-    assert "--circle 150 95 2: declination 95 is outside -90..90 deg" in result.stderr
+    assert "--circle: circle aperture (150, 95, 2): declination 95 is outside -90..90 deg" in result.stderr
     result = run(["extract", combined.path, "-o", tmp_path / "o.fits"], code=2)
     assert "at least one selection criterion" in result.stderr
 
@@ -515,9 +518,10 @@ def test_small_chunks_and_blocks_give_the_same_output(combined: Ref, tmp_path: P
 def test_shifted_exposures_drs_rule(combined: Ref) -> None:
     with PixTable(combined.path) as pt:
         n1, n2 = (e.nrows for e in pt.keywords.exposures)
-        assert ex.shifted_exposures(pt, {1: 10, 2: 0}) == [(1, 0, 9), (2, 10, 9)]
-        assert ex.shifted_exposures(pt, {2: 5}) == [(1, 0, -1), (2, 0, 4)]
-        assert ex.shifted_exposures(pt, {1: n1, 2: n2}) == [(1, 0, n1 - 1), (2, n1, n1 + n2 - 1)]
+        emap = ExposureMap(pt.keywords.exposures, pt.nrows)
+        assert emap.shifted({1: 10, 2: 0}) == [(1, 0, 9), (2, 10, 9)]
+        assert emap.shifted({2: 5}) == [(1, 0, -1), (2, 0, 4)]
+        assert emap.shifted({1: n1, 2: n2}) == [(1, 0, n1 - 1), (2, n1, n1 + n2 - 1)]
 
 
 def test_ccd_slices_and_criteria_validation() -> None:
@@ -581,7 +585,7 @@ def test_selector_orders_tests_cheapest_first(combined: Ref) -> None:
     crit = Criteria(apertures=[Aperture("circle", RA0, DEC0, 2.0)], lambdas=[(6000, 6100)], ifus=[12], xpix=[(1, 9)])
     with PixTable(combined.path) as pt:
         sel = Selector(pt, crit)
-        assert [t.name for t in sel.tests] == ["--ifu", "--lambda", "--xpix", "sky aperture"]
+        assert [t.name for t in sel.tests] == ["ifu", "lambda", "xpix", "sky aperture"]
         assert sel.first_columns == ("origin",)
 
 

@@ -3,7 +3,7 @@
 The line names the file and the problem; stdout stays empty; no traceback.
 Damage that does not matter for a description (odd dtypes, bad XOFFSET cards,
 NaN coordinates, extra columns, 0 rows) is reported by ``info`` with exit 0,
-and refused later by the commands that need it (check_pipeline_dtypes, the
+and refused later by the commands that need it (output_columns, the
 XOFFSET lookup).
 """
 
@@ -23,6 +23,7 @@ from pixtab.cli import cli
 from pixtab.core.errors import InputError
 from pixtab.core.format.keywords import key
 from pixtab.core.format.limits import LimitsAccumulator
+from pixtab.core.format.columns import output_columns
 from pixtab.core.format.origin import XOffsets, encode
 from pixtab.core.io.table import PixTable
 
@@ -391,7 +392,7 @@ def test_float64_int64_columns_are_shown_and_refused_for_writing(layout: str, ba
     assert [line for line in human.stdout.splitlines() if line.startswith("column xpos")] == ["column xpos      float64  deg"]
     with PixTable(path) as pt:
         with pytest.raises(InputError) as exc:
-            pt.check_pipeline_dtypes()
+            output_columns(pt.columns.values(), False, pt.path)
     assert str(exc.value) == f"{path}: column 'xpos' is float64; the MUSE pipeline requires float32"
 
 

@@ -24,7 +24,7 @@ import pytest
 from click.testing import CliRunner
 
 from pixtab.cli import cli
-from pixtab.core.fits.atomic import atomic_output, check_output, live_temporaries
+from pixtab.core.fits.atomic import atomic_output, check_output
 from pixtab.core.errors import OutputError
 
 from conftest_faults import REPO, assert_one_line_error, pixtab_cmd, run_pixtab, sha256, temporaries
@@ -97,7 +97,6 @@ def test_write_error_mid_table(code: int, reason: str, layout: str, tmp_path: Pa
     assert result.exit_code == 1
     assert_one_line_error(result.stdout, result.stderr, out, f"write failed: {reason}")
     assert list(tmp_path.iterdir()) == []
-    assert live_temporaries() == set()
 
 
 def test_fsync_failure_is_a_write_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -91,14 +91,15 @@ def test_detector_coordinates_survive_drs_combination(drs_combined: tuple[Path, 
     combined, inputs = drs_combined
     with pixtab.open(combined) as pt:
         o = pt.read(["origin"])["origin"]
-        exp = org.exposure_of_rows(0, pt.nrows, pt.keywords.exposures)
-        x, y = org.detector_xy(o, exp, org.XOffsets(pt.keywords.xoffsets, pt.path))
+        d = org.DetectorDecoder.of(pt).decode(o, 0)
+        exp, x, y = d["exp"], d["x"], d["y"]
         ifu = org.get_ifu(o)
     seen_inputs = {}
     for path in inputs:
         with pixtab.open(path) as src:
             so = src.read(["origin"])["origin"]
-            sx, sy = org.detector_xy(so, np.zeros(len(so), np.int16), org.XOffsets(src.keywords.xoffsets))
+            d = org.DetectorDecoder.of(src).decode(so, 0)
+            sx, sy = d["x"], d["y"]
             seen_inputs[path] = set(zip(org.get_ifu(so).tolist(), sx.tolist(), sy.tolist()))
     for k in (1, 2, 3):
         rows = exp == k

@@ -10,13 +10,14 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from pixtab.core.format import origin as org
+from pixtab.core.format.exposures import ExposureMap
 from pixtab.core.ops.decode import decode_literals, sky_slice
 from pixtab.core.format.keywords import Exposure
 from pixtab.core.format.slicer import SKY_TO_CCD
 
 XSLICE = st.integers(0, 0x7F)  # 7 bits
 Y = st.integers(1, org.CCD_NY)  # 1-based CCD row
-IFU = st.integers(1, org.N_IFUS)
+IFU = st.integers(1, 24)
 SLICE = st.integers(1, org.N_SLICES)
 
 fields = st.tuples(XSLICE, Y, IFU, SLICE)
@@ -63,9 +64,10 @@ def test_detector_xy_adds_the_rows_exposure_offset(f: tuple[int, int, int, int],
     other = (off + 7) % 8000
     raw = {(e, ifu, slc): (off if e == exp else other) for e in range(6)}
     o = org.encode([xslice], [y], [ifu], [slc])
-    for zero_based in (False, True):
-        x, yy = org.detector_xy(o, np.array([exp]), org.XOffsets(raw), zero_based)
-        assert (int(x[0]), int(yy[0])) == (xslice + off - zero_based, y - zero_based)
+    decoder = org.DetectorDecoder(ExposureMap([], 1), raw)
+    for e in (exp, np.array([exp])):  # one exposure for the rows, or one per row
+        x, yy = decoder.x(o, e), decoder.y(o)
+        assert (int(x[0]), int(yy[0])) == (xslice + off, y)
 
 
 @given(st.lists(st.integers(0, 50), min_size=1, max_size=6), st.integers(0, 400), st.integers(1, 400))
@@ -85,7 +87,7 @@ def test_exposure_of_rows_matches_the_drs_loop(sizes: list[int], start: int, len
                 return e.exp if e.first <= row else 0
         return 0
 
-    got = org.exposure_of_rows(start, stop, exps)
+    got = ExposureMap(exps, total).of_rows(start, stop)
     assert got.tolist() == [drs(r) for r in range(start, stop)]
 
 

@@ -232,7 +232,7 @@ def test_weight_column(combined: Path, single: Path, tmp_path: Path) -> None:
     want, _, _ = reference_image(combined, 10, "weight", exp=3)
     with reconstruct(combined, tmp_path / "w.fits", "--ifu", 10, "--exp", 3, "--column", "weight") as hdul:
         assert np.array_equal(hdul[1].data, want.astype(np.float32), equal_nan=True)
-    reconstruct(single, tmp_path / "x.fits", "--ifu", 5, "--column", "weight", code=2)
+    reconstruct(single, tmp_path / "x.fits", "--ifu", 5, "--column", "weight", code=1)  # needs the table: 1
     assert "no 'weight' column" in _stderr(single, tmp_path / "x.fits", "--ifu", 5, "--column", "weight")
 
 
@@ -277,10 +277,16 @@ def test_exposures_that_do_not_overlap_share_an_image(combined: Path, tmp_path: 
 
 
 def test_exp_errors(combined: Path, single: Path, tmp_path: Path) -> None:
-    reconstruct(combined, tmp_path / "d.fits", "--ifu", 10, "--exp", 4, code=2)
-    assert "has exposures 1, 2, 3" in _stderr(combined, tmp_path / "d.fits", "--ifu", 10, "--exp", 4)
-    reconstruct(single, tmp_path / "d.fits", "--ifu", 5, "--exp", 1, code=2)
-    assert "single-exposure" in _stderr(single, tmp_path / "d.fits", "--ifu", 5, "--exp", 1)
+    """An exposure the table lacks is exit 1, with extract's words; --exp 0 of a single exposure is every row."""
+    reconstruct(combined, tmp_path / "d.fits", "--ifu", 10, "--exp", 4, code=1)
+    assert "--exp: " in _stderr(combined, tmp_path / "d.fits", "--ifu", 10, "--exp", 4)
+    assert "exposure 4 is not in this table (exposures 1-3)" in _stderr(combined, tmp_path / "d.fits", "--ifu", 10, "--exp", 4)
+    reconstruct(single, tmp_path / "d.fits", "--ifu", 5, "--exp", 1, code=1)
+    assert "single-exposure table has only exposure 0" in _stderr(single, tmp_path / "d.fits", "--ifu", 5, "--exp", 1)
+    with reconstruct(single, tmp_path / "z.fits", "--ifu", 5, "--exp", 0) as zero, reconstruct(
+        single, tmp_path / "a.fits", "--ifu", 5
+    ) as every:
+        assert np.array_equal(zero[1].data, every[1].data, equal_nan=True)
 
 
 def test_all_ifus_on_a_combined_table_with_exp(combined: Path, tmp_path: Path) -> None:
@@ -333,17 +339,17 @@ def test_output_rules(single: Path, tmp_path: Path) -> None:
 
 def test_core_reconstruct_progress_counts_both_passes(single: Path) -> None:
     import pixtab
-    from pixtab.core.ops.reconstruct.survey import Request, reconstruct as core_reconstruct, rows_to_read
+    from pixtab.core.ops.reconstruct import Request
+    from pixtab.core.progress import Recorder
+    from reconstruct_oracle import reconstruct as core_reconstruct
 
-    done: list[int] = []
     with pixtab.open(single) as pt:
-        req = Request(ifu=5)
-        images = core_reconstruct(pt, req, done.append, chunk_rows=3000)
-        assert sum(done) == rows_to_read(pt, req) == 40_000
-        done.clear()
-        req = Request(ifu=5, full_ccd=True)  # nothing to survey
-        core_reconstruct(pt, req, done.append, chunk_rows=3000)
-        assert sum(done) == rows_to_read(pt, req) == 20_000
+        done = Recorder()
+        images = core_reconstruct(pt, Request(ifu=5), done, chunk_rows=3000)
+        assert done.phases == [["survey", 20_000, 20_000], ["fill", 20_000, 20_000]]
+        done = Recorder()
+        core_reconstruct(pt, Request(ifu=5, full_ccd=True), done, chunk_rows=3000)  # nothing to survey
+        assert done.phases == [["fill", 20_000, 20_000]]
     assert len(images) == 1 and images[0].ifu == 5 and images[0].xstart > 1
 
 
@@ -457,7 +463,7 @@ def test_streamed_output_is_byte_identical_to_the_previous_one(tiny, tmp_path: P
 
 def _streamed(src: Path, out: Path, req, chunk_rows: int = 1 << 21):
     import pixtab
-    from pixtab.core.ops.reconstruct.survey import survey, write_streamed
+    from pixtab.core.ops.reconstruct import survey, write_streamed
 
     with pixtab.open(src) as pt:
         plan = survey(pt, req, chunk_rows=chunk_rows)
@@ -473,13 +479,13 @@ def test_pipeline_order_keeps_one_image_alive(tiny, tmp_path: Path, monkeypatch:
                                               chunk_rows: int, block_rows: int) -> None:
     """Each IFU is one run of rows: its image is written and freed before the next one is made,
     whatever the chunk and decoding-block sizes (runs cut across chunks and blocks)."""
-    from pixtab.core.ops.reconstruct import survey as core
+    from pixtab.core.ops import reconstruct as core
+    from pixtab.core.ops.reconstruct import rows
 
-    monkeypatch.setattr(core, "_BLOCK_ROWS", block_rows)
+    monkeypatch.setattr(rows, "_BLOCK_ROWS", block_rows)
     result = _streamed(tiny["tiny.fits"], tmp_path / "o.fits", core.Request(all_ifus=True), chunk_rows)
     assert result.max_alive == 1
     assert [im.ifu for im in result.images] == [2, 4, 9, 17]
-    assert all(im.image is None for im in result.images)  # freed once written
     assert [im.shape for im in result.images] == [(4, 211)] * 4  # x from 101 + 3 * IFU to 311 + 3 * IFU
     assert [(im.nrows, im.npix) for im in result.images] == [(126, 117)] * 4  # 6 rows repeat a pixel, 3 NaN
     assert _sha(tmp_path / "o.fits") == PREVIOUS_OUTPUTS[0][3]
@@ -492,9 +498,9 @@ def test_pipeline_order_keeps_one_image_alive(tiny, tmp_path: Path, monkeypatch:
 def test_interleaved_ifus_keep_every_image_alive(tiny, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """Unsorted rows, or every exposure of a combined table: all row spans overlap, so every image
     stays in memory until the end (as before streaming), and a debug message says so."""
-    from pixtab.core.ops.reconstruct.survey import Request
+    from pixtab.core.ops.reconstruct import Request
 
-    logger = logging.getLogger("pixtab.core.ops.reconstruct.survey")  # the CLI's "pixtab" logger may not propagate
+    logger = logging.getLogger("pixtab.core.ops.reconstruct.stream")  # the CLI's "pixtab" logger may not propagate
     logger.addHandler(caplog.handler)
     try:
         with caplog.at_level(logging.DEBUG, logger=logger.name):
@@ -514,7 +520,8 @@ def test_interleaved_ifus_keep_every_image_alive(tiny, tmp_path: Path, caplog: p
 def test_in_memory_api_writes_the_same_file(tiny, tmp_path: Path, name: str) -> None:
     """reconstruct() + write_images() (every image kept) and the streamed writer agree byte for byte."""
     import pixtab
-    from pixtab.core.ops.reconstruct.survey import Request, reconstruct as core_reconstruct, write_images
+    from pixtab.core.ops.reconstruct import Request
+    from reconstruct_oracle import reconstruct as core_reconstruct, write_images
 
     req = Request(all_ifus=True, column="dq", zero_based=True)
     _streamed(tiny[name], tmp_path / "s.fits", req)

@@ -19,7 +19,8 @@ def test_structure_is_pipeline_like(simulated) -> None:
         d = pt.read(None)
         k = pt.keywords
     o = d["origin"]
-    exp = org.exposure_of_rows(0, len(o), k.exposures)
+    decoder = org.DetectorDecoder.of(pt)
+    exp = decoder.exposures.of_rows(0, len(o))
     ifu, slc, y, xs = org.get_ifu(o), org.get_slice(o), org.get_y(o), org.get_xslice(o)
     # Rows ordered by exposure, IFU, slice, then CCD row, then x.
     order_key = ((exp.astype(np.int64) * 32 + ifu) * 64 + slc) * 8192 + y
@@ -28,7 +29,7 @@ def test_structure_is_pipeline_like(simulated) -> None:
     assert 1 <= xs.min() and xs.max() <= 127 and 1 <= y.min() and y.max() <= 4112
     # XOFFSET keywords for every (exposure, IFU, slice) present, per exposure.
     assert set(k.xoffsets) == {(e, i, s) for e in (1, 2) for i in (3, 7) for s in range(1, 49)}
-    x, _ = org.detector_xy(o, exp, org.XOffsets(k.xoffsets))
+    x = decoder.x(o, exp)
     assert 1 <= x.min() and x.max() <= 4096
     # Lambda rises along y within a slice; stat positive; some dq flags, some negative (bit 31).
     one = (exp == 1) & (ifu == 3) & (slc == 5)

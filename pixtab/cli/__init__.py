@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
@@ -19,9 +19,7 @@ from .. import __version__
 from ..core.fits.atomic import Interrupted, note_interrupt  # light: no numpy/astropy
 from . import completion, output
 
-T = TypeVar("T")
-
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILURE, EXIT_INTERRUPTED = 0, 1, 130
 
 CONTEXT_SETTINGS = {
     "help_option_names": ["-h", "--help"],
@@ -60,6 +58,49 @@ class Terminated(BaseException):
     """Raised by the SIGTERM handler so that ``finally`` blocks clean up."""
 
 
+#: the option that sets each request field the core names in its errors (same name, same meaning, every command)
+OPTIONS = {
+    "exp": "--exp",
+    "ifu": "--ifu",
+    "slice": "--slice",
+    "stack": "--stack",
+    "lambda": "--lambda",
+    "xpix": "--xpix",
+    "ypix": "--ypix",
+    "circle": "--circle",
+    "square": "--square",
+    "column": "--column",
+    "fill": "--fill",
+    "window": "--xpix/--ypix",
+    "with": "--with",
+    "sky": "--sky",
+    "rows": "--rows",
+    "ifus": "--ifus",
+    "exposures": "--exposures",
+    "wcs": "--wcs",
+    "method": "--or",
+    "slice_numbering": "--slice-numbering",
+}
+#: advice on how to get past an error, by the field the core names
+ADVICE = {
+    "overwrite": "use --overwrite to replace it",
+    "allow_empty": "--allow-empty writes a 0-row table",
+    "round_float32": "--round-float32 accepts the nearest float32",
+    "one_ifu": "choose one with --ifu N, or use --all-ifus",
+    "one_exp": "choose one with --exp K",
+}
+
+
+def describe_error(exc: Exception) -> str:
+    """A core error's message, with the option it is about or the advice that helps."""
+    field = getattr(exc, "field", None)
+    if field in ADVICE:
+        return f"{exc} ({ADVICE[field]})"
+    if field in OPTIONS:
+        return f"{OPTIONS[field]}: {exc}"
+    return str(exc)
+
+
 def _translate_errors(ctx: click.Context, invoke: Callable[[click.Context], Any]) -> Any:
     """Run ``invoke(ctx)``, turning core errors into click errors bound to ``ctx``.
 
@@ -73,11 +114,11 @@ def _translate_errors(ctx: click.Context, invoke: Callable[[click.Context], Any]
     except CriteriaError as exc:
         if _debug(ctx):
             raise
-        raise click.UsageError(str(exc), ctx=ctx) from None
+        raise click.UsageError(describe_error(exc), ctx=ctx) from None
     except PixtabError as exc:
         if _debug(ctx):
             raise
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(describe_error(exc)) from None
     except MemoryError:
         if _debug(ctx):
             raise
@@ -118,31 +159,6 @@ def cli(ctx: click.Context, verbose: int, quiet: int, traceback: bool) -> None:
     """
     ctx.obj = Settings(verbose, quiet, traceback)
     output.configure_logging(verbose, quiet)
-
-
-def for_each_input(inputs: Iterable[str], work: Callable[[str], T]) -> list[T]:
-    """Run ``work`` on every input; report a failing input and go on.
-
-    Exits with status 1 at the end when any input failed (fitscheck's rule).
-    With a single input the error propagates unchanged.
-    """
-    from ..core.errors import PixtabError
-
-    inputs = list(inputs)
-    if len(inputs) == 1:
-        return [work(inputs[0])]
-    results: list[T] = []
-    failed: list[str] = []
-    for path in inputs:
-        try:
-            results.append(work(path))
-        except PixtabError as exc:
-            click.echo(f"Error: {exc}", err=True)
-            failed.append(path)
-    if failed:
-        click.echo(f"Error: {len(failed)} of {len(inputs)} inputs failed: {', '.join(failed)}", err=True)
-        raise click.exceptions.Exit(EXIT_FAILURE)
-    return results
 
 
 #: subcommand modules, in the order ``--help`` lists them

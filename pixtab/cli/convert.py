@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import click
 
-from . import PixtabCommand, for_each_input
-from .output import info, print_json, progress
-from .options import inputs_arg, json_opt, output_dir_opts, output_opt, output_paths, overwrite_opt
+from . import PixtabCommand
+from .options import inputs_arg, json_opt, output_dir_opts, output_opt, overwrite_opt, round_float32_opt
+from .output import info, print_json
+from .writing import check_outputs, for_each_input, make_output_dir, output_paths, phases
 
 
 @click.command("convert", cls=PixtabCommand)
@@ -20,12 +21,7 @@ from .options import inputs_arg, json_opt, output_dir_opts, output_opt, output_p
     default=None,
     help="Layout to write. Default: the other one (image for MPDAF's ASCII tables).",
 )
-@click.option(
-    "--round-float32",
-    is_flag=True,
-    help="ASCII inputs only: round text values that are not exactly float32 to the nearest float32 "
-    "(default: refuse them).",
-)
+@round_float32_opt
 @overwrite_opt
 @json_opt
 def command(
@@ -54,21 +50,19 @@ def command(
       pixtab convert table.fits -o image.fits --to image
       pixtab convert *.fits --output-dir converted/ --json
     """
-    outputs = output_paths(inputs, output, output_dir, name_template)
-    targets = dict(zip(inputs, outputs))
-    everything = list(inputs)
+    targets = dict(zip(inputs, output_paths(inputs, output, output_dir, name_template)))
+    make_output_dir(output_dir)
+    check_outputs(list(targets.items()), overwrite)
 
     def one(path: str) -> None:
-        from ..core.fits.atomic import atomic_output, check_output
-        from ..core.ops.convert import convert
+        from ..core.fits.atomic import atomic_output
         from ..core.io.table import PixTable
+        from ..core.ops.convert import convert
 
         target = targets[path]
-        with PixTable(path) as pt:
-            check_output(target, everything, overwrite)
-            with progress(f"convert {path}", pt.nrows) as advance:
-                with atomic_output(target, overwrite) as fd:
-                    result = convert(pt, fd, layout, output=target, round_float32=round_float32, progress=advance)
+        with PixTable(path) as pt, phases(path) as progress:
+            with atomic_output(target, overwrite) as fd:
+                result = convert(pt, fd, layout, output=target, round_float32=round_float32, progress=progress)
         if as_json:
             print_json(result.as_dict())
         extra = f", {result.rounded_values:,} values rounded to float32" if result.rounded_values else ""

@@ -13,6 +13,7 @@ import click
 from . import PixtabCommand
 from . import output as out
 from .options import output_opt, overwrite_opt, range_callback, slice_numbering_opt, zero_based_opt
+from .writing import check_outputs, phases
 
 log = logging.getLogger("pixtab")
 
@@ -90,16 +91,21 @@ def command(
 
         cols = decode_literals(values, zero_based, slice_numbering)
         text = [header_line(list(cols), sep), format_text(list(cols.values()), sep)]
-        _emit_text(output, overwrite, [], text)
+        if output and output != "-":
+            check_outputs([], overwrite, [output])
+        _emit_text(output, overwrite, text)
         return
     if not input_path:
         raise click.UsageError("missing INPUT (or --value ORIGIN)")
     if fmt == "fits" and (not output or output == "-"):
         raise click.UsageError("--format fits needs -o/--output FILE")
 
-    from ..core.fits.atomic import atomic_output, check_output
-    from ..core.ops.decode import DecodeOptions, check_options, check_with_columns, iter_text_output, write_fits_table
+    from ..core.fits.atomic import atomic_output
     from ..core.io.table import PixTable
+    from ..core.ops.decode import DecodeOptions, check_options, check_with_columns, iter_text_output, write_fits_table
+
+    if output and output != "-":
+        check_outputs([(input_path, output)], overwrite)
 
     with PixTable(input_path) as pt:
         start, stop = _row_bounds(rows, pt.nrows)
@@ -112,14 +118,12 @@ def command(
         check_options(pt, opts)
         if sky and pt.wcs == "pixel":
             log.warning("%s: pixel-unit table: ra,dec are the focal-plane xpos,ypos (pixels)", input_path)
-        with out.progress(f"decode {input_path}", stop - start) as advance:
+        with phases(input_path) as progress:
             if fmt == "fits":
-                check_output(output, [input_path], overwrite)  # type: ignore[arg-type]
                 with atomic_output(output, overwrite) as fd:  # type: ignore[arg-type]
-                    write_fits_table(fd, pt, opts, start, stop, advance)
+                    write_fits_table(fd, pt, opts, start, stop, progress)
             else:
-                text = iter_text_output(pt, opts, start, stop, sep, advance)
-                _emit_text(output, overwrite, [input_path], text)
+                _emit_text(output, overwrite, iter_text_output(pt, opts, start, stop, sep, progress))
     if output and output != "-":
         out.info(f"wrote {output} ({stop - start:,} rows)")
 
@@ -137,12 +141,12 @@ def _row_bounds(rows: tuple[float, float] | None, nrows: int) -> tuple[int, int]
     return start, max(start, stop)
 
 
-def _emit_text(path: str | None, overwrite: bool, inputs: list[str], blocks: Iterable[bytes]) -> None:
-    """Write text blocks to stdout (ending quietly on a closed pipe) or atomically to ``path``."""
+def _emit_text(path: str | None, overwrite: bool, blocks: Iterable[bytes]) -> None:
+    """Write text blocks (outputs already checked) to stdout, ending quietly on a closed
+    pipe, or atomically to ``path``."""
     if path and path != "-":
-        from ..core.fits.atomic import atomic_output, check_output
+        from ..core.fits.atomic import atomic_output
 
-        check_output(path, inputs, overwrite)
         with atomic_output(path, overwrite) as fd, os.fdopen(os.dup(fd), "wb") as f:
             for block in blocks:
                 f.write(block)

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from . import PixtabCommand, for_each_input
+from . import PixtabCommand
 from . import output as ui
 from .options import (
     inputs_arg,
@@ -16,12 +16,13 @@ from .options import (
     layout_opt,
     output_dir_opts,
     output_opt,
-    output_paths,
     overwrite_opt,
     range_callback,
+    round_float32_opt,
     slice_numbering_opt,
     zero_based_opt,
 )
+from .writing import check_outputs, for_each_input, make_output_dir, output_paths, phases
 
 
 def _number(text: str) -> float | None:
@@ -92,8 +93,7 @@ def aperture_callback(shape: str) -> Any:
                 ) from None
             if not size > 0:
                 raise click.BadParameter(f"{what}: size must be positive", ctx=ctx, param=param)
-            option = f"--{param.name} {what}"
-            out.append(Aperture(shape, ra, dec, size, ra_plain and dec_plain and size_plain, option))
+            out.append(Aperture(shape, ra, dec, size, ra_plain and dec_plain and size_plain))
         return out
 
     return cb
@@ -134,6 +134,7 @@ def aperture_callback(shape: str) -> Any:
 @zero_based_opt
 @click.option("--count", is_flag=True, help="Print the number of selected rows and write nothing.")
 @click.option("--allow-empty", is_flag=True, help="Write a 0-row table when nothing is selected (default: error, no file).")
+@round_float32_opt
 @overwrite_opt
 @json_opt
 def command(
@@ -156,6 +157,7 @@ def command(
     zero_based: bool,
     count: bool,
     allow_empty: bool,
+    round_float32: bool,
     overwrite: bool,
     as_json: bool,
 ) -> None:
@@ -191,19 +193,21 @@ def command(
     if criteria.empty:
         raise click.UsageError("give at least one selection criterion (--circle, --lambda, --ifu, ...)")
     outputs = dict(zip(inputs, [None] * len(inputs) if count else output_paths(inputs, output, output_dir, name_template)))
-
-    def progress(path: str) -> Any:
-        return lambda desc, total: ui.progress(f"{desc} {path}", total)
+    if not count:
+        make_output_dir(output_dir)
+        check_outputs([(src, out) for src, out in outputs.items() if out], overwrite)
 
     def one(path: str) -> None:
-        from ..core.fits.atomic import check_output
-        from ..core.ops.extract import extract, select_rows, summarize
+        from ..core.fits.atomic import atomic_output
         from ..core.io.table import PixTable
+        from ..core.ops.extract import check_columns, check_selection, select_rows, summarize, write_selection
 
-        with PixTable(path) as pt:
-            if count:
-                with ui.progress(f"select {path}", pt.nrows) as advance:
-                    selection = select_rows(pt, criteria, advance)
+        with PixTable(path) as pt, phases(path) as progress:
+            if not count:
+                check_columns(pt)
+            selection = select_rows(pt, criteria, progress)
+            out = outputs[path]
+            if out is None:
                 result = summarize(pt, selection, None, None)
                 if as_json:
                     d = result.as_dict()
@@ -212,13 +216,12 @@ def command(
                 else:
                     ui.echo(f"{path}: {result.selected}" if len(inputs) > 1 else str(result.selected))
                 return
-            out = outputs[path]
-            assert out is not None
-            check_output(out, [path], overwrite)
-            result = extract(pt, criteria, out, layout, overwrite, allow_empty, progress(path))
+            check_selection(pt, selection, allow_empty)
+            with atomic_output(out, overwrite) as fd:
+                write_selection(pt, selection, criteria, fd, layout, progress, round_float32)
+            result = summarize(pt, selection, out, layout)
         ui.info(f"wrote {out} ({result.selected:,} of {result.rows:,} rows, {layout} layout)")
         if as_json:
             ui.print_json(result.as_dict())
 
     for_each_input(inputs, one)
-

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
-from . import PixtabCommand, for_each_input, output
+from . import PixtabCommand, output
 from .options import inputs_arg, json_opt
+from .writing import for_each_input, phases
 
 _SINGLE = {
     "nrows": "rows",
@@ -44,8 +45,8 @@ def command(inputs: tuple[str, ...], as_json: bool, stats: bool, single: str | N
         with PixTable(path) as pt:
             desc = summary(pt)
             if stats:
-                with output.progress(f"stats {path}", pt.nrows) as advance:
-                    desc["stats"] = stream_stats(pt, advance)
+                with phases(path) as progress:
+                    desc["stats"] = stream_stats(pt, progress)
         if single:
             value = ",".join(desc["columns"]) if single == "columns" else desc[_SINGLE[single]]
             output.echo("" if value is None else str(value))

@@ -13,6 +13,7 @@ Every option name the suite uses, and where (keep them meaning one thing):
 ``--xpix/--ypix``   extract, reconstruct-det (half-open ``LO:HI``)
 ``--ifu/--exp``     extract, reconstruct-det (lists: ``5,6`` or ``5-7``)
 ``--slice-numbering`` extract, decode-origin (``ccd`` or ``sky``)
+``--round-float32`` extract, convert (ASCII inputs: nearest float32)
 ==================  =======================================================
 
 Callbacks raise :class:`click.BadParameter`, so bad values exit with status 2
@@ -21,7 +22,6 @@ and a message naming the option.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -125,6 +125,15 @@ def overwrite_opt(f: F) -> F:
     return click.option("--overwrite", is_flag=True, help="Replace an existing output file.")(f)
 
 
+def round_float32_opt(f: F) -> F:
+    return click.option(
+        "--round-float32",
+        is_flag=True,
+        help="ASCII (MPDAF text) inputs only: round values that are not exactly float32 to the nearest "
+        "float32 (default: refuse them).",
+    )(f)
+
+
 def json_opt(f: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON (one object per input, one per line).")(f)
 
@@ -175,29 +184,3 @@ def output_dir_opts(default_name: str) -> Callable[[F], F]:
         )(f)
 
     return deco
-
-
-def output_paths(
-    inputs: tuple[str, ...], output: str | None, output_dir: str | None, template: str
-) -> list[str]:
-    """Work out one output path per input from ``-o`` or ``--output-dir`` + template."""
-    if output and output_dir:
-        raise click.UsageError("use either -o/--output or --output-dir, not both")
-    if output:
-        if len(inputs) > 1:
-            raise click.UsageError("-o/--output takes one input; use --output-dir for several")
-        return [output]
-    if not output_dir:
-        raise click.UsageError("missing -o/--output (or --output-dir for several inputs)")
-    paths = []
-    for src in inputs:
-        base = os.path.basename(src)
-        stem = base[: -len(".fits")] if base.lower().endswith(".fits") else base.rsplit(".", 1)[0]
-        try:
-            name = template.format(stem=stem, name=base)
-        except (KeyError, IndexError, ValueError) as exc:
-            raise click.BadParameter(f"bad template {template!r}: {exc}", param_hint="'--name'") from None
-        paths.append(os.path.join(output_dir, name))
-    if len(set(paths)) != len(paths):
-        raise click.UsageError("several inputs map to the same output name; use {stem} in --name")
-    return paths

@@ -2,7 +2,8 @@
 
 The rich console for stderr is built on demand so that click's test runner,
 which swaps ``sys.stderr``, captures it. Progress bars are drawn only when
-stderr is a terminal and the user did not ask for ``--quiet``.
+stderr is a terminal and the user did not ask for ``--quiet``
+(:func:`pixtab.cli.writing.phases`).
 """
 
 from __future__ import annotations
@@ -10,14 +11,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import click
-
-ProgressCallback = Callable[[int], None]
-
 
 def stderr_console() -> Any:
     """A rich console writing to the current ``sys.stderr`` (honours NO_COLOR, TERM=dumb)."""
@@ -83,23 +79,3 @@ def progress_enabled() -> bool:
     ctx = click.get_current_context(silent=True)
     quiet = bool(ctx and ctx.find_root().obj and ctx.find_root().obj.quiet)
     return not quiet and sys.stderr.isatty()
-
-
-@contextmanager
-def progress(description: str, total: int | None) -> Iterator[ProgressCallback]:
-    """A progress bar on stderr (only on a TTY); yields an ``advance(n)`` callback."""
-    if not progress_enabled() or not total:
-        yield lambda n: None
-        return
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>5.1f}%"),
-        TimeRemainingColumn(),
-        console=stderr_console(),
-        transient=True,
-    ) as bar:
-        task = bar.add_task(description, total=total)
-        yield lambda n: bar.advance(task, n)

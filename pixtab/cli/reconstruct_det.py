@@ -7,6 +7,7 @@ import click
 from . import PixtabCommand
 from . import output as out
 from .options import input_arg, output_opt, overwrite_opt, range_callback, zero_based_opt
+from .writing import check_outputs, phases
 
 
 @click.command("reconstruct-det", cls=PixtabCommand)
@@ -58,7 +59,8 @@ def command(
 
     A table with several IFUs needs --ifu (or --all-ifus), and one where two
     exposures put rows on the same pixel needs --exp: both are usage errors
-    (exit 2). Nothing selected is exit 1.
+    (exit 2). An exposure or column the table lacks, or nothing selected, is
+    exit 1. A single-exposure table has exposure 0 only (--exp 0: every row).
 
     \b
     Examples:
@@ -66,9 +68,9 @@ def command(
       pixtab reconstruct-det combined.fits -o det.fits --ifu 5 --exp 2 --full-ccd
       pixtab reconstruct-det reduced.fits -o all.fits --all-ifus --column lambda --fill 0
     """
-    from ..core.fits.atomic import atomic_output, check_output
-    from ..core.ops.reconstruct.survey import Request, rows_to_read, survey, write_streamed
+    from ..core.fits.atomic import atomic_output
     from ..core.io.table import PixTable
+    from ..core.ops.reconstruct import Request, survey, write_streamed
 
     req = Request(
         column=column,
@@ -81,13 +83,12 @@ def command(
         fill=fill,
         zero_based=zero_based,
     )
-    check_output(output, [input], overwrite)
-    with PixTable(input) as pt:
-        with out.progress(f"reconstruct {input}", rows_to_read(pt, req)) as advance:
-            plan = survey(pt, req, advance)  # usage errors before any output exists
-            unit = pt.columns[column].unit
-            with atomic_output(output, overwrite) as fd:
-                # Each image is written and freed once the stream has passed its IFU.
-                images = write_streamed(fd, pt, plan, unit, advance).images
+    check_outputs([(input, output)], overwrite)
+    with PixTable(input) as pt, phases(input) as progress:
+        plan = survey(pt, req, progress)  # errors about the request before any output exists
+        unit = pt.columns[column].unit
+        with atomic_output(output, overwrite) as fd:
+            # Each image is written and freed once the stream has passed its IFU.
+            images = write_streamed(fd, pt, plan, unit, progress).images
     shapes = ", ".join(f"CHAN{im.ifu:02d} {im.shape[1]}x{im.shape[0]}" for im in images)
     out.info(f"wrote {output} ({shapes})")

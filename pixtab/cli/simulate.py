@@ -6,6 +6,7 @@ import click
 
 from . import PixtabCommand, output
 from .options import int_list_callback, layout_opt, overwrite_opt
+from .writing import check_outputs, phases
 
 
 def _rows(ctx: click.Context, param: click.Parameter, value: str) -> int:
@@ -48,13 +49,12 @@ def command(output_path: str, overwrite: bool, **kw: object) -> None:
       pixtab simulate sample.fits --rows 2e6
       pixtab simulate combined.fits --exposures 3 --ifus 10,11 --layout table
     """
-    from ..core.fits.atomic import atomic_output, check_output
+    from ..core.fits.atomic import atomic_output
     from ..core.ops.simulate import SimulationSpec, simulate, validate
 
     spec = SimulationSpec(**kw)  # type: ignore[arg-type]
     validate(spec)
-    check_output(output_path, [], overwrite)
-    with output.progress(f"simulate {output_path}", spec.rows) as advance:
-        with atomic_output(output_path, overwrite) as fd:
-            simulate(fd, spec, progress=advance)
+    check_outputs([], overwrite, [output_path])
+    with phases(output_path) as progress, atomic_output(output_path, overwrite) as fd:
+        simulate(fd, spec, progress=progress)
     output.info(f"wrote {output_path} ({spec.rows:,} rows, {spec.layout} layout, {spec.wcs})")

@@ -1,6 +1,6 @@
 """The core's layers, read from its imports (ast): a lower layer never imports a higher one.
 
-errors <- fits (FITS structure, dtypes, HDU writing, atomic output)
+errors, progress <- fits (FITS structure, dtypes, HDU writing, atomic output)
        <- format (keywords, limits, origin codec and detector decoder, columns, sky, slicer)
        <- io (table, layouts, row sources and selection, writer)
        <- ops (one module or package per operation)
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 CORE = Path(__file__).resolve().parents[2] / "pixtab" / "core"
-RANK = {"errors": 0, "fits": 1, "format": 2, "io": 3, "ops": 4}
+RANK = {"errors": 0, "progress": 0, "fits": 1, "format": 2, "io": 3, "ops": 4}
 
 
 def _layer(module: str) -> str:

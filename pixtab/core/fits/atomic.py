@@ -1,6 +1,8 @@
 """Write outputs atomically: a hidden temporary file in the target directory, then a rename.
 
-An interrupted or failed run leaves neither the target nor the temporary file.
+An interrupted or failed run leaves neither the target nor the temporary file:
+the CLI's signal handlers raise an exception, and :func:`atomic_output`
+removes its temporary file on any exception on the way out.
 Without ``overwrite`` the final step is ``os.link`` + ``unlink``, which fails
 atomically when the target appeared in the meantime (two writers never produce
 a mixed file: one of them wins whole, the other fails).
@@ -11,14 +13,12 @@ from __future__ import annotations
 import errno
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import OutputError
 
-#: temporary files currently open; the CLI's signal handler removes them
-_LIVE_TEMPS: set[str] = set()
 #: signal number of an interruption already requested (0: none)
 _INTERRUPTED = 0
 
@@ -42,19 +42,27 @@ def note_interrupt(signum: int) -> None:
     _INTERRUPTED = signum
 
 
-def live_temporaries() -> set[str]:
-    """Temporary files being written right now (for emergency clean-up)."""
-    return set(_LIVE_TEMPS)
-
-
 def _umask_mode() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return 0o666 & ~mask
 
 
-def check_output(path: str | os.PathLike[str], inputs: list[str], overwrite: bool) -> Path:
-    """Validate an output path before any work is done; return it resolved."""
+def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """Are ``a`` and ``b`` the same file? By identity (device and inode) when both exist
+    (hard links, symlinks, ``./x`` and ``x``), else by resolved path."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def check_output(path: str | os.PathLike[str], inputs: Sequence[str | os.PathLike[str]], overwrite: bool) -> Path:
+    """Validate an output path before any work is done; return it.
+
+    ``inputs``: every input of the run (an output may not replace any of them,
+    even with ``overwrite``).
+    """
     out = Path(path)
     parent = out.parent if str(out.parent) else Path(".")
     if out.is_dir():
@@ -62,16 +70,11 @@ def check_output(path: str | os.PathLike[str], inputs: list[str], overwrite: boo
     if not parent.is_dir():
         raise OutputError(f"{out}: directory {parent} does not exist")
     for src in inputs:
-        same = os.path.realpath(src) == os.path.realpath(out)
-        if not same and out.exists():
-            try:
-                same = os.path.samefile(src, out)
-            except OSError:
-                same = False
-        if same:
-            raise OutputError(f"{out}: output is the same file as the input")
+        if same_file(src, out):
+            what = "the input" if len(inputs) == 1 else f"the input {src}"
+            raise OutputError(f"{out}: output is the same file as {what}")
     if out.exists() and not overwrite:
-        raise OutputError(f"{out}: already exists (use --overwrite to replace it)")
+        raise OutputError(f"{out}: already exists", field="overwrite")
     if not os.access(parent, os.W_OK):
         raise OutputError(f"{out}: directory {parent} is not writable")
     return out
@@ -91,7 +94,6 @@ def atomic_output(path: str | os.PathLike[str], overwrite: bool = False) -> Iter
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.tmp-", dir=directory)
     except OSError as exc:
         raise OutputError(f"{target}: cannot create a file in {directory}: {exc.strerror}") from None
-    _LIVE_TEMPS.add(tmp)
     try:
         try:
             try:
@@ -108,8 +110,6 @@ def atomic_output(path: str | os.PathLike[str], overwrite: bool = False) -> Iter
     except BaseException:
         _remove(tmp)
         raise
-    finally:
-        _LIVE_TEMPS.discard(tmp)
 
 
 def _commit(tmp: str, target: Path, overwrite: bool) -> None:
@@ -119,13 +119,13 @@ def _commit(tmp: str, target: Path, overwrite: bool) -> None:
     try:
         os.link(tmp, target)
     except FileExistsError:
-        raise OutputError(f"{target}: already exists (use --overwrite to replace it)") from None
+        raise OutputError(f"{target}: already exists", field="overwrite") from None
     except OSError as exc:
         if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV, errno.EMLINK):
             raise
         # File systems without hard links: best effort check-then-rename.
         if target.exists():
-            raise OutputError(f"{target}: already exists (use --overwrite to replace it)") from None
+            raise OutputError(f"{target}: already exists", field="overwrite") from None
         os.replace(tmp, target)
         return
     _remove(tmp)

@@ -18,12 +18,12 @@ from pathlib import Path
 from astropy.io import fits
 
 from ..errors import InputError
+from .dtypes import BITPIXES
 
 log = logging.getLogger(__name__)
 
 BLOCK = 2880
 CARD = 80
-_BITPIX = (8, 16, 32, 64, -32, -64)
 
 
 @dataclass(frozen=True)
@@ -78,8 +78,8 @@ def data_size(header: fits.Header) -> int:
     if naxis > 999:
         raise ValueError(f"keyword NAXIS = {naxis} is above 999")
     bitpix = int_value(header, "BITPIX")
-    if bitpix not in _BITPIX:
-        raise ValueError(f"keyword BITPIX = {bitpix} is not one of {', '.join(map(str, _BITPIX))}")
+    if bitpix not in BITPIXES:
+        raise ValueError(f"keyword BITPIX = {bitpix} is not one of {', '.join(map(str, BITPIXES))}")
     if naxis == 0:
         return 0
     dims = [int_value(header, f"NAXIS{i}", minimum=0) for i in range(1, naxis + 1)]

@@ -80,3 +80,18 @@ def set_limits(header: fits.Header, limits: dict[str, float | int | None]) -> No
             header[name] = value
         else:
             header.append((name, value), end=True)
+
+
+def reserve_limits(header: fits.Header, has_rows: bool) -> None:
+    """Placeholder LIMITS (absent when there will be no rows), so that the header
+    has its final size before the data pass and :func:`finish_limits` only
+    changes values."""
+    if has_rows:
+        set_limits(header, {k: (0 if k.startswith(("ifu", "slice")) else 0.0) for k in LIMIT_KEYS})
+    else:
+        set_limits(header, {k: None for k in LIMIT_KEYS})
+
+
+def finish_limits(header: fits.Header, rows: LimitsAccumulator | None, wcs: str, crval: tuple[float, float] | None) -> None:
+    """Write the LIMITS of the rows seen (``rows`` None: no rows, no LIMITS) into ``header``."""
+    set_limits(header, rows.result(wcs, crval) if rows is not None else {k: None for k in LIMIT_KEYS})

@@ -6,7 +6,8 @@ Bit layout (DRS ``muse_pixtable.c``)::
 
 with ``y`` the 1-based row on the trimmed CCD and ``xslice = x - XOFFSET``
 (``x`` 1-based). The detector x of a row needs the XOFFSET keyword of the
-row's own exposure, IFU and slice.
+row's own exposure, IFU and slice: :class:`DetectorDecoder` is the one place
+that pairs them (every command that needs detector pixels uses it).
 """
 
 from __future__ import annotations
@@ -15,15 +16,17 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from typing import Any
+
 from ..errors import InputError, PixtabError
-from .keywords import Exposure, plain, xoffset_key
+from .exposures import ExposureMap
+from .keywords import plain, xoffset_key
 
 SLICE_SHIFT, SLICE_MASK = 0, 0x3F
 IFU_SHIFT, IFU_MASK = 6, 0x1F
 Y_SHIFT, Y_MASK = 11, 0x1FFF
 X_SHIFT, X_MASK = 24, 0x7F
 
-N_IFUS = 24
 N_SLICES = 48
 CCD_NX = 4096
 CCD_NY = 4112
@@ -73,19 +76,6 @@ def decode_value(value: int) -> dict[str, int]:
     }
 
 
-def exposure_of_rows(start: int, stop: int, exposures: Sequence[Exposure]) -> np.ndarray:
-    """Exposure number of rows ``start..stop-1`` (DRS ``muse_pixtable_get_expnum``).
-
-    0 for tables without EXPn FIRST/LAST keywords, as the pipeline numbers them.
-    """
-    out = np.zeros(stop - start, dtype=np.int16)
-    for e in exposures:
-        lo, hi = max(e.first, start), min(e.last + 1, stop)
-        if lo < hi:
-            out[lo - start : hi - start] = e.exp
-    return out
-
-
 class XOffsets:
     """Lookup table of XOFFSET keywords indexed by (exposure, ifu, slice).
 
@@ -128,18 +118,55 @@ class XOffsets:
         raise InputError(self.path, f"keyword '{name}' is missing (needed to decode detector x)")
 
 
-def detector_xy(
-    origin: np.ndarray,
-    exp: np.ndarray,
-    xoffsets: XOffsets,
-    zero_based: bool = False,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Detector (x, y) of each row, 1-based as the DRS counts unless ``zero_based``."""
-    ifu = get_ifu(origin)
-    slc = get_slice(origin)
-    x = get_xslice(origin).astype(np.int32) + xoffsets.lookup(exp, ifu, slc)
-    y = get_y(origin).astype(np.int32)
-    if zero_based:
-        x -= 1
-        y -= 1
-    return x, y
+class DetectorDecoder:
+    """Detector fields of origin values of one table: ifu, slice, x, y, exposure.
+
+    x uses the XOFFSET keyword of the row's own exposure (from ``exposures``),
+    IFU and slice; a missing or invalid keyword is an :class:`InputError`
+    naming it, raised only when a row needs it. Pixels are 1-based as the DRS
+    counts them (subtract 1 for MPDAF's).
+    """
+
+    def __init__(self, exposures: ExposureMap, xoffsets: dict[tuple[int, int, int], object], path: str = "") -> None:
+        self.exposures = exposures
+        self.xoffsets = XOffsets(xoffsets, path)
+
+    @classmethod
+    def of(cls, pt: Any) -> "DetectorDecoder":
+        """The decoder of an open table (anything with ``keywords``, ``nrows`` and ``path``)."""
+        return cls(ExposureMap(pt.keywords.exposures, pt.nrows), pt.keywords.xoffsets, pt.path)
+
+    def x(self, origin: np.ndarray, exp: int | np.ndarray) -> np.ndarray:
+        """1-based detector x of rows of exposure ``exp`` (one number, or one per row)."""
+        if origin.dtype.kind == "u":  # signed arithmetic (callers subtract 1)
+            origin = origin.astype(np.int64)
+        table = self.xoffsets.table
+        key = origin & (IFU_MASK << IFU_SHIFT | SLICE_MASK)  # ifu and slice fields: one gather per row
+        if isinstance(exp, (int, np.integer)):
+            off = table[exp].reshape(-1).take(key) if exp < table.shape[0] else None
+            if off is None or (off.size and int(off.min()) < 0):
+                self.xoffsets.lookup(np.full(len(origin), exp), get_ifu(origin), get_slice(origin))  # raises
+        else:
+            flat = table.reshape(table.shape[0], -1)
+            if exp.size and int(exp.max()) >= flat.shape[0]:
+                self.xoffsets.lookup(exp, get_ifu(origin), get_slice(origin))  # raises
+            off = flat[exp, key]
+            if off.size and int(off.min()) < 0:
+                self.xoffsets.lookup(exp, get_ifu(origin), get_slice(origin))  # raises
+        x = origin >> X_SHIFT
+        x &= X_MASK
+        x += off
+        return x
+
+    def y(self, origin: np.ndarray) -> np.ndarray:
+        """1-based detector y (CCD row) of each origin value."""
+        if origin.dtype.kind == "u":
+            origin = origin.astype(np.int64)
+        y = origin >> Y_SHIFT
+        y &= Y_MASK
+        return y
+
+    def decode(self, origin: np.ndarray, start: int) -> dict[str, np.ndarray]:
+        """ifu, slice, x, y, exp of the rows ``start..start+len(origin)-1`` (1-based pixels)."""
+        exp = self.exposures.of_rows(start, start + len(origin))
+        return {"ifu": get_ifu(origin), "slice": get_slice(origin), "x": self.x(origin, exp), "y": self.y(origin), "exp": exp}

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..format import origin as org
+from ..format.exposures import ExposureMap
+from ..format.origin import DetectorDecoder
 from ..errors import CriteriaError, InputError
 from ..format.sky import SkyFrame
 from ..format.slicer import SKY_TO_CCD, stack_slices
@@ -36,8 +38,7 @@ class Aperture:
     """A sky aperture: centre in degrees (pixels for pixel tables), size in arcsec (pixels).
 
     ``plain`` is True when the centre and the size were typed as bare numbers,
-    the only form that makes sense for pixel tables. ``option`` names the
-    command-line option for messages.
+    the only form that makes sense for pixel tables.
     """
 
     shape: str  # 'circle' (size = radius) or 'square' (size = half side)
@@ -45,10 +46,9 @@ class Aperture:
     dec: float
     size: float
     plain: bool = True
-    option: str = ""
 
     def label(self) -> str:
-        return self.option or f"{self.shape} aperture"
+        return f"{self.shape} aperture ({self.ra:g}, {self.dec:g}, {self.size:g})"
 
 
 @dataclass
@@ -72,17 +72,17 @@ class Criteria:
 
     def __post_init__(self) -> None:
         if self.method not in ("and", "or"):
-            raise CriteriaError(f"method must be 'and' or 'or', not {self.method!r}")
-        for name, ranges in (("--lambda", self.lambdas), ("--xpix", self.xpix), ("--ypix", self.ypix)):
+            raise CriteriaError(f"method must be 'and' or 'or', not {self.method!r}", field="method")
+        for name, ranges in (("lambda", self.lambdas), ("xpix", self.xpix), ("ypix", self.ypix)):
             for lo, hi in ranges:
                 if not lo < hi:
-                    raise CriteriaError(f"{name} {lo}:{hi} is empty or inverted (need LO < HI)")
+                    raise CriteriaError(f"{name} range {lo}:{hi} is empty or inverted (need LO < HI)", field=name)
         for ap in self.apertures:
             if not ap.size > 0 or not math.isfinite(ap.size):
-                raise CriteriaError(f"{ap.label()}: size must be a positive number, not {ap.size}")
+                raise CriteriaError(f"{ap.label()}: size must be a positive number, not {ap.size}", field=ap.shape)
 
     def _others(self) -> bool:
-        """Is any criterion other than --lambda given?"""
+        """Is any criterion other than a wavelength range given?"""
         return bool(self.apertures or self.ifus or self.slices or self.stacks or self.xpix or self.ypix) or (
             self.exps is not None
         )
@@ -105,7 +105,7 @@ def ccd_slices(values: Sequence[int], numbering: str = "ccd") -> list[int]:
         return sorted(set(values))
     if numbering == "sky":
         return sorted({SKY_TO_CCD[v] for v in values})
-    raise CriteriaError(f"slice numbering must be 'ccd' or 'sky', not {numbering!r}")
+    raise CriteriaError(f"slice numbering must be 'ccd' or 'sky', not {numbering!r}", field="slice_numbering")
 
 
 # -- lazy column access -------------------------------------------------------
@@ -204,7 +204,7 @@ def _runs(blocks: np.ndarray) -> list[tuple[int, int]]:
 
 
 @dataclass
-class Test:
+class RowTest:
     """One criterion as a row test: ``run(src, idx) -> bool mask over idx``."""
 
     name: str
@@ -255,47 +255,36 @@ class Selector:
     def __init__(self, pt: PixTable, criteria: Criteria) -> None:
         self.pt = pt
         self.criteria = criteria
-        self.exposures = pt.keywords.exposures
-        self.tests: list[Test] = []
+        self.exposures = ExposureMap(pt.keywords.exposures, pt.nrows)
+        self.decoder = DetectorDecoder(self.exposures, pt.keywords.xoffsets, pt.path)
+        self.tests: list[RowTest] = []
         c = criteria
         if c.exps is not None:
             self._check_exposures(c.exps)
-        for name, values in (("--ifu", c.ifus), ("--slice", c.slices), ("--stack", c.stacks)):
+        for name, values in (("ifu", c.ifus), ("slice", c.slices), ("stack", c.stacks)):
             if values:
                 self.tests.append(self._origin_lut_test(name, values))
         if c.lambdas:
             ranges = list(c.lambdas)
             self.tests.append(
-                Test("--lambda", ("lambda",), 2, lambda src, idx: _ranges_mask(src.get("lambda", idx), ranges, src.scratch))
+                RowTest("lambda", ("lambda",), 2, lambda src, idx: _ranges_mask(src.get("lambda", idx), ranges, src.scratch))
             )
         if c.ypix:
-            self.tests.append(Test("--ypix", ("origin",), 3, self._ypix_test))
+            self.tests.append(RowTest("ypix", ("origin",), 3, self._ypix_test))
         if c.xpix:
-            self._xoffsets = org.XOffsets(pt.keywords.xoffsets, pt.path)
-            self.tests.append(Test("--xpix", ("origin",), 4, self._xpix_test))
+            self.tests.append(RowTest("xpix", ("origin",), 4, self._xpix_test))
         if c.apertures:
             self._frame = SkyFrame.of(pt)
             self._check_apertures(c.apertures)
-            self.tests.append(Test("sky aperture", ("xpos", "ypos"), 10, self._sky_test))
+            self.tests.append(RowTest("sky aperture", ("xpos", "ypos"), 10, self._sky_test))
         self.tests.sort(key=lambda t: t.cost)
 
     # -- validation -----------------------------------------------------------
 
     def _check_exposures(self, exps: list[int]) -> None:
-        have = self.pt.keywords.exposure_numbers
-        bad = [e for e in exps if e not in have]
-        if not bad:
-            return
-        if not self.exposures:
-            raise InputError(
-                self.pt.path,
-                f"--exp {','.join(map(str, bad))}: this is a single-exposure table (no EXPn FIRST/LAST "
-                "keywords); its only exposure is 0, as the pipeline numbers it (--exp 0 keeps every row)",
-            )
-        raise InputError(
-            self.pt.path,
-            f"--exp {','.join(map(str, bad))}: no such exposure (the table has {', '.join(map(str, have))})",
-        )
+        problem = self.exposures.check(exps)
+        if problem:
+            raise InputError(self.pt.path, problem, field="exp")
 
     def _check_apertures(self, apertures: list[Aperture]) -> None:
         for ap in apertures:
@@ -303,21 +292,22 @@ class Selector:
                 if not ap.plain:
                     raise CriteriaError(
                         f"{ap.label()}: {self.pt.path} is a pixel-unit table: give the centre and size "
-                        "as plain numbers in pixels (no units, no sexagesimal)"
+                        "as plain numbers in pixels (no units, no sexagesimal)",
+                        field=ap.shape,
                     )
             elif not -90.0 <= ap.dec <= 90.0:
-                raise CriteriaError(f"{ap.label()}: declination {ap.dec:g} is outside -90..90 deg")
+                raise CriteriaError(f"{ap.label()}: declination {ap.dec:g} is outside -90..90 deg", field=ap.shape)
 
     # -- tests ------------------------------------------------------------------
 
-    def _origin_lut_test(self, name: str, values: list[int]) -> Test:
+    def _origin_lut_test(self, name: str, values: list[int]) -> RowTest:
         """IFU/slice/stack membership through a lookup table on the 11 low origin bits."""
         lut = np.zeros(1 << 11, dtype=bool)
         codes = np.arange(1 << 11)
         ifu, slc = codes >> org.IFU_SHIFT & org.IFU_MASK, codes & org.SLICE_MASK
-        if name == "--ifu":
+        if name == "ifu":
             lut[np.isin(ifu, values)] = True
-        elif name == "--slice":
+        elif name == "slice":
             lut[np.isin(slc, values)] = True
         else:
             lut[np.isin(slc, [s for st in values for s in stack_slices(st)])] = True
@@ -325,10 +315,10 @@ class Selector:
         def run(src: RowSource, idx: np.ndarray | None) -> np.ndarray:
             return lut[src.get("origin", idx) & 0x7FF]
 
-        return Test(name, ("origin",), 1, run)
+        return RowTest(name, ("origin",), 1, run)
 
     def exposure_of(self, src: RowSource, idx: np.ndarray | None) -> np.ndarray:
-        exp = org.exposure_of_rows(src.start, src.stop, self.exposures)
+        exp = self.exposures.of_rows(src.start, src.stop)
         return exp if idx is None else exp[idx]
 
     def _ypix_test(self, src: RowSource, idx: np.ndarray | None) -> np.ndarray:
@@ -338,17 +328,7 @@ class Selector:
         return _ranges_mask(y, self.criteria.ypix, src.scratch)
 
     def _xpix_test(self, src: RowSource, idx: np.ndarray | None) -> np.ndarray:
-        origin = src.get("origin", idx)
-        exp = self.exposure_of(src, idx)
-        # XOFFSET by (exposure, low 11 origin bits = IFU and slice): one gather per row.
-        table = self._xoffsets.table
-        flat = table.reshape(table.shape[0], -1)
-        if exp.size and int(exp.max()) >= flat.shape[0]:
-            org.detector_xy(origin, exp, self._xoffsets)  # raises, naming the missing keyword
-        off = flat[exp, origin & 0x7FF]
-        if off.size and int(off.min()) < 0:
-            org.detector_xy(origin, exp, self._xoffsets)  # raises, naming the bad keyword
-        x = ((origin >> org.X_SHIFT) & org.X_MASK) + off
+        x = self.decoder.x(src.get("origin", idx), self.exposure_of(src, idx))
         if self.criteria.zero_based:
             x -= 1
         return _ranges_mask(x, self.criteria.xpix, src.scratch)
@@ -423,9 +403,9 @@ class Selector:
     def chunk_possible(self, start: int, stop: int) -> bool:
         """False when the exposure criterion alone rules out every row of the range."""
         exps = self.criteria.exps
-        if exps is None or self.criteria.method != "and" or not self.exposures:
+        if exps is None or self.criteria.method != "and":
             return True
-        return any(e.exp in exps and e.first < stop and e.last >= start for e in self.exposures)
+        return self.exposures.touches(exps, start, stop)
 
     def select(self, src: RowSource) -> np.ndarray:
         """Chunk-local indices (sorted) of the selected rows of ``src``."""

@@ -1,21 +1,23 @@
-"""Open a pixel table and stream its columns in row chunks.
+"""``PixTable``: open a pixel table, validate it, describe it, and stream its columns.
 
-Three on-disk layouts are read (format doc section 2):
+The public library API (``pixtab.open(path)`` returns one)::
 
-* ``image``: one IMAGE extension per column, found by EXTNAME (case-insensitive);
-* ``table``: one BINTABLE with interleaved rows;
-* ``ascii-table``: the ASCII ``TABLE`` that MPDAF's ``save_as_ima=False`` writes.
+    with pixtab.open("PIXTABLE_OBJECT_0001.fits") as pt:
+        pt.nrows, pt.layout, pt.columns, pt.keywords, pt.wcs, pt.centre
+        cols = pt.read(["lambda", "data"], 0, 1000)        # dict of native arrays
+        for chunk in pt.iter_chunks(["lambda", "data"]):   # Chunk(start, stop, arrays)
+            ...
 
-Data are read with positional reads into freshly allocated chunk buffers, never
-through a memory map, so resident memory is bounded by the chunk size whatever
-the table size.
+How the columns are stored is the business of the layout object ``pt.storage``
+(:mod:`pixtab.core.io.layouts`: image, BINTABLE or ASCII TABLE); this class
+only opens the file, checks what makes it a pixel table and reads chunks with
+read-ahead. Resident memory is bounded by the chunk size whatever the table size.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,53 +25,16 @@ from dataclasses import dataclass
 import numpy as np
 from astropy.io import fits
 
-from ..format import keywords as kwmod
 from ..errors import InputError
-from ..fits.structure import HDUInfo, int_value, scan
+from ..fits.structure import HDUInfo, scan
+from ..format import keywords as kwmod
+from ..format.columns import FLAT_FIELD_EXTNAME, REQUIRED
 from ..format.keywords import PixtableKeywords
+from .layouts import Column, Layout, read_layout
 
 log = logging.getLogger(__name__)
 
-REQUIRED = ("xpos", "ypos", "lambda", "data", "dq", "stat", "origin")
-OPTIONAL = ("weight",)
-#: dtype each known column must have for the pipeline to load it
-PIPELINE_DTYPES = {
-    "xpos": "float32",
-    "ypos": "float32",
-    "lambda": "float32",
-    "data": "float32",
-    "dq": "int32",
-    "stat": "float32",
-    "origin": "int32",
-    "weight": "float32",
-}
-FLAT_FIELD_EXTNAME = "PIXTABLE_FLAT_FIELD"
 DEFAULT_CHUNK_ROWS = 2**21  # 2 Mi rows: 8 MiB per float32 column
-
-_BITPIX_DTYPE = {8: "u1", 16: "i2", 32: "i4", 64: "i8", -32: "f4", -64: "f8"}
-_TFORM_DTYPE = {"E": "f4", "J": "i4", "D": "f8", "K": "i8", "I": "i2", "B": "u1"}
-_TFORM_RE = re.compile(r"^\s*(\d*)([A-Z])")
-_ASCII_RE = re.compile(r"^\s*([AIFED])(\d+)")
-
-
-@dataclass(frozen=True)
-class Column:
-    """One column: its name, native dtype, unit string and where its bytes are."""
-
-    name: str  # lower-case canonical name
-    stored_name: str  # name as written in the file
-    dtype: np.dtype  # native-endian dtype of the values pixtab returns
-    unit: str | None  # unit string exactly as stored
-    hdu: int
-    offset: int  # image: byte offset of the data; table: byte offset in the row
-    width: int = 0  # ascii-table: field width in characters
-    fits_format: str = ""  # TFORM or BITPIX as written
-
-    @property
-    def pipeline_ok(self) -> bool:
-        """True when the dtype is the one the MUSE pipeline requires."""
-        want = PIPELINE_DTYPES.get(self.name)
-        return want is None or self.dtype == np.dtype(want)
 
 
 @dataclass
@@ -87,17 +52,6 @@ class Chunk:
         return self.stop - self.start
 
 
-def pread_into(fd: int, buf: np.ndarray, offset: int, path: str) -> None:
-    """Fill ``buf`` from ``offset`` with positional reads (thread-safe)."""
-    view = memoryview(buf).cast("B")
-    done = 0
-    while done < len(view):
-        n = os.preadv(fd, [view[done:]], offset + done)
-        if n <= 0:
-            raise InputError(path, f"unexpected end of file at byte {offset + done}")
-        done += n
-
-
 class PixTable:
     """A pixel table opened for streaming reads. Use as a context manager.
 
@@ -112,19 +66,12 @@ class PixTable:
         self.primary_header: fits.Header = self.hdus[0].header
         if len(self.hdus) < 2:
             raise InputError(self.path, "no extensions: not a pixel table")
-        kind = self.hdus[1].xtension
-        self.extra_hdus: list[HDUInfo] = []
-        if kind == "IMAGE":
-            self.layout = "image"
-            self.columns, self.nrows = self._image_columns()
-        elif kind == "BINTABLE":
-            self.layout = "table"
-            self.columns, self.nrows = self._table_columns(ascii=False)
-        elif kind == "TABLE":
-            self.layout = "ascii-table"
-            self.columns, self.nrows = self._table_columns(ascii=True)
-        else:
-            raise InputError(self.path, f"HDU 1 is a {kind!r} extension: not a pixel table")
+        self.storage: Layout = read_layout(self.path, self.hdus)
+        #: 'image', 'table' or 'ascii-table'
+        self.layout: str = self.storage.name
+        self.columns: dict[str, Column] = self.storage.columns
+        self.nrows: int = self.storage.nrows
+        self.extra_hdus: list[HDUInfo] = self.storage.extra_hdus
         missing = [c for c in REQUIRED if c not in self.columns]
         if missing:
             raise InputError(self.path, f"missing column(s): {', '.join(missing)}")
@@ -148,103 +95,6 @@ class PixTable:
             log.warning("%s: keyword '%sWEIGHTED' is T but there is no weight column", self.path, kwmod.PREFIX)
         self.wcs = self._wcs_state()
         self._fd: int | None = None
-
-    # -- structure ------------------------------------------------------------
-
-    def _image_columns(self) -> tuple[dict[str, Column], int]:
-        columns: dict[str, Column] = {}
-        nrows: int | None = None
-        for h in self.hdus[1:]:
-            hdr = h.header
-            if h.xtension != "IMAGE":
-                self.extra_hdus.append(h)
-                continue
-            name = h.extname
-            if not name:
-                raise InputError(self.path, f"image extension {h.index} has no EXTNAME (cannot tell which column it is)")
-            naxis = int(hdr.get("NAXIS", 0))
-            dims = tuple(int(hdr.get(f"NAXIS{i}", 0)) for i in range(1, naxis + 1))
-            if naxis != 2 or dims[0] != 1:
-                shape = tuple(reversed(dims))
-                raise InputError(
-                    self.path,
-                    f"column '{name}' has shape {shape}: the pipeline stores columns as (nrows, 1) images (NAXIS1 = 1)",
-                )
-            if self._number(h, "BSCALE", 1) != 1 or self._number(h, "BZERO", 0) != 0:
-                raise InputError(self.path, f"column '{name}' is scaled (BSCALE/BZERO): not supported")
-            bitpix = int(hdr["BITPIX"])
-            dtype = np.dtype(_BITPIX_DTYPE[bitpix])
-            if nrows is None:
-                nrows = dims[1]
-            elif dims[1] != nrows:
-                raise InputError(self.path, f"column '{name}' has {dims[1]} rows, the first column has {nrows}")
-            lname = name.lower()
-            if lname in columns:
-                raise InputError(self.path, f"column '{name}' appears twice")
-            unit = hdr.get("BUNIT")
-            columns[lname] = Column(
-                lname, name, dtype, None if unit is None else str(unit), h.index, h.data_offset, fits_format=str(bitpix)
-            )
-        return columns, int(nrows or 0)
-
-    def _table_columns(self, ascii: bool) -> tuple[dict[str, Column], int]:
-        h = self.hdus[1]
-        hdr = h.header
-        self.extra_hdus = list(self.hdus[2:])
-        if hdr.get("NAXIS") != 2:
-            raise InputError(self.path, f"HDU 1: a table needs NAXIS = 2, not {hdr.get('NAXIS')!r}")
-        self._row_bytes = int(hdr["NAXIS1"])
-        nrows = int(hdr["NAXIS2"])
-        columns: dict[str, Column] = {}
-        offset = 0
-        for i in range(1, self._int(h, "TFIELDS", 0) + 1):
-            name = str(hdr.get(f"TTYPE{i}", f"col{i}")).strip()
-            if f"TFORM{i}" not in hdr:
-                raise InputError(self.path, f"HDU 1: keyword TFORM{i} is missing (TFIELDS = {hdr['TFIELDS']})")
-            tform = str(hdr[f"TFORM{i}"]).strip()
-            unit = hdr.get(f"TUNIT{i}")
-            unit = None if unit is None else str(unit)
-            if self._number(h, f"TSCAL{i}", 1) != 1 or self._number(h, f"TZERO{i}", 0) != 0:
-                raise InputError(self.path, f"column '{name}' is scaled (TSCAL/TZERO): not supported")
-            if ascii:
-                m = _ASCII_RE.match(tform)
-                if not m:
-                    raise InputError(self.path, f"column '{name}' has unsupported ASCII format {tform!r}")
-                code, width = m[1], int(m[2])
-                dtype = np.dtype({"I": "i8", "A": "S%d" % width}.get(code, "f8"))
-                col = Column(name.lower(), name, dtype, unit, h.index, self._int(h, f"TBCOL{i}") - 1, width, tform)
-            else:
-                m = _TFORM_RE.match(tform)
-                repeat = int(m[1] or 1) if m else 0
-                code = m[2] if m else "?"
-                if code not in _TFORM_DTYPE or repeat != 1:
-                    # A field we cannot represent as one number per row: skip it, loudly.
-                    log.warning("%s: column '%s' (TFORM %s) is not a scalar number; it is ignored", self.path, name, tform)
-                    offset += _field_bytes(tform)
-                    continue
-                dtype = np.dtype(_TFORM_DTYPE[code])
-                col = Column(name.lower(), name, dtype, unit, h.index, offset, fits_format=tform)
-                offset += dtype.itemsize
-            if col.name in columns:
-                raise InputError(self.path, f"column '{name}' appears twice")
-            columns[col.name] = col
-        if not ascii and offset != self._row_bytes:
-            raise InputError(self.path, f"BINTABLE row is {self._row_bytes} bytes but its columns add up to {offset}")
-        return columns, nrows
-
-    def _int(self, h: HDUInfo, name: str, default: int | None = None) -> int:
-        """Integer keyword of HDU ``h``; InputError naming it when missing or not an integer."""
-        try:
-            return int_value(h.header, name, default, minimum=0)
-        except ValueError as exc:
-            raise InputError(self.path, f"HDU {h.index}: {exc}") from None
-
-    def _number(self, h: HDUInfo, name: str, default: float) -> float:
-        """Numeric keyword of HDU ``h`` (e.g. BZERO); InputError naming it when not a number."""
-        value = h.header.get(name, default)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise InputError(self.path, f"HDU {h.index}: keyword {name} = {value!r} is not a number")
-        return float(value)
 
     def _wcs_state(self) -> str:
         """'pixel', 'projected', 'positioned' or 'unknown', from the xpos/ypos units (DRS rule)."""
@@ -301,15 +151,6 @@ class PixTable:
             raise InputError(self.path, f"HDU {h.index} is truncated")
         return blob.ljust(size, b"\0")
 
-    def check_pipeline_dtypes(self) -> None:
-        """Raise :class:`InputError` when a known column has a type the pipeline rejects."""
-        for c in self.columns.values():
-            if not c.pipeline_ok:
-                raise InputError(
-                    self.path,
-                    f"column '{c.name}' is {c.dtype.name}; the MUSE pipeline requires {PIPELINE_DTYPES[c.name]}",
-                )
-
     # -- reading --------------------------------------------------------------
 
     def __enter__(self) -> "PixTable":
@@ -354,50 +195,7 @@ class PixTable:
         """
         stop = self.nrows if stop is None else min(stop, self.nrows)
         start = max(0, min(start, stop))
-        cols = self._names(names)
-        n = stop - start
-        if self.layout == "image":
-            out = {}
-            for name in cols:
-                c = self.columns[name]
-                buf = np.empty(n, dtype=c.dtype.newbyteorder(">"))
-                pread_into(self.fd, buf, c.offset + start * c.dtype.itemsize, self.path)
-                if native:
-                    buf = buf.byteswap(inplace=True).view(c.dtype) if c.dtype.itemsize > 1 else buf.view(c.dtype)
-                out[name] = buf
-            return out
-        raw = np.empty((n, self._row_bytes), dtype=np.uint8)
-        pread_into(self.fd, raw, self.hdus[1].data_offset + start * self._row_bytes, self.path)
-        if self.layout == "table":
-            # One strided, byte-swapping copy per column out of the interleaved rows.
-            rows = raw.reshape(-1).view(self.record_dtype(cols))
-            if not native:
-                return {name: rows[name] for name in cols}
-            return {name: rows[name].astype(self.columns[name].dtype) for name in cols}
-        return {name: self._ascii_field(raw, self.columns[name]) for name in cols}
-
-    def record_dtype(self, cols: list[str] | None = None) -> np.dtype:
-        """Big-endian record dtype of one BINTABLE row, exposing ``cols`` (default: all)."""
-        cols = list(self.columns) if cols is None else cols
-        return np.dtype(
-            {
-                "names": cols,
-                "formats": [self.columns[n].dtype.newbyteorder(">") for n in cols],
-                "offsets": [self.columns[n].offset for n in cols],
-                "itemsize": self._row_bytes,
-            }
-        )
-
-    def _ascii_field(self, raw: np.ndarray, c: Column) -> np.ndarray:
-        text = np.ascontiguousarray(raw[:, c.offset : c.offset + c.width]).view(f"S{c.width}").reshape(-1)
-        if c.dtype.kind == "S":
-            return text
-        # Fortran-style exponents ('D') are legal in ASCII tables.
-        text = np.char.replace(np.char.upper(text), b"D", b"E") if c.fits_format.startswith("D") else text
-        try:
-            return text.astype(c.dtype)
-        except ValueError as exc:
-            raise InputError(self.path, f"column '{c.name}': unparsable ASCII value ({exc})") from None
+        return self.storage.read(self.fd, self._names(names), start, stop, native)
 
     def iter_chunks(
         self,
@@ -440,13 +238,3 @@ class PixTable:
                     future = pool.submit(self.read, cols, *bounds[i + 1], native)
                 yield Chunk(a, b, arrays)
 
-
-def _field_bytes(tform: str) -> int:
-    m = _TFORM_RE.match(tform)
-    if not m:
-        return 0
-    repeat = int(m[1] or 1)
-    size = {"L": 1, "X": 1, "B": 1, "I": 2, "J": 4, "K": 8, "A": 1, "E": 4, "D": 8, "C": 8, "M": 16, "P": 8, "Q": 16}
-    if m[2] == "X":
-        return -(-repeat // 8)
-    return repeat * size.get(m[2], 0)

@@ -1,184 +1,134 @@
 """Stream a pixel table to disk in the image or BINTABLE layout.
 
 The row count is known before writing (extract counts in a selection pass), so
-the whole file structure is laid out up front and every chunk goes to its final
-place with positional writes: each column of the image layout at its own
-offset, or interleaved rows for the table layout. The primary header is written
-last (:meth:`PixtableWriter.finish`) so that keywords that depend on the data,
-such as LIMITS, can be filled in after the data pass; its size in blocks is
-reserved from the initial header.
+the whole file is laid out up front in an :class:`~pixtab.core.fits.hdu.HDUFile`
+and every chunk goes to its final place with positional writes (each column of
+the image layout at its own offset, or interleaved rows for the table layout:
+:mod:`pixtab.core.io.layouts`). The primary header is written again last
+(:meth:`PixtableWriter.finish`) so that keywords that depend on the data, such
+as LIMITS, can be filled in after the data pass; its size in blocks is
+reserved by the initial header.
+
+:class:`RowBatcher` gathers small pieces of rows into big writes.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from astropy.io import fits
 
-from ..fits.structure import BLOCK, header_bytes, padded
+from ..fits.hdu import ColumnSpec, HDUCopy, HDUFile, copy_range
+from .layouts import Layout, Placement, RowBuffer, placement
 
-_DTYPE_BITPIX = {"float32": -32, "int32": 32, "float64": -64, "int64": 64, "int16": 16, "uint8": 8}
-_DTYPE_TFORM = {"float32": "1E", "int32": "1J", "float64": "1D", "int64": "1K", "int16": "1I", "uint8": "1B"}
-
-
-@dataclass(frozen=True)
-class ColumnSpec:
-    """A column to write: name (written verbatim), native dtype and unit string (verbatim)."""
-
-    name: str
-    dtype: np.dtype
-    unit: str | None = None
-
-
-def pwrite_all(fd: int, data: bytes | memoryview, offset: int) -> None:
-    view = memoryview(data).cast("B")
-    done = 0
-    while done < len(view):
-        done += os.pwrite(fd, view[done:], offset + done)
-
-
-def _card_value(value: str) -> str:
-    """Quote a FITS string value exactly as given (no astropy re-rendering)."""
-    return "'" + value.replace("'", "''").ljust(8) + "'"
-
-
-def _raw_header(cards: list[tuple[str, str]]) -> bytes:
-    """Build a header from (keyword, already formatted value) pairs."""
-    lines = [f"{k:<8}= {v:>20}" if not v.startswith("'") else f"{k:<8}= {v}" for k, v in cards]
-    for line in lines:
-        if len(line) > 80:
-            raise ValueError(f"header card too long: {line!r}")
-    text = "".join(line.ljust(80) for line in lines) + "END".ljust(80)
-    return text.ljust(padded(len(text)), " ").encode("ascii")
-
-
-def image_header(spec: ColumnSpec, nrows: int) -> bytes:
-    """Header of one column's IMAGE extension, as the DRS writes it."""
-    cards = [
-        ("XTENSION", "'IMAGE   '"),
-        ("BITPIX", str(_DTYPE_BITPIX[spec.dtype.name])),
-        ("NAXIS", "2"),
-        ("NAXIS1", "1"),
-        ("NAXIS2", str(nrows)),
-        ("PCOUNT", "0"),
-        ("GCOUNT", "1"),
-        ("EXTNAME", _card_value(spec.name)),
-    ]
-    if spec.unit is not None:
-        cards.append(("BUNIT", _card_value(spec.unit)))
-    return _raw_header(cards)
-
-
-def table_header(specs: Sequence[ColumnSpec], nrows: int) -> bytes:
-    """Header of the single BINTABLE of the table layout."""
-    width = sum(s.dtype.itemsize for s in specs)
-    cards = [
-        ("XTENSION", "'BINTABLE'"),
-        ("BITPIX", "8"),
-        ("NAXIS", "2"),
-        ("NAXIS1", str(width)),
-        ("NAXIS2", str(nrows)),
-        ("PCOUNT", "0"),
-        ("GCOUNT", "1"),
-        ("TFIELDS", str(len(specs))),
-    ]
-    for i, s in enumerate(specs, 1):
-        cards.append((f"TTYPE{i}", _card_value(s.name)))
-        cards.append((f"TFORM{i}", _card_value(_DTYPE_TFORM[s.dtype.name])))
-        if s.unit is not None:
-            cards.append((f"TUNIT{i}", _card_value(s.unit)))
-    return _raw_header(cards)
+__all__ = ["ColumnSpec", "PixtableWriter", "RowBatcher", "primary_header_for"]
 
 
 class PixtableWriter:
     """Write ``nrows`` rows of ``columns`` to the open file ``fd``.
 
-    Call :meth:`write` with chunks (dicts of arrays, in row order) until all
-    rows are written, then :meth:`finish` with the final primary header.
-    ``extra_hdus`` are complete, padded HDUs (header + data bytes) appended
-    after the columns, e.g. ``PIXTABLE_FLAT_FIELD``.
+    Call :meth:`write` with chunks (dicts of arrays, in row order) or
+    :meth:`write_raw` with row buffers of :meth:`buffer` until all rows are
+    written (or :meth:`copy_raw` once), then :meth:`finish` with the final
+    primary header. ``extra_hdus`` are complete HDUs appended after the
+    columns (padded bytes, or :class:`HDUCopy` of an input's HDU), e.g.
+    ``PIXTABLE_FLAT_FIELD``. ``primary`` may be the header's exact bytes.
     """
 
     def __init__(
         self,
         fd: int,
-        primary_header: fits.Header,
+        primary: fits.Header | bytes,
         columns: Sequence[ColumnSpec],
         nrows: int,
         layout: str = "image",
-        extra_hdus: Sequence[bytes] = (),
+        extra_hdus: Sequence[bytes | HDUCopy] = (),
     ) -> None:
-        if layout not in ("image", "table"):
-            raise ValueError(f"unknown layout {layout!r}")
-        self.fd = fd
+        self.file = HDUFile(fd, primary)
         self.columns = list(columns)
         self.nrows = int(nrows)
-        self.layout = layout
+        self.placement: Placement = placement(layout, self.file, self.columns, self.nrows)
+        self.layout = self.placement.name
         self.written = 0
-        self._primary_size = len(header_bytes(primary_header))
-        pos = self._primary_size
-        self._offsets: dict[str, int] = {}
-        if layout == "image":
-            for spec in self.columns:
-                hdr = image_header(spec, self.nrows)
-                pwrite_all(fd, hdr, pos)
-                pos += len(hdr)
-                self._offsets[spec.name] = pos
-                pos += padded(self.nrows * spec.dtype.itemsize)
-        else:
-            hdr = table_header(self.columns, self.nrows)
-            pwrite_all(fd, hdr, pos)
-            pos += len(hdr)
-            self._offsets["<rows>"] = pos
-            pos += padded(self.nrows * self.row_dtype.itemsize)
-        for blob in extra_hdus:
-            pwrite_all(fd, blob, pos)
-            pos += len(blob)
-        self.size = pos
-        # Fix the final size now: padding is zeros, and a full disk or a file-size
-        # limit shows up here before any real work.
-        os.ftruncate(fd, pos)
+        for hdu in extra_hdus:
+            self.file.append(hdu)
+        self.file.seal()
 
     @property
-    def row_dtype(self) -> np.dtype:
-        """Big-endian record dtype of one output row (the table layout's row)."""
-        return np.dtype([(s.name, s.dtype.newbyteorder(">")) for s in self.columns])
+    def fd(self) -> int:
+        return self.file.fd
 
-    def column_offset(self, name: str) -> int:
-        """File offset of row 0 of column ``name`` (image layout) or of the rows (table)."""
-        return self._offsets[name if self.layout == "image" else "<rows>"]
+    @property
+    def size(self) -> int:
+        return self.file.size
+
+    def _advance(self, n: int) -> int:
+        row = self.written
+        if row + n > self.nrows:
+            raise ValueError(f"writing {row + n} rows into a table of {self.nrows}")
+        self.written += n
+        return row
 
     def write(self, arrays: dict[str, np.ndarray]) -> None:
         """Append one chunk of rows (every column, equal lengths, in row order)."""
         n = len(arrays[self.columns[0].name])
-        if self.written + n > self.nrows:
-            raise ValueError(f"writing {self.written + n} rows into a table of {self.nrows}")
-        if n == 0:
-            return
-        if self.layout == "image":
-            for spec in self.columns:
-                data = np.ascontiguousarray(arrays[spec.name], dtype=spec.dtype.newbyteorder(">"))
-                pwrite_all(self.fd, data.data, self._offsets[spec.name] + self.written * spec.dtype.itemsize)
-        else:
-            rows = np.empty(n, dtype=self.row_dtype)
-            for spec in self.columns:
-                rows[spec.name] = arrays[spec.name]
-            pwrite_all(self.fd, rows.data, self._offsets["<rows>"] + self.written * self.row_dtype.itemsize)
-        self.written += n
+        if n:
+            self.placement.write(arrays, self._advance(n), n)
 
-    def finish(self, primary_header: fits.Header) -> None:
+    def buffer(self, rows: int) -> RowBuffer:
+        """A raw row buffer of this output's layout."""
+        return self.placement.buffer(rows)
+
+    def write_raw(self, buf: RowBuffer, n: int) -> None:
+        """Append the first ``n`` rows of a raw buffer (big-endian, as stored)."""
+        if n:
+            self.placement.write_raw(buf, self._advance(n), n)
+
+    def copy_raw(self, source: Layout, fd: int) -> None:
+        """All rows of ``source`` (open as ``fd``), stored in this same layout: a byte copy."""
+        if source.packed != self.placement.packed or source.nrows != self.nrows:
+            raise ValueError(f"a {source.name} table of {source.nrows} rows is not this output's layout")
+        for (src, nbytes), dst in zip(source.raw_extents(), self.placement.raw_extents()):
+            copy_range(fd, self.fd, nbytes, src, dst, source.path)
+        self._advance(self.nrows - self.written)
+
+    def finish(self, primary: fits.Header | bytes) -> None:
         """Write the final primary header (same number of blocks as the initial one)."""
         if self.written != self.nrows:
             raise ValueError(f"wrote {self.written} of {self.nrows} rows")
-        blob = header_bytes(primary_header)
-        if len(blob) != self._primary_size:
-            raise ValueError(
-                f"primary header grew from {self._primary_size // BLOCK} to {len(blob) // BLOCK} blocks"
-            )
-        pwrite_all(self.fd, blob, 0)
+        self.file.rewrite_primary(primary)
+
+
+class RowBatcher:
+    """Gathers pieces of rows and hands them on in batches of at least ``rows`` rows.
+
+    ``sink(arrays)`` receives each batch (every column of ``names``, concatenated).
+    Call :meth:`flush` at the end.
+    """
+
+    def __init__(self, names: Sequence[str], rows: int, sink: Callable[[dict[str, np.ndarray]], None]) -> None:
+        self.names, self.rows, self.sink = list(names), rows, sink
+        self.pending: list[dict[str, np.ndarray]] = []
+        self.pending_rows = 0
+
+    def add(self, arrays: dict[str, np.ndarray]) -> None:
+        n = len(arrays[self.names[0]])
+        if n:
+            self.pending.append(arrays)
+            self.pending_rows += n
+        if self.pending_rows >= self.rows:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        if len(self.pending) == 1:
+            batch = self.pending[0]
+        else:
+            batch = {n: np.concatenate([p[n] for p in self.pending]) for n in self.names}
+        self.pending, self.pending_rows = [], 0
+        self.sink(batch)
 
 
 def primary_header_for(header: fits.Header) -> fits.Header:

@@ -15,20 +15,21 @@ output of the decode.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from astropy.io import fits
 
-from ..format import origin as org
 from ..errors import CriteriaError
+from ..fits.hdu import ColumnSpec
+from ..format import origin as org
+from ..format.origin import DetectorDecoder
 from ..format.sky import SkyFrame
 from ..format.slicer import CCD_TO_SKY
 from ..io.table import DEFAULT_CHUNK_ROWS, PixTable
-from ..io.writer import ColumnSpec, PixtableWriter
-
-Progress = Callable[[int], None]
+from ..io.writer import PixtableWriter
+from ..progress import SILENT, Progress
 
 #: decoded columns, in output order (``ra``, ``dec`` follow with ``sky``)
 DECODED = ("row", "ifu", "slice", "xpix", "ypix", "exp")
@@ -54,38 +55,21 @@ class DecodeOptions:
     with_columns: tuple[str, ...] = ()
 
 
-class OriginDecoder:
-    """Decodes the origin values of one table (its exposures and XOFFSET keywords)."""
-
-    def __init__(self, pt: PixTable, zero_based: bool = False, slice_numbering: str = "ccd") -> None:
-        if slice_numbering not in ("ccd", "sky"):
-            raise ValueError(f"unknown slice numbering {slice_numbering!r}")
-        self.exposures = pt.keywords.exposures
-        self.xoffsets = org.XOffsets(pt.keywords.xoffsets, pt.path)
-        self.zero_based = zero_based
-        self.slice_numbering = slice_numbering
-
-    def exposure(self, start: int, stop: int) -> np.ndarray:
-        """Exposure number of rows ``start..stop-1``."""
-        return org.exposure_of_rows(start, stop, self.exposures)
-
-    def decode(self, origin: np.ndarray, start: int) -> dict[str, np.ndarray]:
-        """Decoded columns of the rows ``start..start+len(origin)-1``."""
-        origin = np.asarray(origin)
-        stop = start + len(origin)
-        exp = self.exposure(start, stop)
-        x, y = org.detector_xy(origin, exp, self.xoffsets, self.zero_based)
-        slc = org.get_slice(origin)
-        if self.slice_numbering == "sky":
-            slc = sky_slice(slc)
-        return {
-            "row": np.arange(start, stop, dtype=np.int64),
-            "ifu": org.get_ifu(origin),
-            "slice": slc,
-            "xpix": x.astype(np.int16),
-            "ypix": y.astype(np.int16),
-            "exp": exp,
-        }
+def decode_rows(decoder: DetectorDecoder, origin: np.ndarray, start: int, opts: DecodeOptions) -> dict[str, np.ndarray]:
+    """The decoded columns (row, ifu, slice, xpix, ypix, exp) of rows ``start..``."""
+    d = decoder.decode(np.asarray(origin), start)
+    x, y = d["x"], d["y"]
+    if opts.zero_based:
+        x -= 1
+        y -= 1
+    return {
+        "row": np.arange(start, start + len(origin), dtype=np.int64),
+        "ifu": d["ifu"],
+        "slice": sky_slice(d["slice"]) if opts.slice_numbering == "sky" else d["slice"],
+        "xpix": x.astype(np.int16),
+        "ypix": y.astype(np.int16),
+        "exp": d["exp"],
+    }
 
 
 def decode_literals(
@@ -104,25 +88,25 @@ def decode_literals(
 
 
 def check_with_columns(pt: PixTable, names: Sequence[str]) -> tuple[str, ...]:
-    """Validate ``--with`` column names (lower-cased, in the given order, no repeats)."""
+    """Validate the names of columns to copy (lower-cased, in the given order, no repeats)."""
     out: list[str] = []
     for name in names:
         n = name.strip().lower()
         if not n:
             continue
         if n not in pt.columns:
-            raise CriteriaError(f"--with: no column '{name}' in {pt.path} (have: {', '.join(pt.columns)})")
+            raise CriteriaError(f"no column '{name}' in {pt.path} (have: {', '.join(pt.columns)})", field="with")
         if pt.columns[n].dtype.kind not in "iuf":
-            raise CriteriaError(f"--with: column '{name}' is not numeric")
+            raise CriteriaError(f"column '{name}' is not numeric", field="with")
         if n in DECODED or n in ("ra", "dec"):
-            raise CriteriaError(f"--with: column '{name}' clashes with a decoded column of that name")
+            raise CriteriaError(f"column '{name}' clashes with a decoded column of that name", field="with")
         if n not in out:
             out.append(n)
     return tuple(out)
 
 
 def check_options(pt: PixTable, opts: DecodeOptions) -> None:
-    """Raise before any output when ``opts`` cannot work on ``pt`` (e.g. --sky without a centre)."""
+    """Raise before any output when ``opts`` cannot work on ``pt`` (e.g. sky positions without a centre)."""
     if opts.sky:
         SkyFrame.of(pt)
 
@@ -150,11 +134,13 @@ def iter_decoded(
 
     Keys follow :func:`output_specs` (copied columns under their lower-case names).
     """
-    decoder = OriginDecoder(pt, opts.zero_based, opts.slice_numbering)
+    if opts.slice_numbering not in ("ccd", "sky"):
+        raise CriteriaError(f"slice numbering must be 'ccd' or 'sky', not {opts.slice_numbering!r}", field="slice_numbering")
+    decoder = DetectorDecoder.of(pt)
     frame = SkyFrame.of(pt) if opts.sky else None
     names = ["origin"] + (["xpos", "ypos"] if frame else []) + [n for n in opts.with_columns if n != "origin"]
     for chunk in pt.iter_chunks(list(dict.fromkeys(names)), start, stop, chunk_rows):
-        out = decoder.decode(chunk["origin"], chunk.start)
+        out = decode_rows(decoder, chunk["origin"], chunk.start, opts)
         if frame is not None:
             out["ra"], out["dec"] = frame.radec(chunk["xpos"], chunk["ypos"])
         for n in opts.with_columns:
@@ -163,18 +149,18 @@ def iter_decoded(
 
 
 def iter_text_output(
-    pt: PixTable, opts: DecodeOptions, start: int, stop: int, sep: str = ",", progress: Progress | None = None
+    pt: PixTable, opts: DecodeOptions, start: int, stop: int, sep: str = ",", progress: Progress = SILENT
 ) -> Iterator[bytes]:
     """The CSV/TSV output of rows ``start..stop-1``: the header line, then blocks of lines."""
     yield header_line([s.name for s in output_specs(pt, opts)], sep)
+    progress.start("decode", stop - start)
     for cols in iter_decoded(pt, opts, start, stop):
         yield from iter_text(list(cols.values()), sep)
-        if progress:
-            progress(len(cols["row"]))
+        progress.advance(len(cols["row"]))
 
 
 def write_fits_table(
-    fd: int, pt: PixTable, opts: DecodeOptions, start: int, stop: int, progress: Progress | None = None
+    fd: int, pt: PixTable, opts: DecodeOptions, start: int, stop: int, progress: Progress = SILENT
 ) -> None:
     """Stream the decoded rows ``start..stop-1`` to ``fd`` as a FITS binary table."""
     header = fits.Header([("SIMPLE", True), ("BITPIX", 8), ("NAXIS", 0), ("EXTEND", True)])
@@ -183,10 +169,10 @@ def write_fits_table(
     header["PIXBASE"] = (0 if opts.zero_based else 1, "first detector pixel (1: DRS, FITS; 0: MPDAF)")
     header["SLICENUM"] = (opts.slice_numbering.upper(), "slice numbering: CCD (origin field) or SKY")
     writer = PixtableWriter(fd, header, output_specs(pt, opts), stop - start, layout="table")
+    progress.start("decode", stop - start)
     for cols in iter_decoded(pt, opts, start, stop):
         writer.write(cols)
-        if progress:
-            progress(len(cols["row"]))
+        progress.advance(len(cols["row"]))
     writer.finish(header)
 
 

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 
 import numpy as np
 
 from ..format import origin as org
 from ..format.limits import LimitsAccumulator
 from ..io.table import PixTable
-
-Progress = Callable[[int], None]
+from ..progress import SILENT, Progress
 
 
 def summary(pt: PixTable) -> dict[str, object]:
@@ -42,7 +40,7 @@ def summary(pt: PixTable) -> dict[str, object]:
     }
 
 
-def stats(pt: PixTable, progress: Progress | None = None) -> dict[str, object]:
+def stats(pt: PixTable, progress: Progress = SILENT) -> dict[str, object]:
     """One streaming pass: per-column finite min/max and NaN/inf counts, dq, IFUs, slices, exposures, limits."""
     names = list(pt.columns)
     acc: dict[str, dict[str, float]] = {n: {"min": np.inf, "max": -np.inf, "nan": 0, "inf": 0} for n in names}
@@ -50,6 +48,7 @@ def stats(pt: PixTable, progress: Progress | None = None) -> dict[str, object]:
     ifus = np.zeros(org.IFU_MASK + 1, dtype=np.int64)
     slices = np.zeros(org.SLICE_MASK + 1, dtype=np.int64)
     limits = LimitsAccumulator()
+    progress.start("stats", pt.nrows)
     for chunk in pt.iter_chunks(names):
         for n in names:
             a = chunk[n]
@@ -69,8 +68,7 @@ def stats(pt: PixTable, progress: Progress | None = None) -> dict[str, object]:
         ifus += np.bincount(org.get_ifu(o), minlength=ifus.size)
         slices += np.bincount(org.get_slice(o), minlength=slices.size)
         limits.add(chunk["xpos"], chunk["ypos"], chunk["lambda"], o)
-        if progress:
-            progress(len(chunk))
+        progress.advance(len(chunk))
     columns = {
         n: {
             "min": None if acc[n]["min"] == np.inf else acc[n]["min"],

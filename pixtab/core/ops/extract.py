@@ -5,8 +5,15 @@
    the blocks of rows still in play). Each chunk keeps a compact record of its
    selected rows (all / none / uint32 indices / packed bits, whichever is
    smallest), and the rows kept per exposure are counted.
-2. **Copy**: only the 64 Ki-row blocks that hold selected rows are read, every
-   column, and the selected rows are streamed to a :class:`PixtableWriter`.
+2. **Copy**: only the 16 Ki-row blocks that hold selected rows are read, every
+   column, and the selected rows are streamed to a :class:`PixtableWriter`
+   (in batches: :class:`RowBatcher`).
+
+Output columns follow :func:`pixtab.core.format.columns.output_columns`, the
+rule convert uses (an ASCII input is narrowed to float32/int32 the same way).
+The caller opens the output (``fd``) once the selection is known, so that an
+empty selection leaves no file: :func:`select_rows`, then
+:func:`write_selection`.
 
 The header follows the DRS rule for removed rows (format doc section 5.1):
 LIMITS recomputed, EXPn FIRST/LAST shifted with the exposure numbers kept
@@ -23,29 +30,30 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from typing import TypeVar
 
 import numpy as np
 from astropy.io import fits
 
-from ..format import origin as org
-from ..fits.atomic import atomic_output
-from ..errors import EmptySelectionError, InputError
+from ..errors import EmptySelectionError
+from ..fits.hdu import ColumnSpec, HDUCopy
 from ..fits.structure import HDUInfo, header_bytes, pad_bytes
-from ..format.keywords import LIMIT_KEYS, key
-from ..format.limits import LimitsAccumulator, set_limits
+from ..format import origin as org
+from ..format.columns import FLAT_FIELD_EXTNAME, narrow, output_columns
+from ..format.exposures import ExposureMap
+from ..format.keywords import key
+from ..format.limits import LimitsAccumulator, finish_limits, reserve_limits
 from ..io.selection import Criteria, RowSource, Scratch, Selector
-from ..io.table import FLAT_FIELD_EXTNAME, OPTIONAL, PIPELINE_DTYPES, REQUIRED, PixTable
-from ..io.writer import ColumnSpec, PixtableWriter, primary_header_for
+from ..io.table import PixTable
+from ..io.writer import PixtableWriter, RowBatcher, primary_header_for
+from ..progress import SILENT, Progress
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
-Progress = Callable[[int], None]
-ProgressFactory = Callable[[str, int], AbstractContextManager[Progress | None]]
 
 COPY_BLOCK_SHIFT = 14  # the copy pass reads 16 Ki-row blocks that hold selected rows
 COPY_MAX_ROWS = 1 << 20  # at most this many rows per read (all columns)
@@ -102,31 +110,32 @@ class Selection:
     nrows: int
     chunks: list[ChunkSelection]
     per_exposure: dict[int, int]  # selected rows per exposure number (0: single exposure)
+    exposures: ExposureMap
 
     @property
     def count(self) -> int:
         return sum(c.count for c in self.chunks)
 
+    @cached_property
+    def shifted(self) -> list[tuple[int, int, int]]:
+        """(exp, FIRST, LAST) of the output (DRS rule; empty for a single exposure)."""
+        return self.exposures.shifted(self.per_exposure)
 
-def _count_per_exposure(pt: PixTable, start: int, idx: np.ndarray, into: dict[int, int]) -> None:
-    exposures = pt.keywords.exposures
-    if not exposures:
-        into[0] = into.get(0, 0) + int(idx.size)
-        return
-    for e in exposures:
-        lo, hi = np.searchsorted(idx, [e.first - start, e.last + 1 - start])
-        if hi > lo:
-            into[e.exp] = into.get(e.exp, 0) + int(hi - lo)
+    @cached_property
+    def copy_ranges(self) -> list[tuple[int, int, int]]:
+        """(start, stop, chunk number) of the row blocks the copy pass reads."""
+        return _copy_ranges(self)
 
 
 def select_rows(
     pt: PixTable,
     criteria: Criteria,
-    progress: Progress | None = None,
+    progress: Progress = SILENT,
     chunk_rows: int | None = None,
 ) -> Selection:
-    """Run the selection pass: which rows of ``pt`` meet ``criteria``."""
+    """Run the selection pass (phase ``select``): which rows of ``pt`` meet ``criteria``."""
     selector = Selector(pt, criteria)
+    progress.start("select", pt.nrows)
     chunk_rows = chunk_rows or SELECT_CHUNK_ROWS.get(pt.layout, SELECT_CHUNK_ROWS_OTHER)
     bounds = [(a, min(a + chunk_rows, pt.nrows)) for a in range(0, pt.nrows, chunk_rows)]
     live = [b for b in bounds if selector.chunk_possible(*b)]
@@ -144,20 +153,18 @@ def select_rows(
         return idx, ChunkSelection.of(start, stop, idx)
 
     found: dict[int, ChunkSelection] = {}
-    per_exp: dict[int, int] = {e.exp: 0 for e in pt.keywords.exposures} or {0: 0}
+    per_exp: dict[int, int] = {e: 0 for e in selector.exposures.numbers}
     pt.fd  # open the file before the workers share it
     # Each worker reads and selects whole chunks: positional reads and numpy
     # release the GIL, so reading and computing overlap on both cores.
     with ThreadPoolExecutor(max_workers=SELECT_WORKERS, thread_name_prefix="pixtab-select") as pool:
         for idx, cs in _ordered_map(pool, work, live):
             found[cs.start] = cs
-            _count_per_exposure(pt, cs.start, idx, per_exp)
-            if progress:
-                progress(cs.stop - cs.start)
-    if progress:
-        progress(pt.nrows - sum(b - a for a, b in live))
+            selector.exposures.count(cs.start, idx, per_exp)
+            progress.advance(cs.stop - cs.start)
+    progress.advance(pt.nrows - sum(b - a for a, b in live))
     chunks = [found.get(a) or ChunkSelection(a, b, 0, "none") for a, b in bounds]
-    return Selection(pt.nrows, chunks, per_exp)
+    return Selection(pt.nrows, chunks, per_exp, selector.exposures)
 
 
 def _ordered_map(pool: ThreadPoolExecutor, fn: Callable[[T], R], items: list[T]) -> Iterator[R]:
@@ -175,45 +182,19 @@ def _ordered_map(pool: ThreadPoolExecutor, fn: Callable[[T], R], items: list[T])
 # -- the output header -----------------------------------------------------------
 
 
-def shifted_exposures(pt: PixTable, per_exposure: dict[int, int]) -> list[tuple[int, int, int]]:
-    """(exp, FIRST, LAST) after removing rows, the DRS way (``muse_pixtable_fix_exp_headers``).
-
-    Every exposure is shifted by the rows removed before it; its LAST also by
-    the rows removed from it, so an emptied exposure ends with LAST = FIRST - 1.
-    """
-    out = []
-    removed_before = 0
-    for e in pt.keywords.exposures:
-        removed_inside = e.nrows - per_exposure.get(e.exp, 0)
-        first = e.first - removed_before
-        out.append((e.exp, first, e.last - removed_before - removed_inside))
-        removed_before += removed_inside
-    return out
-
-
-def output_header(pt: PixTable, selection: Selection) -> fits.Header:
+def output_header(pt: PixTable, selection: Selection, shifted: list[tuple[int, int, int]]) -> fits.Header:
     """The input's primary header with the DRS updates known after the selection pass.
 
-    EXPn FIRST/LAST are final; LIMITS hold placeholders (absent for 0 rows) so
-    that :func:`finalize_header` changes values only, never the header size.
+    EXPn FIRST/LAST are final (``shifted``: :meth:`ExposureMap.shifted`);
+    LIMITS hold placeholders (absent for 0 rows) so that the copy pass
+    changes values only, never the header size.
     """
     hdr = primary_header_for(pt.primary_header)
-    for exp, first, last in shifted_exposures(pt, selection.per_exposure):
+    for exp, first, last in shifted:
         hdr[key(f"EXP{exp} FIRST")] = first
         hdr[key(f"EXP{exp} LAST")] = last
-    if selection.count == 0:
-        set_limits(hdr, {k: None for k in LIMIT_KEYS})
-    else:
-        set_limits(hdr, {k: (0 if k.startswith(("ifu", "slice")) else 0.0) for k in LIMIT_KEYS})
+    reserve_limits(hdr, selection.count > 0)
     return hdr
-
-
-def finalize_header(hdr: fits.Header, limits: dict[str, float | int | None] | None, ifus: int) -> None:
-    """Fill in what the copy pass measured: LIMITS, and MERGED (IFUs left) where present."""
-    if key("MERGED") in hdr:
-        hdr[key("MERGED")] = ifus
-    if limits is not None:
-        set_limits(hdr, limits)
 
 
 # -- extra HDUs ------------------------------------------------------------------
@@ -245,38 +226,23 @@ def trimmed_flat_field(pt: PixTable, h: HDUInfo, span: tuple[float, float] | Non
     return header_bytes(new) + data + pad_bytes(len(data))
 
 
-def extra_hdus(pt: PixTable, criteria: Criteria) -> list[bytes]:
-    """Every non-column HDU of the input, as padded bytes for the output."""
-    out = []
+def extra_hdus(pt: PixTable, criteria: Criteria) -> list[bytes | HDUCopy]:
+    """Every non-column HDU of the input, for the output (the flat field trimmed)."""
+    out: list[bytes | HDUCopy] = []
     for h in pt.extra_hdus:
         if (h.extname or "").upper() == FLAT_FIELD_EXTNAME:
             out.append(trimmed_flat_field(pt, h, criteria.lambda_span()))
         else:
             name = h.extname or f"HDU {h.index}"
             log.warning("%s: extension %s is not part of the pixel table format; copied unchanged", pt.path, name)
-            out.append(pt.hdu_bytes(h))
+            out.append(HDUCopy(pt.fd, h, pt.path))
     return out
 
 
 # -- pass 2: copy ----------------------------------------------------------------
 
 
-def column_specs(pt: PixTable) -> list[ColumnSpec]:
-    """Output columns: every input column in input order, units verbatim."""
-    specs = []
-    for c in pt.columns.values():
-        known = c.name in REQUIRED or c.name in OPTIONAL
-        dtype = c.dtype
-        if pt.layout == "ascii-table":
-            if known:
-                dtype = np.dtype(PIPELINE_DTYPES[c.name])
-            elif dtype.kind == "S":
-                raise InputError(pt.path, f"text column '{c.stored_name}' of an ASCII table cannot be carried")
-        specs.append(ColumnSpec(c.name if known else c.stored_name, dtype, c.unit))
-    return specs
-
-
-def copy_ranges(selection: Selection) -> list[tuple[int, int, int]]:
+def _copy_ranges(selection: Selection) -> list[tuple[int, int, int]]:
     """(start, stop, chunk number) of the row blocks the copy pass must read."""
     out = []
     block = 1 << COPY_BLOCK_SHIFT
@@ -298,33 +264,27 @@ def copy_ranges(selection: Selection) -> list[tuple[int, int, int]]:
     return out
 
 
-@dataclass
 class _Sink:
-    """Gathers selected rows, writes them in big pieces, tracks LIMITS and IFUs."""
+    """Selected rows on their way to the writer: narrowed (ASCII inputs), measured
+    (LIMITS, IFUs left) and written in big batches."""
 
-    writer: PixtableWriter
-    names: list[str]
-    limits: LimitsAccumulator = field(default_factory=LimitsAccumulator)
-    ifus: set[int] = field(default_factory=set)
-    pending: list[dict[str, np.ndarray]] = field(default_factory=list)
-    pending_rows: int = 0
+    def __init__(self, pt: PixTable, writer: PixtableWriter, specs: list[ColumnSpec], round_float32: bool) -> None:
+        self.pt, self.writer, self.round_float32 = pt, writer, round_float32
+        self.names = {c: s.name for c, s in zip(pt.columns, specs)}
+        self.limits = LimitsAccumulator()
+        self.ifus: set[int] = set()
+        self.rounded = 0
+        self.batcher = RowBatcher(list(self.names.values()), WRITE_ROWS, self._write)
 
-    def add(self, arrays: dict[str, np.ndarray]) -> None:
-        n = len(arrays[self.names[0]])
-        if n:
-            self.pending.append(arrays)
-            self.pending_rows += n
-        if self.pending_rows >= WRITE_ROWS:
-            self.flush()
+    def add(self, rows: int | np.ndarray, arrays: dict[str, np.ndarray]) -> None:
+        """Selected input rows ``rows`` (the first row, or every row's index), by input column."""
+        if self.pt.layout == "ascii-table":
+            for name, values in arrays.items():
+                arrays[name], n = narrow(self.pt.path, self.pt.columns[name], values, rows, self.round_float32)
+                self.rounded += n
+        self.batcher.add({self.names[n]: a for n, a in arrays.items()})
 
-    def flush(self) -> None:
-        if not self.pending:
-            return
-        if len(self.pending) == 1:
-            chunk = self.pending[0]
-        else:
-            chunk = {n: np.concatenate([p[n] for p in self.pending]) for n in self.names}
-        self.pending, self.pending_rows = [], 0
+    def _write(self, chunk: dict[str, np.ndarray]) -> None:
         self.limits.add(chunk["xpos"], chunk["ypos"], chunk["lambda"], chunk["origin"])
         self.ifus.update(int(i) for i in np.unique(org.get_ifu(chunk["origin"])))
         self.writer.write(chunk)
@@ -336,21 +296,26 @@ def write_selection(
     criteria: Criteria,
     fd: int,
     layout: str = "image",
-    progress: Progress | None = None,
+    progress: Progress = SILENT,
+    round_float32: bool = False,
 ) -> fits.Header:
-    """Copy the selected rows of ``pt`` into the open file ``fd``; return the final header."""
-    specs = column_specs(pt)
+    """Copy the selected rows of ``pt`` into the open, empty file ``fd`` (phase ``copy``).
+
+    Returns the final primary header. ASCII inputs are narrowed by the rule of
+    :func:`~pixtab.core.format.columns.narrow` (``round_float32`` as convert's).
+    """
+    specs = output_columns(pt.columns.values(), pt.layout == "ascii-table", pt.path)
     names = list(pt.columns)
-    out_names = {c: s.name for c, s in zip(names, specs)}
-    header = output_header(pt, selection)
+    header = output_header(pt, selection, selection.shifted)
     writer = PixtableWriter(fd, header, specs, selection.count, layout, extra_hdus(pt, criteria))
-    sink = _Sink(writer, [s.name for s in specs])
-    ranges = copy_ranges(selection)
+    sink = _Sink(pt, writer, specs, round_float32)
+    ranges = selection.copy_ranges
+    progress.start("copy", sum(b - a for a, b, _ in ranges))
     chunk_idx: dict[int, np.ndarray] = {}
     for chunk, (_, _, i) in zip(pt.iter_ranges(names, [(a, b) for a, b, _ in ranges]), ranges):
         cs = selection.chunks[i]
         if cs.kind == "all":
-            sink.add({out_names[n]: chunk[n] for n in names})
+            sink.add(chunk.start, dict(chunk.arrays))
         else:
             if i not in chunk_idx:
                 chunk_idx.clear()
@@ -358,19 +323,15 @@ def write_selection(
             local = chunk_idx[i]
             lo, hi = np.searchsorted(local, [chunk.start - cs.start, chunk.stop - cs.start])
             rows = local[lo:hi] - (chunk.start - cs.start)
-            sink.add({out_names[n]: chunk[n][rows] for n in names})
-        if progress:
-            progress(len(chunk))
-    sink.flush()
-    limits = sink.limits.result(pt.wcs, pt.centre if pt.wcs == "positioned" else None) if selection.count else None
-    finalize_header(header, limits, len(sink.ifus))
+            sink.add(chunk.start + rows, {n: chunk[n][rows] for n in names})
+        progress.advance(len(chunk))
+    sink.batcher.flush()
+    if key("MERGED") in header:
+        header[key("MERGED")] = len(sink.ifus)
+    crval = pt.centre if pt.wcs == "positioned" else None
+    finish_limits(header, sink.limits if selection.count else None, pt.wcs, crval)
     writer.finish(header)
     return header
-
-
-def copy_rows_total(selection: Selection) -> int:
-    """How many input rows the copy pass reads (for a progress bar)."""
-    return sum(b - a for a, b, _ in copy_ranges(selection))
 
 
 # -- the whole operation -------------------------------------------------------
@@ -399,47 +360,23 @@ class ExtractResult:
 
 
 def summarize(pt: PixTable, selection: Selection, output: str | None, layout: str | None) -> ExtractResult:
-    if pt.keywords.exposures:
+    if selection.exposures.combined:
         exps = [
             {"exp": e, "selected": selection.per_exposure.get(e, 0), "first": f, "last": la}
-            for e, f, la in shifted_exposures(pt, selection.per_exposure)
+            for e, f, la in selection.shifted
         ]
     else:
         exps = [{"exp": 0, "selected": selection.count}]
     return ExtractResult(pt.path, output, pt.nrows, selection.count, layout, exps)
 
 
-def extract(
-    pt: PixTable,
-    criteria: Criteria,
-    output: str,
-    layout: str = "image",
-    overwrite: bool = False,
-    allow_empty: bool = False,
-    progress: ProgressFactory | None = None,
-) -> ExtractResult:
-    """Select rows of ``pt`` and write them to ``output`` atomically.
-
-    ``progress(description, total)`` is a context manager yielding an
-    ``advance(n)`` callback, entered once per pass. Raises
-    :class:`EmptySelectionError` (nothing written) when no row is selected,
-    unless ``allow_empty``, and :class:`InputError` before any work when a
-    column has a type the pipeline would refuse to load.
-    """
-    pt.check_pipeline_dtypes()
-    bar = progress or _no_progress
-    with bar("select", pt.nrows) as advance:
-        selection = select_rows(pt, criteria, advance)
+def check_selection(pt: PixTable, selection: Selection, allow_empty: bool) -> None:
+    """Raise :class:`EmptySelectionError` (field ``allow_empty``) when nothing is selected
+    and an empty table was not asked for."""
     if selection.count == 0 and not allow_empty:
-        raise EmptySelectionError(
-            f"{pt.path}: no row matches the criteria; nothing written (--allow-empty writes a 0-row table)"
-        )
-    with bar("copy", copy_rows_total(selection)) as advance, atomic_output(output, overwrite) as fd:
-        write_selection(pt, selection, criteria, fd, layout, advance)
-    return summarize(pt, selection, output, layout)
+        raise EmptySelectionError(f"{pt.path}: no row matches the criteria; nothing written", field="allow_empty")
 
 
-@contextmanager
-def _no_progress(description: str, total: int) -> Iterator[Progress | None]:
-    yield None
-
+def check_columns(pt: PixTable) -> None:
+    """Raise before any work when the output columns cannot be written (pipeline types, text)."""
+    output_columns(pt.columns.values(), pt.layout == "ascii-table", pt.path)

@@ -12,7 +12,7 @@ pointings and a weight column.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,10 +20,12 @@ from astropy.io import fits
 
 from ..format import origin as org
 from ..errors import CriteriaError
+from ..fits.hdu import ColumnSpec
 from ..format.keywords import key, xoffset_key
-from ..format.limits import LIMIT_KEYS, LimitsAccumulator, set_limits
+from ..format.limits import LimitsAccumulator, finish_limits, reserve_limits
 from ..format.slicer import CCD_TO_SKY
-from ..io.writer import ColumnSpec, PixtableWriter
+from ..io.writer import PixtableWriter, RowBatcher
+from ..progress import SILENT, Progress
 
 SPAXEL = 0.2  # arcsec per field pixel (WFM)
 LAMBDA0, DISPERSION = 4650.0, 1.1433  # Angstrom at y = 1, Angstrom per CCD row
@@ -121,8 +123,7 @@ def build_header(spec: SimulationSpec) -> fits.Header:
             h[key(f"EXP{k} LAST")] = (first + n - 1, "last row index")
             first += n
         h[key("COMBINED")] = (spec.exposures, "combined exposures")
-    for suffix in LIMIT_KEYS.values():
-        h[key(suffix)] = 0 if ("IFU" in suffix or "SLICE" in suffix) else 0.0
+    reserve_limits(h, spec.rows > 0)
     for k in range(1, spec.exposures + 1):
         for ifu in spec.ifus:
             for slc in range(1, 49):
@@ -262,17 +263,18 @@ def flat_field_hdu() -> bytes:
 
 def validate(spec: SimulationSpec) -> None:
     if spec.rows < 1:
-        raise CriteriaError("--rows must be at least 1")
+        raise CriteriaError(f"{spec.rows} rows: a table needs at least 1", field="rows")
     if spec.exposures < 1:
-        raise CriteriaError("--exposures must be at least 1")
+        raise CriteriaError(f"{spec.exposures} exposures: a table needs at least 1", field="exposures")
     if spec.wcs not in ("pixel", "projected", "positioned"):
-        raise CriteriaError(f"unknown --wcs {spec.wcs!r}")
+        raise CriteriaError(f"unknown coordinate state {spec.wcs!r} (pixel, projected or positioned)", field="wcs")
     if not spec.ifus or any(not 1 <= i <= 24 for i in spec.ifus):
-        raise CriteriaError("--ifus must list IFUs in 1..24")
+        raise CriteriaError("IFUs must be in 1..24", field="ifus")
     limit = _max_rows(spec)
     if spec.rows > limit:
         raise CriteriaError(
-            f"--rows {spec.rows} exceeds what {len(spec.ifus)} IFU(s) x {spec.exposures} exposure(s) hold ({limit})"
+            f"{spec.rows} rows: exceeds what {len(spec.ifus)} IFU(s) x {spec.exposures} exposure(s) hold ({limit})",
+            field="rows",
         )
 
 
@@ -280,36 +282,26 @@ def simulate(
     fd: int,
     spec: SimulationSpec,
     chunk_rows: int = 2**21,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress = SILENT,
 ) -> fits.Header:
-    """Write a synthetic pixel table to the open file ``fd``; return its primary header."""
+    """Write a synthetic pixel table to the open file ``fd`` (phase ``simulate``); return its primary header."""
     validate(spec)
     header = build_header(spec)
     specs = column_specs(spec)
     extra = [flat_field_hdu()] if spec.flat_field else []
     writer = PixtableWriter(fd, header, specs, spec.rows, spec.layout, extra)
     limits = LimitsAccumulator()
-    pending: list[dict[str, np.ndarray]] = []
-    pending_rows = 0
+    progress.start("simulate", spec.rows)
 
-    def flush() -> None:
-        nonlocal pending, pending_rows
-        if not pending:
-            return
-        chunk = {c.name: np.concatenate([b[c.name] for b in pending]) for c in specs}
+    def write(chunk: dict[str, np.ndarray]) -> None:
         limits.add(chunk["xpos"], chunk["ypos"], chunk["lambda"], chunk["origin"])
         writer.write(chunk)
-        if progress:
-            progress(pending_rows)
-        pending, pending_rows = [], 0
+        progress.advance(len(chunk["xpos"]))
 
+    batcher = RowBatcher([c.name for c in specs], chunk_rows, write)
     for block in _blocks(spec):
-        pending.append(block)
-        pending_rows += len(block["xpos"])
-        if pending_rows >= chunk_rows:
-            flush()
-    flush()
-    crval = (spec.ra, spec.dec) if spec.wcs == "positioned" else None
-    set_limits(header, limits.result(spec.wcs, crval))
+        batcher.add(block)
+    batcher.flush()
+    finish_limits(header, limits, spec.wcs, (spec.ra, spec.dec))
     writer.finish(header)
     return header
