@@ -59,10 +59,3 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
         return cache[key]
 
     return make
-
-
-@pytest.fixture
-def runner():
-    from click.testing import CliRunner
-
-    return CliRunner()

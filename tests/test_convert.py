@@ -162,10 +162,10 @@ def test_chunking_and_blocking_do_not_change_the_result(simulated, tmp_path: Pat
 @pytest.mark.parametrize("stage", ["read_raw", "write_raw"])
 def test_a_failure_inside_the_pipeline_leaves_nothing(simulated, tmp_path: Path, monkeypatch, stage: str) -> None:
     """An error in the reader or writer thread reaches the caller; no output, no temporary file."""
-    from pixtab.core.io import layouts
+    from pixtab.core.io import layouts, writer
 
     src = simulated(rows=10_007, layout="table")
-    cv = layouts.BinTableLayout if stage == "read_raw" else layouts.ImagePlacement
+    cv = layouts.BinTableLayout if stage == "read_raw" else writer.ImagePlacement
     real, calls = getattr(cv, stage), []
 
     def flaky(*args):

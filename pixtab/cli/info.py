@@ -101,7 +101,9 @@ def _print_human(d: dict, prefix: bool) -> None:
             lines.append((f"stats {name}", f"min {_fmt(c['min'])}  max {_fmt(c['max'])}  NaN {c['nan']:,}  inf {c['inf']:,}"))
         lines.append(("dq non-zero", f"{st['dq_nonzero_fraction']:.4%}"))
         lines.append(("IFUs present", ",".join(str(i) for i in st["ifus"])))
-        lines.append(("slices present", _compress(list(st["slices"]))))
+        from ..core.format.exposures import number_ranges
+
+        lines.append(("slices present", number_ranges(list(st["slices"]), ",")))
     width = max(len(k) for k, _ in lines)
     if output.stdout_is_tty():
         from rich.console import Console
@@ -116,14 +118,3 @@ def _print_human(d: dict, prefix: bool) -> None:
         return
     for k, v in lines:
         output.echo(f"{d['path']}: {k:<{width}}  {v}" if prefix else f"{k:<{width}}  {v}")
-
-
-def _compress(values: list[int]) -> str:
-    """1,2,3,5 -> '1-3,5'."""
-    parts: list[str] = []
-    for v in values:
-        if parts and parts[-1].split("-")[-1] == str(v - 1):
-            parts[-1] = parts[-1].split("-")[0] + f"-{v}"
-        else:
-            parts.append(str(v))
-    return ",".join(parts)

@@ -17,15 +17,15 @@ import numpy as np
 from .keywords import Exposure
 
 
-def _ranges_text(numbers: Sequence[int]) -> str:
-    """1,2,3,5 -> '1-3, 5'."""
+def number_ranges(numbers: Sequence[int], sep: str = ", ") -> str:
+    """Sorted numbers as ranges: 1,2,3,5 -> '1-3, 5' (for messages and listings)."""
     parts: list[str] = []
     for n in numbers:
         if parts and parts[-1].split("-")[-1] == str(n - 1):
             parts[-1] = parts[-1].split("-")[0] + f"-{n}"
         else:
             parts.append(str(n))
-    return ", ".join(parts)
+    return sep.join(parts)
 
 
 class ExposureMap:
@@ -52,10 +52,10 @@ class ExposureMap:
         bad = sorted(set(wanted) - set(self.numbers))
         if not bad:
             return None
-        what = f"exposure {bad[0]} is" if len(bad) == 1 else f"exposures {_ranges_text(bad)} are"
+        what = f"exposure {bad[0]} is" if len(bad) == 1 else f"exposures {number_ranges(bad)} are"
         if not self.combined:
             return f"{what} not in this table: a single-exposure table has only exposure 0 (every row)"
-        return f"{what} not in this table (exposures {_ranges_text(self.numbers)})"
+        return f"{what} not in this table (exposures {number_ranges(self.numbers)})"
 
     def of_rows(self, start: int, stop: int) -> np.ndarray:
         """Exposure number of rows ``start..stop-1`` (int16; 0 outside any EXPn range)."""

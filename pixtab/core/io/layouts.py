@@ -8,26 +8,24 @@ Reading (:func:`read_layout` picks the class from HDU 1):
 
 Each parses its columns, and reads rows *typed* (native-endian arrays per
 column, :meth:`Layout.read`) or *raw* (the stored big-endian bytes into a
-:class:`RowBuffer`, :meth:`Layout.read_raw`). Writing (:func:`placement`):
-:class:`ImagePlacement` and :class:`TablePlacement` reserve the HDUs of the
-columns in an :class:`HDUFile` and write typed chunks or raw row buffers, so a
-layout change is raw rows from one layout to the other. Values are read with
-positional reads into fresh buffers, never through a memory map.
+:class:`RowBuffer`, :meth:`Layout.read_raw`). The matching write side is in
+:mod:`pixtab.core.io.writer` (:class:`~pixtab.core.io.writer.ImagePlacement`,
+:class:`~pixtab.core.io.writer.TablePlacement`: typed chunks or raw row
+buffers), so a layout change is raw rows from one layout to the other. Values
+are read with positional reads into fresh buffers, never through a memory map.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import InputError
 from ..fits.dtypes import dtype_of_ascii, dtype_of_bitpix, dtype_of_tform, field_bytes, parse_ascii_tform
-from ..fits.hdu import ColumnSpec, HDUFile, bintable_header, column_image_header, pread_into
+from ..fits.hdu import pread_into
 from ..fits.structure import HDUInfo, int_value
-from ..format.columns import PIPELINE_DTYPES
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +42,6 @@ class Column:
     offset: int  # image: byte offset of the data; table: byte offset in the row
     width: int = 0  # ascii-table: field width in characters
     fits_format: str = ""  # TFORM or BITPIX as written
-
-    @property
-    def pipeline_ok(self) -> bool:
-        """True when the dtype is the one the MUSE pipeline requires."""
-        want = PIPELINE_DTYPES.get(self.name)
-        return want is None or self.dtype == np.dtype(want)
 
 
 class RowBuffer:
@@ -310,86 +302,3 @@ def read_layout(path: str, hdus: list[HDUInfo]) -> Layout:
     if cls is None:
         raise InputError(path, f"HDU 1 is a {kind!r} extension: not a pixel table")
     return cls(path, hdus)
-
-
-# -- writing -------------------------------------------------------------------
-
-
-class Placement:
-    """Where the columns of an output go in an :class:`HDUFile` (one layout's write side)."""
-
-    name = ""
-    packed = True
-
-    def __init__(self, file: HDUFile, specs: Sequence[ColumnSpec], nrows: int) -> None:
-        self.file, self.specs, self.nrows = file, list(specs), nrows
-
-    @property
-    def raw_dtype(self) -> np.dtype:
-        """Big-endian record dtype of one output row."""
-        return np.dtype([(s.name, s.dtype.newbyteorder(">")) for s in self.specs])
-
-    def buffer(self, rows: int) -> RowBuffer:
-        """A raw row buffer in this layout (for :meth:`write_raw`)."""
-        return RowBuffer(self.raw_dtype, rows, self.packed)
-
-    def write(self, arrays: dict[str, np.ndarray], row: int, n: int) -> None:
-        raise NotImplementedError
-
-    def write_raw(self, buf: RowBuffer, row: int, n: int) -> None:
-        raise NotImplementedError
-
-    def raw_extents(self) -> list[int]:
-        """Offsets of the data, in the order of :meth:`Layout.raw_extents`."""
-        raise NotImplementedError
-
-
-class ImagePlacement(Placement):
-    name = "image"
-    packed = True
-
-    def __init__(self, file: HDUFile, specs: Sequence[ColumnSpec], nrows: int) -> None:
-        super().__init__(file, specs, nrows)
-        self.offsets = [file.reserve(column_image_header(s, nrows), nrows * s.dtype.itemsize) for s in self.specs]
-
-    def write(self, arrays: dict[str, np.ndarray], row: int, n: int) -> None:
-        for spec, offset in zip(self.specs, self.offsets):
-            data = np.ascontiguousarray(arrays[spec.name], dtype=spec.dtype.newbyteorder(">"))
-            self.file.write_at(data.data, offset + row * spec.dtype.itemsize)
-
-    def write_raw(self, buf: RowBuffer, row: int, n: int) -> None:
-        for spec, offset, view in zip(self.specs, self.offsets, buf.views(n)):
-            self.file.write_at(view.data, offset + row * spec.dtype.itemsize)
-
-    def raw_extents(self) -> list[int]:
-        return list(self.offsets)
-
-
-class TablePlacement(Placement):
-    name = "table"
-    packed = False
-
-    def __init__(self, file: HDUFile, specs: Sequence[ColumnSpec], nrows: int) -> None:
-        super().__init__(file, specs, nrows)
-        self.offset = file.reserve(bintable_header(self.specs, nrows), nrows * self.raw_dtype.itemsize)
-
-    def write(self, arrays: dict[str, np.ndarray], row: int, n: int) -> None:
-        rows = np.empty(n, dtype=self.raw_dtype)
-        for spec in self.specs:
-            rows[spec.name] = arrays[spec.name]
-        self.file.write_at(rows.data, self.offset + row * self.raw_dtype.itemsize)
-
-    def write_raw(self, buf: RowBuffer, row: int, n: int) -> None:
-        width = self.raw_dtype.itemsize
-        self.file.write_at(buf.rows_bytes(n).data, self.offset + row * width)
-
-    def raw_extents(self) -> list[int]:
-        return [self.offset]
-
-
-def placement(layout: str, file: HDUFile, specs: Sequence[ColumnSpec], nrows: int) -> Placement:
-    """Reserve the column HDUs of ``layout`` ('image' or 'table') in ``file``."""
-    cls = {"image": ImagePlacement, "table": TablePlacement}.get(layout)
-    if cls is None:
-        raise ValueError(f"unknown layout {layout!r}")
-    return cls(file, specs, nrows)

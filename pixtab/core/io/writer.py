@@ -19,10 +19,93 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from astropy.io import fits
 
-from ..fits.hdu import ColumnSpec, HDUCopy, HDUFile, copy_range
-from .layouts import Layout, Placement, RowBuffer, placement
+from ..fits.hdu import ColumnSpec, HDUCopy, HDUFile, bintable_header, column_image_header, copy_range
+from .layouts import Layout, RowBuffer
 
-__all__ = ["ColumnSpec", "PixtableWriter", "RowBatcher", "primary_header_for"]
+__all__ = ["ColumnSpec", "ImagePlacement", "PixtableWriter", "Placement", "RowBatcher", "TablePlacement", "primary_header_for"]
+
+
+# -- where the columns go: the write side of the layouts ------------------------
+
+
+class Placement:
+    """Where the columns of an output go in an :class:`HDUFile` (one layout's write side)."""
+
+    name = ""
+    packed = True
+
+    def __init__(self, file: HDUFile, specs: Sequence[ColumnSpec], nrows: int) -> None:
+        self.file, self.specs, self.nrows = file, list(specs), nrows
+
+    @property
+    def raw_dtype(self) -> np.dtype:
+        """Big-endian record dtype of one output row."""
+        return np.dtype([(s.name, s.dtype.newbyteorder(">")) for s in self.specs])
+
+    def buffer(self, rows: int) -> RowBuffer:
+        """A raw row buffer in this layout (for :meth:`write_raw`)."""
+        return RowBuffer(self.raw_dtype, rows, self.packed)
+
+    def write(self, arrays: dict[str, np.ndarray], row: int, n: int) -> None:
+        raise NotImplementedError
+
+    def write_raw(self, buf: RowBuffer, row: int, n: int) -> None:
+        raise NotImplementedError
+
+    def raw_extents(self) -> list[int]:
+        """Offsets of the data, in the order of :meth:`Layout.raw_extents`."""
+        raise NotImplementedError
+
+
+class ImagePlacement(Placement):
+    name = "image"
+    packed = True
+
+    def __init__(self, file: HDUFile, specs: Sequence[ColumnSpec], nrows: int) -> None:
+        super().__init__(file, specs, nrows)
+        self.offsets = [file.reserve(column_image_header(s, nrows), nrows * s.dtype.itemsize) for s in self.specs]
+
+    def write(self, arrays: dict[str, np.ndarray], row: int, n: int) -> None:
+        for spec, offset in zip(self.specs, self.offsets):
+            data = np.ascontiguousarray(arrays[spec.name], dtype=spec.dtype.newbyteorder(">"))
+            self.file.write_at(data.data, offset + row * spec.dtype.itemsize)
+
+    def write_raw(self, buf: RowBuffer, row: int, n: int) -> None:
+        for spec, offset, view in zip(self.specs, self.offsets, buf.views(n)):
+            self.file.write_at(view.data, offset + row * spec.dtype.itemsize)
+
+    def raw_extents(self) -> list[int]:
+        return list(self.offsets)
+
+
+class TablePlacement(Placement):
+    name = "table"
+    packed = False
+
+    def __init__(self, file: HDUFile, specs: Sequence[ColumnSpec], nrows: int) -> None:
+        super().__init__(file, specs, nrows)
+        self.offset = file.reserve(bintable_header(self.specs, nrows), nrows * self.raw_dtype.itemsize)
+
+    def write(self, arrays: dict[str, np.ndarray], row: int, n: int) -> None:
+        rows = np.empty(n, dtype=self.raw_dtype)
+        for spec in self.specs:
+            rows[spec.name] = arrays[spec.name]
+        self.file.write_at(rows.data, self.offset + row * self.raw_dtype.itemsize)
+
+    def write_raw(self, buf: RowBuffer, row: int, n: int) -> None:
+        width = self.raw_dtype.itemsize
+        self.file.write_at(buf.rows_bytes(n).data, self.offset + row * width)
+
+    def raw_extents(self) -> list[int]:
+        return [self.offset]
+
+
+def placement(layout: str, file: HDUFile, specs: Sequence[ColumnSpec], nrows: int) -> Placement:
+    """Reserve the column HDUs of ``layout`` ('image' or 'table') in ``file``."""
+    cls = {"image": ImagePlacement, "table": TablePlacement}.get(layout)
+    if cls is None:
+        raise ValueError(f"unknown layout {layout!r}")
+    return cls(file, specs, nrows)
 
 
 class PixtableWriter:

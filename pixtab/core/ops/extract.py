@@ -45,7 +45,8 @@ from ..format.columns import FLAT_FIELD_EXTNAME, narrow, output_columns
 from ..format.exposures import ExposureMap
 from ..format.keywords import key
 from ..format.limits import LimitsAccumulator, finish_limits, reserve_limits
-from ..io.selection import Criteria, RowSource, Scratch, Selector
+from ..io.rowsource import RowSource, Scratch
+from ..io.selection import Criteria, Selector
 from ..io.table import PixTable
 from ..io.writer import PixtableWriter, RowBatcher, primary_header_for
 from ..progress import SILENT, Progress
