@@ -534,3 +534,29 @@ def test_converted_ascii_table_loads_in_the_pipeline(tmp_path: Path, f4_sample) 
         keep = (f4_sample["lambda"] >= 4000) & (f4_sample["lambda"] <= 10000)
         for name, arr in f4_sample.items():
             assert got[name].astype(arr.dtype).tobytes() == arr[keep].tobytes(), (layout, name)
+
+
+def test_extract_narrows_ascii_tables_by_convert_rule(tmp_path: Path, f4_sample) -> None:
+    """extract accepts an MPDAF ASCII table exactly when convert does, with the same values,
+    and refuses with the same message otherwise (issue 12: one narrowing rule)."""
+    _ascii(tmp_path / "m.fits", f4_sample, "E15.7")
+    x = CliRunner().invoke(cli, ["extract", str(tmp_path / "m.fits"), "-o", str(tmp_path / "x.fits"), "--lambda", "0:"])
+    assert x.exit_code == 0, x.stderr
+    assert _cli(tmp_path / "m.fits", "-o", tmp_path / "c.fits").exit_code == 0
+    with pixtab.open(tmp_path / "x.fits") as a, pixtab.open(tmp_path / "c.fits") as b:
+        got, want = a.read(None), b.read(None)
+    assert all(got[n].dtype == want[n].dtype and got[n].tobytes() == want[n].tobytes() for n in want)
+
+    arrays = dict(f4_sample)
+    arrays["lambda"] = f4_sample["lambda"].astype(np.float64) + 1e-4
+    _ascii(tmp_path / "d.fits", arrays, "E24.16")
+    c = _cli(tmp_path / "d.fits", "-o", tmp_path / "c2.fits")
+    x = CliRunner().invoke(cli, ["extract", str(tmp_path / "d.fits"), "-o", str(tmp_path / "x2.fits"), "--lambda", "0:"])
+    assert (x.exit_code, x.stderr) == (c.exit_code, c.stderr) == (1, c.stderr)
+    assert "(--round-float32 accepts the nearest float32)" in x.stderr
+    x = CliRunner().invoke(
+        cli, ["extract", str(tmp_path / "d.fits"), "-o", str(tmp_path / "x2.fits"), "--lambda", "0:", "--round-float32"]
+    )
+    assert x.exit_code == 0, x.stderr
+    with pixtab.open(tmp_path / "x2.fits") as pt:
+        assert pt.read(["lambda"])["lambda"].tobytes() == arrays["lambda"].astype(np.float32).tobytes()

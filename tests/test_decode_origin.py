@@ -168,9 +168,10 @@ def test_with_columns_are_copied_exactly(single: Path) -> None:
 
 
 @pytest.mark.parametrize("bad", ["nosuch", "data,nosuch"])
-def test_with_unknown_column_is_a_usage_error(single: Path, bad: str) -> None:
+def test_with_unknown_column_needs_the_table_so_exits_1(single: Path, bad: str) -> None:
+    """A column the table lacks is exit 1 (as reconstruct-det --column weight on a table without one)."""
     result = run("decode-origin", single, "--with", bad)
-    assert result.exit_code == 2 and "nosuch" in result.stderr
+    assert result.exit_code == 1 and result.stderr.startswith("Error: --with: ") and "no column 'nosuch'" in result.stderr
 
 
 @pytest.mark.parametrize("layout_fixture", ["single", "combined"])

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from astropy.io import fits
 
-from ..errors import CriteriaError
+from ..errors import CriteriaError, InputError
 from ..fits.hdu import ColumnSpec
 from ..format import origin as org
 from ..format.origin import DetectorDecoder
@@ -94,12 +94,12 @@ def check_with_columns(pt: PixTable, names: Sequence[str]) -> tuple[str, ...]:
         n = name.strip().lower()
         if not n:
             continue
-        if n not in pt.columns:
-            raise CriteriaError(f"no column '{name}' in {pt.path} (have: {', '.join(pt.columns)})", field="with")
-        if pt.columns[n].dtype.kind not in "iuf":
-            raise CriteriaError(f"column '{name}' is not numeric", field="with")
-        if n in DECODED or n in ("ra", "dec"):
+        if n in DECODED or n in ("ra", "dec"):  # a usage error whatever the table
             raise CriteriaError(f"column '{name}' clashes with a decoded column of that name", field="with")
+        if n not in pt.columns:  # needs the table: exit 1, as an image of a missing column
+            raise InputError(pt.path, f"no column '{name}' (have: {', '.join(pt.columns)})", field="with")
+        if pt.columns[n].dtype.kind not in "iuf":
+            raise InputError(pt.path, f"column '{name}' is not numeric", field="with")
         if n not in out:
             out.append(n)
     return tuple(out)
