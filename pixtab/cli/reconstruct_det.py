@@ -21,7 +21,7 @@ from .writing import check_outputs, phases
     help="Column whose values fill the image.",
 )
 @click.option("--ifu", type=click.IntRange(1, 24), help="Use only the rows of this IFU.")
-@click.option("--exp", type=click.IntRange(0, None), help="Use only the rows of this exposure (combined tables).")
+@click.option("--exp", type=click.IntRange(0, None), help="Use only the rows of this exposure (a single-exposure table has only exposure 0).")
 @click.option("--xpix", callback=range_callback(integer=True), metavar="LO:HI", help="Detector x window (half-open).")
 @click.option("--ypix", callback=range_callback(integer=True), metavar="LO:HI", help="Detector y window (half-open).")
 @click.option("--full-ccd", is_flag=True, help="Image the whole 4096 x 4112 CCD.")
