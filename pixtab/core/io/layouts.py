@@ -79,6 +79,7 @@ class Layout:
 
     name = ""
     packed = True  # raw rows: columns one after the other (True) or interleaved
+    from_text = False  # values are decimal text (parsed to float64/int64, narrowed on output)
 
     def __init__(self, path: str, hdus: list[HDUInfo]) -> None:
         self.path = path
@@ -268,6 +269,7 @@ class AsciiTableLayout(_RowsLayout):
     name = "ascii-table"
     packed = False
     ascii = True
+    from_text = True
 
     def _field(self, h: HDUInfo, i: int, name: str, tform: str, unit: str | None, offset: int) -> int:
         parsed = parse_ascii_tform(tform)

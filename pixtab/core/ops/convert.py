@@ -107,7 +107,7 @@ def convert(
     images = [h.extname or f"HDU {h.index}" for h in pt.extra_hdus if h.xtension == "IMAGE"]
     if layout == "image" and images:
         raise InputError(pt.path, f"extension(s) {', '.join(images)} are images: in the image layout they would be read as columns")
-    from_text = pt.layout == "ascii-table"
+    from_text = pt.storage.from_text
     specs = output_columns(pt.columns.values(), from_text, pt.path)
     h0 = pt.hdus[0]
     if h0.data_size:

@@ -62,8 +62,7 @@ WRITE_ROWS = 1 << 20  # selected rows gathered before one write
 FLAT_FIELD_MARGIN = 2.5  # Angstrom kept around a wavelength cut (DRS)
 SELECT_WORKERS = 2  # threads of the selection pass (one per core here)
 #: rows per selection chunk: small enough for the CPU caches (interleaved rows are 7x wider)
-SELECT_CHUNK_ROWS = {"image": 1 << 19}
-SELECT_CHUNK_ROWS_OTHER = 1 << 18
+SELECT_CHUNK_ROWS = {True: 1 << 19, False: 1 << 18}  # by layout: packed columns, or interleaved rows
 
 
 # -- pass 1: selection -----------------------------------------------------------
@@ -137,11 +136,11 @@ def select_rows(
     """Run the selection pass (phase ``select``): which rows of ``pt`` meet ``criteria``."""
     selector = Selector(pt, criteria)
     progress.start("select", pt.nrows)
-    chunk_rows = chunk_rows or SELECT_CHUNK_ROWS.get(pt.layout, SELECT_CHUNK_ROWS_OTHER)
+    chunk_rows = chunk_rows or SELECT_CHUNK_ROWS[pt.storage.packed]
     bounds = [(a, min(a + chunk_rows, pt.nrows)) for a in range(0, pt.nrows, chunk_rows)]
     live = [b for b in bounds if selector.chunk_possible(*b)]
     # Interleaved rows cost the same to read for one column or all: take them all at once.
-    ahead = list(selector.columns if pt.layout != "image" else selector.first_columns)
+    ahead = list(selector.first_columns if pt.storage.packed else selector.columns)
 
     local = threading.local()
 
@@ -279,7 +278,7 @@ class _Sink:
 
     def add(self, rows: int | np.ndarray, arrays: dict[str, np.ndarray]) -> None:
         """Selected input rows ``rows`` (the first row, or every row's index), by input column."""
-        if self.pt.layout == "ascii-table":
+        if self.pt.storage.from_text:
             for name, values in arrays.items():
                 arrays[name], n = narrow(self.pt.path, self.pt.columns[name], values, rows, self.round_float32)
                 self.rounded += n
@@ -305,7 +304,7 @@ def write_selection(
     Returns the final primary header. ASCII inputs are narrowed by the rule of
     :func:`~pixtab.core.format.columns.narrow` (``round_float32`` as convert's).
     """
-    specs = output_columns(pt.columns.values(), pt.layout == "ascii-table", pt.path)
+    specs = output_columns(pt.columns.values(), pt.storage.from_text, pt.path)
     names = list(pt.columns)
     header = output_header(pt, selection, selection.shifted)
     writer = PixtableWriter(fd, header, specs, selection.count, layout, extra_hdus(pt, criteria))
@@ -380,4 +379,4 @@ def check_selection(pt: PixTable, selection: Selection, allow_empty: bool) -> No
 
 def check_columns(pt: PixTable) -> None:
     """Raise before any work when the output columns cannot be written (pipeline types, text)."""
-    output_columns(pt.columns.values(), pt.layout == "ascii-table", pt.path)
+    output_columns(pt.columns.values(), pt.storage.from_text, pt.path)
