@@ -12,11 +12,9 @@ that pairs them (every command that needs detector pixels uses it).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
-
-from typing import Any
 
 from ..errors import InputError, PixtabError
 from .exposures import ExposureMap
