@@ -163,7 +163,8 @@ def test_with_columns_are_copied_exactly(single: Path) -> None:
     assert names == HEADER.split(",") + ["data", "dq", "lambda"]
     _, cols = read_columns(single)
     assert np.array_equal(got[:, 6].astype(np.float32), cols["data"][100:2100])  # shortest float32 repr
-    assert np.array_equal(got[:, 7].astype(np.int64), cols["dq"][100:2100])  # negative dq too
+    # dq prints as the unsigned mask: bit 31 is a flag, not a sign
+    assert np.array_equal(got[:, 7].astype(np.int64), cols["dq"][100:2100].view(np.uint32))
     assert np.array_equal(got[:, 8].astype(np.float32), cols["lambda"][100:2100])
 
 

@@ -6,6 +6,7 @@ import click
 
 from . import PixtabCommand
 from . import output as out
+from .criteria import where_options
 from .options import input_arg, output_opt, overwrite_opt, range_callback, zero_based_opt
 from .writing import check_outputs, phases
 
@@ -33,6 +34,7 @@ from .writing import check_outputs, phases
     show_default=True,
     help="Value of pixels without a row (0 gives MPDAF's wavelength image).",
 )
+@where_options
 @zero_based_opt
 @overwrite_opt
 def command(
@@ -48,6 +50,7 @@ def command(
     fill: str,
     zero_based: bool,
     overwrite: bool,
+    where: tuple,
 ) -> None:
     """Rebuild the detector image of a column from the rows of one IFU and exposure.
 
@@ -56,6 +59,9 @@ def command(
     rows (default), the --xpix/--ypix window, or the full CCD. In each image
     HDU, CRPIX1/2 = 1 and CRVAL1/2 = detector x/y of the first pixel in the
     chosen base (PIXBASE), so world coordinates are detector pixels.
+
+    --where/--good keep only the rows that meet them (e.g. --good images
+    the rows the pipeline's resampler would use).
 
     A table with several IFUs needs --ifu (or --all-ifus), and one where two
     exposures put rows on the same pixel needs --exp: both are usage errors
@@ -82,6 +88,7 @@ def command(
         all_ifus=all_ifus,
         fill=fill,
         zero_based=zero_based,
+        where=where,
     )
     check_outputs([(input, output)], overwrite)
     with PixTable(input) as pt, phases(input) as progress:

@@ -1,0 +1,70 @@
+"""Stream the selected rows of a table: their table row numbers and the columns asked for.
+
+The selection pass (:func:`pixtab.core.extract.select_rows`) reads only what the
+criteria need; this then reads the named columns only in the row blocks that
+hold selected rows, and gathers those rows, in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+
+import numpy as np
+
+from ..extract import Selection, copy_ranges
+from ..table import DEFAULT_CHUNK_ROWS, PixTable
+
+Progress = Callable[[int], None]
+
+
+def iter_selected(
+    pt: PixTable,
+    names: Sequence[str],
+    selection: Selection | None = None,
+    start: int = 0,
+    stop: int | None = None,
+    progress: Progress | None = None,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
+    """Yield ``(rows, arrays)``: table row indices (int64) and the named columns at those rows.
+
+    Without a selection every row of ``start..stop-1`` is yielded, in chunks;
+    with one, only its rows within that range. ``progress`` gets the rows read.
+    """
+    stop = pt.nrows if stop is None else min(stop, pt.nrows)
+    if selection is None:
+        for chunk in pt.iter_chunks(list(names), start, stop, chunk_rows):
+            if progress:
+                progress(len(chunk))
+            yield np.arange(chunk.start, chunk.stop, dtype=np.int64), chunk.arrays
+        return
+    ranges = [(max(a, start), min(b, stop), i) for a, b, i in copy_ranges(selection) if a < stop and b > start]
+    local: tuple[int, np.ndarray] | None = None
+    for chunk, (_, _, i) in zip(pt.iter_ranges(list(names), [(a, b) for a, b, _ in ranges]), ranges):
+        cs = selection.chunks[i]
+        if local is None or local[0] != i:
+            local = (i, cs.indices() + cs.start)
+        rows = local[1]
+        lo, hi = np.searchsorted(rows, [chunk.start, chunk.stop])
+        rows = rows[lo:hi]
+        if progress:
+            progress(len(chunk))
+        if len(rows):
+            at = rows - chunk.start
+            yield rows, {n: chunk[n][at] for n in names}
+
+
+def count_selected(selection: Selection | None, start: int, stop: int) -> int:
+    """Rows of ``start..stop-1`` in the selection (all of them without one)."""
+    if selection is None:
+        return max(0, stop - start)
+    total = 0
+    for cs in selection.chunks:
+        if cs.stop <= start or cs.start >= stop or cs.count == 0:
+            continue
+        if start <= cs.start and cs.stop <= stop:
+            total += cs.count
+        else:
+            idx = cs.indices() + cs.start
+            total += int(np.count_nonzero((idx >= start) & (idx < stop)))
+    return total
