@@ -162,7 +162,7 @@ def cli(ctx: click.Context, verbose: int, quiet: int, traceback: bool) -> None:
 
 
 #: subcommand modules, in the order ``--help`` lists them
-COMMAND_MODULES = ["info", "extract", "convert", "simulate", "decode_origin", "reconstruct_det"]
+COMMAND_MODULES = ["info", "extract", "export", "convert", "simulate", "decode_origin", "reconstruct_det"]
 
 
 def _register_commands() -> None:

@@ -1,0 +1,370 @@
+"""Export the (selected) rows of a pixel table to Parquet, Arrow IPC or CSV/TSV, and back.
+
+:func:`export` streams: the selection pass (as extract's) finds the rows,
+then the needed columns are read in the row blocks that hold them, decoded
+fields and sky positions added, and the rows written in row groups of
+:data:`ROW_GROUP_ROWS` (memory: about one row group, whatever the table).
+
+A complete export (every table column) records what :func:`rebuild` needs
+to write the pixel table again (:class:`~pixtab.core.io.arrow.ExportMeta`):
+the input's primary header as it is (a selection updates it as extract does:
+LIMITS, EXPn FIRST/LAST, MERGED; the flat-field extension is trimmed to the
+wavelength cut), so that rebuilding an export equals extracting the same rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .. import origin as org
+from ..atomic import atomic_output
+from ..convert import _VerbatimHeader
+from ..decode import OriginDecoder, header_line, iter_text
+from ..errors import CriteriaError, EmptySelectionError, InputError
+from ..extract import Selection, extra_hdus, finalize_header, output_header, select_rows
+from ..fitsfile import header_bytes
+from ..format.expr import COLUMNS
+from ..io.arrow import ArrowInput, ColumnMeta, ExportMeta, require_pyarrow, stored_dtype
+from ..io.selected import iter_selected
+from ..limits import LimitsAccumulator
+from ..select import Criteria
+from ..sky import SkyFrame
+from ..table import OPTIONAL, PIPELINE_DTYPES, REQUIRED, PixTable
+from ..writer import ColumnSpec, PixtableWriter
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("parquet", "arrow", "csv", "tsv")
+#: file name endings and their format
+SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".arrow": "arrow", ".feather": "arrow", ".ipc": "arrow",
+            ".csv": "csv", ".tsv": "tsv"}  # fmt: skip
+DECODED_FIELDS = ("ifu", "slice", "xpix", "ypix", "exp")
+SKY_FIELDS = ("ra", "dec")
+ROW_GROUP_ROWS = 1 << 21  # rows per Parquet row group / Arrow record batch
+_DERIVED_DTYPES = {"row": "int64", "ifu": "int16", "slice": "int16", "xpix": "int16", "ypix": "int16",
+                   "exp": "int16", "ra": "float64", "dec": "float64"}  # fmt: skip
+
+Progress = Callable[[int], None]
+ProgressFactory = Callable[[str, int], AbstractContextManager[Progress | None]]
+
+
+def format_of(path: str) -> str | None:
+    """The export format a file name asks for (by its ending), or None."""
+    return SUFFIXES.get(os.path.splitext(path)[1].lower())
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """What to write: columns (None: every table column), decoded fields, sky positions, format."""
+
+    columns: tuple[str, ...] | None = None
+    decode: bool = False
+    sky: bool = False
+    fmt: str = "parquet"
+    zero_based: bool = False
+    slice_numbering: str = "ccd"
+    row_group_rows: int = ROW_GROUP_ROWS
+
+
+@dataclass
+class ExportResult:
+    input: str
+    output: str
+    format: str
+    rows: int
+    selected: int
+    columns: list[str]
+    rebuildable: bool
+    bytes: int = 0
+
+    def as_dict(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
+
+def output_names(pt: PixTable, req: ExportRequest) -> list[str]:
+    """The output columns, in order; unknown names are usage errors, absent columns input errors."""
+    names = list(req.columns) if req.columns else list(pt.columns)
+    names += [n for n in DECODED_FIELDS if req.decode and n not in names]
+    names += [n for n in SKY_FIELDS if req.sky and n not in names]
+    known = set(pt.columns) | set(DECODED_FIELDS) | set(SKY_FIELDS) | {"row"}
+    for n in names:
+        if n in known:
+            continue
+        if n in COLUMNS:
+            raise InputError(pt.path, f"no '{n}' column in this table (columns: {', '.join(pt.columns)})")
+        raise CriteriaError(
+            f"unknown column '{n}' (table columns: {', '.join(pt.columns)}; "
+            f"decoded: {', '.join(DECODED_FIELDS)}; sky: ra, dec; row)"
+        )
+    if len(set(names)) != len(names):
+        raise CriteriaError(f"a column is named twice in {', '.join(names)}")
+    if set(SKY_FIELDS) & set(names):
+        if SkyFrame.of(pt).is_pixel:
+            raise InputError(pt.path, "pixel-unit table (positions in pixels): ra and dec are undefined")
+    return names
+
+
+def _fits_name(pt: PixTable, name: str) -> str:
+    """A column's name in a pixel table: the DRS's lower-case names, others as stored."""
+    return name if name in REQUIRED or name in OPTIONAL else pt.columns[name].stored_name
+
+
+def _fits_dtype(pt: PixTable, name: str) -> str:
+    """A column's type in the pixel table (MPDAF's ASCII tables: the pipeline's)."""
+    if pt.layout == "ascii-table" and name in PIPELINE_DTYPES:
+        return PIPELINE_DTYPES[name]
+    return pt.columns[name].dtype.name
+
+
+def _field_name(pt: PixTable, name: str) -> str:
+    return _fits_name(pt, name) if name in pt.columns else name
+
+
+@dataclass
+class _Rows:
+    """Batches of output columns, written once a row group's worth is gathered."""
+
+    write: Callable[[dict[str, np.ndarray]], None]
+    names: list[str]
+    group: int
+    pending: list[dict[str, np.ndarray]] = field(default_factory=list)
+    count: int = 0
+
+    def add(self, cols: dict[str, np.ndarray]) -> None:
+        self.pending.append(cols)
+        self.count += len(cols[self.names[0]])
+        if self.count >= self.group:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        merged = self.pending[0] if len(self.pending) == 1 else {
+            n: np.concatenate([p[n] for p in self.pending]) for n in self.names
+        }
+        self.pending, self.count = [], 0
+        self.write(merged)
+
+
+def export(
+    pt: PixTable,
+    criteria: Criteria,
+    req: ExportRequest,
+    output: str,
+    overwrite: bool = False,
+    allow_empty: bool = False,
+    progress: ProgressFactory | None = None,
+) -> ExportResult:
+    """Write the rows of ``pt`` that meet ``criteria`` to ``output`` (atomically)."""
+    if req.fmt not in FORMATS:
+        raise ValueError(f"unknown format {req.fmt!r}")
+    if req.fmt in ("parquet", "arrow"):
+        require_pyarrow()
+    names = output_names(pt, req)
+    table_cols = [n for n in names if n in pt.columns]
+    complete = set(table_cols) == set(pt.columns)
+    bar = progress or _no_progress
+    selection = None
+    if not criteria.empty:
+        with bar("select", pt.nrows) as advance:
+            selection = select_rows(pt, criteria, advance)
+        if selection.count == 0 and not allow_empty:
+            raise EmptySelectionError(f"{pt.path}: no row matches the criteria; nothing written")
+    selected = pt.nrows if selection is None else selection.count
+    decoded = [n for n in names if n in DECODED_FIELDS]
+    decoder = OriginDecoder(pt, req.zero_based, req.slice_numbering) if decoded else None
+    frame = SkyFrame.of(pt) if set(SKY_FIELDS) & set(names) else None
+    read = list(dict.fromkeys(table_cols + (["origin"] if decoder else []) + (["xpos", "ypos"] if frame else [])))
+    fields = [_field_name(pt, n) for n in names]
+    dtypes = [np.dtype(_DERIVED_DTYPES[n]) if n not in pt.columns else stored_dtype(n, pt.columns[n].dtype) for n in names]
+
+    def batches(advance: Progress | None) -> Iterator[dict[str, np.ndarray]]:
+        for rows, arrays in iter_selected(pt, read, selection, progress=advance):
+            out = {f: arrays[n].view(dt) for f, n, dt in zip(fields, names, dtypes) if n in table_cols}
+            if decoder is not None:
+                out.update(decoder.decode(arrays["origin"], rows=rows, fields=decoded))
+            if frame is not None:
+                out["ra"], out["dec"] = frame.radec(arrays["xpos"], arrays["ypos"])
+            if "row" in names:
+                out["row"] = rows
+            yield out
+
+    meta = None
+    if req.fmt in ("parquet", "arrow"):
+        # A rebuildable selection gets extract's header, whose LIMITS need a pass over the rows.
+        rebuilt = selection is not None and complete
+        if rebuilt:
+            with bar("limits", selected) as advance:
+                primary = header_bytes(_selection_header(pt, selection, advance))  # type: ignore[arg-type]
+            hdus = extra_hdus(pt, criteria)
+        else:
+            primary = os.pread(pt.fd, pt.hdus[0].data_offset, 0)
+            hdus = [pt.hdu_bytes(h) for h in pt.extra_hdus]
+        # Every column of the table, exported or not: a rebuild says which are missing.
+        cols = [ColumnMeta(_field_name(pt, n), _fits_name(pt, n), _fits_dtype(pt, n), c.unit) for n, c in pt.columns.items()]
+        meta = ExportMeta(
+            source=os.path.basename(pt.path),
+            layout=pt.layout if pt.layout in ("image", "table") else "image",
+            rows=selected,
+            primary_header=primary.decode("ascii", errors="replace"),
+            columns=cols,
+            extra_hdus=ExportMeta.pack_hdus(hdus),
+            extra_names=[h.extname or f"HDU {h.index}" for h in pt.extra_hdus],
+            selected=selection is not None,
+            decoded={"zero_based": req.zero_based, "slice_numbering": req.slice_numbering} if decoded else {},
+        )
+
+    units = {f: (pt.columns[n].unit if n in pt.columns else {"xpix": "pix", "ypix": "pix", "ra": "deg", "dec": "deg"}.get(n))
+             for f, n in zip(fields, names)}  # fmt: skip
+    with bar("export", selected) as advance, atomic_output(output, overwrite) as fd:
+        with os.fdopen(os.dup(fd), "wb", buffering=1 << 20) as f:
+            if req.fmt in ("csv", "tsv"):
+                _write_text(f, fields, batches(advance), "\t" if req.fmt == "tsv" else ",")
+            else:
+                _write_arrow(f, req, fields, dtypes, units, batches(advance), meta)  # type: ignore[arg-type]
+        size = os.fstat(fd).st_size
+    return ExportResult(pt.path, output, req.fmt, pt.nrows, selected, fields, complete and req.fmt != "csv", size)
+
+
+def _write_text(f: Any, fields: list[str], batches: Iterator[dict[str, np.ndarray]], sep: str) -> None:
+    f.write(header_line(fields, sep))
+    for cols in batches:
+        for block in iter_text([cols[n] for n in fields], sep):
+            f.write(block)
+
+
+def _selection_header(pt: PixTable, selection: Selection, progress: Progress | None) -> Any:
+    """The primary header extract would write for ``selection`` (LIMITS from the selected rows)."""
+    header = output_header(pt, selection)
+    limits = LimitsAccumulator()
+    ifus = np.zeros(org.IFU_MASK + 1, dtype=np.int64)
+    for _, a in iter_selected(pt, ["xpos", "ypos", "lambda", "origin"], selection, progress=progress):
+        limits.add(a["xpos"], a["ypos"], a["lambda"], a["origin"])
+        ifus += np.bincount(org.get_ifu(a["origin"]), minlength=len(ifus))
+    result = limits.result(pt.wcs, pt.centre if pt.wcs == "positioned" else None) if selection.count else None
+    finalize_header(header, result, int(np.count_nonzero(ifus)))
+    return header
+
+
+def _write_arrow(
+    f: Any,
+    req: ExportRequest,
+    fields: list[str],
+    dtypes: list[np.dtype],
+    units: dict[str, str | None],
+    batches: Iterator[dict[str, np.ndarray]],
+    meta: ExportMeta,
+) -> None:
+    """Parquet (zstd, row groups of ``req.row_group_rows``) or an Arrow IPC file."""
+    pa = require_pyarrow()
+    schema = pa.schema(
+        [pa.field(n, pa.from_numpy_dtype(dt), nullable=False, metadata={b"unit": units[n].encode()} if units[n] else None)
+         for n, dt in zip(fields, dtypes)],  # fmt: skip
+        metadata=meta.encode(),
+    )
+
+    def table(cols: dict[str, np.ndarray]) -> Any:
+        return pa.Table.from_arrays([pa.array(cols[n]) for n in fields], schema=schema)
+
+    if req.fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        floats = [n for n, dt in zip(fields, dtypes) if dt.kind == "f"]
+        writer = pq.ParquetWriter(
+            f, schema, compression="zstd", use_dictionary=[n for n in fields if n not in floats],
+            use_byte_stream_split=floats, write_statistics=True,
+        )  # fmt: skip
+        write = lambda cols: writer.write_table(table(cols), row_group_size=req.row_group_rows)  # noqa: E731
+    else:
+        writer = pa.ipc.new_file(f, schema)
+        write = lambda cols: writer.write_table(table(cols), max_chunksize=req.row_group_rows)  # noqa: E731
+    sink = _Rows(write, fields, req.row_group_rows)
+    for cols in batches:
+        sink.add(cols)
+    sink.flush()
+    writer.close()
+
+
+@contextmanager
+def _no_progress(description: str, total: int) -> Iterator[Progress | None]:
+    yield None
+
+
+# -- back to FITS ------------------------------------------------------------
+
+
+@dataclass
+class RebuildResult:
+    input: str
+    output: str
+    layout: str
+    rows: int
+    columns: list[str]
+    extensions: list[str]
+
+    def as_dict(self) -> dict[str, object]:
+        return {"input": self.input, "output": self.output, "from": "arrow", "to": self.layout, "rows": self.rows,
+                "columns": self.columns, "extensions": self.extensions}  # fmt: skip
+
+
+def check_rebuildable(src: ArrowInput) -> ExportMeta:
+    """The export metadata of ``src``; an InputError saying what is missing for a pixel table."""
+    meta = src.meta
+    if meta is None:
+        present = [n for n in REQUIRED if n in src.names]
+        what = "" if len(present) < len(REQUIRED) else "; it has the columns, but a pixel table also needs its header"
+        raise InputError(
+            src.path,
+            f"not written by pixtab export (no pixtab metadata: no primary header to rebuild a pixel table from{what})",
+        )
+    missing = [c.name for c in meta.columns if c.name not in src.names]
+    missing += [n for n in REQUIRED if n not in {c.fits_name for c in meta.columns} and n not in missing]
+    if missing:
+        raise InputError(
+            src.path,
+            f"cannot rebuild a pixel table: column(s) {', '.join(missing)} missing "
+            "(exported with a column subset?); export every column to convert back",
+        )
+    for c in meta.columns:
+        have, want = src.field_dtype(c.name), np.dtype(c.dtype)
+        if have is None or have.itemsize != want.itemsize or have.kind not in ("iu" if want.kind in "iu" else want.kind):
+            raise InputError(src.path, f"column '{c.name}' is {src.schema.field(c.name).type}, a pixel table needs {want.name}")
+    if src.nrows != meta.rows:
+        raise InputError(
+            src.path, f"has {src.nrows} rows, the export had {meta.rows}: its header (EXPn, LIMITS) would not match the rows"
+        )
+    return meta
+
+
+def rebuild(src: ArrowInput, fd: int, layout: str | None = None, output: str = "", progress: Progress | None = None) -> RebuildResult:
+    """Write the pixel table of a pixtab export to the open, empty file ``fd``."""
+    meta = check_rebuildable(src)
+    layout = layout or meta.layout
+    hdus = meta.hdu_bytes()
+    images = [n for n, b in zip(meta.extra_names, hdus) if b.startswith(b"XTENSION= 'IMAGE")]
+    if layout == "image" and images:
+        raise InputError(src.path, f"extension(s) {', '.join(images)} are images: in the image layout they would be read as columns")
+    header = _VerbatimHeader(meta.primary_header.encode("ascii", errors="replace"), src.path)
+    specs = [ColumnSpec(c.fits_name, np.dtype(c.dtype), c.unit) for c in meta.columns]
+    try:
+        writer = PixtableWriter(fd, header, specs, src.nrows, layout, hdus)
+    except ValueError as exc:
+        raise InputError(src.path, f"cannot write the pixel table: {exc}") from None
+    for batch in src.iter_batches([c.name for c in meta.columns]):
+        writer.write({c.fits_name: batch[c.name].view(c.dtype) for c in meta.columns})
+        if progress:
+            progress(len(batch[meta.columns[0].name]))
+    writer.finish(header)
+    return RebuildResult(src.path, output, layout, src.nrows, [s.name for s in specs], meta.extra_names)
+
+
+def column_names(names: Sequence[str]) -> tuple[str, ...]:
+    """A --columns list as names (lower-case, blanks dropped)."""
+    return tuple(n.strip().lower() for n in names if n.strip())
