@@ -57,7 +57,18 @@ OPS = [
        ("numpy", ["data", "origin"]), "<= 1.5x limit"),
     Op("convert image -> table", "image", ["convert", "IN", "-o", "OUT", "--to", "table"], "to_table", ("cp", []), "<= 1.5x cp"),
     Op("convert table -> image", "table", ["convert", "IN", "-o", "OUT", "--to", "image"], "to_image", ("cp", []), "<= 1.5x cp"),
+    # limit: pixtab's own layout conversion of the same table (issue 17's yardstick)
+    Op("export --decode -> Parquet", "image", ["export", "IN", "-o", "OUT.parquet", "--decode"], None,
+       ("convert", []), "<= 2x convert"),
+    Op("export --good --lambda -> Parquet", "image", ["export", "IN", "-o", "OUT.parquet", "--good", "--lambda", "6000:7000"],
+       None, ("convert", []), "-"),
+    Op("extract --where", "image", ["extract", "IN", "-o", "OUT", "--where", "dq == 0 and data > 3 * sqrt(stat)"], None,
+       ("numpy", ["dq", "data", "stat"]), "-"),
 ]
+#: the DuckDB query of the export comparison, and the pixtab command giving the same number
+#: (``lambda`` is a keyword in SQL too: quote it there)
+DUCKDB_QUERY = "SELECT count(*) FROM '{out}' WHERE dq = 0 AND ifu = 5 AND xpix < 2000 AND \"lambda\" >= 5000"
+PIXTAB_QUERY = ["extract", "IN", "--count", "--good", "--ifu", "5", "--xpix", ":2000", "--lambda", "5000:"]
 
 
 @dataclass
@@ -113,8 +124,13 @@ def numpy_read_cmd(path: Path, columns: list[str]) -> list[str]:
 
 
 def pixtab_cmd(op: Op, src: Path, out: Path) -> list[str]:
-    args = [str(src) if a == "IN" else str(out) if a == "OUT" else a for a in op.pixtab]
-    return [PY, "-m", "pixtab", "-q", *args]
+    return [PY, "-m", "pixtab", "-q", *substitute(op.pixtab, src, out)]
+
+
+def substitute(args: list[str], src: Path, out: Path) -> list[str]:
+    """IN, OUT and OUT.<suffix> in an argument list."""
+    subs = {"IN": str(src), "OUT": str(out)}
+    return [subs.get(a, str(out.with_suffix(a[3:])) if a.startswith("OUT.") else a) for a in args]
 
 
 def limit_cmd(op: Op, src: Path, out: Path) -> list[str] | None:
@@ -125,7 +141,43 @@ def limit_cmd(op: Op, src: Path, out: Path) -> list[str] | None:
         return ["cp", str(src), str(out)]
     if kind == "cat":
         return ["sh", "-c", f"cat '{src}' > /dev/null"]
+    if kind == "convert":
+        return [PY, "-m", "pixtab", "-q", "convert", str(src), "-o", str(out), "--to", "table"]
     return None
+
+
+def export_comparison(src: Path, workdir: Path) -> str:
+    """Parquet size against the FITS file, and a DuckDB query against pixtab's answer."""
+    pq = workdir / "export.parquet"
+    pq.unlink(missing_ok=True)
+    subprocess.run([PY, "-m", "pixtab", "-q", "export", str(src), "-o", str(pq), "--decode"], check=True)
+    plain = workdir / "export_plain.parquet"
+    plain.unlink(missing_ok=True)
+    subprocess.run([PY, "-m", "pixtab", "-q", "export", str(src), "-o", str(plain)], check=True)
+    warm(pq)
+    code = f"import duckdb; print(duckdb.sql({DUCKDB_QUERY.format(out=pq)!r}).fetchall()[0][0])"
+    t0 = time.perf_counter()
+    duck = subprocess.run([PY, "-c", code], capture_output=True, text=True)
+    t_duck = time.perf_counter() - t0
+    warm(src)
+    t0 = time.perf_counter()
+    mine = subprocess.run([PY, "-m", "pixtab", "-q", *substitute(PIXTAB_QUERY, src, src)], capture_output=True, text=True)
+    t_mine = time.perf_counter() - t0
+    fits_size = src.stat().st_size
+    lines = [
+        "| file | bytes | / FITS |",
+        "|---|---|---|",
+        f"| FITS (image layout) | {fits_size:,} | 1.00 |",
+        f"| Parquet, every column | {plain.stat().st_size:,} | {plain.stat().st_size / fits_size:.2f} |",
+        f"| Parquet, --decode | {pq.stat().st_size:,} | {pq.stat().st_size / fits_size:.2f} |",
+        "",
+        f"Query `{DUCKDB_QUERY.format(out='export.parquet')}`: DuckDB {duck.stdout.strip() or duck.stderr.strip()[-200:]} "
+        f"in {t_duck:.2f} s (new process); `pixtab {' '.join(PIXTAB_QUERY)}` on the FITS file: "
+        f"{mine.stdout.strip()} in {t_mine:.2f} s.",
+    ]
+    pq.unlink(missing_ok=True)
+    plain.unlink(missing_ok=True)
+    return "\n".join(lines)
 
 
 def have_mpdaf() -> bool:
@@ -213,17 +265,22 @@ def main() -> None:
                 tools.append(("mpdaf", [PY, str(HERE / "mpdaf_ops.py"), r.op.mpdaf, str(src), str(out)]))
             for tool, cmd in tools:
                 out.unlink(missing_ok=True)
+                out.with_suffix(".parquet").unlink(missing_ok=True)
                 warm(src)
                 timeout = args.mpdaf_timeout if tool == "mpdaf" else 3600
                 s = run(cmd, timeout)
                 r.runs[tool].append(s)
                 print(f"[{rep + 1}/{args.repeat}] {r.op.name:<28} {tool:<7} {s.seconds:8.2f} s {s.rss_mb:7.0f} MB {s.note}", file=sys.stderr)
             out.unlink(missing_ok=True)
+            out.with_suffix(".parquet").unlink(missing_ok=True)
+    extra = ""
+    if any(o.name.startswith("export") for o in ops):
+        extra = "\n### Export: size and a DuckDB query\n\n" + export_comparison(inputs["image"], args.workdir) + "\n"
     size = inputs["image"].stat().st_size / 1e9
     report = (
         f"## {rows:.2g} rows ({size:.1f} GB image layout), median of {args.repeat} (min-max), warm cache\n\n"
         f"Machine: {machine()}. Date: {time.strftime('%Y-%m-%d')}. "
-        f"MPDAF: {'3.6' if use_mpdaf else 'not run'}.\n\n{table(results)}\n"
+        f"MPDAF: {'3.6' if use_mpdaf else 'not run'}.\n\n{table(results)}\n{extra}"
     )
     print(report)
     dest = HERE / "results"
