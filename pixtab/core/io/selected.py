@@ -25,8 +25,9 @@ def iter_selected(
     stop: int | None = None,
     progress: Progress | None = None,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
-) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
-    """Yield ``(rows, arrays)``: table row indices (int64) and the named columns at those rows.
+) -> Iterator[tuple[np.ndarray | range, dict[str, np.ndarray]]]:
+    """Yield ``(rows, arrays)``: table row indices (int64, or a range when contiguous) and the
+    named columns at those rows.
 
     Without a selection every row of ``start..stop-1`` is yielded, in chunks;
     with one, only its rows within that range. ``progress`` gets the rows read.
@@ -36,7 +37,7 @@ def iter_selected(
         for chunk in pt.iter_chunks(list(names), start, stop, chunk_rows):
             if progress:
                 progress(len(chunk))
-            yield np.arange(chunk.start, chunk.stop, dtype=np.int64), chunk.arrays
+            yield range(chunk.start, chunk.stop), chunk.arrays
         return
     ranges = [(max(a, start), min(b, stop), i) for a, b, i in copy_ranges(selection) if a < stop and b > start]
     local: tuple[int, np.ndarray] | None = None

@@ -18,7 +18,7 @@ import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -127,30 +127,51 @@ def _field_name(pt: PixTable, name: str) -> str:
     return _fits_name(pt, name) if name in pt.columns else name
 
 
-@dataclass
 class _Rows:
-    """Batches of output columns, written once a row group's worth is gathered."""
+    """Batches of output columns, handed to ``write`` a row group at a time (as a list of
+    batches) in a background thread, so that encoding overlaps reading and decoding. At
+    most one row group waits while another is written: memory stays about two row groups."""
 
-    write: Callable[[dict[str, np.ndarray]], None]
-    names: list[str]
-    group: int
-    pending: list[dict[str, np.ndarray]] = field(default_factory=list)
-    count: int = 0
+    def __init__(self, write: Callable[[list[dict[str, np.ndarray]]], None], names: list[str], group: int) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.write, self.names, self.group = write, names, group
+        self.pending: list[dict[str, np.ndarray]] = []
+        self.count = 0
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="pixtab-export")
+        self._busy: Any = None
 
     def add(self, cols: dict[str, np.ndarray]) -> None:
-        self.pending.append(cols)
-        self.count += len(cols[self.names[0]])
+        n = len(cols[self.names[0]])
+        while self.count + n > self.group:  # split so that row groups are full
+            k = self.group - self.count
+            self.pending.append({name: a[:k] for name, a in cols.items()})
+            self.count += k
+            self.flush()
+            cols, n = {name: a[k:] for name, a in cols.items()}, n - k
+        if n:
+            self.pending.append(cols)
+            self.count += n
         if self.count >= self.group:
             self.flush()
 
     def flush(self) -> None:
-        if not self.pending:
-            return
-        merged = self.pending[0] if len(self.pending) == 1 else {
-            n: np.concatenate([p[n] for p in self.pending]) for n in self.names
-        }
+        self.wait()
+        if self.pending:
+            self._busy = self._pool.submit(self.write, self.pending)
         self.pending, self.count = [], 0
-        self.write(merged)
+
+    def wait(self) -> None:
+        if self._busy is not None:
+            busy, self._busy = self._busy, None
+            busy.result()
+
+    def close(self) -> None:
+        try:
+            self.flush()
+            self.wait()
+        finally:
+            self._pool.shutdown(wait=True)
 
 
 def export(
@@ -193,7 +214,7 @@ def export(
             if frame is not None:
                 out["ra"], out["dec"] = frame.radec(arrays["xpos"], arrays["ypos"])
             if "row" in names:
-                out["row"] = rows
+                out["row"] = np.arange(rows.start, rows.stop, dtype=np.int64) if isinstance(rows, range) else rows
             yield out
 
     meta = None
@@ -270,25 +291,29 @@ def _write_arrow(
         metadata=meta.encode(),
     )
 
-    def table(cols: dict[str, np.ndarray]) -> Any:
-        return pa.Table.from_arrays([pa.array(cols[n]) for n in fields], schema=schema)
+    def table(parts: list[dict[str, np.ndarray]]) -> Any:
+        return pa.Table.from_batches(
+            [pa.record_batch([pa.array(p[n]) for n in fields], schema=schema) for p in parts], schema=schema
+        )
 
     if req.fmt == "parquet":
         import pyarrow.parquet as pq
 
-        floats = [n for n, dt in zip(fields, dtypes) if dt.kind == "f"]
+        # Floats split by byte stream compress better (and faster); only dq repeats enough for a dictionary.
         writer = pq.ParquetWriter(
-            f, schema, compression="zstd", use_dictionary=[n for n in fields if n not in floats],
-            use_byte_stream_split=floats, write_statistics=True,
+            f, schema, compression="zstd", use_dictionary=[n for n in fields if n == "dq"],
+            use_byte_stream_split=[n for n, dt in zip(fields, dtypes) if dt.kind == "f"], write_statistics=True,
         )  # fmt: skip
-        write = lambda cols: writer.write_table(table(cols), row_group_size=req.row_group_rows)  # noqa: E731
+        write = lambda parts: writer.write_table(table(parts), row_group_size=req.row_group_rows)  # noqa: E731
     else:
         writer = pa.ipc.new_file(f, schema)
-        write = lambda cols: writer.write_table(table(cols), max_chunksize=req.row_group_rows)  # noqa: E731
+        write = lambda parts: writer.write_table(table(parts), max_chunksize=req.row_group_rows)  # noqa: E731
     sink = _Rows(write, fields, req.row_group_rows)
-    for cols in batches:
-        sink.add(cols)
-    sink.flush()
+    try:
+        for cols in batches:
+            sink.add(cols)
+    finally:
+        sink.close()
     writer.close()
 
 
