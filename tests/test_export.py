@@ -250,3 +250,57 @@ def test_subprocess_export_and_convert(combined: Path, tmp_path: Path) -> None:
     assert p.returncode == 0, p.stderr
     with pixtab.open(back) as pt:
         assert pt.nrows == summary["selected"]
+
+
+# -- library level ---------------------------------------------------------------
+
+
+def test_row_groups_are_full_and_rows_in_order(combined: Path, tmp_path: Path) -> None:
+    from pixtab.core.ops.export import ExportRequest, export as do_export
+    from pixtab.core.select import Criteria
+
+    out = tmp_path / "g.parquet"
+    with PixTable(combined) as pt:
+        res = do_export(pt, Criteria(ifus=[11]), ExportRequest(row_group_rows=1000, decode=True, columns=("row", "data")), str(out))
+        data = pt.read(["data", "origin"])
+    md = pq.ParquetFile(out).metadata
+    sizes = [md.row_group(i).num_rows for i in range(md.num_row_groups)]
+    assert sum(sizes) == res.selected and all(n == 1000 for n in sizes[:-1]) and 0 < sizes[-1] <= 1000
+    t = pq.read_table(out)
+    rows = t["row"].to_numpy()
+    assert np.array_equal(rows, np.flatnonzero(((data["origin"] >> 6) & 0x1F) == 11))
+    assert t["data"].to_numpy().tobytes() == data["data"][rows].tobytes()
+
+
+def test_export_of_an_ascii_table_is_not_rebuilt(tmp_path: Path) -> None:
+    from astropy.io import fits
+
+    src = Path(CONFORMANCE / "pt_single_ifu.fits")
+    if not src.exists():
+        pytest.skip(f"conformance set not found at {CONFORMANCE}")
+    with pixtab.open(src) as pt:
+        arrays, header = pt.read(None, 0, 300), pt.primary_header
+    cols = [fits.Column(n, "I11" if a.dtype.kind == "i" else "E16.9", array=a) for n, a in arrays.items()]
+    fits.HDUList([fits.PrimaryHDU(header=header), fits.TableHDU.from_columns(cols)]).writeto(tmp_path / "a.fits")
+    export(tmp_path / "a.fits", tmp_path / "a.parquet")
+    t = pq.read_table(tmp_path / "a.parquet")
+    assert t.num_rows == 300 and t.schema.field("dq").type == pa.int64()  # the parsed values, as they are
+    r = convert(tmp_path / "a.parquet", tmp_path / "b.fits", code=1)
+    assert "convert that FITS file itself" in r.stderr
+
+
+def test_sniff_and_damaged_metadata(tmp_path: Path, combined: Path) -> None:
+    from pixtab.core.errors import InputError
+    from pixtab.core.io.arrow import ArrowInput, sniff
+
+    assert sniff(combined) is None and sniff(tmp_path / "none") is None
+    out = tmp_path / "m.parquet"
+    export(combined, out, "--columns", "ifu")
+    assert sniff(out) == "parquet"
+    t = pq.read_table(out)
+    pq.write_table(t.replace_schema_metadata({b"pixtab": b"{not json"}), tmp_path / "bad.parquet")
+    with pytest.raises(InputError, match="damaged pixtab metadata"):
+        ArrowInput(tmp_path / "bad.parquet")
+    pq.write_table(t.replace_schema_metadata({b"pixtab": b'{"version": 99}'}), tmp_path / "v.parquet")
+    with pytest.raises(InputError, match="version 99"):
+        ArrowInput(tmp_path / "v.parquet")

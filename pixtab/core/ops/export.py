@@ -36,7 +36,7 @@ from ..io.selected import iter_selected
 from ..limits import LimitsAccumulator
 from ..select import Criteria
 from ..sky import SkyFrame
-from ..table import OPTIONAL, PIPELINE_DTYPES, REQUIRED, PixTable
+from ..table import OPTIONAL, REQUIRED, PixTable
 from ..writer import ColumnSpec, PixtableWriter
 
 log = logging.getLogger(__name__)
@@ -117,9 +117,7 @@ def _fits_name(pt: PixTable, name: str) -> str:
 
 
 def _fits_dtype(pt: PixTable, name: str) -> str:
-    """A column's type in the pixel table (MPDAF's ASCII tables: the pipeline's)."""
-    if pt.layout == "ascii-table" and name in PIPELINE_DTYPES:
-        return PIPELINE_DTYPES[name]
+    """A column's type as read (MPDAF's ASCII tables: float64/int64 as parsed)."""
     return pt.columns[name].dtype.name
 
 
@@ -232,7 +230,7 @@ def export(
         cols = [ColumnMeta(_field_name(pt, n), _fits_name(pt, n), _fits_dtype(pt, n), c.unit) for n, c in pt.columns.items()]
         meta = ExportMeta(
             source=os.path.basename(pt.path),
-            layout=pt.layout if pt.layout in ("image", "table") else "image",
+            layout=pt.layout,
             rows=selected,
             primary_header=primary.decode("ascii", errors="replace"),
             columns=cols,
@@ -371,6 +369,12 @@ def check_rebuildable(src: ArrowInput) -> ExportMeta:
 def rebuild(src: ArrowInput, fd: int, layout: str | None = None, output: str = "", progress: Progress | None = None) -> RebuildResult:
     """Write the pixel table of a pixtab export to the open, empty file ``fd``."""
     meta = check_rebuildable(src)
+    if meta.layout not in ("image", "table"):
+        raise InputError(
+            src.path,
+            f"exported from an {meta.layout} (MPDAF's text table): convert that FITS file itself, "
+            "which checks that every value is exactly float32",
+        )
     layout = layout or meta.layout
     hdus = meta.hdu_bytes()
     images = [n for n, b in zip(meta.extra_names, hdus) if b.startswith(b"XTENSION= 'IMAGE")]
