@@ -5,7 +5,8 @@ then the needed columns are read in the row blocks that hold them, decoded
 fields and sky positions added, and the rows written in row groups of
 :data:`ROW_GROUP_ROWS` (memory: about one row group, whatever the table).
 
-A complete export (every table column) records what :func:`rebuild` needs
+A complete export (every table column) records what
+:func:`pixtab.core.ops.rebuild.rebuild` needs
 to write the pixel table again (:class:`~pixtab.core.io.arrow.ExportMeta`):
 the input's primary header as it is (a selection updates it as extract does:
 LIMITS, EXPn FIRST/LAST, MERGED; the flat-field extension is trimmed to the
@@ -14,7 +15,6 @@ wavelength cut), so that rebuilding an export equals extracting the same rows.
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -25,21 +25,18 @@ import numpy as np
 
 from .. import origin as org
 from ..atomic import atomic_output
-from ..convert import _VerbatimHeader
 from ..decode import OriginDecoder, header_line, iter_text
 from ..errors import CriteriaError, EmptySelectionError, InputError
 from ..extract import Selection, extra_hdus, finalize_header, output_header, select_rows
 from ..fitsfile import header_bytes
 from ..format.expr import COLUMNS
-from ..io.arrow import ArrowInput, ColumnMeta, ExportMeta, require_pyarrow, stored_dtype
+from ..io.arrow import ColumnMeta, ExportMeta, require_pyarrow, stored_dtype
 from ..io.selected import iter_selected
 from ..limits import LimitsAccumulator
 from ..select import Criteria
 from ..sky import SkyFrame
 from ..table import OPTIONAL, REQUIRED, PixTable
-from ..writer import ColumnSpec, PixtableWriter
 
-log = logging.getLogger(__name__)
 
 FORMATS = ("parquet", "arrow", "csv", "tsv")
 #: file name endings and their format
@@ -318,80 +315,6 @@ def _write_arrow(
 @contextmanager
 def _no_progress(description: str, total: int) -> Iterator[Progress | None]:
     yield None
-
-
-# -- back to FITS ------------------------------------------------------------
-
-
-@dataclass
-class RebuildResult:
-    input: str
-    output: str
-    layout: str
-    rows: int
-    columns: list[str]
-    extensions: list[str]
-
-    def as_dict(self) -> dict[str, object]:
-        return {"input": self.input, "output": self.output, "from": "arrow", "to": self.layout, "rows": self.rows,
-                "columns": self.columns, "extensions": self.extensions}  # fmt: skip
-
-
-def check_rebuildable(src: ArrowInput) -> ExportMeta:
-    """The export metadata of ``src``; an InputError saying what is missing for a pixel table."""
-    meta = src.meta
-    if meta is None:
-        present = [n for n in REQUIRED if n in src.names]
-        what = "" if len(present) < len(REQUIRED) else "; it has the columns, but a pixel table also needs its header"
-        raise InputError(
-            src.path,
-            f"not written by pixtab export (no pixtab metadata: no primary header to rebuild a pixel table from{what})",
-        )
-    missing = [c.name for c in meta.columns if c.name not in src.names]
-    missing += [n for n in REQUIRED if n not in {c.fits_name for c in meta.columns} and n not in missing]
-    if missing:
-        raise InputError(
-            src.path,
-            f"cannot rebuild a pixel table: column(s) {', '.join(missing)} missing "
-            "(exported with a column subset?); export every column to convert back",
-        )
-    for c in meta.columns:
-        have, want = src.field_dtype(c.name), np.dtype(c.dtype)
-        if have is None or have.itemsize != want.itemsize or have.kind not in ("iu" if want.kind in "iu" else want.kind):
-            raise InputError(src.path, f"column '{c.name}' is {src.schema.field(c.name).type}, a pixel table needs {want.name}")
-    if src.nrows != meta.rows:
-        raise InputError(
-            src.path, f"has {src.nrows} rows, the export had {meta.rows}: its header (EXPn, LIMITS) would not match the rows"
-        )
-    return meta
-
-
-def rebuild(src: ArrowInput, fd: int, layout: str | None = None, output: str = "", progress: Progress | None = None) -> RebuildResult:
-    """Write the pixel table of a pixtab export to the open, empty file ``fd``."""
-    meta = check_rebuildable(src)
-    if meta.layout not in ("image", "table"):
-        raise InputError(
-            src.path,
-            f"exported from an {meta.layout} (MPDAF's text table): convert that FITS file itself, "
-            "which checks that every value is exactly float32",
-        )
-    layout = layout or meta.layout
-    hdus = meta.hdu_bytes()
-    images = [n for n, b in zip(meta.extra_names, hdus) if b.startswith(b"XTENSION= 'IMAGE")]
-    if layout == "image" and images:
-        raise InputError(src.path, f"extension(s) {', '.join(images)} are images: in the image layout they would be read as columns")
-    header = _VerbatimHeader(meta.primary_header.encode("ascii", errors="replace"), src.path)
-    specs = [ColumnSpec(c.fits_name, np.dtype(c.dtype), c.unit) for c in meta.columns]
-    try:
-        writer = PixtableWriter(fd, header, specs, src.nrows, layout, hdus)
-    except ValueError as exc:
-        raise InputError(src.path, f"cannot write the pixel table: {exc}") from None
-    for batch in src.iter_batches([c.name for c in meta.columns]):
-        writer.write({c.fits_name: batch[c.name].view(c.dtype) for c in meta.columns})
-        if progress:
-            progress(len(batch[meta.columns[0].name]))
-    writer.finish(header)
-    return RebuildResult(src.path, output, layout, src.nrows, [s.name for s in specs], meta.extra_names)
 
 
 def column_names(names: Sequence[str]) -> tuple[str, ...]:
