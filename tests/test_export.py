@@ -211,6 +211,7 @@ def test_usage_and_input_errors(combined: Path, simulated, tmp_path: Path) -> No
     assert run("export", combined, "-o", out, "--columns", "nosuch").exit_code == 2
     assert run("export", combined, "-o", out, "--where", "nosuch > 1").exit_code == 2
     assert run("export", combined, "-o", out, "--format", "nope").exit_code == 2
+    assert run("export", combined, "-o", "-", "--format", "csv").exit_code == 2 and not Path("-").exists()
     r = run("export", single, "-o", out, "--columns", "weight")
     assert r.exit_code == 1 and "no 'weight' column" in r.stderr
     r = run("export", single, "-o", out, "--sky")

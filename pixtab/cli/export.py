@@ -70,6 +70,8 @@ def command(
     from ..core.ops.export import ExportRequest, column_names, export, format_of
     from ..core.table import PixTable
 
+    if output == "-":
+        raise click.UsageError("export writes a file; for text on stdout use decode-origin (--with COLUMNS, same criteria)")
     fmt = fmt or format_of(output)
     if fmt is None:
         raise click.UsageError(
