@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import pixtab
-from pixtab.core.table import PixTable
+from pixtab.core.io.table import PixTable
 
 from conftest import CONFORMANCE
 from conftest_decode import read_columns, reference_decode, run
@@ -258,7 +258,7 @@ def test_subprocess_export_and_convert(combined: Path, tmp_path: Path) -> None:
 
 def test_row_groups_are_full_and_rows_in_order(combined: Path, tmp_path: Path) -> None:
     from pixtab.core.ops.export import ExportRequest, export as do_export
-    from pixtab.core.select import Criteria
+    from pixtab.core.io.selection import Criteria
 
     out = tmp_path / "g.parquet"
     with PixTable(combined) as pt:

@@ -95,7 +95,7 @@ def test_zero_based_and_sky_slice_numbering(combined: Path) -> None:
     r0 = _ref(combined, zero_based=True)
     got = run("extract", combined, "--count", "--zero-based", "--where", "xpix < 1000 and ypix == 99")
     assert int(got.stdout) == int(((r0["xpix"] < 1000) & (r0["ypix"] == 99)).sum())
-    from pixtab.core.slicer import CCD_TO_SKY
+    from pixtab.core.format.slicer import CCD_TO_SKY
 
     sky = np.array(CCD_TO_SKY)[_ref(combined)["slice"]]
     got = run("extract", combined, "--count", "--slice-numbering", "sky", "--where", "slice == 3")
@@ -178,7 +178,7 @@ def test_filter_reads_only_the_columns_it_names(combined: Path) -> None:
         assert RowFilter(pt, parse("dq == 0")).columns == ("dq",)
         assert RowFilter(pt, parse("ifu == 5 and data > 0")).columns == ("data", "origin")
         assert RowFilter(pt, parse("abs(dec) < 3")).columns == ("xpos", "ypos")
-        from pixtab.core.select import Criteria, Selector
+        from pixtab.core.io.selection import Criteria, Selector
 
         assert Selector(pt, Criteria(where=(parse("stat > 1"),))).columns == ("stat",)
 

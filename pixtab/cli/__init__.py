@@ -80,6 +80,8 @@ OPTIONS = {
     "wcs": "--wcs",
     "method": "--or",
     "slice_numbering": "--slice-numbering",
+    "where": "--where",
+    "columns": "--columns",
 }
 #: advice on how to get past an error, by the field the core names
 ADVICE = {

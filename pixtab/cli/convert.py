@@ -44,11 +44,16 @@ def command(
     read and written with the pipeline's float32/int32 types when every value
     converts exactly. Streams in bounded memory (under 200 MB).
 
+    A Parquet or Arrow file written by 'pixtab export' (every column) is
+    turned back into the pixel table it came from, bit for bit, in its
+    original layout unless --to says otherwise.
+
     \b
     Examples:
       pixtab convert PIXTABLE_OBJECT_0001.fits -o object_table.fits
       pixtab convert table.fits -o image.fits --to image
       pixtab convert *.fits --output-dir converted/ --json
+      pixtab convert rows.parquet -o back.fits
     """
     targets = dict(zip(inputs, output_paths(inputs, output, output_dir, name_template)))
     make_output_dir(output_dir)
@@ -56,10 +61,14 @@ def command(
 
     def one(path: str) -> None:
         from ..core.fits.atomic import atomic_output
+        from ..core.io.arrow import sniff
         from ..core.io.table import PixTable
         from ..core.ops.convert import convert
 
         target = targets[path]
+        if sniff(path):
+            _from_export(path, target, layout, overwrite, as_json)
+            return
         with PixTable(path) as pt, phases(path) as progress:
             with atomic_output(target, overwrite) as fd:
                 result = convert(pt, fd, layout, output=target, round_float32=round_float32, progress=progress)
@@ -69,3 +78,17 @@ def command(
         info(f"wrote {target} ({result.rows:,} rows, {result.source_layout} -> {result.layout} layout{extra})")
 
     for_each_input(inputs, one)
+
+
+def _from_export(path: str, target: str, layout: str | None, overwrite: bool, as_json: bool) -> None:
+    """Rebuild the pixel table of a pixtab export (Parquet or Arrow IPC); outputs already checked."""
+    from ..core.fits.atomic import atomic_output
+    from ..core.io.arrow import ArrowInput
+    from ..core.ops.rebuild import rebuild
+
+    src = ArrowInput(path)
+    with phases(path) as progress, atomic_output(target, overwrite) as fd:
+        result = rebuild(src, fd, layout, target, progress)
+    if as_json:
+        print_json(result.as_dict())
+    info(f"wrote {target} ({result.rows:,} rows, {src.kind} -> {result.layout} layout)")

@@ -3,7 +3,7 @@
 ``@criteria_options`` adds the sky apertures, wavelength, IFU/slice/stack,
 detector pixel and exposure options, ``--or``, and the row filters
 (``@where_options``: ``--where EXPR`` and ``--good``); the command receives
-one ``criteria`` argument (a :class:`pixtab.core.select.Criteria`) instead of
+one ``criteria`` argument (a :class:`pixtab.core.io.selection.Criteria`) instead of
 the separate values. ``@where_options`` alone gives ``where``, a tuple of
 parsed expressions, to commands with their own selection (reconstruct-det).
 Commands that also take ``--zero-based`` pass it on through the criteria.
@@ -39,6 +39,8 @@ def _number(text: str) -> float | None:
     except ValueError:
         return None
     return value if math.isfinite(value) else None
+
+
 def parse_ra(text: str) -> tuple[float, bool]:
     """RA in degrees and whether it was a plain number. ':' or 'h' means hours."""
     value = _number(text)
@@ -76,7 +78,7 @@ def aperture_callback(shape: str) -> Any:
     """Callback turning repeated ``RA DEC SIZE`` triples into :class:`Aperture` objects."""
 
     def cb(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
-        from ..core.select import Aperture
+        from ..core.io.selection import Aperture
 
         out = []
         for ra_t, dec_t, size_t in value or ():
@@ -99,8 +101,7 @@ def aperture_callback(shape: str) -> Any:
                 ) from None
             if not size > 0:
                 raise click.BadParameter(f"{what}: size must be positive", ctx=ctx, param=param)
-            option = f"--{param.name} {what}"
-            out.append(Aperture(shape, ra, dec, size, ra_plain and dec_plain and size_plain, option))
+            out.append(Aperture(shape, ra, dec, size, ra_plain and dec_plain and size_plain))
         return out
 
     return cb
@@ -157,7 +158,7 @@ def criteria_options(f: F) -> F:
 
     @functools.wraps(f)
     def wrapper(*args: Any, **kw: Any) -> Any:
-        from ..core.select import Criteria, ccd_slices
+        from ..core.io.selection import Criteria, ccd_slices
 
         v = {k: kw.pop(k) for k in _CRITERIA_PARAMS}
         kw["criteria"] = Criteria(

@@ -7,12 +7,14 @@ import math
 import os
 import sys
 from collections.abc import Iterable
+from typing import Any
 
 import click
 
 from . import PixtabCommand
 from . import output as out
-from .options import output_opt, overwrite_opt, range_callback, slice_numbering_opt, zero_based_opt
+from .criteria import criteria_options
+from .options import output_opt, overwrite_opt, range_callback, zero_based_opt
 from .writing import check_outputs, phases
 
 log = logging.getLogger("pixtab")
@@ -42,8 +44,13 @@ def _values_cb(ctx: click.Context, param: click.Parameter, value: tuple[str, ...
 )
 @zero_based_opt
 @click.option("--sky", is_flag=True, help="Add ra,dec: absolute sky position in degrees (RA in [0, 360)).")
-@slice_numbering_opt
-@click.option("--with", "with_cols", metavar="COLS", help="Also copy these columns, e.g. data,lambda.")
+@click.option(
+    "--with",
+    "with_cols",
+    metavar="COLS",
+    help="Also copy these columns, e.g. data,lambda (text prints dq as the unsigned 32-bit mask it is).",
+)
+@criteria_options
 @click.option(
     "--value",
     "values",
@@ -60,8 +67,9 @@ def command(
     rows: tuple[float, float] | None,
     zero_based: bool,
     sky: bool,
-    slice_numbering: str,
     with_cols: str | None,
+    criteria: Any,
+    slice_numbering: str,
     values: list[int],
     overwrite: bool,
 ) -> None:
@@ -73,6 +81,11 @@ def command(
     1-based as the pipeline counts them; --zero-based gives MPDAF's numbers.
     --format fits -o OUT writes the same columns as a FITS binary table.
 
+    The selection options (--ifu, --lambda, --circle, --where, --good, ...)
+    keep only the rows that meet them, as extract selects them; --rows
+    limits the rows looked at. In text output dq (--with dq) is printed as
+    the unsigned 32-bit flag mask (bit 31 set: 2147483648 and above).
+
     --value decodes literal origin values without a file; as x needs a file's
     XOFFSET, it prints the x within the slice (xslice) instead.
 
@@ -81,12 +94,15 @@ def command(
       pixtab decode-origin PIXTABLE.fits | head
       pixtab decode-origin PIXTABLE.fits --rows 0:1000 --sky --with data,lambda
       pixtab decode-origin PIXTABLE.fits --format fits -o origin.fits
+      pixtab decode-origin PIXTABLE.fits --where 'dq > 0' --with dq,data
       pixtab decode-origin --value 0x14064041
     """
     sep = "\t" if fmt == "tsv" else ","
     if values:
-        if input_path or sky or with_cols or rows or fmt == "fits":
-            raise click.UsageError("--value decodes literal values: give no INPUT, --sky, --with, --rows or --format fits")
+        if input_path or sky or with_cols or rows or fmt == "fits" or not criteria.empty:
+            raise click.UsageError(
+                "--value decodes literal values: give no INPUT, --sky, --with, --rows, --format fits or selection"
+            )
         from ..core.ops.decode import decode_literals, format_text, header_line
 
         cols = decode_literals(values, zero_based, slice_numbering)
@@ -103,6 +119,8 @@ def command(
     from ..core.fits.atomic import atomic_output
     from ..core.io.table import PixTable
     from ..core.ops.decode import DecodeOptions, check_options, check_with_columns, iter_text_output, write_fits_table
+    from ..core.ops.extract import select_rows
+    from ..core.ops.selected import count_selected
 
     if output and output != "-":
         check_outputs([(input_path, output)], overwrite)
@@ -119,13 +137,14 @@ def command(
         if sky and pt.wcs == "pixel":
             log.warning("%s: pixel-unit table: ra,dec are the focal-plane xpos,ypos (pixels)", input_path)
         with phases(input_path) as progress:
+            selection = None if criteria.empty else select_rows(pt, criteria, progress)
             if fmt == "fits":
                 with atomic_output(output, overwrite) as fd:  # type: ignore[arg-type]
-                    write_fits_table(fd, pt, opts, start, stop, progress)
+                    write_fits_table(fd, pt, opts, start, stop, progress, selection)
             else:
-                _emit_text(output, overwrite, iter_text_output(pt, opts, start, stop, sep, progress))
+                _emit_text(output, overwrite, iter_text_output(pt, opts, start, stop, sep, progress, selection))
     if output and output != "-":
-        out.info(f"wrote {output} ({stop - start:,} rows)")
+        out.info(f"wrote {output} ({count_selected(selection, start, stop):,} rows)")
 
 
 def _row_bounds(rows: tuple[float, float] | None, nrows: int) -> tuple[int, int]:

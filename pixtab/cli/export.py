@@ -10,6 +10,7 @@ from . import PixtabCommand
 from . import output as ui
 from .criteria import criteria_options
 from .options import input_arg, json_opt, output_opt, overwrite_opt, zero_based_opt
+from .writing import check_outputs, phases
 
 _FORMATS = ["parquet", "arrow", "csv", "tsv"]
 
@@ -66,9 +67,8 @@ def command(
       pixtab export in.fits -o star.csv --circle 150.1163 2.2058 2 --columns lambda,data,stat,dq
       duckdb -c "SELECT ifu, count(*) FROM 'rows.parquet' GROUP BY ifu"
     """
-    from ..core.atomic import check_output
+    from ..core.io.table import PixTable
     from ..core.ops.export import ExportRequest, column_names, export, format_of
-    from ..core.table import PixTable
 
     if output == "-":
         raise click.UsageError("export writes a file; for text on stdout use decode-origin (--with COLUMNS, same criteria)")
@@ -87,11 +87,9 @@ def command(
     )
     if columns is not None and not req.columns:
         raise click.BadParameter("empty column list", param_hint="'--columns'")
-    with PixTable(input) as pt:
-        check_output(output, [input], overwrite)
-        result = export(
-            pt, criteria, req, output, overwrite, allow_empty, lambda desc, total: ui.progress(f"{desc} {input}", total)
-        )
+    check_outputs([(input, output)], overwrite)
+    with PixTable(input) as pt, phases(input) as progress:
+        result = export(pt, criteria, req, output, overwrite, allow_empty, progress)
     ui.info(f"wrote {output} ({result.selected:,} of {result.rows:,} rows, {len(result.columns)} columns, {fmt})")
     if as_json:
         ui.print_json(result.as_dict())

@@ -104,7 +104,7 @@ class ExpressionError(CriteriaError):
         self.start = max(0, min(start, len(text)))
         self.end = max(self.start + 1, min(end if end is not None else self.start + 1, len(text) + 1))
         caret = " " * self.start + "^" * (self.end - self.start)
-        super().__init__(f"{reason}\n    {text}\n    {caret}")
+        super().__init__(f"{reason}\n    {text}\n    {caret}", field="where")
 
 
 @dataclass(frozen=True)

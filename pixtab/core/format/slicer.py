@@ -7,6 +7,8 @@ section 7.1). It stays inside blocks of 12, so MPDAF stack n is CCD slices
 
 from __future__ import annotations
 
+import numpy as np
+
 # SKY slice number of each CCD slice, for the first block of 12 (k = 1..12).
 _SKY_IN_BLOCK = (9, 8, 1, 10, 7, 2, 11, 6, 3, 12, 5, 4)
 
@@ -25,3 +27,13 @@ def stack_slices(stack: int) -> list[int]:
     if not 1 <= stack <= 4:
         raise ValueError(f"stack {stack} is outside 1..4")
     return list(range(12 * (stack - 1) + 1, 12 * stack + 1))
+
+
+# SKY number of each raw 6-bit slice field; 0 where the field is not a slice (0, 49..63).
+_SKY_OF_FIELD = np.zeros(64, dtype=np.int16)
+_SKY_OF_FIELD[1:49] = CCD_TO_SKY[1:]
+
+
+def sky_slice(ccd_slice: np.ndarray) -> np.ndarray:
+    """SKY slice numbers of CCD slice numbers (0 for values that are not slices)."""
+    return _SKY_OF_FIELD[np.asarray(ccd_slice) & 0x3F]

@@ -23,6 +23,8 @@ from ..format.exposures import ExposureMap
 from ..format.origin import DetectorDecoder
 from ..format.sky import SkyFrame
 from ..format.slicer import SKY_TO_CCD, stack_slices
+from ..format.expr import Expression
+from .rowfilter import RowFilter
 from .rowsource import RowSource, Scratch
 from .table import PixTable
 
@@ -66,6 +68,9 @@ class Criteria:
     exps: list[int] | None = None
     method: str = "and"
     zero_based: bool = False
+    #: row-filter expressions, each one criterion; ``slice_numbering`` is how they read ``slice``
+    where: tuple[Expression, ...] = ()
+    slice_numbering: str = "ccd"
 
     def __post_init__(self) -> None:
         if self.method not in ("and", "or"):
@@ -80,7 +85,7 @@ class Criteria:
 
     def _others(self) -> bool:
         """Is any criterion other than a wavelength range given?"""
-        return bool(self.apertures or self.ifus or self.slices or self.stacks or self.xpix or self.ypix) or (
+        return bool(self.apertures or self.ifus or self.slices or self.stacks or self.xpix or self.ypix or self.where) or (
             self.exps is not None
         )
 
@@ -182,6 +187,8 @@ class Selector:
             self._frame = SkyFrame.of(pt)
             self._check_apertures(c.apertures)
             self.tests.append(RowTest("sky aperture", ("xpos", "ypos"), 10, self._sky_test))
+        for expr in c.where:
+            self.tests.append(_filter_test(RowFilter(pt, expr, c.zero_based, c.slice_numbering)))
         self.tests.sort(key=lambda t: t.cost)
 
     # -- validation -----------------------------------------------------------
@@ -336,6 +343,17 @@ class Selector:
                 break
             selected[rest[t.run(src, rest)]] = True
         return np.flatnonzero(selected)
+
+
+def _filter_test(f: RowFilter) -> RowTest:
+    """A row-filter expression as a test (the costliest kind: it runs on the rows left)."""
+
+    def run(src: RowSource, idx: np.ndarray | None) -> np.ndarray:
+        n = len(src) if idx is None else idx.size
+        rows = lambda: range(src.start, src.stop) if idx is None else src.start + idx  # noqa: E731
+        return f.mask(lambda name: src.get(name, idx), rows, n)
+
+    return RowTest("where", f.columns, 20, run)
 
 
 def _separation(ra1: float, dec1: float, ra2: float, dec2: float) -> float:

@@ -24,26 +24,20 @@ from astropy.io import fits
 from ..errors import CriteriaError, InputError
 from ..fits.hdu import ColumnSpec
 from ..format import origin as org
+from ..format.expr import UNSIGNED32
 from ..format.origin import DetectorDecoder
 from ..format.sky import SkyFrame
-from ..format.slicer import CCD_TO_SKY
+from ..format.slicer import sky_slice
 from ..io.table import DEFAULT_CHUNK_ROWS, PixTable
+from ..io.rowfilter import exposures_at
 from ..io.writer import PixtableWriter
 from ..progress import SILENT, Progress
+from .extract import Selection
+from .selected import count_selected, iter_selected, rows_to_read
 
 #: decoded columns, in output order (``ra``, ``dec`` follow with ``sky``)
 DECODED = ("row", "ifu", "slice", "xpix", "ypix", "exp")
 _DTYPES = {"row": "int64", "ifu": "int16", "slice": "int16", "xpix": "int16", "ypix": "int16", "exp": "int16"}
-
-# SKY number of each raw 6-bit slice field; 0 where the field is not a slice (0, 49..63).
-_SKY_OF_FIELD = np.zeros(org.SLICE_MASK + 1, dtype=np.int16)
-_SKY_OF_FIELD[1 : org.N_SLICES + 1] = CCD_TO_SKY[1:]
-
-
-def sky_slice(ccd_slice: np.ndarray) -> np.ndarray:
-    """SKY slice numbers of CCD slice numbers (0 for values that are not slices)."""
-    return _SKY_OF_FIELD[np.asarray(ccd_slice) & org.SLICE_MASK]
-
 
 @dataclass(frozen=True)
 class DecodeOptions:
@@ -55,20 +49,30 @@ class DecodeOptions:
     with_columns: tuple[str, ...] = ()
 
 
-def decode_rows(decoder: DetectorDecoder, origin: np.ndarray, start: int, opts: DecodeOptions) -> dict[str, np.ndarray]:
-    """The decoded columns (row, ifu, slice, xpix, ypix, exp) of rows ``start..``."""
-    d = decoder.decode(np.asarray(origin), start)
-    x, y = d["x"], d["y"]
+def decode_rows(
+    decoder: DetectorDecoder, origin: np.ndarray, start: int, opts: DecodeOptions, rows: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """The decoded columns (row, ifu, slice, xpix, ypix, exp) of rows ``start..``, or of the
+    table rows ``rows`` (indices)."""
+    origin = np.asarray(origin)
+    if rows is None:
+        d = decoder.decode(origin, start)
+        x, y, exp = d["x"], d["y"], d["exp"]
+        rows = np.arange(start, start + len(origin), dtype=np.int64)
+    else:
+        exp = exposures_at(decoder, rows)
+        x, y = decoder.x(origin, exp), decoder.y(origin)
     if opts.zero_based:
         x -= 1
         y -= 1
+    slc = org.get_slice(origin)
     return {
-        "row": np.arange(start, start + len(origin), dtype=np.int64),
-        "ifu": d["ifu"],
-        "slice": sky_slice(d["slice"]) if opts.slice_numbering == "sky" else d["slice"],
+        "row": rows,
+        "ifu": org.get_ifu(origin),
+        "slice": sky_slice(slc) if opts.slice_numbering == "sky" else slc,
         "xpix": x.astype(np.int16),
         "ypix": y.astype(np.int16),
-        "exp": d["exp"],
+        "exp": exp,
     }
 
 
@@ -129,8 +133,11 @@ def iter_decoded(
     start: int = 0,
     stop: int | None = None,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    selection: Selection | None = None,
+    progress: Progress = SILENT,
 ) -> Iterator[dict[str, np.ndarray]]:
-    """Yield the decoded columns of rows ``start..stop-1`` chunk by chunk.
+    """Yield the decoded columns of rows ``start..stop-1`` (only the selected ones, given a
+    selection) chunk by chunk; ``progress`` advances by the rows read.
 
     Keys follow :func:`output_specs` (copied columns under their lower-case names).
     """
@@ -139,40 +146,54 @@ def iter_decoded(
     decoder = DetectorDecoder.of(pt)
     frame = SkyFrame.of(pt) if opts.sky else None
     names = ["origin"] + (["xpos", "ypos"] if frame else []) + [n for n in opts.with_columns if n != "origin"]
-    for chunk in pt.iter_chunks(list(dict.fromkeys(names)), start, stop, chunk_rows):
-        out = decode_rows(decoder, chunk["origin"], chunk.start, opts)
+    for rows, arrays in iter_selected(pt, list(dict.fromkeys(names)), selection, start, stop, progress, chunk_rows):
+        if isinstance(rows, range):
+            out = decode_rows(decoder, arrays["origin"], rows.start, opts)
+        else:
+            out = decode_rows(decoder, arrays["origin"], 0, opts, rows)
         if frame is not None:
-            out["ra"], out["dec"] = frame.radec(chunk["xpos"], chunk["ypos"])
+            out["ra"], out["dec"] = frame.radec(arrays["xpos"], arrays["ypos"])
         for n in opts.with_columns:
-            out[n] = chunk[n]
+            out[n] = arrays[n]
         yield out
 
 
 def iter_text_output(
-    pt: PixTable, opts: DecodeOptions, start: int, stop: int, sep: str = ",", progress: Progress = SILENT
+    pt: PixTable,
+    opts: DecodeOptions,
+    start: int,
+    stop: int,
+    sep: str = ",",
+    progress: Progress = SILENT,
+    selection: Selection | None = None,
 ) -> Iterator[bytes]:
-    """The CSV/TSV output of rows ``start..stop-1``: the header line, then blocks of lines."""
+    """The CSV/TSV output of rows ``start..stop-1`` (the selected ones): the header line, then
+    blocks of lines. Bit masks (dq) print unsigned."""
     yield header_line([s.name for s in output_specs(pt, opts)], sep)
-    progress.start("decode", stop - start)
-    for cols in iter_decoded(pt, opts, start, stop):
-        yield from iter_text(list(cols.values()), sep)
-        progress.advance(len(cols["row"]))
+    progress.start("decode", rows_to_read(selection, start, stop))
+    for cols in iter_decoded(pt, opts, start, stop, selection=selection, progress=progress):
+        yield from iter_text(text_columns(cols), sep)
 
 
 def write_fits_table(
-    fd: int, pt: PixTable, opts: DecodeOptions, start: int, stop: int, progress: Progress = SILENT
+    fd: int,
+    pt: PixTable,
+    opts: DecodeOptions,
+    start: int,
+    stop: int,
+    progress: Progress = SILENT,
+    selection: Selection | None = None,
 ) -> None:
-    """Stream the decoded rows ``start..stop-1`` to ``fd`` as a FITS binary table."""
+    """Stream the decoded rows ``start..stop-1`` (the selected ones) to ``fd`` as a FITS binary table."""
     header = fits.Header([("SIMPLE", True), ("BITPIX", 8), ("NAXIS", 0), ("EXTEND", True)])
     header["PIXTABLE"] = (os.path.basename(pt.path), "source pixel table")
     header["ROWSTART"] = (start, "0-based index of the first row decoded")
     header["PIXBASE"] = (0 if opts.zero_based else 1, "first detector pixel (1: DRS, FITS; 0: MPDAF)")
     header["SLICENUM"] = (opts.slice_numbering.upper(), "slice numbering: CCD (origin field) or SKY")
-    writer = PixtableWriter(fd, header, output_specs(pt, opts), stop - start, layout="table")
-    progress.start("decode", stop - start)
-    for cols in iter_decoded(pt, opts, start, stop):
+    writer = PixtableWriter(fd, header, output_specs(pt, opts), count_selected(selection, start, stop), layout="table")
+    progress.start("decode", rows_to_read(selection, start, stop))
+    for cols in iter_decoded(pt, opts, start, stop, selection=selection, progress=progress):
         writer.write(cols)
-        progress.advance(len(cols["row"]))
     writer.finish(header)
 
 
@@ -237,6 +258,11 @@ def iter_text(columns: Sequence[np.ndarray], sep: str = ",", block_rows: int = 1
     n = len(columns[0]) if columns else 0
     for a in range(0, n, block_rows):
         yield format_text([c[a : a + block_rows] for c in columns], sep)
+
+
+def text_columns(columns: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """Columns as text prints them: bit masks (dq) unsigned, so that bit 31 does not read as a sign."""
+    return [c.view(np.uint32) if n in UNSIGNED32 and c.dtype == np.int32 else c for n, c in columns.items()]
 
 
 def header_line(names: Sequence[str], sep: str = ",") -> bytes:

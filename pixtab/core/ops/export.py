@@ -17,25 +17,29 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from .. import origin as org
-from ..atomic import atomic_output
-from ..decode import OriginDecoder, header_line, iter_text
-from ..errors import CriteriaError, EmptySelectionError, InputError
-from ..extract import Selection, extra_hdus, finalize_header, output_header, select_rows
-from ..fitsfile import header_bytes
+from ..errors import CriteriaError, InputError
+from ..fits.atomic import atomic_output
+from ..fits.structure import header_bytes
+from ..format import origin as org
+from ..format.columns import FLAT_FIELD_EXTNAME, OPTIONAL, REQUIRED
 from ..format.expr import COLUMNS
+from ..format.keywords import key
+from ..format.limits import LimitsAccumulator, finish_limits
+from ..format.origin import DetectorDecoder
+from ..format.sky import SkyFrame
 from ..io.arrow import ColumnMeta, ExportMeta, require_pyarrow, stored_dtype
-from ..io.selected import iter_selected
-from ..limits import LimitsAccumulator
-from ..select import Criteria
-from ..sky import SkyFrame
-from ..table import OPTIONAL, REQUIRED, PixTable
+from ..io.rowfilter import decode_fields
+from ..io.selection import Criteria
+from ..io.table import PixTable
+from ..progress import SILENT, Progress
+from .decode import header_line, iter_text
+from .extract import Selection, check_selection, output_header, select_rows, trimmed_flat_field
+from .selected import iter_selected, rows_to_read
 
 
 FORMATS = ("parquet", "arrow", "csv", "tsv")
@@ -48,8 +52,6 @@ ROW_GROUP_ROWS = 1 << 21  # rows per Parquet row group / Arrow record batch
 _DERIVED_DTYPES = {"row": "int64", "ifu": "int16", "slice": "int16", "xpix": "int16", "ypix": "int16",
                    "exp": "int16", "ra": "float64", "dec": "float64"}  # fmt: skip
 
-Progress = Callable[[int], None]
-ProgressFactory = Callable[[str, int], AbstractContextManager[Progress | None]]
 
 
 def format_of(path: str) -> str | None:
@@ -95,16 +97,17 @@ def output_names(pt: PixTable, req: ExportRequest) -> list[str]:
         if n in known:
             continue
         if n in COLUMNS:
-            raise InputError(pt.path, f"no '{n}' column in this table (columns: {', '.join(pt.columns)})")
+            raise InputError(pt.path, f"no '{n}' column in this table (columns: {', '.join(pt.columns)})", field="columns")
         raise CriteriaError(
             f"unknown column '{n}' (table columns: {', '.join(pt.columns)}; "
-            f"decoded: {', '.join(DECODED_FIELDS)}; sky: ra, dec; row)"
+            f"decoded: {', '.join(DECODED_FIELDS)}; sky: ra, dec; row)",
+            field="columns",
         )
     if len(set(names)) != len(names):
-        raise CriteriaError(f"a column is named twice in {', '.join(names)}")
+        raise CriteriaError(f"a column is named twice in {', '.join(names)}", field="columns")
     if set(SKY_FIELDS) & set(names):
         if SkyFrame.of(pt).is_pixel:
-            raise InputError(pt.path, "pixel-unit table (positions in pixels): ra and dec are undefined")
+            raise InputError(pt.path, "pixel-unit table (positions in pixels): ra and dec are undefined", field="sky")
     return names
 
 
@@ -176,7 +179,7 @@ def export(
     output: str,
     overwrite: bool = False,
     allow_empty: bool = False,
-    progress: ProgressFactory | None = None,
+    progress: Progress = SILENT,
 ) -> ExportResult:
     """Write the rows of ``pt`` that meet ``criteria`` to ``output`` (atomically)."""
     if req.fmt not in FORMATS:
@@ -186,26 +189,25 @@ def export(
     names = output_names(pt, req)
     table_cols = [n for n in names if n in pt.columns]
     complete = set(table_cols) == set(pt.columns)
-    bar = progress or _no_progress
     selection = None
     if not criteria.empty:
-        with bar("select", pt.nrows) as advance:
-            selection = select_rows(pt, criteria, advance)
-        if selection.count == 0 and not allow_empty:
-            raise EmptySelectionError(f"{pt.path}: no row matches the criteria; nothing written")
+        selection = select_rows(pt, criteria, progress)
+        check_selection(pt, selection, allow_empty)
     selected = pt.nrows if selection is None else selection.count
     decoded = [n for n in names if n in DECODED_FIELDS]
-    decoder = OriginDecoder(pt, req.zero_based, req.slice_numbering) if decoded else None
+    decoder = DetectorDecoder.of(pt) if decoded else None
     frame = SkyFrame.of(pt) if set(SKY_FIELDS) & set(names) else None
     read = list(dict.fromkeys(table_cols + (["origin"] if decoder else []) + (["xpos", "ypos"] if frame else [])))
     fields = [_field_name(pt, n) for n in names]
     dtypes = [np.dtype(_DERIVED_DTYPES[n]) if n not in pt.columns else stored_dtype(n, pt.columns[n].dtype) for n in names]
 
-    def batches(advance: Progress | None) -> Iterator[dict[str, np.ndarray]]:
-        for rows, arrays in iter_selected(pt, read, selection, progress=advance):
+    def batches() -> Iterator[dict[str, np.ndarray]]:
+        progress.start("export", rows_to_read(selection, 0, pt.nrows))
+        for rows, arrays in iter_selected(pt, read, selection, progress=progress):
             out = {f: arrays[n].view(dt) for f, n, dt in zip(fields, names, dtypes) if n in table_cols}
             if decoder is not None:
-                out.update(decoder.decode(arrays["origin"], rows=rows, fields=decoded))
+                sky_slices = req.slice_numbering == "sky"
+                out.update(decode_fields(decoder, arrays["origin"], lambda: rows, decoded, req.zero_based, sky_slices))
             if frame is not None:
                 out["ra"], out["dec"] = frame.radec(arrays["xpos"], arrays["ypos"])
             if "row" in names:
@@ -217,9 +219,8 @@ def export(
         # A rebuildable selection gets extract's header, whose LIMITS need a pass over the rows.
         rebuilt = selection is not None and complete
         if rebuilt:
-            with bar("limits", selected) as advance:
-                primary = header_bytes(_selection_header(pt, selection, advance))  # type: ignore[arg-type]
-            hdus = extra_hdus(pt, criteria)
+            primary = header_bytes(_selection_header(pt, selection, progress))  # type: ignore[arg-type]
+            hdus = _extra_hdus(pt, criteria)
         else:
             primary = os.pread(pt.fd, pt.hdus[0].data_offset, 0)
             hdus = [pt.hdu_bytes(h) for h in pt.extra_hdus]
@@ -239,12 +240,12 @@ def export(
 
     units = {f: (pt.columns[n].unit if n in pt.columns else {"xpix": "pix", "ypix": "pix", "ra": "deg", "dec": "deg"}.get(n))
              for f, n in zip(fields, names)}  # fmt: skip
-    with bar("export", selected) as advance, atomic_output(output, overwrite) as fd:
+    with atomic_output(output, overwrite) as fd:
         with os.fdopen(os.dup(fd), "wb", buffering=1 << 20) as f:
             if req.fmt in ("csv", "tsv"):
-                _write_text(f, fields, batches(advance), "\t" if req.fmt == "tsv" else ",")
+                _write_text(f, fields, batches(), "\t" if req.fmt == "tsv" else ",")
             else:
-                _write_arrow(f, req, fields, dtypes, units, batches(advance), meta)  # type: ignore[arg-type]
+                _write_arrow(f, req, fields, dtypes, units, batches(), meta)  # type: ignore[arg-type]
         size = os.fstat(fd).st_size
     return ExportResult(pt.path, output, req.fmt, pt.nrows, selected, fields, complete and req.fmt != "csv", size)
 
@@ -256,17 +257,30 @@ def _write_text(f: Any, fields: list[str], batches: Iterator[dict[str, np.ndarra
             f.write(block)
 
 
-def _selection_header(pt: PixTable, selection: Selection, progress: Progress | None) -> Any:
+def _selection_header(pt: PixTable, selection: Selection, progress: Progress) -> Any:
     """The primary header extract would write for ``selection`` (LIMITS from the selected rows)."""
-    header = output_header(pt, selection)
+    header = output_header(pt, selection, selection.shifted)
     limits = LimitsAccumulator()
     ifus = np.zeros(org.IFU_MASK + 1, dtype=np.int64)
+    progress.start("limits", rows_to_read(selection, 0, pt.nrows))
     for _, a in iter_selected(pt, ["xpos", "ypos", "lambda", "origin"], selection, progress=progress):
         limits.add(a["xpos"], a["ypos"], a["lambda"], a["origin"])
         ifus += np.bincount(org.get_ifu(a["origin"]), minlength=len(ifus))
-    result = limits.result(pt.wcs, pt.centre if pt.wcs == "positioned" else None) if selection.count else None
-    finalize_header(header, result, int(np.count_nonzero(ifus)))
+    if key("MERGED") in header:
+        header[key("MERGED")] = int(np.count_nonzero(ifus))
+    finish_limits(header, limits if selection.count else None, pt.wcs, pt.centre if pt.wcs == "positioned" else None)
     return header
+
+
+def _extra_hdus(pt: PixTable, criteria: Criteria) -> list[bytes]:
+    """The other HDUs as extract writes them (the flat field trimmed to the wavelength cut), as bytes."""
+    out = []
+    for h in pt.extra_hdus:
+        if (h.extname or "").upper() == FLAT_FIELD_EXTNAME:
+            out.append(trimmed_flat_field(pt, h, criteria.lambda_span()))
+        else:
+            out.append(pt.hdu_bytes(h))
+    return out
 
 
 def _write_arrow(
@@ -312,11 +326,6 @@ def _write_arrow(
     writer.close()
 
 
-@contextmanager
-def _no_progress(description: str, total: int) -> Iterator[Progress | None]:
-    yield None
-
-
 def column_names(names: Sequence[str]) -> tuple[str, ...]:
-    """A --columns list as names (lower-case, blanks dropped)."""
+    """A list of column names as typed: lower-cased, blanks dropped."""
     return tuple(n.strip().lower() for n in names if n.strip())

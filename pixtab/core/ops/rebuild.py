@@ -8,18 +8,16 @@ int32 bits it was). Whatever a pixel table would lack is refused, saying what.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..convert import _VerbatimHeader
 from ..errors import InputError
+from ..fits.hdu import ColumnSpec
+from ..format.columns import REQUIRED
 from ..io.arrow import ArrowInput, ExportMeta
-from ..table import REQUIRED
-from ..writer import ColumnSpec, PixtableWriter
-
-Progress = Callable[[int], None]
+from ..io.writer import PixtableWriter
+from ..progress import SILENT, Progress
 
 
 @dataclass
@@ -65,7 +63,7 @@ def check_rebuildable(src: ArrowInput) -> ExportMeta:
     return meta
 
 
-def rebuild(src: ArrowInput, fd: int, layout: str | None = None, output: str = "", progress: Progress | None = None) -> RebuildResult:
+def rebuild(src: ArrowInput, fd: int, layout: str | None = None, output: str = "", progress: Progress = SILENT) -> RebuildResult:
     """Write the pixel table of a pixtab export to the open, empty file ``fd``."""
     meta = check_rebuildable(src)
     if meta.layout not in ("image", "table"):
@@ -79,16 +77,19 @@ def rebuild(src: ArrowInput, fd: int, layout: str | None = None, output: str = "
     images = [n for n, b in zip(meta.extra_names, hdus) if b.startswith(b"XTENSION= 'IMAGE")]
     if layout == "image" and images:
         raise InputError(src.path, f"extension(s) {', '.join(images)} are images: in the image layout they would be read as columns")
-    header = _VerbatimHeader(meta.primary_header.encode("ascii", errors="replace"), src.path)
+    try:
+        header = meta.primary_header.encode("ascii")
+    except UnicodeEncodeError:
+        raise InputError(src.path, "the primary header in the metadata is not ASCII (not valid FITS)") from None
     specs = [ColumnSpec(c.fits_name, np.dtype(c.dtype), c.unit) for c in meta.columns]
     try:
         writer = PixtableWriter(fd, header, specs, src.nrows, layout, hdus)
     except ValueError as exc:
         raise InputError(src.path, f"cannot write the pixel table: {exc}") from None
+    progress.start("convert", src.nrows)
     for batch in src.iter_batches([c.name for c in meta.columns]):
         writer.write({c.fits_name: batch[c.name].view(c.dtype) for c in meta.columns})
-        if progress:
-            progress(len(batch[meta.columns[0].name]))
+        progress.advance(len(batch[meta.columns[0].name]))
     writer.finish(header)
     return RebuildResult(src.path, output, layout, src.nrows, [s.name for s in specs], meta.extra_names)
 

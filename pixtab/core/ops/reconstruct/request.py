@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from ...errors import CriteriaError, InputError
 from ...format import origin as org
 from ...format.exposures import ExposureMap
+from ...format.expr import Expression
 from ...io.table import PixTable
 
 #: columns that can be imaged
@@ -32,6 +33,8 @@ class Request:
     all_ifus: bool = False
     fill: str = "nan"  # 'nan' or '0'
     zero_based: bool = False
+    #: row-filter expressions, AND-ed with the rest
+    where: tuple[Expression, ...] = ()
 
     def __post_init__(self) -> None:
         if self.column not in IMAGE_COLUMNS:
@@ -74,6 +77,8 @@ class Request:
             parts.append(f"exposure {self.exp}")
         if self.xpix or self.ypix:
             parts.append("the window")
+        if self.where:
+            parts.append("the row filter")
         return " of " + ", ".join(parts) if parts else ""
 
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from ...format import origin as org
 from ...format.origin import DetectorDecoder
+from ...io.rowfilter import RowFilter
 from ...io.table import PixTable
 from .request import Request
 
@@ -72,11 +73,19 @@ class RowParts:
         window = (0, org.CCD_NX, 0, org.CCD_NY) if req.full_ccd else req.window0()
         # An integer x satisfies x >= lo (x < hi) exactly when x >= ceil(lo) (x < ceil(hi)).
         self.window = [None if not math.isfinite(v) else math.ceil(v) for v in window]
+        self.filters = [RowFilter(pt, e, req.zero_based) for e in req.where]
+        #: columns the row filters read, besides origin
+        self.columns = list(dict.fromkeys(c for f in self.filters for c in f.columns if c != "origin"))
+        self._chunk: dict[str, np.ndarray] = {}
 
-    def __call__(self, origin: np.ndarray, start: int) -> list[Part]:
-        """The selected rows of a chunk, in parts of one IFU and one exposure, in row order per IFU."""
+    def __call__(self, origin: np.ndarray, start: int, columns: dict[str, np.ndarray] | None = None) -> list[Part]:
+        """The selected rows of a chunk, in parts of one IFU and one exposure, in row order per IFU.
+
+        ``columns``: the chunk's values of :attr:`columns` (for the row filters).
+        """
         if origin.dtype.kind == "u":  # signed arithmetic below (x - 1 may be -1)
             origin = origin.astype(np.int64)
+        self._chunk = {"origin": origin, **(columns or {})}
         parts: list[Part] = []
         for a, b, exp in self.decoder.exposures.runs(start, start + len(origin)):
             if self.req.exp is not None and exp != self.req.exp:
@@ -84,6 +93,14 @@ class RowParts:
             for c in range(a - start, b - start, _BLOCK_ROWS):
                 self._block(origin, slice(c, min(c + _BLOCK_ROWS, b - start)), exp, start, parts)
         return parts
+
+    def _filtered(self, rows: Rows, start: int) -> np.ndarray:
+        """Mask of the chunk rows ``rows`` that pass every row filter."""
+        idx = np.arange(rows.start, rows.stop) if isinstance(rows, slice) else rows
+        mask = np.ones(len(idx), dtype=bool)
+        for f in self.filters:
+            mask &= f.mask(lambda name: self._chunk[name][rows], lambda: idx + start, len(idx))
+        return mask
 
     def _block(self, origin: np.ndarray, rows: Rows, exp: int, start: int, parts: list[Part]) -> None:
         """Append the parts of rows ``rows`` (one exposure) of the chunk starting at table row ``start``."""
@@ -99,6 +116,12 @@ class RowParts:
                 rows, o, key, ifu, lo = _compose(rows, keep), o[keep], key[keep], None, self.req.ifu
                 if len(o) == 0:
                     return
+        if self.filters:
+            keep = _where(self._filtered(rows, start))
+            rows, o, key = _compose(rows, keep), o[keep], key[keep]
+            ifu = None if ifu is None else ifu[keep]
+            if len(o) == 0:
+                return
         # XOFFSET lookups (and their errors) only for the rows selected so far.
         x, y = self._xy(o, exp)
         inside = self._inside(x, y)

@@ -73,10 +73,11 @@ def fill(
 
     wanted = set(plan.ifus)
     progress.start("fill", plan.rows[1] - plan.rows[0])
-    for chunk in pt.iter_chunks(["origin", req.column], plan.rows[0], plan.rows[1], chunk_rows):
+    names = list(dict.fromkeys(["origin", req.column, *select.columns]))
+    for chunk in pt.iter_chunks(names, plan.rows[0], plan.rows[1], chunk_rows):
         values = chunk[req.column]
         clashes: dict[int, CriteriaError] = {}
-        for part in select(chunk["origin"], chunk.start):
+        for part in select(chunk["origin"], chunk.start, chunk.arrays):
             if part.ifu not in wanted or part.ifu in clashes:
                 continue
             try:

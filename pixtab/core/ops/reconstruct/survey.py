@@ -48,8 +48,8 @@ def _survey(
 ) -> dict[int, Box]:
     """First pass over ``origin`` only: rows, bounding box, exposures and row span of each IFU selected."""
     boxes: dict[int, Box] = {}
-    for chunk in pt.iter_chunks(["origin"], rows[0], rows[1], chunk_rows):
-        for part in select(chunk["origin"], chunk.start):
+    for chunk in pt.iter_chunks(["origin", *select.columns], rows[0], rows[1], chunk_rows):
+        for part in select(chunk["origin"], chunk.start, chunk.arrays):
             boxes.setdefault(part.ifu, Box()).add(part)
         progress.advance(len(chunk))
     return boxes

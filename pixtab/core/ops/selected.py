@@ -1,20 +1,22 @@
 """Stream the selected rows of a table: their table row numbers and the columns asked for.
 
-The selection pass (:func:`pixtab.core.extract.select_rows`) reads only what the
-criteria need; this then reads the named columns only in the row blocks that
-hold selected rows, and gathers those rows, in order.
+The selection pass (:func:`pixtab.core.ops.extract.select_rows`) reads only what
+the criteria need; this then reads the named columns only in the row blocks
+that hold selected rows (:attr:`Selection.copy_ranges`), and gathers those
+rows, in order, as extract's copy pass does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from ..extract import Selection, copy_ranges
-from ..table import DEFAULT_CHUNK_ROWS, PixTable
+from ..io.table import DEFAULT_CHUNK_ROWS, PixTable
+from ..progress import SILENT, Progress
+from .extract import Selection
 
-Progress = Callable[[int], None]
+Rows = np.ndarray | range
 
 
 def iter_selected(
@@ -23,23 +25,20 @@ def iter_selected(
     selection: Selection | None = None,
     start: int = 0,
     stop: int | None = None,
-    progress: Progress | None = None,
+    progress: Progress = SILENT,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
-) -> Iterator[tuple[np.ndarray | range, dict[str, np.ndarray]]]:
+) -> Iterator[tuple[Rows, dict[str, np.ndarray]]]:
     """Yield ``(rows, arrays)``: table row indices (int64, or a range when contiguous) and the
-    named columns at those rows.
-
-    Without a selection every row of ``start..stop-1`` is yielded, in chunks;
-    with one, only its rows within that range. ``progress`` gets the rows read.
+    named columns at those rows, for rows ``start..stop-1`` (only the selected ones, given a
+    selection). ``progress`` advances by the rows read (its phase is the caller's).
     """
     stop = pt.nrows if stop is None else min(stop, pt.nrows)
     if selection is None:
         for chunk in pt.iter_chunks(list(names), start, stop, chunk_rows):
-            if progress:
-                progress(len(chunk))
+            progress.advance(len(chunk))
             yield range(chunk.start, chunk.stop), chunk.arrays
         return
-    ranges = [(max(a, start), min(b, stop), i) for a, b, i in copy_ranges(selection) if a < stop and b > start]
+    ranges = [(max(a, start), min(b, stop), i) for a, b, i in selection.copy_ranges if a < stop and b > start]
     local: tuple[int, np.ndarray] | None = None
     for chunk, (_, _, i) in zip(pt.iter_ranges(list(names), [(a, b) for a, b, _ in ranges]), ranges):
         cs = selection.chunks[i]
@@ -48,11 +47,17 @@ def iter_selected(
         rows = local[1]
         lo, hi = np.searchsorted(rows, [chunk.start, chunk.stop])
         rows = rows[lo:hi]
-        if progress:
-            progress(len(chunk))
+        progress.advance(len(chunk))
         if len(rows):
             at = rows - chunk.start
             yield rows, {n: chunk[n][at] for n in names}
+
+
+def rows_to_read(selection: Selection | None, start: int, stop: int) -> int:
+    """Rows :func:`iter_selected` reads (for a progress total)."""
+    if selection is None:
+        return max(0, stop - start)
+    return sum(min(b, stop) - max(a, start) for a, b, _ in selection.copy_ranges if a < stop and b > start)
 
 
 def count_selected(selection: Selection | None, start: int, stop: int) -> int:
