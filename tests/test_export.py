@@ -288,20 +288,3 @@ def test_export_of_an_ascii_table_is_not_rebuilt(tmp_path: Path) -> None:
     assert t.num_rows == 300 and t.schema.field("dq").type == pa.int64()  # the parsed values, as they are
     r = convert(tmp_path / "a.parquet", tmp_path / "b.fits", code=1)
     assert "convert that FITS file itself" in r.stderr
-
-
-def test_sniff_and_damaged_metadata(tmp_path: Path, combined: Path) -> None:
-    from pixtab.core.errors import InputError
-    from pixtab.core.io.arrow import ArrowInput, sniff
-
-    assert sniff(combined) is None and sniff(tmp_path / "none") is None
-    out = tmp_path / "m.parquet"
-    export(combined, out, "--columns", "ifu")
-    assert sniff(out) == "parquet"
-    t = pq.read_table(out)
-    pq.write_table(t.replace_schema_metadata({b"pixtab": b"{not json"}), tmp_path / "bad.parquet")
-    with pytest.raises(InputError, match="damaged pixtab metadata"):
-        ArrowInput(tmp_path / "bad.parquet")
-    pq.write_table(t.replace_schema_metadata({b"pixtab": b'{"version": 99}'}), tmp_path / "v.parquet")
-    with pytest.raises(InputError, match="version 99"):
-        ArrowInput(tmp_path / "v.parquet")

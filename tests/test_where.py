@@ -12,9 +12,6 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-import pixtab
-from pixtab.core.format.expr import parse
-from pixtab.core.io.rowfilter import RowFilter
 
 from conftest_decode import read_columns, reference_decode, run
 
@@ -171,16 +168,6 @@ def test_names_the_table_cannot_provide_are_input_errors(single: Path, pixel: Pa
     result = run("extract", pixel, "--count", "--where", "ra > 10")
     assert result.exit_code == 1 and "ra and dec are undefined" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
-
-
-def test_filter_reads_only_the_columns_it_names(combined: Path) -> None:
-    with pixtab.open(combined) as pt:
-        assert RowFilter(pt, parse("dq == 0")).columns == ("dq",)
-        assert RowFilter(pt, parse("ifu == 5 and data > 0")).columns == ("data", "origin")
-        assert RowFilter(pt, parse("abs(dec) < 3")).columns == ("xpos", "ypos")
-        from pixtab.core.io.selection import Criteria, Selector
-
-        assert Selector(pt, Criteria(where=(parse("stat > 1"),))).columns == ("stat",)
 
 
 def test_no_floating_point_warning_reaches_stderr(combined: Path) -> None:
