@@ -153,15 +153,30 @@ class ArrowInput:
             return None
 
     def iter_batches(self, names: Sequence[str], batch_rows: int = 1 << 20) -> Iterator[dict[str, np.ndarray]]:
-        """Yield dicts of numpy arrays of the named fields, in row order."""
+        """Yield dicts of numpy arrays of the named fields, in row order.
+
+        The next batch is read and decompressed in a background thread while the
+        caller works on the current one (pyarrow releases the GIL).
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
         if self.kind == "parquet":
             batches: Iterator[Any] = self._pq.iter_batches(batch_size=batch_rows, columns=list(names))
         else:
             batches = (self._ipc.get_batch(i).select(list(names)) for i in range(self._ipc.num_record_batches))
-        for batch in batches:
-            out = {}
-            for name, col in zip(names, batch.columns):
-                if col.null_count:
-                    raise InputError(self.path, f"column '{name}' has null values: a pixel table has none")
-                out[name] = col.to_numpy(zero_copy_only=False)
-            yield out
+        with ThreadPoolExecutor(1, thread_name_prefix="pixtab-arrow") as pool:
+            ahead = pool.submit(next, batches, None)
+            while True:
+                batch = ahead.result()
+                if batch is None:
+                    return
+                ahead = pool.submit(next, batches, None)
+                yield self._arrays(names, batch)
+
+    def _arrays(self, names: Sequence[str], batch: Any) -> dict[str, np.ndarray]:
+        out = {}
+        for name, col in zip(names, batch.columns):
+            if col.null_count:
+                raise InputError(self.path, f"column '{name}' has null values: a pixel table has none")
+            out[name] = col.to_numpy(zero_copy_only=False)
+        return out
