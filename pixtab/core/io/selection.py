@@ -20,10 +20,10 @@ import numpy as np
 from ..errors import CriteriaError, InputError
 from ..format import origin as org
 from ..format.exposures import ExposureMap
+from ..format.expr import Expression
 from ..format.origin import DetectorDecoder
 from ..format.sky import SkyFrame
 from ..format.slicer import SKY_TO_CCD, stack_slices
-from ..format.expr import Expression
 from .rowfilter import RowFilter
 from .rowsource import RowSource, Scratch
 from .table import PixTable
