@@ -81,3 +81,38 @@ def test_sources_are_where_the_sky_frame_says(simulated, wcs: str) -> None:
     else:
         dx, dy = frame.offsets(ra[top], dec[top], 150.1163, 2.2058)
         assert np.mean(np.hypot(dx, dy) < 1.0) >= 0.8
+
+
+def test_injected_sources_are_recorded_and_validated(tmp_path) -> None:
+    from astropy.io import fits
+    from click.testing import CliRunner
+
+    from pixtab.cli import cli
+
+    out = tmp_path / "s.fits"
+    args = ["simulate", str(out), "--rows", "20000", "--ifus", "13", "--source", "150.1163", "2.2058", "0.8", "500",
+            "--source", "150.1170", "2.2060", "1.0", "100", "--profile", "moffat", "--beta", "3", "--seeing-slope", "-0.2"]
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code == 0, r.output
+    h = fits.getheader(out)
+    assert (h["PIXTAB SIM SRC2 RA"], h["PIXTAB SIM SRC2 FWHM"], h["PIXTAB SIM SRC2 PEAK"]) == (150.117, 1.0, 100.0)
+    assert (h["PIXTAB SIM PROFILE"], h["PIXTAB SIM BETA"], h["PIXTAB SIM SEEING SLOPE"]) == ("moffat", 3.0, -0.2)
+    for bad in (["--source", "1", "2", "0", "5"], ["--source", "1", "95", "1", "5"], ["--profile", "moffat", "--beta", "1"]):
+        r = CliRunner().invoke(cli, ["simulate", str(tmp_path / "x.fits"), "--rows", "1000", *bad])
+        assert r.exit_code == 2 and not (tmp_path / "x.fits").exists(), r.output
+
+
+def test_no_source_option_keeps_the_default_table(tmp_path) -> None:
+    """Without --source the output is what it always was (other tests hash it)."""
+    import os
+
+    from pixtab.core.ops.simulate import SimulationSpec, simulate
+
+    paths = []
+    for i, spec in enumerate([SimulationSpec(rows=30_000, ifus=[13]), SimulationSpec(rows=30_000, ifus=[13], seeing_slope=-0.2)]):
+        p = tmp_path / f"{i}.fits"
+        fd = os.open(p, os.O_RDWR | os.O_CREAT)
+        simulate(fd, spec)
+        os.close(fd)
+        paths.append(p.read_bytes())
+    assert paths[0] == paths[1]  # the seeing slope applies to injected sources only

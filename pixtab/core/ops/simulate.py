@@ -33,6 +33,17 @@ FLUX_UNIT = "10**(-20)*erg/s/cm**2/Angstrom"
 DQ_FLAGS = np.array([0x20, 0x40, 0x100, 0x200, 0x1000, 0x4000, 0x4000000, -0x80000000], dtype=np.int32)
 EXPTIMES = (900.0, 900.0, 450.0, 600.0)
 MAX_WIDTH = 78
+LAMBDA_REF = 7000.0  # Angstrom where an injected source has its nominal FWHM
+
+
+@dataclass(frozen=True)
+class Source:
+    """An injected point source: position (deg), FWHM (arcsec) at LAMBDA_REF, peak (data units)."""
+
+    ra: float
+    dec: float
+    fwhm: float
+    peak: float
 
 
 @dataclass
@@ -48,6 +59,11 @@ class SimulationSpec:
     flat_field: bool = False
     ra: float = 150.1163
     dec: float = 2.2058
+    #: injected sources; when given they replace the default random ones
+    sources: list[Source] = field(default_factory=list)
+    profile: str = "gaussian"  # or 'moffat'
+    beta: float = 2.8  # Moffat power index
+    seeing_slope: float = 0.0  # FWHM(lambda) = FWHM * (lambda / LAMBDA_REF) ** slope
 
 
 def _slice_geometry(ifu: int, slc: int, exp: int) -> tuple[int, int, int]:
@@ -123,6 +139,17 @@ def build_header(spec: SimulationSpec) -> fits.Header:
             h[key(f"EXP{k} LAST")] = (first + n - 1, "last row index")
             first += n
         h[key("COMBINED")] = (spec.exposures, "combined exposures")
+    for i, src in enumerate(spec.sources, 1):
+        h[f"HIERARCH PIXTAB SIM SRC{i} RA"] = (src.ra, "[deg] injected source")
+        h[f"HIERARCH PIXTAB SIM SRC{i} DEC"] = (src.dec, "[deg]")
+        h[f"HIERARCH PIXTAB SIM SRC{i} FWHM"] = (src.fwhm, "[arcsec] at the reference wavelength")
+        h[f"HIERARCH PIXTAB SIM SRC{i} PEAK"] = (src.peak, "peak value in data units")
+    if spec.sources:
+        h["HIERARCH PIXTAB SIM PROFILE"] = (spec.profile, "profile of the injected sources")
+        if spec.profile == "moffat":
+            h["HIERARCH PIXTAB SIM BETA"] = (spec.beta, "Moffat power index")
+        h["HIERARCH PIXTAB SIM SEEING SLOPE"] = (spec.seeing_slope, "FWHM ~ (lambda/LREF)**slope")
+        h["HIERARCH PIXTAB SIM LREF"] = (LAMBDA_REF, "[Angstrom] wavelength of the nominal FWHM")
     reserve_limits(h, spec.rows > 0)
     for k in range(1, spec.exposures + 1):
         for ifu in spec.ifus:
@@ -143,6 +170,34 @@ class _Sky:
             [rng.uniform(-25, 25, 6), rng.uniform(-25, 25, 6), rng.uniform(200, 2000, 6)]
         )
         self.sources[0] = (0.0, 0.0, 3000.0)
+        self.injected = [(*self.plane_offsets(src.ra, src.dec), src.fwhm, src.peak) for src in spec.sources]
+
+    def plane_offsets(self, ra: float, dec: float) -> tuple[float, float]:
+        """Gnomonic offsets (arcsec, x to the east) of (ra, dec) about the pointing."""
+        d, da = math.radians(dec), math.radians(ra - self.spec.ra)
+        den = math.sin(d) * math.sin(self.d0) + math.cos(d) * math.cos(self.d0) * math.cos(da)
+        x = math.cos(d) * math.sin(da) / den
+        y = (math.sin(d) * math.cos(self.d0) - math.cos(d) * math.sin(self.d0) * math.cos(da)) / den
+        return math.degrees(x) * 3600.0, math.degrees(y) * 3600.0
+
+    def injected_flux(self, ox: np.ndarray, oy: np.ndarray, lam: np.ndarray) -> np.ndarray:
+        """The injected sources (flat spectra, FWHM scaled with wavelength) at the rows."""
+        flux = np.zeros(ox.shape, dtype=np.float64)
+        scale = (lam.astype(np.float64) / LAMBDA_REF) ** self.spec.seeing_slope
+        for sx, sy, fwhm, peak in self.injected:
+            reach = 12.0 * fwhm * float(scale.max())
+            near = (np.abs(ox - sx) < reach) & (np.abs(oy - sy) < reach)
+            if not near.any():
+                continue
+            r2 = (ox[near] - sx) ** 2 + (oy[near] - sy) ** 2
+            f = fwhm * scale[near]
+            if self.spec.profile == "moffat":
+                beta = self.spec.beta
+                gamma = f / (2.0 * np.sqrt(2.0 ** (1.0 / beta) - 1.0))
+                flux[near] += peak * (1.0 + r2 / gamma**2) ** -beta
+            else:
+                flux[near] += peak * np.exp(-r2 / (2.0 * (f / (2.0 * math.sqrt(2.0 * math.log(2.0)))) ** 2))
+        return flux
 
     def to_table(self, ox: np.ndarray, oy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self.spec.wcs == "pixel":
@@ -195,7 +250,10 @@ def _block(
     lam = (LAMBDA0 + DISPERSION * (y - 1) + 0.3 * math.sin(slc + ifu) + curvature).astype(np.float32)
     continuum = 20.0 + 5.0 * np.sin(lam / 700.0)
     skyline = 400.0 * np.exp(-(((lam % 293.0) - 146.0) ** 2) / 2.0)
-    signal = sky.source_flux(ox, oy) * (1.0 + 0.3 * np.cos(lam / 900.0))
+    if spec.sources:
+        signal = sky.injected_flux(ox, oy, lam)
+    else:
+        signal = sky.source_flux(ox, oy) * (1.0 + 0.3 * np.cos(lam / 900.0))
     variance = (np.abs(continuum + skyline + signal) + 9.0).astype(np.float32)
     noise = rng.standard_normal(n).astype(np.float32) * np.sqrt(variance)
     if spec.wcs == "pixel":
@@ -270,6 +328,15 @@ def validate(spec: SimulationSpec) -> None:
         raise CriteriaError(f"unknown coordinate state {spec.wcs!r} (pixel, projected or positioned)", field="wcs")
     if not spec.ifus or any(not 1 <= i <= 24 for i in spec.ifus):
         raise CriteriaError("IFUs must be in 1..24", field="ifus")
+    if spec.profile not in ("gaussian", "moffat"):
+        raise CriteriaError(f"unknown source profile {spec.profile!r} (gaussian or moffat)", field="profile")
+    if spec.profile == "moffat" and not spec.beta > 1:
+        raise CriteriaError(f"Moffat beta {spec.beta}: it must be > 1 (finite flux)", field="beta")
+    for src in spec.sources:
+        if not (src.fwhm > 0 and math.isfinite(src.fwhm) and math.isfinite(src.peak)):
+            raise CriteriaError(f"source at {src.ra} {src.dec}: its FWHM must be > 0 and its peak finite", field="sources")
+        if not -90 <= src.dec <= 90:
+            raise CriteriaError(f"source at {src.ra} {src.dec}: declination outside -90..90", field="sources")
     limit = _max_rows(spec)
     if spec.rows > limit:
         raise CriteriaError(
