@@ -1,0 +1,221 @@
+"""A sky image straight from the pixel table, in one streaming pass.
+
+Rows are binned onto square spaxels of a TAN grid about the table's centre
+(north up, east left; pixel tables: a plain grid of focal-plane pixels). A row
+goes to the spaxel whose centre is nearest to it; spaxel centres sit at whole
+multiples of the spaxel size from the tangent point. Per spaxel the image holds
+the sum, the mean or the inverse-variance weighted mean of a column over its
+rows; a second image counts the rows, an optional third holds the variance of
+the value (from stat). Spaxels without rows are NaN. Flagged rows (dq != 0) are
+left out unless asked for.
+
+Memory: a few chunks of rows and the float64 sums of the image (8 bytes per
+spaxel and quantity), whatever the table size.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+from astropy.io import fits
+
+from .canvas import Block, Canvas
+from .rows import Criteria, CriteriaError, EmptySelectionError, PixTable, SILENT, Progress, Scratch, iter_selected
+from .tangent import Plane
+
+STATISTICS = ("sum", "mean", "wmean")
+COLUMNS = ("data", "stat", "weight")
+#: header cards copied from the table's primary header
+COPIED = ("TELESCOP", "INSTRUME", "OBJECT", "DATE-OBS", "MJD-OBS", "EXPTIME", "RADESYS", "EQUINOX")
+
+
+@dataclass(frozen=True)
+class ImageRequest:
+    """What to image. ``spaxel`` in arcsec (pixel tables: in pixels)."""
+
+    spaxel: float = 0.2
+    column: str = "data"
+    statistic: str = "mean"
+    keep_flagged: bool = False
+    variance: bool = False
+
+    def __post_init__(self) -> None:
+        if not (self.spaxel > 0 and math.isfinite(self.spaxel)):
+            raise CriteriaError(f"spaxel size must be a positive number, not {self.spaxel}")
+        if self.statistic not in STATISTICS:
+            raise CriteriaError(f"statistic must be one of {', '.join(STATISTICS)}, not {self.statistic!r}")
+        if self.column not in COLUMNS:
+            raise CriteriaError(f"column must be one of {', '.join(COLUMNS)}, not {self.column!r}")
+
+
+@dataclass
+class SkyImage:
+    """The image, its row counts and variance, and the header describing them."""
+
+    image: np.ndarray  # float64, NaN where no row
+    nrows: np.ndarray  # int64 rows per spaxel
+    variance: np.ndarray | None
+    header: fits.Header  # WCS and provenance, for every extension
+    plane: Plane
+    spaxel: float  # arcsec (pixels for pixel tables)
+    rows: int  # rows binned
+    flagged: int  # selected rows left out for dq != 0
+    unit: str | None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def celestial(self) -> bool:
+        return self.plane.is_sky
+
+    def pixel_to_sky(self, col: np.ndarray, row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """RA/Dec (deg) of 0-based image positions (col = x, row = y); pixels for pixel tables."""
+        h = self.header
+        x = (np.asarray(col, dtype=np.float64) + 1 - h["CRPIX1"]) * h["CD1_1"]
+        y = (np.asarray(row, dtype=np.float64) + 1 - h["CRPIX2"]) * h["CD2_2"]
+        return self.plane.to_sky(x, y) if self.celestial else (x, y)
+
+    def sky_to_pixel(self, ra: np.ndarray, dec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """0-based image positions of RA/Dec (deg)."""
+        h = self.header
+        x, y = self.plane.from_sky(ra, dec) if self.celestial else (np.asarray(ra, float), np.asarray(dec, float))
+        return x / h["CD1_1"] + h["CRPIX1"] - 1, y / h["CD2_2"] + h["CRPIX2"] - 1
+
+
+def spaxel_bins(plane: Plane, step: float, xpos: np.ndarray, ypos: np.ndarray, buf=None) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
+    """Integer (row, column) bin of each row; ``step`` in degrees (pixels); ``buf``: work arrays."""
+    x, y = plane.spaxels32(xpos, ypos, 1.0 / step, buf)
+    if plane.is_sky:
+        np.negative(x, out=x)  # east to the left
+    x += np.float32(0.5)
+    y += np.float32(0.5)
+    return np.floor(y, out=y).astype(np.int32), np.floor(x, out=x).astype(np.int32)
+
+
+def make_image(pt: PixTable, criteria: Criteria, req: ImageRequest, progress: Progress = SILENT) -> SkyImage:
+    """Bin the selected rows of ``pt`` onto a sky grid (one streaming pass)."""
+    plane = Plane.of(pt)
+    if req.column not in pt.columns:
+        raise CriteriaError(f"{pt.path} has no {req.column} column")
+    step = req.spaxel / 3600.0 if plane.is_sky else req.spaxel
+    need_stat = req.statistic == "wmean" or req.variance
+    columns = ["xpos", "ypos", req.column] + (["stat"] if need_stat and req.column != "stat" else [])
+
+    local = threading.local()
+
+    def reduce(batch) -> tuple[Block | None, int, int]:  # type: ignore[no-untyped-def]
+        if len(batch) == 0:
+            return None, 0, batch.flagged
+        if not hasattr(local, "scratch"):
+            local.scratch = Scratch()
+        buf = lambda name, n: local.scratch.get(name, n, np.float32)  # noqa: E731
+        row, col = spaxel_bins(plane, step, batch["xpos"], batch["ypos"], buf)
+        v = batch[req.column]
+        values: dict[str, np.ndarray | None] = {"n": None}
+        if req.statistic == "wmean" or req.variance:
+            stat = batch["stat"].astype(np.float64)
+            v = v.astype(np.float64)
+        if req.statistic == "wmean":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                w = np.where(stat > 0, 1.0 / stat, 0.0)
+            values["w"] = w
+            values["wv"] = w * v
+        else:
+            values["v"] = v
+            if req.variance:
+                values["var"] = stat
+        kept = len(batch) - (batch.flagged if batch.drop is not None else 0)
+        return Block.of((row, col), values, batch.drop), kept, batch.flagged
+
+    canvas = Canvas(2)
+    rows = flagged = 0
+    for block, n, nflag in iter_selected(pt, criteria, columns, req.keep_flagged, progress=progress, phase="image", work=reduce, dense=True):  # type: ignore[misc]
+        canvas.add(block)
+        rows += n
+        flagged += nflag
+    if rows == 0:
+        raise EmptySelectionError(f"{pt.path}: no row matches the criteria" + (f" ({flagged} flagged rows left out)" if flagged else ""))
+    (row0, col0), sums = canvas.trimmed("n")
+    n = sums["n"].astype(np.int64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if req.statistic == "sum":
+            image = np.where(n > 0, sums["v"], np.nan)
+            var = sums["var"] if req.variance else None
+        elif req.statistic == "mean":
+            image = np.where(n > 0, sums["v"] / n, np.nan)
+            var = sums["var"] / n.astype(float) ** 2 if req.variance else None
+        else:
+            image = np.where(sums["w"] > 0, sums["wv"] / sums["w"], np.nan)
+            var = 1.0 / sums["w"] if req.variance else None
+    if var is not None:
+        var = np.where(n > 0, var, np.nan)
+    unit = pt.columns[req.column].unit
+    header = _header(pt, plane, req, step, row0, col0, criteria, rows, flagged)
+    notes = [] if plane.is_sky else [f"{pt.path} is a pixel-unit table: the image is in focal-plane pixels, without a celestial WCS"]
+    return SkyImage(image, n, var, header, plane, req.spaxel, rows, flagged, unit, notes)
+
+
+def _header(
+    pt: PixTable, plane: Plane, req: ImageRequest, step: float, row0: int, col0: int, criteria: Criteria, rows: int, flagged: int
+) -> fits.Header:
+    h = fits.Header()
+    for k in COPIED:
+        if k in pt.primary_header:
+            h[k] = (pt.primary_header[k], pt.primary_header.comments[k])
+    h["WCSAXES"] = 2
+    if plane.is_sky:
+        # Bin (row, col) has its centre at plane x = -col * step, y = row * step.
+        h["CTYPE1"], h["CTYPE2"] = "RA---TAN", "DEC--TAN"
+        h["CUNIT1"], h["CUNIT2"] = "deg", "deg"
+        h["CRVAL1"] = (plane.ra0, "[deg] tangent point: the table's centre")
+        h["CRVAL2"] = (plane.dec0, "[deg] tangent point: the table's centre")
+        h["CRPIX1"], h["CRPIX2"] = float(1 - col0), float(1 - row0)
+        h["CD1_1"], h["CD1_2"], h["CD2_1"], h["CD2_2"] = -step, 0.0, 0.0, step
+        if "RADESYS" not in h:
+            h["RADESYS"] = "ICRS"
+    else:
+        h["CTYPE1"], h["CTYPE2"] = "LINEAR", "LINEAR"
+        h["CUNIT1"], h["CUNIT2"] = "pixel", "pixel"
+        h["CRVAL1"], h["CRVAL2"] = 0.0, 0.0
+        h["CRPIX1"], h["CRPIX2"] = float(1 - col0), float(1 - row0)
+        h["CD1_1"], h["CD1_2"], h["CD2_1"], h["CD2_2"] = step, 0.0, 0.0, step
+        h["COMMENT"] = "pixel-unit table: world coordinates are focal-plane xpos/ypos, not sky"
+    h["HIERARCH PIXTAB IMAGE INPUT"] = pt.path[-60:]
+    h["HIERARCH PIXTAB IMAGE COLUMN"] = req.column
+    h["HIERARCH PIXTAB IMAGE STAT"] = (req.statistic, "statistic over the rows of a spaxel")
+    h["HIERARCH PIXTAB IMAGE SPAXEL"] = (req.spaxel, "[arcsec] spaxel size" if plane.is_sky else "[pix] spaxel size")
+    span = criteria.lambda_span()
+    if span is not None:
+        h["HIERARCH PIXTAB IMAGE LAMBDA LO"] = (span[0], "[Angstrom] lowest wavelength kept")
+        h["HIERARCH PIXTAB IMAGE LAMBDA HI"] = (span[1], "[Angstrom] wavelength cut (excluded)")
+    h["HIERARCH PIXTAB IMAGE ROWS"] = (rows, "rows binned")
+    h["HIERARCH PIXTAB IMAGE FLAGGED"] = (flagged, "selected rows left out for dq != 0")
+    return h
+
+
+def to_hdulist(im: SkyImage) -> fits.HDUList:
+    """IMAGE (primary: float32 values), NROWS (int32), and STAT (variance) if made."""
+    primary = fits.PrimaryHDU(im.image.astype(np.float32), header=im.header.copy())
+    primary.header["EXTNAME"] = "IMAGE"
+    if im.unit:
+        primary.header["BUNIT"] = im.unit
+    hdus = [primary]
+    counts = fits.ImageHDU(im.nrows.astype(np.int32), header=im.header.copy(), name="NROWS")
+    counts.header["BUNIT"] = ("", "rows per spaxel")
+    hdus.append(counts)
+    if im.variance is not None:
+        var = fits.ImageHDU(im.variance.astype(np.float32), header=im.header.copy(), name="STAT")
+        if im.unit:
+            var.header["BUNIT"] = f"({im.unit})**2"
+        hdus.append(var)
+    return fits.HDUList(hdus)
+
+
+def write_image(im: SkyImage, fd: int) -> None:
+    """Write the image file to the open file ``fd``."""
+    import os
+
+    with os.fdopen(os.dup(fd), "wb") as f:
+        to_hdulist(im).writeto(f, output_verify="silentfix")
