@@ -82,6 +82,19 @@ OPTIONS = {
     "slice_numbering": "--slice-numbering",
     "where": "--where",
     "columns": "--columns",
+    "sources": "--source",
+    "profile": "--profile",
+    "beta": "--beta",
+    "apertures": "--circle/--square",
+    "spaxel": "--spaxel",
+    "statistic": "--stat",
+    "peaks": "--peaks",
+    "seeing": "--seeing",
+    "bin": "--bin",
+    "bins": "--bins",
+    "bin_width": "--bin-width",
+    "model": "--model",
+    "color_by": "--color-by",
 }
 #: advice on how to get past an error, by the field the core names
 ADVICE = {
@@ -164,7 +177,10 @@ def cli(ctx: click.Context, verbose: int, quiet: int, traceback: bool) -> None:
 
 
 #: subcommand modules, in the order ``--help`` lists them
-COMMAND_MODULES = ["info", "extract", "export", "convert", "simulate", "decode_origin", "reconstruct_det"]
+COMMAND_MODULES = [
+    "info", "extract", "export", "convert", "simulate", "decode_origin", "reconstruct_det", "image", "spectrum", "fit",
+    "plot",
+]
 
 
 def _register_commands() -> None:

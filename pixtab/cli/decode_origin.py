@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import sys
-from collections.abc import Iterable
 from typing import Any
 
 import click
@@ -160,32 +157,4 @@ def _row_bounds(rows: tuple[float, float] | None, nrows: int) -> tuple[int, int]
     return start, max(start, stop)
 
 
-def _emit_text(path: str | None, overwrite: bool, blocks: Iterable[bytes]) -> None:
-    """Write text blocks (outputs already checked) to stdout, ending quietly on a closed
-    pipe, or atomically to ``path``."""
-    if path and path != "-":
-        from ..core.fits.atomic import atomic_output
-
-        with atomic_output(path, overwrite) as fd, os.fdopen(os.dup(fd), "wb") as f:
-            for block in blocks:
-                f.write(block)
-        return
-    stream = sys.stdout.buffer
-    try:
-        for block in blocks:
-            stream.write(block)
-        stream.flush()
-    except BrokenPipeError:
-        # The reader went away (| head): silence the final flush, let click exit quietly.
-        _silence_stdout()
-        raise
-
-
-def _silence_stdout() -> None:
-    try:
-        fd = sys.stdout.fileno()
-    except (OSError, ValueError, AttributeError):
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, fd)
-    os.close(devnull)
+_emit_text = out.write_text

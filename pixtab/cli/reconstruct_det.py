@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from . import PixtabCommand
 from . import output as out
+from .common import png_opt, write_png
 from .criteria import where_options
 from .options import input_arg, output_opt, overwrite_opt, range_callback, zero_based_opt
 from .writing import check_outputs, phases
@@ -36,6 +39,7 @@ from .writing import check_outputs, phases
 )
 @where_options
 @zero_based_opt
+@png_opt("the detector image(s), 1-99 % limits")
 @overwrite_opt
 def command(
     input: str,
@@ -49,6 +53,7 @@ def command(
     all_ifus: bool,
     fill: str,
     zero_based: bool,
+    png: str | None,
     overwrite: bool,
     where: tuple,
 ) -> None:
@@ -90,7 +95,7 @@ def command(
         zero_based=zero_based,
         where=where,
     )
-    check_outputs([(input, output)], overwrite)
+    check_outputs([(input, output)], overwrite, [png] if png else [])
     with PixTable(input) as pt, phases(input) as progress:
         plan = survey(pt, req, progress)  # errors about the request before any output exists
         unit = pt.columns[column].unit
@@ -99,3 +104,9 @@ def command(
             images = write_streamed(fd, pt, plan, unit, progress).images
     shapes = ", ".join(f"CHAN{im.ifu:02d} {im.shape[1]}x{im.shape[0]}" for im in images)
     out.info(f"wrote {output} ({shapes})")
+    if png:
+        from ..core.ops.pictures import detector_figure, detector_images_from
+
+        title = f"{os.path.basename(input)}: {column}"
+        write_png(png, detector_figure(detector_images_from(output), title), overwrite)
+        out.info(f"wrote {png}")

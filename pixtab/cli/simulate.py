@@ -36,8 +36,33 @@ def _rows(ctx: click.Context, param: click.Parameter, value: str) -> int:
 @click.option("--flat-field", is_flag=True, help="Append a PIXTABLE_FLAT_FIELD extension.")
 @click.option("--ra", default=150.1163, show_default=True, type=float, help="Pointing RA [deg].")
 @click.option("--dec", default=2.2058, show_default=True, type=click.FloatRange(-90, 90), help="Pointing Dec [deg].")
+@click.option(
+    "--source",
+    "sources",
+    nargs=4,
+    multiple=True,
+    type=float,
+    metavar="RA DEC FWHM PEAK",
+    help="Inject a point source (repeatable): RA, Dec [deg], FWHM [arcsec] at 7000 Angstrom, peak "
+    "[data units], flat spectrum. Given sources replace the default ones; recorded in the header.",
+)
+@click.option(
+    "--profile",
+    type=click.Choice(["gaussian", "moffat"]),
+    default="gaussian",
+    show_default=True,
+    help="Profile of the --source sources.",
+)
+@click.option("--beta", default=2.8, show_default=True, type=float, help="Moffat power index (--profile moffat).")
+@click.option(
+    "--seeing-slope",
+    default=0.0,
+    show_default=True,
+    type=float,
+    help="FWHM varies as (lambda / 7000 Angstrom) ** SLOPE (seeing: about -0.2).",
+)
 @overwrite_opt
-def command(output_path: str, overwrite: bool, **kw: object) -> None:
+def command(output_path: str, overwrite: bool, sources: tuple, **kw: object) -> None:
     """Write a realistic synthetic pixel table to OUTPUT.
 
     Rows are ordered by exposure, IFU, slice and detector row as the pipeline
@@ -48,11 +73,12 @@ def command(output_path: str, overwrite: bool, **kw: object) -> None:
     Examples:
       pixtab simulate sample.fits --rows 2e6
       pixtab simulate combined.fits --exposures 3 --ifus 10,11 --layout table
+      pixtab simulate star.fits --rows 2e6 --ifus 12,13 --source 150.1163 2.2058 0.8 5000
     """
     from ..core.fits.atomic import atomic_output
-    from ..core.ops.simulate import SimulationSpec, simulate, validate
+    from ..core.ops.simulate import SimulationSpec, Source, simulate, validate
 
-    spec = SimulationSpec(**kw)  # type: ignore[arg-type]
+    spec = SimulationSpec(sources=[Source(*s) for s in sources], **kw)  # type: ignore[arg-type]
     validate(spec)
     check_outputs([], overwrite, [output_path])
     with phases(output_path) as progress, atomic_output(output_path, overwrite) as fd:

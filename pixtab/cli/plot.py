@@ -1,0 +1,51 @@
+"""``pixtab plot``: where the selected rows fall on the sky, as a picture."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import click
+
+from . import PixtabCommand
+from . import output as ui
+from .common import write_png
+from .criteria import criteria_options
+from .options import input_arg, output_opt, overwrite_opt, zero_based_opt
+from .writing import check_outputs, phases
+
+
+@click.command("plot", cls=PixtabCommand)
+@input_arg
+@output_opt(required=True, help="Output PNG file.")
+@click.option("--color-by", "by", type=click.Choice(["ifu", "slice", "exp", "dq", "data"]), default="ifu", show_default=True,
+              help="Colour of the points; flagged rows (dq != 0) are always drawn in red.")
+@click.option("--max-points", default=200_000, show_default=True, type=click.IntRange(1000, 5_000_000),
+              help="Draw a uniform random sample of at most this many rows.")
+@criteria_options
+@zero_based_opt
+@overwrite_opt
+def command(input: str, output: str, by: str, max_points: int, overwrite: bool, criteria: Any, **kw: Any) -> None:
+    """Scatter plot of the sky positions of the selected rows (PNG).
+
+    Positions are offsets from the table's centre in arcsec on the tangent
+    plane, north up and east left (pixel tables: xpos/ypos in pixels). Large
+    selections are drawn as a uniform random sample (--max-points), in one
+    streaming pass and bounded memory.
+
+    \b
+    Examples:
+      pixtab plot sample.fits -o sky.png
+      pixtab plot star.fits -o star_slices.png --color-by slice
+      pixtab plot combined.fits -o exps.png --color-by exp --lambda 6000:6100
+    """
+    from ..core.ops.pictures import sky_figure
+    from ..core.ops.rows import open_table
+    from ..core.ops.skyplot import sample_sky
+
+    check_outputs([(input, output)], overwrite)
+    with open_table(input) as pt, phases(input) as progress:
+        s = sample_sky(pt, criteria, by, max_points, progress=progress)
+    fig = sky_figure(s.x, s.y, s.colour, s.flagged, by, os.path.basename(input), s.celestial, len(s.x), s.total, s.unit)
+    write_png(output, fig, overwrite)
+    ui.info(f"wrote {output} ({len(s.x):,} of {s.total:,} rows drawn)")
