@@ -74,7 +74,33 @@ def to_image(src: str, out: str) -> None:
     PixTable(src).write(out, save_as_ima=True)
 
 
-OPS = {f.__name__: f for f in (info, extract_star, extract_ifu, decode_origin, reconstruct_ifu, reconstruct_all, to_table, to_image)}
+def _sky_image(pt: PixTable, lbda: tuple[float, float] | None) -> None:
+    """MPDAF's own reconstruct_sky_image where it exists, else what a user writes."""
+    if hasattr(pt, "reconstruct_sky_image"):
+        pt.reconstruct_sky_image(lbda=lbda, step=(0.2, 0.2))
+        return
+    sub = pt.extract(lbda=lbda) if lbda else pt
+    pos = sub.get_pos_sky()
+    dec, ra = pos[:, 0], pos[:, 1]
+    good = sub.get_dq() == 0
+    step = 0.2 / 3600
+    np.histogram2d(dec[good], ra[good], bins=(np.arange(dec.min(), dec.max() + step, step),
+                   np.arange(ra.min(), ra.max() + step, step)), weights=sub.get_data()[good])
+
+
+def sky_image(src: str, out: str) -> None:
+    _sky_image(PixTable(src), None)
+
+
+def sky_image_band(src: str, out: str) -> None:
+    _sky_image(PixTable(src), (6000.0, 6100.0))
+
+
+OPS = {
+    f.__name__: f
+    for f in (info, extract_star, extract_ifu, decode_origin, reconstruct_ifu, reconstruct_all, to_table, to_image, sky_image,
+              sky_image_band)
+}
 
 if __name__ == "__main__":
     OPS[sys.argv[1]](sys.argv[2], sys.argv[3])
