@@ -173,3 +173,8 @@ def test_input_errors(simulated, tmp_path) -> None:
     assert out.read_text() == "x"
     line = one_line_error(run("image", src, "-o", tmp_path / "y.fits", "--lambda", "1000:2000"), 1)
     assert "no row" in line and not (tmp_path / "y.fits").exists()
+
+
+def test_missing_column_is_an_input_error(simulated, tmp_path) -> None:
+    line = one_line_error(run("image", simulated(rows=20_000), "-o", tmp_path / "w.fits", "--column", "weight"), 1)
+    assert "--column" in line and "no weight column" in line

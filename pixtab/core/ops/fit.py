@@ -40,11 +40,11 @@ class FitRequest:
 
     def __post_init__(self) -> None:
         if self.bins is not None and self.bin_width is not None:
-            raise CriteriaError("give either a number of wavelength bins or a bin width, not both")
+            raise CriteriaError("give either a number of wavelength bins or a bin width, not both", field="bins")
         if self.bins is not None and self.bins < 1:
-            raise CriteriaError(f"the number of bins must be at least 1, not {self.bins}")
+            raise CriteriaError(f"the number of bins must be at least 1, not {self.bins}", field="bins")
         if self.bin_width is not None and not self.bin_width > 0:
-            raise CriteriaError(f"the bin width must be positive, not {self.bin_width}")
+            raise CriteriaError(f"the bin width must be positive, not {self.bin_width}", field="bin_width")
 
 
 @dataclass
@@ -79,7 +79,7 @@ def sky_rows(pt: PixTable, criteria: Criteria, progress: Progress = SILENT) -> t
             parts[k].append(v.astype(np.float64))
         n += len(ra)
         if n > MAX_ROWS:
-            raise CriteriaError(f"more than {MAX_ROWS:,} rows selected for a fit: choose an aperture and/or a wavelength range")
+            raise InputError(pt.path, f"more than {MAX_ROWS:,} rows selected for a fit: choose an aperture and/or a wavelength range")
     if n == 0:
         raise EmptySelectionError(f"{pt.path}: no row matches the criteria" + (f" ({flagged} flagged rows left out)" if flagged else ""))
     return {k: np.concatenate(v) for k, v in parts.items()}, flagged
@@ -88,7 +88,7 @@ def sky_rows(pt: PixTable, criteria: Criteria, progress: Progress = SILENT) -> t
 def load_rows(pt: PixTable, criteria: Criteria, progress: Progress = SILENT) -> Rows:
     """Stream the selected rows into memory as sky offsets about the aperture centre."""
     if len(criteria.apertures) > 1:
-        raise CriteriaError("a fit takes at most one aperture")
+        raise CriteriaError("a fit takes at most one aperture", field="apertures")
     cols, flagged = sky_rows(pt, criteria, progress)
     frame = SkyFrame.of(pt)
     if criteria.apertures:

@@ -23,7 +23,7 @@ import numpy as np
 from astropy.io import fits
 
 from .canvas import Block, Canvas
-from .rows import Criteria, CriteriaError, EmptySelectionError, PixTable, SILENT, Progress, Scratch, iter_selected
+from .rows import Criteria, CriteriaError, EmptySelectionError, InputError, PixTable, SILENT, Progress, Scratch, iter_selected
 from .tangent import Plane
 
 STATISTICS = ("sum", "mean", "wmean")
@@ -44,11 +44,11 @@ class ImageRequest:
 
     def __post_init__(self) -> None:
         if not (self.spaxel > 0 and math.isfinite(self.spaxel)):
-            raise CriteriaError(f"spaxel size must be a positive number, not {self.spaxel}")
+            raise CriteriaError(f"spaxel size must be a positive number, not {self.spaxel}", field="spaxel")
         if self.statistic not in STATISTICS:
-            raise CriteriaError(f"statistic must be one of {', '.join(STATISTICS)}, not {self.statistic!r}")
+            raise CriteriaError(f"statistic must be one of {', '.join(STATISTICS)}, not {self.statistic!r}", field="statistic")
         if self.column not in COLUMNS:
-            raise CriteriaError(f"column must be one of {', '.join(COLUMNS)}, not {self.column!r}")
+            raise CriteriaError(f"column must be one of {', '.join(COLUMNS)}, not {self.column!r}", field="column")
 
 
 @dataclass
@@ -98,7 +98,7 @@ def make_image(pt: PixTable, criteria: Criteria, req: ImageRequest, progress: Pr
     """Bin the selected rows of ``pt`` onto a sky grid (one streaming pass)."""
     plane = Plane.of(pt)
     if req.column not in pt.columns:
-        raise CriteriaError(f"{pt.path} has no {req.column} column")
+        raise InputError(pt.path, f"no {req.column} column to image", field="column")
     step = req.spaxel / 3600.0 if plane.is_sky else req.spaxel
     need_stat = req.statistic == "wmean" or req.variance
     columns = ["xpos", "ypos", req.column] + (["stat"] if need_stat and req.column != "stat" else [])

@@ -48,9 +48,9 @@ class Peak:
 def find_peaks(im: SkyImage, n: int, seeing: float = 0.8, nsigma: float = 5.0) -> list[Peak]:
     """The ``n`` brightest sources of ``im``; ``seeing`` is a FWHM guess in arcsec (pixels)."""
     if n < 1:
-        raise CriteriaError(f"the number of peaks must be at least 1, not {n}")
+        raise CriteriaError(f"the number of peaks must be at least 1, not {n}", field="peaks")
     if not seeing > 0:
-        raise CriteriaError(f"the seeing FWHM must be positive, not {seeing}")
+        raise CriteriaError(f"the seeing FWHM must be positive, not {seeing}", field="seeing")
     require("photutils")
     from astropy.convolution import Gaussian2DKernel, convolve
     from astropy.stats import sigma_clipped_stats

@@ -32,7 +32,7 @@ class SkySample:
 def sample_sky(pt: PixTable, criteria: Criteria, by: str = "ifu", max_points: int = 200_000, seed: int = 0,
                progress: Progress = SILENT) -> SkySample:
     if by not in COLOUR_BY:
-        raise CriteriaError(f"colour by one of {', '.join(COLOUR_BY)}, not {by!r}")
+        raise CriteriaError(f"colour by one of {', '.join(COLOUR_BY)}, not {by!r}", field="color_by")
     plane = Plane.of(pt)
     columns = ["xpos", "ypos", "dq"] + (["origin"] if by in ("ifu", "slice") else ["data"] if by == "data" else [])
 

@@ -64,7 +64,7 @@ def make_spectrum(
     pt: PixTable, criteria: Criteria, width: float = 1.25, keep_flagged: bool = False, progress: Progress = SILENT
 ) -> Spectrum:
     if not (width > 0 and math.isfinite(width)):
-        raise CriteriaError(f"the bin width must be a positive number of Angstrom, not {width}")
+        raise CriteriaError(f"the bin width must be a positive number of Angstrom, not {width}", field="bin")
     span = criteria.lambda_span()
     anchor = span[0] if span is not None and math.isfinite(span[0]) else 0.0
 
