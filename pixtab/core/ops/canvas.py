@@ -29,7 +29,7 @@ class Block:
     def of(
         cls, index: tuple[np.ndarray, ...], values: dict[str, np.ndarray | None], drop: np.ndarray | None = None
     ) -> "Block | None":
-        """Bin rows with integer bin numbers ``index`` (one array per axis).
+        """Bin rows with bin numbers ``index`` (one array per axis, integers or whole floats).
 
         Rows where ``drop`` is True are left out (sent to a spare bin, which is
         cheaper than copying the other rows out); the box may then be larger
@@ -42,11 +42,14 @@ class Block:
         shape = tuple(h - l + 1 for l, h in zip(lo, hi))
         if any(s > MAX_SIDE for s in shape):
             raise _too_large(shape)
-        flat = np.zeros(index[0].shape, dtype=np.int64)
-        for i, l, s in zip(index, lo, shape):
+        # flat = sum over axes of (i - lo) * stride, in as few passes as possible
+        flat = index[0].astype(np.intp)
+        offset = lo[0]
+        for i, l, s in zip(index[1:], lo[1:], shape[1:]):
             flat *= s
-            flat += i
-            flat -= l
+            np.add(flat, i, out=flat, casting="unsafe")
+            offset = offset * s + l
+        flat -= offset
         n = int(np.prod(shape))
         if drop is not None:
             flat[drop] = n

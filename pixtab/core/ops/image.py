@@ -85,13 +85,14 @@ class SkyImage:
 
 
 def spaxel_bins(plane: Plane, step: float, xpos: np.ndarray, ypos: np.ndarray, buf=None) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
-    """Integer (row, column) bin of each row; ``step`` in degrees (pixels); ``buf``: work arrays."""
+    """(row, column) bin of each row, as whole numbers in float32 arrays (exact below 2**24);
+    ``step`` in degrees (pixels); ``buf``: work arrays."""
     x, y = plane.spaxels32(xpos, ypos, 1.0 / step, buf)
     if plane.is_sky:
         np.negative(x, out=x)  # east to the left
     x += np.float32(0.5)
     y += np.float32(0.5)
-    return np.floor(y, out=y).astype(np.int32), np.floor(x, out=x).astype(np.int32)
+    return np.floor(y, out=y), np.floor(x, out=x)
 
 
 def make_image(pt: PixTable, criteria: Criteria, req: ImageRequest, progress: Progress = SILENT) -> SkyImage:
