@@ -57,7 +57,9 @@ def command(input: str, output: str | None, spaxel: tuple[float, bool], column: 
     its primary HDU (EXTNAME IMAGE), the rows per spaxel in NROWS, and with
     --variance the variance of each value in STAT. Flagged rows (dq != 0) are
     left out unless --keep-flagged. Pixel-unit tables give an image in
-    focal-plane pixels, without a celestial WCS.
+    focal-plane pixels, without a celestial WCS. The weight column of combined
+    tables is not applied (--stat wmean weights rows by 1/stat); there is no
+    median, which no streaming pass in bounded memory can give.
 
     --peaks N finds the N brightest sources (photutils: smoothing by --seeing,
     local maxima, Gaussian fits), then measures each again on the rows around
