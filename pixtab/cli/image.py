@@ -71,7 +71,7 @@ def command(input: str, output: str | None, spaxel: tuple[float, bool], column: 
       pixtab image sample.fits -o white.fits
       pixtab image sample.fits --peaks 1 --lambda 6000:6100
       pixtab image sample.fits -o ha.fits --lambda 6555:6570 --png ha.png --peaks 5
-      read id ra dec rest < <(pixtab image t.fits --peaks 1 | tail -1)
+      IFS=, read -r id ra dec rest < <(pixtab image t.fits --peaks 1 | tail -n 1)
     """
     from ..core.ops.image import ImageRequest, make_image, write_image
     from ..core.ops.rows import InputError, atomic_output, open_table
