@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from conftest_sources import STAR_KW, conformance, radec, read_columns
 from pixtab.core.ops.canvas import Block, Canvas
-from pixtab.core.ops.rows import Aperture, Criteria, PixtabError, iter_selected, open_table
+from pixtab.core.ops.rows import Aperture, Criteria, PixtabError, stream_selected, open_table
 
 
 @settings(max_examples=40, deadline=None)
@@ -71,7 +71,7 @@ def test_selected_rows_equal_extract_selection(simulated, layout) -> None:
         want = np.concatenate([cs.indices() + cs.start for cs in sel.chunks])
         _, cols = read_columns(src)
         got, flagged = [], 0
-        for b in iter_selected(pt, crit, ["data", "lambda"]):
+        for b in stream_selected(pt, crit, ["data", "lambda"]):
             rows = b.start + (np.arange(b.stop - b.start) if b.index is None else b.index)
             assert np.array_equal(b["data"], cols["data"][rows])
             got.append(rows)

@@ -116,3 +116,14 @@ def test_input_errors(simulated, tmp_path) -> None:
     bad.write_bytes(b"SIMPLE  =                    T" + b" " * 50)
     one_line_error(run("spectrum", bad), 1)
     one_line_error(run("spectrum", simulated(rows=20_000), "--lambda", "100:200"), 1)
+
+
+def test_where_filters_rows(simulated, tmp_path) -> None:
+    """The shared --where row filter applies to the measuring commands too."""
+    src = simulated(**STAR_KW)
+    data, _ = fits_spectrum(src, tmp_path / "w.fits", "--lambda", "6000:7000", "--bin", "100", "--where", "data > 0")
+    _, c = read_columns(src)
+    m = (c["lambda"] >= 6000) & (c["lambda"] < 7000) & (c["dq"] == 0) & (c["data"] > 0)
+    k = np.floor((c["lambda"][m].astype(np.float64) - 6000) / 100).astype(int)
+    assert np.array_equal(data["rows"], np.bincount(k, minlength=10))
+    assert np.allclose(data["sum"], np.bincount(k, weights=c["data"][m].astype(np.float64), minlength=10))

@@ -16,7 +16,7 @@ import numpy as np
 
 from .psf import FitError, PsfFit, fit_psf
 from .psfmodels import BETA_MAX
-from .rows import Criteria, CriteriaError, EmptySelectionError, InputError, PixTable, SILENT, Progress, SkyFrame, iter_selected
+from .rows import Criteria, CriteriaError, EmptySelectionError, InputError, PixTable, SILENT, Progress, SkyFrame, stream_selected
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def sky_rows(pt: PixTable, criteria: Criteria, progress: Progress = SILENT) -> t
         raise InputError(pt.path, "pixel-unit table: no sky positions to fit (a fit needs a projected or positioned table)")
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("ra", "dec", "lambda", "data", "stat")}
     n = flagged = 0
-    for batch in iter_selected(pt, criteria, ["xpos", "ypos", "lambda", "data", "stat"], progress=progress, phase="fit"):
+    for batch in stream_selected(pt, criteria, ["xpos", "ypos", "lambda", "data", "stat"], progress=progress, phase="fit"):
         flagged += batch.flagged  # type: ignore[attr-defined]
         if not len(batch):  # type: ignore[arg-type]
             continue

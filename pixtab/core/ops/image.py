@@ -23,7 +23,7 @@ import numpy as np
 from astropy.io import fits
 
 from .canvas import Block, Canvas
-from .rows import Criteria, CriteriaError, EmptySelectionError, InputError, PixTable, SILENT, Progress, Scratch, iter_selected
+from .rows import Criteria, CriteriaError, EmptySelectionError, InputError, PixTable, SILENT, Progress, Scratch, stream_selected
 from .tangent import Plane
 
 STATISTICS = ("sum", "mean", "wmean")
@@ -132,7 +132,7 @@ def make_image(pt: PixTable, criteria: Criteria, req: ImageRequest, progress: Pr
 
     canvas = Canvas(2)
     rows = flagged = 0
-    for block, n, nflag in iter_selected(pt, criteria, columns, req.keep_flagged, progress=progress, phase="image", work=reduce, dense=True):  # type: ignore[misc]
+    for block, n, nflag in stream_selected(pt, criteria, columns, req.keep_flagged, progress=progress, phase="image", work=reduce, dense=True):  # type: ignore[misc]
         canvas.add(block)
         rows += n
         flagged += nflag

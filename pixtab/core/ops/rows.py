@@ -1,8 +1,12 @@
 """The one place the measuring operations meet the reading and selection layers.
 
 Operations stream the rows a :class:`Criteria` selects, in chunks, with only
-the columns they need (:func:`iter_selected`); flagged rows (dq != 0) are left
-out and counted unless asked for. Everything the operations use from the lower
+the columns they need (:func:`stream_selected`); flagged rows (dq != 0) are left
+out and counted unless asked for. Unlike :mod:`.selected` (a selection pass,
+then reads of the blocks that hold selected rows, for the copying commands),
+this is ONE pass: each chunk is selected through the shared
+:class:`Selector` (lazy column reads) and reduced at once by the caller's
+``work`` on two threads, which is what a one-pass image needs. Everything the operations use from the lower
 layers is imported here, so that a move of those modules touches one file.
 """
 
@@ -37,7 +41,7 @@ __all__ = [
     "RowBatch",
     "Scratch",
     "SkyFrame",
-    "iter_selected",
+    "stream_selected",
     "open_table",
     "wrap_delta_ra",
     "atomic_output",
@@ -85,7 +89,7 @@ class RowBatch:
         return len(next(iter(self.arrays.values()))) if self.arrays else 0
 
 
-def iter_selected(
+def stream_selected(
     pt: PixTable,
     criteria: Criteria,
     columns: Sequence[str],

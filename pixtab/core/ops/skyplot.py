@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .rows import Criteria, CriteriaError, EmptySelectionError, PixTable, SILENT, Progress, exposure_numbers, get_ifu, get_slice, iter_selected
+from .rows import Criteria, CriteriaError, EmptySelectionError, PixTable, SILENT, Progress, exposure_numbers, get_ifu, get_slice, stream_selected
 from .tangent import Plane
 
 COLOUR_BY = ("ifu", "slice", "exp", "dq", "data")
@@ -58,7 +58,7 @@ def sample_sky(pt: PixTable, criteria: Criteria, by: str = "ifu", max_points: in
 
     total = 0
     kept: list[np.ndarray] | None = None
-    for n, *arrays in iter_selected(pt, criteria, columns, keep_flagged=True, progress=progress, phase="plot", work=reduce):  # type: ignore[misc]
+    for n, *arrays in stream_selected(pt, criteria, columns, keep_flagged=True, progress=progress, phase="plot", work=reduce):  # type: ignore[misc]
         total += n
         kept = arrays if kept is None else [np.concatenate([a, b]) for a, b in zip(kept, arrays)]
         if kept[0].size > 2 * max_points:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .canvas import Block, Canvas
-from .rows import Criteria, CriteriaError, EmptySelectionError, PixTable, SILENT, Progress, iter_selected
+from .rows import Criteria, CriteriaError, EmptySelectionError, PixTable, SILENT, Progress, stream_selected
 
 FIELDS = ("lambda_lo", "lambda_hi", "lambda", "sum", "sum_var", "mean", "mean_var", "rows", "flagged")
 
@@ -78,7 +78,7 @@ def make_spectrum(
         return used, flagged
 
     canvas, flags = Canvas(1), Canvas(1)
-    for used, flagged in iter_selected(pt, criteria, ["lambda", "data", "stat"], keep_flagged, flagged_lambda=True,
+    for used, flagged in stream_selected(pt, criteria, ["lambda", "data", "stat"], keep_flagged, flagged_lambda=True,
                                        progress=progress, phase="spectrum", work=reduce):  # type: ignore[misc]
         canvas.add(used)
         flags.add(flagged)
