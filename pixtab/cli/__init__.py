@@ -17,7 +17,7 @@ import click
 
 from .. import __version__
 from ..core.fits.atomic import Interrupted, note_interrupt  # light: no numpy/astropy
-from . import completion, output
+from . import batch, completion, output
 
 EXIT_OK, EXIT_FAILURE, EXIT_INTERRUPTED = 0, 1, 130
 
@@ -149,6 +149,10 @@ class PixtabCommand(click.Command):
 
 class PixtabGroup(click.Group):
     """The group, with the same error translation for anything raised outside a command."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta[batch.ARGV_KEY] = list(args)  # the command line a batch task reruns
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
         return _translate_errors(ctx, super().invoke)

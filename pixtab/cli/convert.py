@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from . import PixtabCommand
-from .options import inputs_arg, json_opt, output_dir_opts, output_opt, overwrite_opt, round_float32_opt
+from .options import batch_opts, inputs_arg, json_opt, output_dir_opts, output_opt, overwrite_opt, round_float32_opt
 from .output import info, print_json
 from .writing import check_outputs, for_each_input, make_output_dir, output_paths, phases
 
@@ -24,6 +24,7 @@ from .writing import check_outputs, for_each_input, make_output_dir, output_path
 @round_float32_opt
 @overwrite_opt
 @json_opt
+@batch_opts
 def command(
     inputs: tuple[str, ...],
     output: str | None,

@@ -10,6 +10,7 @@ from . import PixtabCommand
 from . import output as ui
 from .criteria import criteria_options
 from .options import (
+    batch_opts,
     inputs_arg,
     json_opt,
     layout_opt,
@@ -34,6 +35,7 @@ from .writing import check_outputs, for_each_input, make_output_dir, output_path
 @round_float32_opt
 @overwrite_opt
 @json_opt
+@batch_opts
 def command(
     inputs: tuple[str, ...],
     output: str | None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from . import PixtabCommand, output
-from .options import inputs_arg, json_opt
+from .options import batch_opts, inputs_arg, json_opt
 from .writing import for_each_input, phases
 
 _SINGLE = {
@@ -19,6 +19,7 @@ _SINGLE = {
 @click.command("info", cls=PixtabCommand)
 @inputs_arg
 @json_opt
+@batch_opts
 @click.option("--stats", is_flag=True, help="Also stream the data once: min/max/NaN per column, dq, IFUs, slices.")
 @click.option("--nrows", "single", flag_value="nrows", help="Print only the number of rows.")
 @click.option("--layout", "single", flag_value="layout", help="Print only the layout (image, table, ascii-table).")

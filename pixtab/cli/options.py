@@ -184,3 +184,36 @@ def output_dir_opts(default_name: str) -> Callable[[F], F]:
         )(f)
 
     return deco
+
+
+def _batch_cb(field: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    def cb(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+        from .batch import META_KEY, Plan
+
+        plan = ctx.meta.get(META_KEY, Plan())
+        ctx.meta[META_KEY] = Plan(**{**plan.__dict__, field: value})
+
+    return cb
+
+
+def batch_opts(f: F) -> F:
+    """``-j/--jobs N`` and ``--scheduler ADDRESS`` for commands that take many inputs."""
+    f = click.option(
+        "--scheduler",
+        metavar="ADDRESS",
+        envvar="PIXTAB_SCHEDULER",
+        expose_value=False,
+        callback=_batch_cb("scheduler"),
+        help="Run one task per input on this Dask scheduler (e.g. tcp://head:8786; env PIXTAB_SCHEDULER); "
+        "its workers must see the same files. Needs pixtab[cluster].",
+    )(f)
+    return click.option(
+        "-j",
+        "--jobs",
+        type=click.IntRange(min=1),
+        default=1,
+        show_default=True,
+        expose_value=False,
+        callback=_batch_cb("jobs"),
+        help="Process up to N inputs at once, each in a process of its own.",
+    )(f)

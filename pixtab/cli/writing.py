@@ -86,19 +86,28 @@ def for_each_input(inputs: Iterable[str], work: Callable[[str], T]) -> list[T]:
     """Run ``work`` on every input; report a failing input and go on.
 
     Exits with status 1 at the end when any input failed (fitscheck's rule).
-    With a single input the error propagates unchanged. Errors are worded by
+    With a single input the error propagates unchanged; with ``--jobs`` or
+    ``--scheduler`` every input runs as a task of its own (:mod:`.batch`). Errors are worded by
     :func:`pixtab.cli.describe_error`, as for a single input; usage errors
     (exit 2) stop the run whatever the number of inputs.
     """
     from ..core.errors import CriteriaError, PixtabError
-    from . import EXIT_FAILURE, describe_error
+    from . import EXIT_FAILURE, batch, describe_error
 
     inputs = list(inputs)
+    task = batch.task_index()
+    if task is not None:  # this process is one task of a batch: that input alone
+        batch.watch_parent()
+        return [work(inputs[task])]
     if len(inputs) == 1:
         return [work(inputs[0])]
     results: list[T] = []
     failed: list[str] = []
-    for path in inputs:
+    ctx = click.get_current_context()
+    plan = ctx.meta.get(batch.META_KEY, batch.Plan())
+    if plan.parallel:  # each input a task of its own (--jobs, --scheduler): nothing returned
+        failed = batch.run(ctx.meta[batch.ARGV_KEY], inputs, plan)
+    for path in inputs if not plan.parallel else ():
         try:
             results.append(work(path))
         except CriteriaError:

@@ -1,0 +1,235 @@
+"""Many inputs at once: ``--jobs`` (local processes) and ``--scheduler`` (a real Dask cluster).
+
+The batch must read like the sequential run: same stdout, stderr and exit status, outputs
+byte-identical, no partial output after a signal or a dead worker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+PIXTAB = [sys.executable, "-m", "pixtab"]
+
+
+def run(args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*PIXTAB, *args], cwd=cwd, capture_output=True, timeout=timeout, env={**os.environ, **(env or {})}
+    )
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory with three small tables, one bad file and a bigger table (slow enough to interrupt)."""
+    d = tmp_path_factory.mktemp("batch")
+    for name, rows, extra in (("a.fits", "3e4", []), ("b.fits", "2e4", ["--layout", "table"]), ("c.fits", "1e4", ["--exposures", "2"])):
+        assert run(["-q", "simulate", name, "--rows", rows, *extra], d).returncode == 0
+    (d / "bad.fits").write_bytes(b"not a FITS file\n" * 10)
+    for name in ("big1.fits", "big2.fits"):
+        assert run(["-q", "simulate", name, "--rows", "6e6"], d).returncode == 0
+    return d
+
+
+def same_run(cmd: list[str], cwd: Path, extra: list[str]) -> subprocess.CompletedProcess:
+    """Run ``cmd`` sequentially and with ``extra``; assert both print and exit alike."""
+    seq = run(cmd, cwd)
+    par = run([*cmd, *extra], cwd)
+    assert (par.returncode, par.stdout, par.stderr) == (seq.returncode, seq.stdout, seq.stderr)
+    return par
+
+
+def tree(d: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(d.iterdir())}
+
+
+def task_processes() -> list[int]:
+    """Pids of running batch tasks (processes started with PIXTAB_BATCH_INPUT)."""
+    pids = []
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                if b"PIXTAB_BATCH_INPUT=" in (p / "environ").read_bytes():
+                    pids.append(int(p.name))
+            except OSError:
+                pass
+    return pids
+
+
+def wait_for(predicate, timeout: float = 60.0) -> None:
+    end = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.05)
+
+
+# -- local processes ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("extra", [["--jobs", "2"], ["-j", "3"]])
+def test_jobs_prints_and_exits_as_sequential(inputs: Path, extra: list[str]) -> None:
+    r = same_run(["info", "--json", "a.fits", "bad.fits", "b.fits", "c.fits"], inputs, extra)
+    assert r.returncode == 1
+    assert [json.loads(line)["path"] for line in r.stdout.decode().splitlines()] == ["a.fits", "b.fits", "c.fits"]
+    assert r.stderr.decode().splitlines() == ["Error: bad.fits: not a FITS file", "Error: 1 of 4 inputs failed: bad.fits"]
+    r = same_run(["extract", "--count", "a.fits", "b.fits", "c.fits", "--lambda", "6000:6100"], inputs, extra)
+    assert r.returncode == 0 and len(r.stdout.splitlines()) == 3
+
+
+def test_jobs_outputs_identical(inputs: Path, tmp_path: Path) -> None:
+    names = ["a.fits", "b.fits", "c.fits"]
+    for out, extra in (("seq", []), ("par", ["--jobs", "2"])):
+        (tmp_path / out).mkdir()
+        r = run(["extract", *names, "--output-dir", str(tmp_path / out), "--lambda", "5000:7000", *extra], inputs)
+        assert r.returncode == 0, r.stderr
+    assert tree(tmp_path / "seq") == tree(tmp_path / "par")
+    assert len(tree(tmp_path / "par")) == 3
+
+
+def test_jobs_usage_errors_are_not_dispatched(inputs: Path) -> None:
+    r = run(["extract", "a.fits", "b.fits", "--count", "-j", "0", "--ifu", "1"], inputs)
+    assert r.returncode == 2 and b"--jobs" in r.stderr
+    r = run(["extract", "a.fits", "b.fits", "-j", "2", "--ifu", "99"], inputs)
+    assert r.returncode == 2 and not task_processes()
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_jobs_signal_leaves_no_output(inputs: Path, tmp_path: Path, sig: int, code: int) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = subprocess.Popen(
+        [*PIXTAB, "convert", "big1.fits", "big2.fits", "--output-dir", str(out), "-j", "2"],
+        cwd=inputs, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    wait_for(lambda: len(list(out.iterdir())) == 2)  # both tasks are writing their temporaries
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    wait_for(lambda: not task_processes(), 10)
+    assert list(out.iterdir()) == []
+
+
+def test_tasks_end_when_their_parent_is_killed(inputs: Path, tmp_path: Path) -> None:
+    """SIGKILL of the parent (no cleanup possible there): each task ends itself and removes its temporary."""
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = subprocess.Popen(
+        [*PIXTAB, "convert", "big1.fits", "big2.fits", "--output-dir", str(out), "-j", "2"],
+        cwd=inputs, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    wait_for(lambda: len(list(out.iterdir())) == 2)
+    proc.kill()
+    proc.wait()
+    wait_for(lambda: not task_processes(), 10)
+    assert list(out.iterdir()) == []
+
+
+# -- a real Dask cluster: one scheduler and two workers on localhost -----------------------
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if not os.environ.get("CI"):
+        pytest.importorskip("distributed", reason="Dask distributed is not installed (pip install 'pixtab[cluster]')")
+    d = tmp_path_factory.mktemp("dask")
+    info = d / "scheduler.json"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "distributed.cli.dask_scheduler", "--scheduler-file", str(info), "--host", "127.0.0.1",
+             "--port", "0", "--dashboard-address", ":0"],
+            stdout=subprocess.DEVNULL, stderr=open(d / "scheduler.log", "wb"),
+        )
+    ]
+    wait_for(info.exists, 60)
+    for k in range(2):
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "distributed.cli.dask_worker", "--scheduler-file", str(info), "--host", "127.0.0.1",
+                 "--nworkers", "1", "--nthreads", "1", "--no-dashboard", "--name", f"w{k}"],
+                stdout=subprocess.DEVNULL, stderr=open(d / f"worker{k}.log", "wb"),
+            )
+        )
+    address = json.loads(info.read_text())["address"]
+    from distributed import Client
+
+    with Client(address, timeout="30s") as client:
+        client.wait_for_workers(2, timeout=60)
+    yield address
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def test_cluster_prints_and_exits_as_sequential(inputs: Path, cluster: str) -> None:
+    r = same_run(["info", "--json", "a.fits", "bad.fits", "b.fits"], inputs, ["--scheduler", cluster])
+    assert r.returncode == 1 and b"Error: 1 of 3 inputs failed: bad.fits" in r.stderr
+    seq = run(["extract", "--count", "--json", "a.fits", "b.fits", "c.fits", "--ifu", "2-5"], inputs)
+    env = run(["extract", "--count", "--json", "a.fits", "b.fits", "c.fits", "--ifu", "2-5"], inputs, {"PIXTAB_SCHEDULER": cluster})
+    assert (env.returncode, env.stdout, env.stderr) == (seq.returncode, seq.stdout, seq.stderr)
+
+
+def test_cluster_outputs_identical(inputs: Path, cluster: str, tmp_path: Path) -> None:
+    names = ["a.fits", "b.fits", "c.fits"]
+    for out, extra in (("seq", []), ("dask", ["--scheduler", cluster])):
+        (tmp_path / out).mkdir()
+        r = run(["convert", *names, "--output-dir", str(tmp_path / out), *extra], inputs)
+        assert r.returncode == 0, r.stderr
+    assert tree(tmp_path / "seq") == tree(tmp_path / "dask")
+
+
+def test_cluster_survives_a_killed_worker(inputs: Path, cluster: str, tmp_path: Path) -> None:
+    """The worker running a task is SIGKILLed mid-file: the task is retried elsewhere, nothing partial is left."""
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = subprocess.Popen(
+        [*PIXTAB, "convert", "big1.fits", "big2.fits", "--output-dir", str(out), "--scheduler", cluster],
+        cwd=inputs, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    wait_for(lambda: any(p.name.startswith(".") for p in out.iterdir()))
+    victim = task_processes()[0]
+    worker = int(Path(f"/proc/{victim}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    os.kill(worker, signal.SIGKILL)  # the nanny starts a new worker; the scheduler reschedules the task
+    _, err = proc.communicate(timeout=180)
+    assert proc.returncode == 0, err
+    assert sorted(p.name for p in out.iterdir()) == ["big1.fits", "big2.fits"]
+    assert run(["convert", "big1.fits", "-o", str(tmp_path / "ref.fits")], inputs).returncode == 0
+    assert (out / "big1.fits").read_bytes() == (tmp_path / "ref.fits").read_bytes()
+
+
+def test_cluster_interrupt_cancels(inputs: Path, cluster: str, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = subprocess.Popen(
+        [*PIXTAB, "convert", "big1.fits", "big2.fits", "--output-dir", str(out), "--scheduler", cluster],
+        cwd=inputs, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    wait_for(lambda: any(p.name.startswith(".") for p in out.iterdir()))
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    wait_for(lambda: not task_processes(), 15)
+    assert list(out.iterdir()) == []
+
+
+def test_scheduler_unreachable_or_missing(inputs: Path) -> None:
+    r = run(["info", "a.fits", "b.fits", "--scheduler", "tcp://127.0.0.1:9"], inputs, timeout=60)
+    assert r.returncode == 1
+    assert r.stderr.decode().splitlines()[-1].startswith("Error: cannot reach the Dask scheduler at tcp://127.0.0.1:9")
+    hide = "import sys; sys.modules['distributed'] = None; from pixtab.cli import main; main()"
+    r = subprocess.run(
+        [sys.executable, "-c", hide, "info", "a.fits", "b.fits", "--scheduler", "tcp://127.0.0.1:9"],
+        cwd=inputs, capture_output=True, timeout=60,
+    )
+    assert r.returncode == 1
+    assert r.stderr.decode().strip() == "Error: --scheduler needs Dask distributed: pip install 'pixtab[cluster]'"
