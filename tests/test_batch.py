@@ -33,8 +33,9 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name, rows, extra in (("a.fits", "3e4", []), ("b.fits", "2e4", ["--layout", "table"]), ("c.fits", "1e4", ["--exposures", "2"])):
         assert run(["-q", "simulate", name, "--rows", rows, *extra], d).returncode == 0
     (d / "bad.fits").write_bytes(b"not a FITS file\n" * 10)
-    for name in ("big1.fits", "big2.fits"):
-        assert run(["-q", "simulate", name, "--rows", "6e6"], d).returncode == 0
+    assert run(["-q", "simulate", "big1.fits", "--rows", "1e7"], d).returncode == 0
+    for name in ("big2.fits", "big3.fits"):
+        os.link(d / "big1.fits", d / name)
     return d
 
 
@@ -50,17 +51,38 @@ def tree(d: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(d.iterdir())}
 
 
-def task_processes() -> list[int]:
-    """Pids of running batch tasks (processes started with PIXTAB_BATCH_INPUT)."""
+def _ppid(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def task_servers() -> list[int]:
+    """Pids of running pixtab task servers."""
     pids = []
     for p in Path("/proc").iterdir():
-        if p.name.isdigit():
-            try:
-                if b"PIXTAB_BATCH_INPUT=" in (p / "environ").read_bytes():
-                    pids.append(int(p.name))
-            except OSError:
-                pass
+        try:
+            if p.name.isdigit() and b"pixtab.cli.taskserver" in (p / "cmdline").read_bytes():
+                pids.append(int(p.name))
+        except OSError:
+            pass
     return pids
+
+
+def running_tasks() -> list[int]:
+    """Pids of the tasks that task servers forked and that still run."""
+    servers = set(task_servers())
+    children = []
+    for p in Path("/proc").iterdir():
+        try:
+            if p.name.isdigit() and _ppid(int(p.name)) in servers:
+                children.append(int(p.name))
+        except (OSError, IndexError, ValueError):
+            pass
+    return children
+
+
+def task_processes() -> list[int]:
+    """Pids of task servers and of the tasks they forked."""
+    return sorted({*task_servers(), *running_tasks()})
 
 
 def wait_for(predicate, timeout: float = 60.0) -> None:
@@ -109,7 +131,7 @@ def test_jobs_signal_leaves_no_output(inputs: Path, tmp_path: Path, sig: int, co
         cwd=inputs, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     wait_for(lambda: len(list(out.iterdir())) == 2)  # both tasks are writing their temporaries
-    proc.send_signal(sig)
+    proc.send_signal(sig)  # (a conversion takes over a second: neither can be done yet)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == code, err
     wait_for(lambda: not task_processes(), 10)
@@ -197,8 +219,7 @@ def test_cluster_survives_a_killed_worker(inputs: Path, cluster: str, tmp_path: 
         cwd=inputs, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     wait_for(lambda: any(p.name.startswith(".") for p in out.iterdir()))
-    victim = task_processes()[0]
-    worker = int(Path(f"/proc/{victim}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    worker = _ppid(task_servers()[0])
     os.kill(worker, signal.SIGKILL)  # the nanny starts a new worker; the scheduler reschedules the task
     _, err = proc.communicate(timeout=180)
     assert proc.returncode == 0, err
@@ -208,18 +229,22 @@ def test_cluster_survives_a_killed_worker(inputs: Path, cluster: str, tmp_path: 
 
 
 def test_cluster_interrupt_cancels(inputs: Path, cluster: str, tmp_path: Path) -> None:
+    """Ctrl-C: the running tasks stop and clean up, the queued one never starts."""
     out = tmp_path / "out"
     out.mkdir()
     proc = subprocess.Popen(
-        [*PIXTAB, "convert", "big1.fits", "big2.fits", "--output-dir", str(out), "--scheduler", cluster],
+        [*PIXTAB, "convert", "big1.fits", "big2.fits", "big3.fits", "--output-dir", str(out), "--scheduler", cluster],
         cwd=inputs, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     wait_for(lambda: any(p.name.startswith(".") for p in out.iterdir()))
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
-    wait_for(lambda: not task_processes(), 15)
-    assert list(out.iterdir()) == []
+    wait_for(lambda: not running_tasks(), 15)  # the workers' task servers stay, warm
+    time.sleep(1)  # a task that was wrongly left queued would start now
+    left = sorted(p.name for p in out.iterdir())
+    assert not [n for n in left if n.startswith(".")] and "big3.fits" not in left
+    assert not running_tasks()
 
 
 def test_scheduler_unreachable_or_missing(inputs: Path) -> None:

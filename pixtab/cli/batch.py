@@ -1,7 +1,8 @@
 """Many inputs at once: local worker processes (``--jobs``) or a Dask cluster (``--scheduler``).
 
-Each input is one task: the user's own command line, run in a fresh ``pixtab`` process
-that handles only input *k* (``PIXTAB_BATCH_INPUT=k``). Every check, message and exit
+Each input is one task: the user's own command line, run in a process of its own that
+handles only input *k* (``PIXTAB_BATCH_INPUT=k``), forked from a warm task server
+(:mod:`.taskserver`) so that a task does not pay Python's start-up. Every check, message and exit
 code is therefore exactly those of a one-input run; the parent replays each task's
 stdout and stderr in input order, so the batch reads like the sequential run. A task
 whose process dies leaves no partial output, because outputs are atomic; a task process
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -26,13 +26,15 @@ from dataclasses import dataclass
 
 import click
 
+from .taskserver import TaskSlot
+
 #: the index of the one input a task process handles
 INPUT_ENV = "PIXTAB_BATCH_INPUT"
 #: the pid of the process that started the task (the task ends itself when it dies)
 PARENT_ENV = "PIXTAB_BATCH_PARENT"
 META_KEY = "pixtab.batch"
 ARGV_KEY = "pixtab.argv"
-_POLL = 0.05  # seconds between looks at running local tasks
+_POLL = 0.02  # seconds between looks at running local tasks
 
 
 @dataclass(frozen=True)
@@ -85,82 +87,86 @@ def task_env() -> dict[str, str]:
     return keep
 
 
-def _command(argv: Sequence[str]) -> list[str]:
-    return [sys.executable, "-m", "pixtab", *argv]
+class _Task:
+    """One input being run on a :class:`~.taskserver.TaskSlot`, its output in temporary files."""
+
+    def __init__(self, slot: TaskSlot, argv: Sequence[str], index: int, env: dict[str, str], cwd: str) -> None:
+        self.slot, self.index = slot, index
+        fd_out, self.out = tempfile.mkstemp(prefix="pixtab-task-")
+        fd_err, self.err = tempfile.mkstemp(prefix="pixtab-task-")
+        os.close(fd_out)
+        os.close(fd_err)
+        slot.start({"argv": list(argv), "index": index, "cwd": cwd, "env": {**env, INPUT_ENV: str(index)},
+                    "out": self.out, "err": self.err})
+
+    def wait(self, timeout: float) -> Outcome | None:
+        code = self.slot.wait(timeout)
+        if code is None:
+            return None
+        data = []
+        for path in (self.out, self.err):
+            with open(path, "rb") as f:
+                data.append(f.read())
+            os.unlink(path)
+        return Outcome(self.index, code, data[0], data[1])
+
+    def abandon(self) -> None:
+        """Stop the task (SIGTERM: it removes its temporary output) and wait for it."""
+        self.slot.terminate()
+        while self.wait(1.0) is None:
+            self.slot.terminate()
+
+
+_slots = threading.local()
 
 
 def run_task(argv: Sequence[str], index: int, env: dict[str, str], cwd: str, cancel: str | None = None) -> Outcome:
-    """Run task ``index`` in a child process here (on a Dask worker: the task function).
+    """Run task ``index`` here and wait for it: the function a Dask worker runs.
 
-    ``cancel`` names a Dask event; once it is set the child gets SIGTERM and cleans up.
+    Each worker thread keeps one warm task server. ``cancel`` names a Dask event; once
+    it is set the task gets SIGTERM and cleans up.
     """
-    event = None
-    if cancel:
-        from distributed import Event
+    from distributed import Event
 
-        event = Event(cancel)
-    child_env = {**os.environ, **env, INPUT_ENV: str(index), PARENT_ENV: str(os.getpid())}
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(_command(argv), cwd=cwd, env=child_env, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
-        try:
-            while True:
-                try:
-                    code = proc.wait(timeout=0.5)
-                    break
-                except subprocess.TimeoutExpired:
-                    if event is not None and event.is_set():
-                        proc.terminate()
-        finally:
-            if proc.poll() is None:  # interrupted here: the child cleans up on SIGTERM
-                proc.terminate()
-                proc.wait()
-        out.seek(0)
-        err.seek(0)
-        return Outcome(index, code, out.read(), err.read())
+    if getattr(_slots, "slot", None) is None:
+        _slots.slot = TaskSlot()
+    event = Event(cancel) if cancel else None
+    task = _Task(_slots.slot, argv, index, {**os.environ, **env}, cwd)
+    while (outcome := task.wait(0.1)) is None:
+        if event is not None and event.is_set():
+            task.abandon()
+            raise RuntimeError("cancelled")
+    return outcome
 
 
-class _Local:
-    """One child process per input, at most ``jobs`` at a time, stdout/stderr to temporary files."""
-
-    def __init__(self, argv: Sequence[str], jobs: int) -> None:
-        self.argv, self.jobs = list(argv), jobs
-        self.running: dict[int, tuple[subprocess.Popen[bytes], object, object]] = {}
-
-    def _start(self, index: int) -> None:
-        env = {**os.environ, INPUT_ENV: str(index), PARENT_ENV: str(os.getpid())}
-        out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
-        proc = subprocess.Popen(_command(self.argv), env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
-        self.running[index] = (proc, out, err)
-
-    def _collect(self, index: int) -> Outcome:
-        proc, out, err = self.running.pop(index)
-        data = []
-        for f in (out, err):
-            f.seek(0)  # type: ignore[attr-defined]
-            data.append(f.read())  # type: ignore[attr-defined]
-            f.close()  # type: ignore[attr-defined]
-        return Outcome(index, proc.returncode, data[0], data[1])
-
-    def run(self, n: int) -> Iterator[Outcome]:
-        waiting = list(range(n))
-        finished: dict[int, Outcome] = {}
-        try:
-            for index in range(n):
-                while index not in finished:
-                    while waiting and len(self.running) < self.jobs:
-                        self._start(waiting.pop(0))
-                    for k in [k for k, (p, _, _) in self.running.items() if p.poll() is not None]:
-                        finished[k] = self._collect(k)
-                    if index not in finished:
-                        time.sleep(_POLL)
-                yield finished.pop(index)
-        finally:
-            for proc, _, _ in self.running.values():
-                if proc.poll() is None:
-                    proc.terminate()  # SIGTERM: the task removes its temporary output
-            for k in list(self.running):
-                self.running[k][0].wait()
-                self._collect(k)
+def _local(argv: Sequence[str], n: int, jobs: int) -> Iterator[Outcome]:
+    """The tasks on ``jobs`` warm task servers here, outcomes in input order."""
+    slots = [TaskSlot() for _ in range(min(jobs, n))]
+    running: dict[int, _Task] = {}
+    finished: dict[int, Outcome] = {}
+    waiting = list(range(n))
+    env, cwd = dict(os.environ), os.getcwd()
+    try:
+        for index in range(n):
+            while index not in finished:
+                busy = {t.slot for t in running.values()}
+                for slot in [s for s in slots if s not in busy]:
+                    if waiting:
+                        k = waiting.pop(0)
+                        running[k] = _Task(slot, argv, k, env, cwd)
+                for k, task in list(running.items()):
+                    outcome = task.wait(0 if len(running) > 1 else _POLL)
+                    if outcome is not None:
+                        finished[k] = outcome
+                        del running[k]
+                if index not in finished and len(running) > 1:
+                    time.sleep(_POLL)
+            yield finished.pop(index)
+    finally:
+        for task in running.values():
+            task.abandon()
+        for slot in slots:
+            slot.close()
 
 
 def _dask(argv: Sequence[str], paths: Sequence[str], address: str) -> Iterator[Outcome]:
@@ -217,11 +223,14 @@ def _failure_line(outcome: Outcome, path: str) -> None:
 
 def run(argv: Sequence[str], paths: Sequence[str], plan: Plan) -> list[str]:
     """Run every input as a task, replay the output in input order, return the inputs that failed."""
-    outcomes = _dask(argv, paths, plan.scheduler) if plan.scheduler else _Local(argv, plan.jobs).run(len(paths))
+    outcomes = _dask(argv, paths, plan.scheduler) if plan.scheduler else _local(argv, len(paths), plan.jobs)
     failed = []
-    for outcome in outcomes:
-        _show(outcome)
-        if outcome.returncode != 0:
-            _failure_line(outcome, paths[outcome.index])
-            failed.append(paths[outcome.index])
+    try:
+        for outcome in outcomes:
+            _show(outcome)
+            if outcome.returncode != 0:
+                _failure_line(outcome, paths[outcome.index])
+                failed.append(paths[outcome.index])
+    finally:  # now, not when the traceback of an interrupt is freed: stop what still runs
+        outcomes.close()
     return failed
