@@ -258,3 +258,17 @@ def test_scheduler_unreachable_or_missing(inputs: Path) -> None:
     )
     assert r.returncode == 1
     assert r.stderr.decode().strip() == "Error: --scheduler needs Dask distributed: pip install 'pixtab[cluster]'"
+
+
+def test_jobs_never_write_over_an_input(inputs: Path, tmp_path: Path) -> None:
+    """The skeleton's checks run for the whole run before any task starts: the data-loss case of issue 12."""
+    import shutil
+
+    for name in ("a.fits", "c.fits"):
+        shutil.copy(inputs / name, tmp_path / name)
+    shutil.copy(inputs / "a.fits", tmp_path / "a_x.fits")
+    before = (tmp_path / "a_x.fits").read_bytes()
+    r = run(["extract", "a.fits", "a_x.fits", "c.fits", "--output-dir", ".", "--name", "{stem}_x.fits", "--overwrite",
+             "--lambda", "5000:9000", "-j", "2"], tmp_path)
+    assert r.returncode == 1 and b"a_x.fits" in r.stderr
+    assert (tmp_path / "a_x.fits").read_bytes() == before and not (tmp_path / "c_x.fits").exists()
