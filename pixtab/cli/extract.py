@@ -9,6 +9,8 @@ import click
 from . import PixtabCommand
 from . import output as ui
 from .criteria import criteria_options
+from . import catalog as catalog_cli
+from .catalog import catalog_opts
 from .options import (
     batch_opts,
     inputs_arg,
@@ -22,11 +24,13 @@ from .options import (
 )
 from .writing import check_outputs, for_each_input, make_output_dir, output_paths, phases
 
+NAME_TEMPLATE = "{stem}_extract.fits"
+
 
 @click.command("extract", cls=PixtabCommand)
 @inputs_arg
 @output_opt(help="Output file (one input).")
-@output_dir_opts("{stem}_extract.fits")
+@output_dir_opts(NAME_TEMPLATE)
 @criteria_options
 @layout_opt()
 @zero_based_opt
@@ -36,6 +40,7 @@ from .writing import check_outputs, for_each_input, make_output_dir, output_path
 @overwrite_opt
 @json_opt
 @batch_opts
+@catalog_opts
 def command(
     inputs: tuple[str, ...],
     output: str | None,
@@ -50,6 +55,8 @@ def command(
     round_float32: bool,
     overwrite: bool,
     as_json: bool,
+    catalog: str | None,
+    catalog_radius: str | None,
 ) -> None:
     """Copy the rows of pixel tables that meet the criteria into new pixel tables.
 
@@ -65,7 +72,20 @@ def command(
       pixtab extract in.fits -o s.fits --circle 10:00:27.9 -2:12:21 0.5arcmin
       pixtab extract in.fits --count --ifu 5-7 --ypix 1:2000
       pixtab extract *.fits --output-dir cut/ --exp 2 --json
+      pixtab image t.fits --peaks 20 | pixtab extract t.fits --catalog - --radius 2 --output-dir stars/
     """
+    if catalog is not None:
+        if output:
+            raise click.UsageError("--catalog writes one file per source: use --output-dir, not -o")
+        if criteria.apertures:
+            raise click.UsageError("--catalog gives the apertures: drop --circle/--square")
+        sources = catalog_cli.read_sources(click.get_current_context(), catalog, catalog_radius)
+        template = catalog_cli.NAME_TEMPLATE if name_template == NAME_TEMPLATE else name_template
+        opts = dict(count=count, allow_empty=allow_empty, layout=layout, round_float32=round_float32,
+                    overwrite=overwrite, as_json=as_json)
+        return catalog_cli.run(inputs, sources, criteria, output_dir, template, opts)
+    if catalog_radius is not None:
+        raise click.UsageError("--radius is the default radius of --catalog sources; use --circle RA DEC RADIUS")
     if criteria.empty:
         raise click.UsageError("give at least one selection criterion (--circle, --lambda, --ifu, --where, ...)")
     outputs = dict(zip(inputs, [None] * len(inputs) if count else output_paths(inputs, output, output_dir, name_template)))

@@ -39,6 +39,11 @@ def info(message: str) -> None:
     logging.getLogger("pixtab").info(message)
 
 
+def warning(message: str) -> None:
+    """A warning on stderr (``pixtab: warning: ...``), kept by ``-q``."""
+    logging.getLogger("pixtab").warning(message)
+
+
 def print_json(obj: object) -> None:
     """One JSON object on one line of stdout, keys sorted (JSON Lines for many)."""
     click.echo(json.dumps(obj, sort_keys=True, allow_nan=False, default=_json_default))

@@ -27,29 +27,38 @@ from . import output as ui
 T = TypeVar("T")
 
 
-def output_paths(inputs: Sequence[str], output: str | None, output_dir: str | None, template: str) -> list[str]:
-    """One output path per input from ``-o`` or ``--output-dir`` + template (usage errors: exit 2)."""
+def output_paths(
+    inputs: Sequence[str], output: str | None, output_dir: str | None, template: str, ids: Sequence[str] = ()
+) -> list[str]:
+    """One output path per input from ``-o`` or ``--output-dir`` + template (usage errors: exit 2).
+
+    With ``ids`` (catalogue sources), one path per input and id, input after input;
+    the template must then hold ``{id}``.
+    """
     if output and output_dir:
         raise click.UsageError("use either -o/--output or --output-dir, not both")
     if output:
-        if len(inputs) > 1:
-            raise click.UsageError("-o/--output takes one input; use --output-dir for several")
+        if len(inputs) > 1 or ids:
+            raise click.UsageError("-o/--output takes one input and makes one file; use --output-dir for several")
         return [output]
     if not output_dir:
         raise click.UsageError("missing -o/--output (or --output-dir for several inputs)")
+    if ids and "{id}" not in template:
+        raise click.BadParameter(f"{template!r} has no {{id}}: each source needs a file of its own", param_hint="'--name'")
     paths = []
     for src in inputs:
         base = os.path.basename(src)
         stem = base[: -len(".fits")] if base.lower().endswith(".fits") else base.rsplit(".", 1)[0]
-        try:
-            name = template.format(stem=stem, name=base)
-        except (KeyError, IndexError, ValueError) as exc:
-            raise click.BadParameter(f"bad template {template!r}: {exc}", param_hint="'--name'") from None
-        if not name or os.sep in name or name in (".", ".."):
-            raise click.BadParameter(f"template {template!r} gives {name!r}, not a file name", param_hint="'--name'")
-        paths.append(os.path.join(output_dir, name))
+        for sid in ids or [""]:
+            try:
+                name = template.format(stem=stem, name=base, id=sid)
+            except (KeyError, IndexError, ValueError, AttributeError) as exc:
+                raise click.BadParameter(f"bad template {template!r}: {exc}", param_hint="'--name'") from None
+            if not name or os.sep in name or name in (".", ".."):
+                raise click.BadParameter(f"template {template!r} gives {name!r}, not a file name", param_hint="'--name'")
+            paths.append(os.path.join(output_dir, name))
     if len({os.path.normpath(p) for p in paths}) != len(paths):
-        raise click.UsageError("several inputs map to the same output name; use {stem} in --name")
+        raise click.UsageError("several outputs get the same output name; use {stem} (and {id}) in --name")
     return paths
 
 
@@ -78,8 +87,9 @@ def check_outputs(pairs: Sequence[tuple[str, str]], overwrite: bool, outputs: Se
     inputs = [src for src, _ in pairs]
     every = [out for _, out in pairs] + list(outputs)
     task = batch.task_index()
-    if task is not None and task < len(pairs):  # the parent checked the whole run; other tasks
-        every = [pairs[task][1]]  # may have written their outputs since: check this one alone
+    if task is not None:  # the parent checked the whole run; other tasks may have
+        own = list(dict.fromkeys(inputs))[task : task + 1]  # written theirs since: check this input's
+        every = [out for src, out in pairs if src in own]
     for i, out in enumerate(every):
         check_output(out, inputs, overwrite)
         for other in every[:i]:

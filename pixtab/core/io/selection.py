@@ -269,6 +269,17 @@ class Selector:
             keep[ci[hit]] = True
         return keep
 
+    def aperture_test(self, src: RowSource, idx: np.ndarray | None) -> np.ndarray:
+        """The apertures' test alone, on rows ``idx`` of ``src`` (a mask over them)."""
+        return self._sky_test(src, idx)
+
+    def aperture_band(self) -> tuple[np.float32, np.float32] | None:
+        """[lo, hi] on ypos outside which no row is in an aperture (None: no such bound)."""
+        bands = [self._ypos_band(ap) for ap in self.criteria.apertures]
+        if not bands or any(b is None for b in bands):
+            return None
+        return min(b[0] for b in bands), max(b[1] for b in bands)  # type: ignore[index]
+
     def _ypos_band(self, ap: Aperture) -> tuple[np.float32, np.float32] | None:
         """A conservative [lo, hi] on ypos outside which no row can be in ``ap`` (None: no bound).
 

@@ -158,7 +158,7 @@ def select_rows(
     # Each worker reads and selects whole chunks: positional reads and numpy
     # release the GIL, so reading and computing overlap on both cores.
     with ThreadPoolExecutor(max_workers=SELECT_WORKERS, thread_name_prefix="pixtab-select") as pool:
-        for idx, cs in _ordered_map(pool, work, live):
+        for idx, cs in ordered_map(pool, work, live):
             found[cs.start] = cs
             selector.exposures.count(cs.start, idx, per_exp)
             progress.advance(cs.stop - cs.start)
@@ -167,7 +167,7 @@ def select_rows(
     return Selection(pt.nrows, chunks, per_exp, selector.exposures)
 
 
-def _ordered_map(pool: ThreadPoolExecutor, fn: Callable[[T], R], items: list[T]) -> Iterator[R]:
+def ordered_map(pool: ThreadPoolExecutor, fn: Callable[[T], R], items: list[T]) -> Iterator[R]:
     """``pool.map`` with at most two tasks per worker queued (bounded memory), in order."""
     window = 2 * SELECT_WORKERS
     futures: deque[Future[R]] = deque()
@@ -264,7 +264,7 @@ def _copy_ranges(selection: Selection) -> list[tuple[int, int, int]]:
     return out
 
 
-class _Sink:
+class Sink:
     """Selected rows on their way to the writer: narrowed (ASCII inputs), measured
     (LIMITS, IFUs left) and written in big batches."""
 
@@ -290,6 +290,26 @@ class _Sink:
         self.writer.write(chunk)
 
 
+def open_output(
+    pt: PixTable, selection: Selection, criteria: Criteria, fd: int, layout: str, round_float32: bool
+) -> tuple[fits.Header, Sink]:
+    """The header and the sink (writer inside) of one output, before any row is copied."""
+    specs = output_columns(pt.columns.values(), pt.storage.from_text, pt.path)
+    header = output_header(pt, selection, selection.shifted)
+    writer = PixtableWriter(fd, header, specs, selection.count, layout, extra_hdus(pt, criteria))
+    return header, Sink(pt, writer, specs, round_float32)
+
+
+def finish_output(pt: PixTable, selection: Selection, header: fits.Header, sink: Sink) -> None:
+    """Write the last rows, then the header with what the copy measured (MERGED, LIMITS)."""
+    sink.batcher.flush()
+    if key("MERGED") in header:
+        header[key("MERGED")] = len(sink.ifus)
+    crval = pt.centre if pt.wcs == "positioned" else None
+    finish_limits(header, sink.limits if selection.count else None, pt.wcs, crval)
+    sink.writer.finish(header)
+
+
 def write_selection(
     pt: PixTable,
     selection: Selection,
@@ -304,11 +324,8 @@ def write_selection(
     Returns the final primary header. ASCII inputs are narrowed by the rule of
     :func:`~pixtab.core.format.columns.narrow` (``round_float32`` as convert's).
     """
-    specs = output_columns(pt.columns.values(), pt.storage.from_text, pt.path)
     names = list(pt.columns)
-    header = output_header(pt, selection, selection.shifted)
-    writer = PixtableWriter(fd, header, specs, selection.count, layout, extra_hdus(pt, criteria))
-    sink = _Sink(pt, writer, specs, round_float32)
+    header, sink = open_output(pt, selection, criteria, fd, layout, round_float32)
     ranges = selection.copy_ranges
     progress.start("copy", sum(b - a for a, b, _ in ranges))
     chunk_idx: dict[int, np.ndarray] = {}
@@ -325,12 +342,7 @@ def write_selection(
             rows = local[lo:hi] - (chunk.start - cs.start)
             sink.add(chunk.start + rows, {n: chunk[n][rows] for n in names})
         progress.advance(len(chunk))
-    sink.batcher.flush()
-    if key("MERGED") in header:
-        header[key("MERGED")] = len(sink.ifus)
-    crval = pt.centre if pt.wcs == "positioned" else None
-    finish_limits(header, sink.limits if selection.count else None, pt.wcs, crval)
-    writer.finish(header)
+    finish_output(pt, selection, header, sink)
     return header
 
 
