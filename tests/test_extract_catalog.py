@@ -138,3 +138,22 @@ def test_random_catalogues_match_single_extracts(simulated, tmp_path_factory, of
         shape, size = ("circle", radius) if radius else ("square", halfside)
         expected = single(table, d / "one.fits", shape, ra, dec, size, "--allow-empty", *criteria)
         assert (d / "out" / f"{sid}_{table.name[:-5]}.fits").read_bytes() == expected, sid
+
+
+def test_peaks_pipe_into_catalog(tmp_path: Path) -> None:
+    """The issue's pipeline, as a shell runs it: image --peaks | extract --catalog -."""
+    import shlex
+    import subprocess
+    import sys
+
+    px = f"{shlex.quote(sys.executable)} -m pixtab"
+    src = " ".join(f"--source {ra!r} {dec!r} 0.8 3000" for ra, dec in ((RA0, DEC0), (RA0 + 4e-3, DEC0 - 1.5e-3)))
+    script = (
+        f"set -e; {px} -q simulate t.fits --rows 4e5 --ifus 9-16 {src}; "
+        f"{px} image t.fits --peaks 2 | {px} extract t.fits --catalog - --radius 2arcsec --output-dir stars --json"
+    )
+    r = subprocess.run(["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    written = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [d["id"] for d in written] == ["1", "2"] and all(d["selected"] > 100 for d in written)
+    assert sorted(os.listdir(tmp_path / "stars")) == ["1_t.fits", "2_t.fits"]

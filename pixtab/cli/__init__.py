@@ -95,6 +95,8 @@ OPTIONS = {
     "bin_width": "--bin-width",
     "model": "--model",
     "color_by": "--color-by",
+    "date_obs": "--date-obs",
+    "catalog": "--catalog",
 }
 #: advice on how to get past an error, by the field the core names
 ADVICE = {

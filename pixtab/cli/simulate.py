@@ -61,6 +61,13 @@ def _rows(ctx: click.Context, param: click.Parameter, value: str) -> int:
     type=float,
     help="FWHM varies as (lambda / 7000 Angstrom) ** SLOPE (seeing: about -0.2).",
 )
+@click.option(
+    "--date-obs",
+    default="2023-03-14T05:12:08.118",
+    show_default=True,
+    metavar="ISOT",
+    help="DATE-OBS (and MJD-OBS) of the exposure; exposures of one field need distinct ones.",
+)
 @overwrite_opt
 def command(output_path: str, overwrite: bool, sources: tuple, **kw: object) -> None:
     """Write a realistic synthetic pixel table to OUTPUT.

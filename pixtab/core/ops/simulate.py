@@ -46,6 +46,9 @@ class Source:
     peak: float
 
 
+DATE_OBS = "2023-03-14T05:12:08.118"
+
+
 @dataclass
 class SimulationSpec:
     """What to simulate. ``rows`` is the total over all exposures."""
@@ -64,6 +67,8 @@ class SimulationSpec:
     profile: str = "gaussian"  # or 'moffat'
     beta: float = 2.8  # Moffat power index
     seeing_slope: float = 0.0  # FWHM(lambda) = FWHM * (lambda / LAMBDA_REF) ** slope
+    #: start of the (first) exposure, UTC ISO 8601; exposures of one field need distinct ones
+    date_obs: str = DATE_OBS
 
 
 def _slice_geometry(ifu: int, slc: int, exp: int) -> tuple[int, int, int]:
@@ -87,6 +92,14 @@ def _split(total: int, parts: int) -> list[int]:
     return [base + (1 if i < extra else 0) for i in range(parts)]
 
 
+def _mjd(date_obs: str) -> float:
+    if date_obs == DATE_OBS:
+        return 60017.2167606  # the default's, as written since the first version
+    from astropy.time import Time
+
+    return round(float(Time(date_obs, format="isot", scale="utc").mjd), 7)
+
+
 def build_header(spec: SimulationSpec) -> fits.Header:
     """The primary header, with placeholder LIMITS (filled in after the data pass)."""
     h = fits.Header()
@@ -102,8 +115,8 @@ def build_header(spec: SimulationSpec) -> fits.Header:
     h["EQUINOX"] = 2000.0
     h["RADESYS"] = "FK5"
     h["EXPTIME"] = (EXPTIMES[0], "Integration time")
-    h["MJD-OBS"] = (60017.2167606, "Obs start")
-    h["DATE-OBS"] = "2023-03-14T05:12:08.118"
+    h["MJD-OBS"] = (_mjd(spec.date_obs), "Obs start")
+    h["DATE-OBS"] = spec.date_obs
     h["OBJECT"] = ("PIXTAB-SIM", "Original target.")
     if spec.wcs != "pixel":
         h["WCSAXES"] = 2
@@ -328,6 +341,10 @@ def validate(spec: SimulationSpec) -> None:
         raise CriteriaError(f"unknown coordinate state {spec.wcs!r} (pixel, projected or positioned)", field="wcs")
     if not spec.ifus or any(not 1 <= i <= 24 for i in spec.ifus):
         raise CriteriaError("IFUs must be in 1..24", field="ifus")
+    try:
+        _mjd(spec.date_obs)
+    except ValueError:
+        raise CriteriaError(f"DATE-OBS {spec.date_obs!r} is not an ISO date (e.g. 2023-03-14T05:12:08.118)", field="date_obs") from None
     if spec.profile not in ("gaussian", "moffat"):
         raise CriteriaError(f"unknown source profile {spec.profile!r} (gaussian or moffat)", field="profile")
     if spec.profile == "moffat" and not spec.beta > 1:
