@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from .. import __version__
-from ..core.fits.atomic import Interrupted, note_interrupt  # light: no numpy/astropy
+from ..core.fits.atomic import Interrupted, interrupted, note_interrupt  # light: no numpy/astropy
 from . import batch, completion, output
 
 EXIT_OK, EXIT_FAILURE, EXIT_INTERRUPTED = 0, 1, 130
@@ -197,6 +197,8 @@ def _register_commands() -> None:
 
 
 def _on_signal(signum: int, frame: object) -> None:
+    if interrupted():  # already stopping: a second signal must not cut the clean-up short
+        return
     note_interrupt(signum)  # in case the exception below is swallowed by a finaliser
     if signum == signal.SIGINT:
         raise KeyboardInterrupt

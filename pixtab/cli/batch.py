@@ -111,10 +111,13 @@ class _Task:
         return Outcome(self.index, code, data[0], data[1])
 
     def abandon(self) -> None:
-        """Stop the task (SIGTERM: it removes its temporary output) and wait for it."""
+        """Stop the task (SIGTERM: it removes its temporary output) and wait for it.
+
+        One signal only: a second one could land in the task's clean-up and cut it short.
+        """
         self.slot.terminate()
         while self.wait(1.0) is None:
-            self.slot.terminate()
+            pass
 
 
 _slots = threading.local()

@@ -42,6 +42,11 @@ def note_interrupt(signum: int) -> None:
     _INTERRUPTED = signum
 
 
+def interrupted() -> int:
+    """The signal that asked us to stop, or 0."""
+    return _INTERRUPTED
+
+
 def _umask_mode() -> int:
     mask = os.umask(0)
     os.umask(mask)
