@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import defaultdict
 from pathlib import Path
 from typing import Callable
 
@@ -11,19 +12,68 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 CONFORMANCE = Path(os.environ.get("PIXTAB_CONFORMANCE", REPO.parent / "shared" / "conformance"))
+#: CI must run the conformance cases: there a missing set fails instead of skipping.
+IN_CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+#: why the conformance tests cannot run (None: the set is there)
+CONFORMANCE_MISSING = (
+    None
+    if (CONFORMANCE / "cases.json").is_file()
+    else f"conformance set not found at {CONFORMANCE}: it is the project's shared test data (pixel tables "
+    "and expected answers, not part of the repository), read in place from ../shared/conformance beside the "
+    "checkout; set PIXTAB_CONFORMANCE=DIR to point at a copy"
+)
+#: stands in for every case list when the set is missing, so that the tests are listed (and skipped)
+_MISSING_CASE = {"id": "conformance-set-missing", "file": "F1"}
+
+
+def require_conformance() -> None:
+    """Skip the calling test when the set is missing; fail instead when CI=true."""
+    if CONFORMANCE_MISSING is None:
+        return
+    if IN_CI:
+        pytest.fail(f"{CONFORMANCE_MISSING} (CI=true: the conformance cases must run)", pytrace=False)
+    pytest.skip(CONFORMANCE_MISSING)
 
 
 def conformance_cases() -> dict:
-    """cases.json of the conformance set; fails loudly when the set is missing."""
+    """cases.json of the conformance set; a placeholder case per section when it is missing.
+
+    Module-level parametrisation uses this at collection, so it must not raise:
+    the placeholder's test then skips (or fails in CI) in :func:`require_conformance`.
+    """
     path = CONFORMANCE / "cases.json"
-    if not path.exists():
-        pytest.fail(f"conformance set not found at {CONFORMANCE} (set PIXTAB_CONFORMANCE)", pytrace=False)
+    if CONFORMANCE_MISSING is not None:
+        return defaultdict(lambda: [dict(_MISSING_CASE)])
     return json.loads(path.read_text())
+
+
+def conformance_path(name: str) -> Path:
+    """A file of the conformance set (skips or fails the test when the set is missing)."""
+    require_conformance()
+    return CONFORMANCE / name
 
 
 def conformance_file(key: str) -> Path:
     """Path of conformance table F1..F8."""
+    require_conformance()
     return CONFORMANCE / conformance_cases()["files"][key]["path"]
+
+
+def conformance_tables() -> list[Path]:
+    """Every pixel table of the set (one placeholder path when the set is missing)."""
+    if CONFORMANCE_MISSING is not None:
+        return [CONFORMANCE / "conformance-set-missing.fits"]
+    return sorted(CONFORMANCE.glob("pt_*.fits"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "conformance: needs the conformance set (skipped without it, fails in CI)")
+
+
+@pytest.fixture(autouse=True)
+def _conformance_gate(request: pytest.FixtureRequest) -> None:
+    if request.node.get_closest_marker("conformance") is not None:
+        require_conformance()
 
 
 @pytest.fixture(scope="session")

@@ -178,9 +178,9 @@ def test_single_bad_input_is_one_line(bad: Path) -> None:
 
 def test_core_usage_error_shows_the_commands_own_usage_line() -> None:
     """A CriteriaError raised in the core is a usage error of the subcommand, not of the group."""
-    from conftest import CONFORMANCE
+    from conftest import conformance_path
 
-    path = str(CONFORMANCE / "pt_pixel_units.fits")
+    path = str(conformance_path("pt_pixel_units.fits"))
     result = CliRunner().invoke(cli, ["extract", path, "--count", "--circle", "1", "2", "2arcsec"])
     assert result.exit_code == 2
     assert "Usage: cli extract [OPTIONS]" in result.stderr

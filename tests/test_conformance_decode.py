@@ -21,6 +21,8 @@ from pixtab.cli import cli
 
 from conftest import CONFORMANCE, conformance_cases, conformance_file
 
+pytestmark = pytest.mark.conformance
+
 CASES = conformance_cases()
 DECODE = CASES["decode_origin"]
 SKY = CASES["sky_positions"]

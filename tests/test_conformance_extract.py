@@ -25,6 +25,8 @@ from pixtab.core.io.table import PixTable
 
 from conftest import CONFORMANCE, conformance_cases, conformance_file
 
+pytestmark = pytest.mark.conformance
+
 CASES = conformance_cases()
 EXTRACT = CASES["extract"]
 

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from pixtab.cli import cli
 
-from conftest import CONFORMANCE, conformance_cases
+from conftest import conformance_cases, conformance_path
 
 INFO_CASES = conformance_cases()["info"]
 
@@ -32,10 +32,11 @@ def _units_equal(got: str | None, want: str | None) -> bool:
         return False
 
 
+@pytest.mark.conformance
 @pytest.mark.parametrize("case", INFO_CASES, ids=[c["id"] for c in INFO_CASES])
 def test_info_conformance(case: dict) -> None:
     exp = case["expected"]
-    result = CliRunner().invoke(cli, ["info", "--json", str(CONFORMANCE / exp["path"])], catch_exceptions=False)
+    result = CliRunner().invoke(cli, ["info", "--json", str(conformance_path(exp["path"]))], catch_exceptions=False)
     assert result.exit_code == 0, result.stderr
     got = json.loads(result.stdout)
     for field in ("layout", "rows", "pipeline_type", "wcs", "merged", "combined", "fluxcal", "skysub", "weighted", "has_weight"):
@@ -62,7 +63,7 @@ def test_info_conformance(case: dict) -> None:
 
 def test_info_stats_limits_match_header_limits_on_drs_file() -> None:
     """--stats recomputes LIMITS from rows the DRS way; the DRS's own header agrees (float32)."""
-    path = CONFORMANCE / "pt_drs_combined_image.fits"
+    path = conformance_path("pt_drs_combined_image.fits")
     result = CliRunner().invoke(cli, ["info", "--json", "--stats", str(path)], catch_exceptions=False)
     got = json.loads(result.stdout)
     for k, v in got["limits"].items():

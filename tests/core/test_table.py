@@ -20,9 +20,9 @@ from pixtab.core.format.keywords import Exposure, check_exposures
 from pixtab.core.fits.structure import scan
 from pixtab.core.io.writer import ColumnSpec, PixtableWriter
 
-from conftest import CONFORMANCE
+from conftest import conformance_path, conformance_tables
 
-ALL_FILES = sorted(CONFORMANCE.glob("pt_*.fits"))
+ALL_FILES = conformance_tables()
 
 
 def _astropy_column(path: Path, name: str) -> np.ndarray:
@@ -33,6 +33,7 @@ def _astropy_column(path: Path, name: str) -> np.ndarray:
         return np.array(hdul[1].data[name])
 
 
+@pytest.mark.conformance
 @pytest.mark.parametrize("path", ALL_FILES, ids=[p.name for p in ALL_FILES])
 def test_reader_matches_astropy_bit_for_bit(path: Path) -> None:
     with pixtab.open(path) as pt:
@@ -45,7 +46,7 @@ def test_reader_matches_astropy_bit_for_bit(path: Path) -> None:
 
 @pytest.mark.parametrize("chunk", [1, 999, 4096, 10**7])
 def test_chunks_tile_the_table(chunk: int) -> None:
-    path = CONFORMANCE / "pt_drs_combined_bintable.fits"
+    path = conformance_path("pt_drs_combined_bintable.fits")
     with pixtab.open(path) as pt:
         whole = pt.read(["lambda", "origin"])
         parts = list(pt.iter_chunks(["lambda", "origin"], chunk_rows=chunk, prefetch=chunk > 1))
@@ -56,7 +57,7 @@ def test_chunks_tile_the_table(chunk: int) -> None:
 
 
 def test_partial_range_and_column_name_case() -> None:
-    with pixtab.open(CONFORMANCE / "pt_projected_image.fits") as pt:
+    with pixtab.open(conformance_path("pt_projected_image.fits")) as pt:
         part = pt.read(["LAMBDA"], 100, 250)["lambda"]
         assert np.array_equal(part, pt.read(["lambda"])["lambda"][100:250])
         with pytest.raises(InputError, match="no column 'nope'"):
@@ -64,7 +65,7 @@ def test_partial_range_and_column_name_case() -> None:
 
 
 def test_keywords_of_a_drs_combined_table() -> None:
-    with pixtab.open(CONFORMANCE / "pt_drs_combined_image.fits") as pt:
+    with pixtab.open(conformance_path("pt_drs_combined_image.fits")) as pt:
         k = pt.keywords
         assert k.exposures == [Exposure(1, 0, 11078), Exposure(2, 11079, 22142), Exposure(3, 22143, 29534)]
         assert k.combined == 3 and k.merged == 2 and k.weighted and k.fluxcal and k.skysub
@@ -98,7 +99,7 @@ def test_origin_test_vectors_from_the_format_doc() -> None:
 
 def test_ascii_table_layout_is_read(tmp_path: Path) -> None:
     """MPDAF's save_as_ima=False writes an ASCII TABLE; it must be readable."""
-    src = CONFORMANCE / "pt_single_ifu.fits"
+    src = conformance_path("pt_single_ifu.fits")
     with pixtab.open(src) as pt:
         data = pt.read(None, 0, 500)
         header = pt.primary_header.copy()
