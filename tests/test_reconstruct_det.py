@@ -54,7 +54,7 @@ def _stderr(src: Path, out: Path, *args: object) -> str:
 
 @pytest.fixture(scope="module")
 def single(simulated) -> Path:
-    return simulated(rows=20_000, ifus=[5, 6], wcs="positioned", seed=7)  # CCD rows 1, 2056, 4112
+    return simulated(rows=20_000, ifus=[5, 6], wcs="positioned", seed=7)
 
 
 @pytest.fixture(scope="module")
@@ -64,14 +64,19 @@ def single_table(simulated) -> Path:
 
 @pytest.fixture(scope="module")
 def combined(simulated) -> Path:
-    return simulated(rows=30_000, ifus=[10, 11], exposures=3, wcs="positioned", seed=8)  # CCD rows 1, 4112
+    return simulated(rows=30_000, ifus=[10, 11], exposures=3, wcs="positioned", seed=8)
 
 
 @pytest.fixture(scope="module")
 def one_row_band(single: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """IFU 5 only, CCD row y = 2056 only: a small bounding box (1 x ~4000)."""
+    """IFU 5 only, one CCD row per slice (the one nearest y = 2056): a small bounding box (~40 x ~4000)."""
     dec = reference_decode(single)
-    return subset(single, tmp_path_factory.mktemp("band") / "band.fits", (dec["ifu"] == 5) & (dec["ypix"] == 2056))
+    keep = np.zeros(len(dec["row"]), bool)
+    for s in range(1, 49):
+        here = (dec["ifu"] == 5) & (dec["slice"] == s)
+        ys = np.unique(dec["ypix"][here])
+        keep |= here & (dec["ypix"] == ys[np.argmin(np.abs(ys - 2056))])
+    return subset(single, tmp_path_factory.mktemp("band") / "band.fits", keep)
 
 
 @pytest.mark.parametrize("zero_based", [False, True], ids=["1-based", "0-based"])
@@ -114,8 +119,9 @@ def test_nrows_and_nfilled(single: Path, tmp_path: Path) -> None:
 
 def test_single_ifu_table_needs_no_option(one_row_band: Path, tmp_path: Path) -> None:
     want, xs, ys = reference_image(one_row_band, 5)
+    y = reference_decode(one_row_band)["ypix"]
     with reconstruct(one_row_band, tmp_path / "d.fits") as hdul:
-        assert hdul[1].header["CRVAL2"] == ys == 2056 and hdul[1].data.shape == (1, want.shape[1])
+        assert hdul[1].header["CRVAL2"] == ys == y.min() and hdul[1].data.shape == (y.max() - y.min() + 1, want.shape[1])
         assert np.array_equal(hdul[1].data, want.astype(np.float32), equal_nan=True)
 
 
@@ -198,8 +204,9 @@ def test_full_ccd(one_row_band: Path, tmp_path: Path, zero_based: bool) -> None:
         assert hdul[1].data.shape == (4112, 4096)
         assert (hdul[1].header["CRVAL1"], hdul[1].header["CRVAL2"]) == (base, base)
         assert np.array_equal(hdul[1].data, want.astype(np.float32), equal_nan=True)
-        # y = 2056 in the 1-based (DRS) count is array row 2055 in both bases.
-        assert not np.isnan(hdul[1].data[2055]).all() and np.isnan(hdul[1].data[2054]).all()
+        # CCD row y in the 1-based (DRS) count is array row y - 1 in both bases.
+        y = reference_decode(one_row_band)["ypix"]  # 1-based
+        assert not np.isnan(hdul[1].data[y.min() - 1]).all() and np.isnan(hdul[1].data[y.min() - 2]).all()
 
 
 def test_full_ccd_and_window_exclude_each_other(single: Path, tmp_path: Path) -> None:
@@ -546,7 +553,14 @@ def test_clash_reported_for_the_lowest_ifu_of_the_chunk(combined: Path, tmp_path
                  ((dec["ifu"] == 10) & (dec["exp"] != 2)) | ((dec["ifu"] == 11) & (dec["exp"] != 3)))
     reconstruct(src, tmp_path / "d.fits", "--all-ifus", code=2)
     err = _stderr(src, tmp_path / "d.fits", "--all-ifus")
-    assert "IFU 10: exposures 1 and 3 both have rows on detector pixel x=25, y=1" in err
+    # IFU 10 filled on its own: the first exposure-3 row (table order) on a pixel exposure 1 has.
+    d = reference_decode(src)
+    ten = d["ifu"] == 10
+    seen = set(zip(d["xpix"][ten & (d["exp"] == 1)].tolist(), d["ypix"][ten & (d["exp"] == 1)].tolist()))
+    x, y = next(p for p in zip(d["xpix"][ten & (d["exp"] == 3)].tolist(), d["ypix"][ten & (d["exp"] == 3)].tolist()) if p in seen)
+    first11 = np.flatnonzero((d["ifu"] == 11) & (d["exp"] == 2))[0]
+    assert first11 < np.flatnonzero(ten & (d["exp"] == 3))[0]  # IFU 11's clash comes first in the rows
+    assert f"IFU 10: exposures 1 and 3 both have rows on detector pixel x={x}, y={y}" in err
 
 
 def test_full_ccd_leaves_out_rows_beyond_the_ccd(tiny, tmp_path: Path) -> None:

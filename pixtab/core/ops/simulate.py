@@ -239,15 +239,45 @@ class _Sky:
         return flux
 
 
+#: CCD rows sampled per slice at least (when it has that many rows): a spacing of at most
+#: 4112/128 rows (~37 Angstrom), so every slice spans the whole wavelength range at any size
+MIN_CCD_ROWS = 128
+_GOLDEN = 0.6180339887498949
+
+
+def _ccd_pixels(n: int, x_left: int, width: int, anchor: int, phase_seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(y, x) of ``n`` distinct pixels of one slice, ordered by y then x.
+
+    CCD rows are spread evenly over 1..4112 with a phase of their own per slice (so
+    that together the slices fill every wavelength), and each sampled row takes the
+    same number of pixels spread over the slice width, with a phase per row. A large
+    ``n`` takes whole rows, as the pipeline's tables have them. Sparse rows pick the
+    same detector columns (counted from ``anchor``) in every exposure, wrapped into
+    this exposure's columns ``x_left .. x_left+width-1``, so exposures overlap on the
+    detector as real ones do.
+    """
+    n_y = min(org.CCD_NY, n, max(-(-n // width), MIN_CCD_ROWS))
+    phase = (phase_seed * _GOLDEN) % 1.0
+    ys = 1 + np.floor((np.arange(n_y) + phase) * (org.CCD_NY / n_y)).astype(np.int32)
+    counts = np.array(_split(n, n_y))  # pixels per sampled row (differ by at most one)
+    row = np.repeat(np.arange(n_y), counts)
+    within = np.arange(n) - np.repeat(np.cumsum(counts) - counts, counts)
+    row_phase = (row * _GOLDEN) % 1.0
+    col = np.floor((within + row_phase) * (width / counts[row])).astype(np.int64)
+    if x_left != anchor and counts.max() < width:
+        col = (col + anchor - x_left) % width
+        key = row.astype(np.int64) * width + col
+        key.sort()  # rows stay in order; x rises within each row again
+        col = key % width
+    return ys[row], (x_left + col).astype(np.int32)
+
+
 def _block(
     spec: SimulationSpec, sky: _Sky, rng: np.random.Generator, k: int, ifu: int, slc: int, n: int
 ) -> dict[str, np.ndarray]:
     """The ``n`` rows of one slice of one IFU of exposure ``k``."""
     off, x_left, width = _slice_geometry(ifu, slc, k)
-    n_y = -(-n // width)
-    ys = np.linspace(1, org.CCD_NY, n_y).astype(np.int32) if n_y > 1 else np.array([org.CCD_NY // 2], np.int32)
-    y = np.repeat(ys, width)[:n]
-    x = np.tile(np.arange(x_left, x_left + width, dtype=np.int32), n_y)[:n]
+    y, x = _ccd_pixels(n, x_left, width, _slice_geometry(ifu, slc, 1)[1], ifu * 49 + slc)
     # Position in the field: IFUs are strips in y, stacks sit side by side in x.
     sky_slice = CCD_TO_SKY[slc]
     stack, row = divmod(sky_slice - 1, 12)

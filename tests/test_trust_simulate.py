@@ -1,0 +1,62 @@
+"""Issue 13 item 2: simulated tables have no holes in wavelength; the README's first command works."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import pixtab
+from pixtab.core import origin as org
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("rows", [1_000_000, 200_000])
+def test_every_100A_window_has_rows_in_most_slices(simulated, rows: int) -> None:
+    with pixtab.open(simulated(rows=rows)) as pt:
+        d = pt.read(["lambda", "origin"])
+    lam, o = d["lambda"], d["origin"]
+    slice_id = org.get_ifu(o).astype(np.int64) * 64 + org.get_slice(o)
+    n_slices = len(np.unique(slice_id))
+    assert n_slices == 24 * 48
+    worst = 1.0
+    for lo in range(4800, 9300, 100):
+        inside = (lam >= lo) & (lam < lo + 100)
+        worst = min(worst, len(np.unique(slice_id[inside])) / n_slices)
+    assert worst >= (0.9 if rows == 1_000_000 else 0.5), worst
+
+
+def test_each_slice_spans_the_ccd_with_distinct_pixels(simulated) -> None:
+    with pixtab.open(simulated(rows=300_000, ifus=[4, 5])) as pt:
+        o = pt.read(["origin"])["origin"]
+    slc, y, x = org.get_ifu(o) * 64 + org.get_slice(o), org.get_y(o), org.get_xslice(o)
+    for s in np.unique(slc):
+        ys = y[slc == s]
+        assert ys.min() < 60 and ys.max() > 4112 - 60  # the whole wavelength range
+        assert np.diff(np.unique(ys)).max() <= 40  # no gap wider than ~45 Angstrom
+        pairs = ys.astype(np.int64) * 8192 + x[slc == s]
+        assert len(np.unique(pairs)) == len(pairs)  # every row is a different pixel
+
+
+def test_readme_first_command_uses_the_default_ifus_and_finds_the_star(tmp_path: Path) -> None:
+    readme = (REPO / "README.md").read_text()
+    first = re.search(r"```sh\n(.*?)\n```", readme, re.S)[1]  # type: ignore[index]
+    assert "--ifus" not in first
+    steps = [shlex.split(step) for step in first.split("&&")]
+    assert steps[0][:3] == ["python3", "-m", "venv"] and "pip" in steps[1][0]
+    out = []
+    for argv in steps[2:]:
+        assert argv[0] == ".venv/bin/pixtab"
+        run = subprocess.run(
+            [sys.executable, "-m", "pixtab", *argv[1:]], cwd=tmp_path, capture_output=True, text=True, timeout=300
+        )
+        assert run.returncode == 0, run.stderr
+        out.append(run.stdout)
+    rows = int(re.search(r"^rows\s+([\d,]+)$", out[-1], re.M)[1].replace(",", ""))  # type: ignore[index]
+    assert 50 <= rows <= 2000, rows
