@@ -32,7 +32,7 @@ Exit status:
   0    success
   1    runtime or data error (also: some of several inputs failed)
   2    usage error (bad option or value)
-  130  interrupted (Ctrl-C); 143 on SIGTERM. No partial output is left.
+  130  interrupted (Ctrl-C); 143 on SIGTERM, 129 SIGHUP, 131 SIGQUIT: no partial output is left.
 
 \b
 Environment:
@@ -55,7 +55,17 @@ class Settings:
 
 
 class Terminated(BaseException):
-    """Raised by the SIGTERM handler so that ``finally`` blocks clean up."""
+    """Raised by the SIGTERM/SIGHUP/SIGQUIT handler so that ``finally`` blocks clean up."""
+
+    def __init__(self, signum: int = signal.SIGTERM) -> None:
+        self.signum = signum
+        super().__init__(f"signal {signum}")
+
+
+#: signals that stop a run cleanly (temporary files removed), exit status 128 + number: Ctrl-C,
+#: a scheduler's kill, a closed terminal or dropped ssh session (SIGHUP), Ctrl-\ (SIGQUIT)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+_STOP_MESSAGES = {signal.SIGINT: "Interrupted.", signal.SIGHUP: "Hangup.", signal.SIGQUIT: "Quit."}
 
 
 #: the option that sets each request field the core names in its errors (same name, same meaning, every command)
@@ -202,7 +212,7 @@ def _on_signal(signum: int, frame: object) -> None:
     note_interrupt(signum)  # in case the exception below is swallowed by a finaliser
     if signum == signal.SIGINT:
         raise KeyboardInterrupt
-    raise Terminated()
+    raise Terminated(signum)
 
 
 def _quiet_unraisable(unraisable: Any) -> None:
@@ -222,10 +232,11 @@ def main(args: list[str] | None = None, prog_name: str = "pixtab") -> None:
     click's standalone mode would turn Ctrl-C into "Aborted!" with status 1, so
     exceptions are handled here instead.
     """
-    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, _on_signal) for sig in STOP_SIGNALS}
     sys.unraisablehook = _quiet_unraisable
-    if previous[signal.SIGINT] == signal.SIG_IGN:  # started in the background with Ctrl-C ignored
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGQUIT):
+        if previous[sig] == signal.SIG_IGN:  # background job with Ctrl-C ignored, nohup, ...
+            signal.signal(sig, signal.SIG_IGN)
     try:
         rv = cli.main(args=args, prog_name=prog_name, standalone_mode=False)
         code = rv if isinstance(rv, int) else EXIT_OK
@@ -235,11 +246,8 @@ def main(args: list[str] | None = None, prog_name: str = "pixtab") -> None:
     except (KeyboardInterrupt, click.exceptions.Abort):
         click.echo("Interrupted.", err=True)
         code = EXIT_INTERRUPTED
-    except Terminated:
-        click.echo("Terminated.", err=True)
-        code = 128 + signal.SIGTERM
-    except Interrupted as exc:
-        click.echo("Interrupted." if exc.signum == signal.SIGINT else "Terminated.", err=True)
+    except (Terminated, Interrupted) as exc:
+        click.echo(_STOP_MESSAGES.get(exc.signum, "Terminated."), err=True)
         code = 128 + exc.signum
     except Exception as exc:
         # A bug, not bad input: still one line, unless the user asked for details.
