@@ -226,12 +226,45 @@ def _quiet_unraisable(unraisable: Any) -> None:
     sys.__unraisablehook__(unraisable)
 
 
+def _guard_standard_fds() -> None:
+    """Give a closed stdin/stdout/stderr (``2>&-``, some daemons and cron set-ups) a stand-in.
+
+    Otherwise the next file pixtab opens would get that descriptor and messages
+    meant for stderr would land in an output. A closed stderr becomes /dev/null
+    (pixtab then works normally and says nothing); a closed stdout becomes a
+    read-only /dev/null, so that writing data to it fails loudly (exit 1).
+    """
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            stand_in = os.open(os.devnull, os.O_WRONLY if fd == 2 else os.O_RDONLY)
+            if stand_in != fd:
+                os.dup2(stand_in, fd)
+                os.close(stand_in)
+    if sys.stderr is None:
+        sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115 - lives as long as the process
+    if sys.stdout is None:
+        sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
+    if not isinstance(sys.stdout, output.CheckedStdout):
+        sys.stdout = output.CheckedStdout(sys.stdout)
+
+
+def _say(message: str) -> None:
+    """A last message on stderr; a stderr that is gone (closed terminal) is not an error."""
+    try:
+        click.echo(message, err=True)
+    except (OSError, ValueError):
+        pass
+
+
 def main(args: list[str] | None = None, prog_name: str = "pixtab") -> None:
     """Console-script entry point: exit 130 on Ctrl-C, 143 on SIGTERM, never a traceback.
 
     click's standalone mode would turn Ctrl-C into "Aborted!" with status 1, so
     exceptions are handled here instead.
     """
+    _guard_standard_fds()
     previous = {sig: signal.signal(sig, _on_signal) for sig in STOP_SIGNALS}
     sys.unraisablehook = _quiet_unraisable
     for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGQUIT):
@@ -240,22 +273,27 @@ def main(args: list[str] | None = None, prog_name: str = "pixtab") -> None:
     try:
         rv = cli.main(args=args, prog_name=prog_name, standalone_mode=False)
         code = rv if isinstance(rv, int) else EXIT_OK
+        output.flush_stdout()
     except click.ClickException as exc:
-        exc.show()
+        try:
+            exc.show()
+        except (OSError, ValueError):
+            pass
         code = exc.exit_code
     except (KeyboardInterrupt, click.exceptions.Abort):
-        click.echo("Interrupted.", err=True)
+        _say("Interrupted.")
         code = EXIT_INTERRUPTED
     except (Terminated, Interrupted) as exc:
-        click.echo(_STOP_MESSAGES.get(exc.signum, "Terminated."), err=True)
+        _say(_STOP_MESSAGES.get(exc.signum, "Terminated."))
         code = 128 + exc.signum
     except Exception as exc:
         # A bug, not bad input: still one line, unless the user asked for details.
         if "--traceback" in (args if args is not None else sys.argv) or os.environ.get("PIXTAB_DEBUG") == "1":
             raise
-        click.echo(f"Error: internal error: {type(exc).__name__}: {exc} (rerun with --traceback)", err=True)
+        _say(f"Error: internal error: {type(exc).__name__}: {exc} (rerun with --traceback)")
         code = EXIT_FAILURE
     finally:
+        output.release_stdout()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     sys.exit(code)

@@ -13,7 +13,8 @@ import logging
 import math
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import click
@@ -29,9 +30,90 @@ def stdout_is_tty() -> bool:
     return sys.stdout.isatty()
 
 
+class StdoutError(click.ClickException):
+    """Data could not be written to stdout (a full disk, a closed stdout): exit 1, one line."""
+
+    def __init__(self, exc: OSError) -> None:
+        from ..core.fits.atomic import describe_os_error
+
+        super().__init__(describe_os_error(exc, "stdout"))
+
+
+def silence_stdout() -> None:
+    """Point fd 1 at /dev/null so that the interpreter's final flush cannot fail again."""
+    try:
+        fd = sys.stdout.fileno()
+    except (OSError, ValueError, AttributeError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+#: the first failed write to stdout of this run, re-raised by every later write and at the end
+_stdout_failure: StdoutError | None = None
+
+
+@contextmanager
+def writing_stdout() -> Iterator[None]:
+    """Every write of data to stdout goes through this: a failure is one ``Error:`` line.
+
+    A closed pipe (``| head``) is not an error: it propagates as BrokenPipeError,
+    which ends the run quietly.
+    """
+    global _stdout_failure
+    if _stdout_failure is not None:
+        raise _stdout_failure
+    try:
+        yield
+    except BrokenPipeError:
+        silence_stdout()
+        raise
+    except OSError as exc:
+        silence_stdout()
+        # Kept: a caller that swallows it (click probes streams in try/except) does not lose it.
+        _stdout_failure = StdoutError(exc)
+        raise _stdout_failure from None
+
+
+class CheckedStdout:
+    """``sys.stdout`` for a whole run: click's own output (``--help``, ``--version``) too
+    reports a failed write as one line instead of a traceback."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        with writing_stdout():
+            return self._stream.write(text)
+
+    def flush(self) -> None:
+        with writing_stdout():
+            self._stream.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def release_stdout() -> None:
+    """Put the plain stream back for the interpreter's exit (its flush then goes to /dev/null
+    if a write failed)."""
+    if isinstance(sys.stdout, CheckedStdout):
+        sys.stdout = sys.stdout._stream
+
+
+def flush_stdout() -> None:
+    """Flush stdout at the end of a run, so that a failed write is reported (not lost)."""
+    with writing_stdout():
+        if sys.stdout is not None:
+            sys.stdout.flush()
+
+
 def echo(text: str = "") -> None:
     """One line of data on stdout."""
-    click.echo(text)
+    with writing_stdout():
+        click.echo(text)
+        sys.stdout.flush()
 
 
 def info(message: str) -> None:
@@ -46,7 +128,7 @@ def warning(message: str) -> None:
 
 def print_json(obj: object) -> None:
     """One JSON object on one line of stdout, keys sorted (JSON Lines for many)."""
-    click.echo(json.dumps(obj, sort_keys=True, allow_nan=False, default=_json_default))
+    echo(json.dumps(obj, sort_keys=True, allow_nan=False, default=_json_default))
 
 
 def _json_default(obj: object) -> object:
@@ -100,24 +182,11 @@ def write_text(path: str | None, overwrite: bool, blocks: Iterable[bytes]) -> No
                 f.write(block)
         return
     stream = sys.stdout.buffer
-    try:
+    # A reader that went away (| head) ends the run quietly; any other failure is one line.
+    with writing_stdout():
         for block in blocks:
             stream.write(block)
         stream.flush()
-    except BrokenPipeError:
-        # The reader went away (| head): silence the final flush, let click exit quietly.
-        _silence_stdout()
-        raise
-
-
-def _silence_stdout() -> None:
-    try:
-        fd = sys.stdout.fileno()
-    except (OSError, ValueError, AttributeError):
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, fd)
-    os.close(devnull)
 
 
 def _cell(value: object) -> str:
