@@ -12,7 +12,7 @@ from .writing import check_outputs, for_each_input, make_output_dir, output_path
 
 @click.command("convert", cls=PixtabCommand)
 @inputs_arg
-@output_opt(help="Output file (one input).")
+@output_opt(help="Output file (one input); '-' writes the FITS file to stdout (not to a terminal).")
 @output_dir_opts("{stem}.fits")
 @click.option(
     "--to",
@@ -56,6 +56,8 @@ def command(
       pixtab convert *.fits --output-dir converted/ --json
       pixtab convert rows.parquet -o back.fits
     """
+    if as_json and output == "-":
+        raise click.UsageError("--json and -o - both write to stdout: give an output file name")
     targets = dict(zip(inputs, output_paths(inputs, output, output_dir, name_template)))
     make_output_dir(output_dir)
     check_outputs(list(targets.items()), overwrite)

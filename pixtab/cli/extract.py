@@ -29,7 +29,7 @@ NAME_TEMPLATE = "{stem}_extract.fits"
 
 @click.command("extract", cls=PixtabCommand)
 @inputs_arg
-@output_opt(help="Output file (one input).")
+@output_opt(help="Output file (one input); '-' writes the FITS file to stdout (not to a terminal).")
 @output_dir_opts(NAME_TEMPLATE)
 @criteria_options
 @layout_opt()
@@ -88,6 +88,8 @@ def command(
         raise click.UsageError("--radius is the default radius of --catalog sources; use --circle RA DEC RADIUS")
     if criteria.empty:
         raise click.UsageError("give at least one selection criterion (--circle, --lambda, --ifu, --where, ...)")
+    if as_json and output == "-":
+        raise click.UsageError("--json and -o - both write to stdout: give an output file name")
     outputs = dict(zip(inputs, [None] * len(inputs) if count else output_paths(inputs, output, output_dir, name_template)))
     if not count:
         make_output_dir(output_dir)

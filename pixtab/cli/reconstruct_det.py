@@ -83,6 +83,8 @@ def command(
     from ..core.io.table import PixTable
     from ..core.ops.reconstruct import Request, survey, write_streamed
 
+    if output == "-":
+        raise click.UsageError("reconstruct-det cannot write to stdout ('-'): give an output file name")
     req = Request(
         column=column,
         ifu=ifu,

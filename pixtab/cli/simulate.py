@@ -70,7 +70,7 @@ def _rows(ctx: click.Context, param: click.Parameter, value: str) -> int:
 )
 @overwrite_opt
 def command(output_path: str, overwrite: bool, sources: tuple, **kw: object) -> None:
-    """Write a realistic synthetic pixel table to OUTPUT.
+    """Write a realistic synthetic pixel table to OUTPUT ('-': stdout, not a terminal).
 
     Rows are ordered by exposure, IFU, slice and detector row as the pipeline
     writes them, with XOFFSET keywords, LIMITS and a few bright sources. The

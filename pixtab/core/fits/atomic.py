@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import errno
 import os
+import re
+import stat
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -62,25 +64,113 @@ def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
         return os.path.realpath(a) == os.path.realpath(b)
 
 
+#: the output name that means standard output
+STDOUT = "-"
+_PROC_FD = re.compile(r"/proc/(?:self|\d+)/fd/(\d+)")
+
+
+def stream_fd(path: str | os.PathLike[str]) -> int | None:
+    """The inherited descriptor an output name stands for: 1 for ``-`` and ``/dev/stdout``,
+    N for ``/dev/fd/N`` and ``/proc/self/fd/N``; None for an ordinary name.
+
+    Such a name is written through the descriptor the shell gave us (its pipe, its
+    file opened with ``>`` or ``>>``), never renamed over.
+    """
+    name = os.fspath(path)
+    if name == STDOUT:
+        return 1
+    for _ in range(16):  # follow a short chain of symbolic links (/dev/stdout -> /proc/self/fd/1)
+        parent = os.path.realpath(os.path.dirname(os.path.abspath(name)))
+        full = os.path.join(parent, os.path.basename(name))
+        m = _PROC_FD.fullmatch(full)
+        if m and (full.startswith("/proc/self/") or full.startswith(f"/proc/{os.getpid()}/")):
+            return int(m[1])
+        if not os.path.islink(full):
+            return None
+        name = os.path.join(parent, os.readlink(full))
+    return None
+
+
+def _kind(mode: int) -> str:
+    for test, what in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISFIFO, "a FIFO"),
+    ):
+        if test(mode):
+            return what
+    return "not a regular file"
+
+
+def _refuse_terminal(fd: int, out: object) -> None:
+    if os.isatty(fd):
+        raise OutputError(f"{out}: is a terminal: FITS data would garble it (redirect it to a file or a pipe)")
+
+
+def is_stream(path: str | os.PathLike[str]) -> bool:
+    """True when the output is written as a stream (stdout, a FIFO, a character device)."""
+    if stream_fd(path) is not None:
+        return True
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)
+
+
 def check_output(path: str | os.PathLike[str], inputs: Sequence[str | os.PathLike[str]], overwrite: bool) -> Path:
     """Validate an output path before any work is done; return it.
 
     ``inputs``: every input of the run (an output may not replace any of them,
-    even with ``overwrite``).
+    even with ``overwrite``). Only a regular file (or a name not yet taken) is
+    ever replaced, by a rename. Standard output, a FIFO or a character device
+    such as /dev/null is written as a stream (no rename, no overwrite needed;
+    never a terminal); any other special file is refused.
     """
     out = Path(path)
-    parent = out.parent if str(out.parent) else Path(".")
-    if out.is_dir():
+    fd = stream_fd(path)
+    if fd is not None:
+        try:
+            os.fstat(fd)
+        except OSError:
+            raise OutputError(f"{out}: descriptor {fd} is not open") from None
+        _refuse_terminal(fd, out)
+        return out
+    try:
+        st: os.stat_result | None = os.stat(out)
+    except FileNotFoundError:
+        st = None
+        if os.path.islink(out):
+            raise OutputError(f"{out}: is a symbolic link to a missing file") from None
+    except OSError as exc:
+        raise OutputError(describe_os_error(exc, out, "cannot use")) from None
+    if st is not None and stat.S_ISDIR(st.st_mode):
         raise OutputError(f"{out}: is a directory")
+    if st is not None and (stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode)):
+        if stat.S_ISCHR(st.st_mode):
+            try:
+                probe = os.open(out, os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK)
+            except OSError as exc:
+                raise OutputError(describe_os_error(exc, out, "cannot open")) from None
+            try:
+                _refuse_terminal(probe, out)
+            finally:
+                os.close(probe)
+        return out
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        raise OutputError(f"{out}: is {_kind(st.st_mode)}, not a regular file: refusing to replace it")
+    parent = out.parent if str(out.parent) else Path(".")
     if not parent.is_dir():
         raise OutputError(f"{out}: directory {parent} does not exist")
     for src in inputs:
         if same_file(src, out):
             what = "the input" if len(inputs) == 1 else f"the input {src}"
             raise OutputError(f"{out}: output is the same file as {what}")
-    if out.exists() and not overwrite:
+    if st is not None and not overwrite:
         raise OutputError(f"{out}: already exists", field="overwrite")
-    if not os.access(parent, os.W_OK):
+    if not os.access(os.path.realpath(parent), os.W_OK):
         raise OutputError(f"{out}: directory {parent} is not writable")
     return out
 
@@ -91,14 +181,25 @@ def atomic_output(path: str | os.PathLike[str], overwrite: bool = False) -> Iter
 
     The descriptor belongs to a temporary file ``.NAME.tmp-XXXX`` beside the
     target. On normal exit it is fsynced and renamed onto ``path``; on any
-    exception (including KeyboardInterrupt) it is removed.
+    exception (including KeyboardInterrupt) it is removed. A symbolic link is
+    followed: the file it points to is replaced, the link stays.
+
+    A stream output (see :func:`is_stream`) is staged in an unnamed temporary
+    file (writers place blocks by offset) and copied to the stream in order at
+    the end; an interrupted run sends nothing.
     """
+    if is_stream(path):
+        with _staged_stream(path) as fd:
+            yield fd
+        return
     target = Path(path)
+    if target.is_symlink():
+        target = Path(os.path.realpath(target))  # replace the file the link points to, not the link
     directory = target.parent if str(target.parent) else Path(".")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.tmp-", dir=directory)
     except OSError as exc:
-        raise OutputError(f"{target}: cannot create a file in {directory}: {exc.strerror}") from None
+        raise OutputError(f"{path}: cannot create a file in {directory}: {_reason(exc)}") from None
     try:
         try:
             try:
@@ -107,33 +208,81 @@ def atomic_output(path: str | os.PathLike[str], overwrite: bool = False) -> Iter
                 if _INTERRUPTED:
                     raise Interrupted(_INTERRUPTED)
             except OSError as exc:
-                raise OutputError(describe_os_error(exc, target)) from exc
+                raise OutputError(describe_os_error(exc, path)) from exc
             os.fchmod(fd, _umask_mode())
         finally:
             os.close(fd)
-        _commit(tmp, target, overwrite)
+        _commit(tmp, target, overwrite, path)
     except BaseException:
         _remove(tmp)
         raise
 
 
-def _commit(tmp: str, target: Path, overwrite: bool) -> None:
-    if overwrite:
-        os.replace(tmp, target)
-        return
+@contextmanager
+def _staged_stream(path: str | os.PathLike[str]) -> Iterator[int]:
+    with tempfile.TemporaryFile(prefix="pixtab-stream-") as staging:
+        fd = staging.fileno()
+        try:
+            yield fd
+            if _INTERRUPTED:
+                raise Interrupted(_INTERRUPTED)
+            size = os.fstat(fd).st_size
+            inherited = stream_fd(path)
+            dest = os.dup(inherited) if inherited is not None else os.open(path, os.O_WRONLY | os.O_NOCTTY)
+            try:
+                _copy_to_stream(fd, dest, size)
+            finally:
+                os.close(dest)
+        except BrokenPipeError:
+            raise OutputError(f"{path}: the reader closed the pipe before the end of the file") from None
+        except OSError as exc:
+            raise OutputError(describe_os_error(exc, path)) from None
+
+
+def _copy_to_stream(src: int, dest: int, size: int) -> None:
+    """Copy ``size`` bytes of ``src`` from offset 0 to ``dest`` in order."""
+    pos = 0
+    while pos < size:
+        block = os.pread(src, min(1 << 22, size - pos), pos)
+        if not block:
+            raise OSError(errno.EIO, "staged output shrank")
+        view = memoryview(block)
+        while view:
+            view = view[os.write(dest, view) :]
+        pos += len(block)
+
+
+def _commit(tmp: str, target: Path, overwrite: bool, name: object) -> None:
     try:
-        os.link(tmp, target)
-    except FileExistsError:
-        raise OutputError(f"{target}: already exists", field="overwrite") from None
+        if overwrite:
+            _replace_regular(tmp, target, name)
+            return
+        try:
+            os.link(tmp, target)
+        except FileExistsError:
+            raise OutputError(f"{name}: already exists", field="overwrite") from None
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV, errno.EMLINK):
+                raise
+            # File systems without hard links: best effort check-then-rename.
+            if os.path.lexists(target):
+                raise OutputError(f"{name}: already exists", field="overwrite") from None
+            os.replace(tmp, target)
+            return
     except OSError as exc:
-        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV, errno.EMLINK):
-            raise
-        # File systems without hard links: best effort check-then-rename.
-        if target.exists():
-            raise OutputError(f"{target}: already exists", field="overwrite") from None
-        os.replace(tmp, target)
-        return
+        raise OutputError(describe_os_error(exc, name, "cannot create")) from None
     _remove(tmp)
+
+
+def _replace_regular(tmp: str, target: Path, name: object) -> None:
+    """Rename ``tmp`` onto ``target`` unless ``target`` became something else than a regular file."""
+    try:
+        mode = os.lstat(target).st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode):
+        raise OutputError(f"{name}: is {_kind(mode)}, not a regular file: refusing to replace it")
+    os.replace(tmp, target)
 
 
 def _remove(tmp: str) -> None:
@@ -143,8 +292,7 @@ def _remove(tmp: str) -> None:
         pass
 
 
-def describe_os_error(exc: OSError, target: str | os.PathLike[str]) -> str:
-    """One-line message for an OSError raised while writing ``target``."""
+def _reason(exc: OSError) -> str:
     reasons = {
         errno.ENOSPC: "no space left on device",
         errno.EFBIG: "file size limit exceeded",
@@ -152,4 +300,9 @@ def describe_os_error(exc: OSError, target: str | os.PathLike[str]) -> str:
         errno.EACCES: "permission denied",
         errno.EROFS: "read-only file system",
     }
-    return f"{target}: write failed: {reasons.get(exc.errno or 0, exc.strerror or str(exc))}"
+    return reasons.get(exc.errno or 0, exc.strerror or str(exc))
+
+
+def describe_os_error(exc: OSError, target: str | os.PathLike[str], action: str = "write failed") -> str:
+    """One-line message for an OSError raised while writing ``target``."""
+    return f"{target}: {action}: {_reason(exc)}"

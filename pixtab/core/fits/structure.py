@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,10 +140,17 @@ def scan(path: str | os.PathLike[str]) -> list[HDUInfo]:
     Raises :class:`InputError` for a missing, empty, non-FITS or truncated file.
     """
     p = Path(path)
+    if str(path) == "-":
+        raise InputError(p, "cannot read a table from stdin: pixtab needs a seekable file (save the data to a file first)")
     if not p.exists():
         raise InputError(p, "no such file")
     if p.is_dir():
         raise InputError(p, "is a directory, not a FITS file")
+    mode = p.stat().st_mode
+    if not stat.S_ISREG(mode):
+        # A pipe would block in open() or give up its bytes once; pixtab reads by offset.
+        what = "a pipe" if stat.S_ISFIFO(mode) else "not a regular file"
+        raise InputError(p, f"is {what}: pixtab needs a seekable file (save the data to a file first)")
     try:
         fd = os.open(p, os.O_RDONLY)
     except OSError as exc:
