@@ -134,64 +134,85 @@ def _read_header(fd: int, offset: int, path: Path) -> tuple[fits.Header, int]:
     return header, pos
 
 
+def open_input(path: str | os.PathLike[str]) -> int:
+    """Open a FITS input for reading; InputError for anything that is not a seekable regular file.
+
+    pixtab reads a table by offset, through this one descriptor: if another process
+    replaces the file by name meanwhile, the old file stays readable through it.
+    """
+    p = Path(path)
+    if str(path) == "-":
+        raise InputError(p, "cannot read a table from stdin: pixtab needs a seekable file (save the data to a file first)")
+    try:
+        # O_NONBLOCK: a FIFO put in place after any check must not block open().
+        fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    except FileNotFoundError:
+        raise InputError(p, "no such file") from None
+    except IsADirectoryError:
+        raise InputError(p, "is a directory, not a FITS file") from None
+    except OSError as exc:
+        raise InputError(p, f"cannot open: {exc.strerror}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise InputError(p, "is a directory, not a FITS file")
+        # A pipe would give up its bytes once; pixtab reads by offset.
+        what = "a pipe" if stat.S_ISFIFO(mode) else "not a regular file"
+        raise InputError(p, f"is {what}: pixtab needs a seekable file (save the data to a file first)")
+    os.set_blocking(fd, True)
+    return fd
+
+
 def scan(path: str | os.PathLike[str]) -> list[HDUInfo]:
     """List the HDUs of a FITS file with their offsets; validate sizes.
 
     Raises :class:`InputError` for a missing, empty, non-FITS or truncated file.
     """
-    p = Path(path)
-    if str(path) == "-":
-        raise InputError(p, "cannot read a table from stdin: pixtab needs a seekable file (save the data to a file first)")
-    if not p.exists():
-        raise InputError(p, "no such file")
-    if p.is_dir():
-        raise InputError(p, "is a directory, not a FITS file")
-    mode = p.stat().st_mode
-    if not stat.S_ISREG(mode):
-        # A pipe would block in open() or give up its bytes once; pixtab reads by offset.
-        what = "a pipe" if stat.S_ISFIFO(mode) else "not a regular file"
-        raise InputError(p, f"is {what}: pixtab needs a seekable file (save the data to a file first)")
+    fd = open_input(path)
     try:
-        fd = os.open(p, os.O_RDONLY)
-    except OSError as exc:
-        raise InputError(p, f"cannot open: {exc.strerror}") from None
-    try:
-        size = os.fstat(fd).st_size
-        if size == 0:
-            raise InputError(p, "empty file")
-        if os.pread(fd, 9, 0) != b"SIMPLE  =":
-            raise InputError(p, "not a FITS file")
-        hdus: list[HDUInfo] = []
-        offset = 0
-        while offset < size:
-            if offset + BLOCK > size:
-                raise InputError(p, f"truncated: {size - offset} stray bytes after HDU {len(hdus) - 1}")
-            if hdus and not os.pread(fd, 8, offset).startswith(b"XTENSION"):
-                # Trailing zero padding or junk after the last HDU: ignore it, as astropy
-                # does (debug note only: a wrong NAXISn also ends here, and the error that
-                # follows, e.g. a missing column, must stay the one line the user sees).
-                if os.pread(fd, BLOCK, offset).strip(b"\0 "):
-                    log.debug("%s: ignoring %d bytes after HDU %d that are not a FITS extension", p, size - offset, len(hdus) - 1)
-                break
-            header, data_offset = _read_header(fd, offset, p)
-            try:
-                nbytes = data_size(header)
-            except ValueError as exc:
-                raise InputError(p, f"HDU {len(hdus)}: {exc}") from None
-            if data_offset + nbytes > size:
-                raise InputError(
-                    p,
-                    f"truncated: HDU {len(hdus)} needs {data_offset + nbytes} bytes, file has {size}",
-                )
-            hdus.append(HDUInfo(len(hdus), header, offset, data_offset, nbytes))
-            offset = data_offset + padded(nbytes)
-        if offset > size:
-            # The data are complete but the final padding is not: the FITS standard
-            # wants whole blocks, and a cut copy looks like this (later HDUs may be lost).
-            log.warning("%s: file ends %d bytes before the end of its last block (truncated copy?)", p, offset - size)
-        return hdus
+        return scan_fd(fd, path)
     finally:
         os.close(fd)
+
+
+def scan_fd(fd: int, path: str | os.PathLike[str]) -> list[HDUInfo]:
+    """:func:`scan` of the file open as ``fd`` (``path`` names it in messages)."""
+    p = Path(path)
+    size = os.fstat(fd).st_size
+    if size == 0:
+        raise InputError(p, "empty file")
+    if os.pread(fd, 9, 0) != b"SIMPLE  =":
+        raise InputError(p, "not a FITS file")
+    hdus: list[HDUInfo] = []
+    offset = 0
+    while offset < size:
+        if offset + BLOCK > size:
+            raise InputError(p, f"truncated: {size - offset} stray bytes after HDU {len(hdus) - 1}")
+        if hdus and not os.pread(fd, 8, offset).startswith(b"XTENSION"):
+            # Trailing zero padding or junk after the last HDU: ignore it, as astropy
+            # does (debug note only: a wrong NAXISn also ends here, and the error that
+            # follows, e.g. a missing column, must stay the one line the user sees).
+            if os.pread(fd, BLOCK, offset).strip(b"\0 "):
+                log.debug("%s: ignoring %d bytes after HDU %d that are not a FITS extension", p, size - offset, len(hdus) - 1)
+            break
+        header, data_offset = _read_header(fd, offset, p)
+        try:
+            nbytes = data_size(header)
+        except ValueError as exc:
+            raise InputError(p, f"HDU {len(hdus)}: {exc}") from None
+        if data_offset + nbytes > size:
+            raise InputError(
+                p,
+                f"truncated: HDU {len(hdus)} needs {data_offset + nbytes} bytes, file has {size}",
+            )
+        hdus.append(HDUInfo(len(hdus), header, offset, data_offset, nbytes))
+        offset = data_offset + padded(nbytes)
+    if offset > size:
+        # The data are complete but the final padding is not: the FITS standard
+        # wants whole blocks, and a cut copy looks like this (later HDUs may be lost).
+        log.warning("%s: file ends %d bytes before the end of its last block (truncated copy?)", p, offset - size)
+    return hdus
 
 
 def header_bytes(header: fits.Header) -> bytes:

@@ -26,7 +26,7 @@ import numpy as np
 from astropy.io import fits
 
 from ..errors import InputError
-from ..fits.structure import HDUInfo, scan
+from ..fits.structure import HDUInfo, open_input, scan_fd
 from ..format import keywords as kwmod
 from ..format.columns import FLAT_FIELD_EXTNAME, REQUIRED
 from ..format.keywords import PixtableKeywords
@@ -62,7 +62,19 @@ class PixTable:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = str(path)
-        self.hdus: list[HDUInfo] = scan(path)
+        # Every read goes through this one descriptor (see open_input): a file replaced
+        # by name meanwhile stays readable, whole, through it.
+        self._fd: int | None = open_input(path)
+        try:
+            self._load()
+        except BaseException:
+            self.close()
+            raise
+
+    def _load(self) -> None:
+        assert self._fd is not None
+        self.size = os.fstat(self._fd).st_size
+        self.hdus: list[HDUInfo] = scan_fd(self._fd, self.path)
         self.primary_header: fits.Header = self.hdus[0].header
         if len(self.hdus) < 2:
             raise InputError(self.path, "no extensions: not a pixel table")
@@ -94,7 +106,6 @@ class PixTable:
             # MPDAF fails on such a table; a lost last extension (cut copy) also looks like this.
             log.warning("%s: keyword '%sWEIGHTED' is T but there is no weight column", self.path, kwmod.PREFIX)
         self.wcs = self._wcs_state()
-        self._fd: int | None = None
 
     def _wcs_state(self) -> str:
         """'pixel', 'projected', 'positioned' or 'unknown', from the xpos/ypos units (DRS rule)."""
@@ -147,6 +158,7 @@ class PixTable:
         """
         size = h.end_offset - h.header_offset
         blob = os.pread(self.fd, size, h.header_offset)
+        self.check_unchanged()
         if len(blob) < h.data_offset - h.header_offset + h.data_size:
             raise InputError(self.path, f"HDU {h.index} is truncated")
         return blob.ljust(size, b"\0")
@@ -166,12 +178,16 @@ class PixTable:
 
     @property
     def fd(self) -> int:
+        """The descriptor every read of this table goes through (opened once)."""
         if self._fd is None:
-            try:
-                self._fd = os.open(self.path, os.O_RDONLY)
-            except OSError as exc:
-                raise InputError(self.path, f"cannot open: {exc.strerror}") from None
+            raise ValueError(f"{self.path}: the table is closed")
         return self._fd
+
+    def check_unchanged(self) -> None:
+        """InputError when the file changed size since it was opened (modified in place)."""
+        now = os.fstat(self.fd).st_size
+        if now != self.size:
+            raise InputError(self.path, f"the file changed while being read ({self.size} bytes, now {now})")
 
     def _names(self, names: Iterable[str] | None) -> list[str]:
         if names is None:
@@ -195,7 +211,9 @@ class PixTable:
         """
         stop = self.nrows if stop is None else min(stop, self.nrows)
         start = max(0, min(start, stop))
-        return self.storage.read(self.fd, self._names(names), start, stop, native)
+        out = self.storage.read(self.fd, self._names(names), start, stop, native)
+        self.check_unchanged()
+        return out
 
     def iter_chunks(
         self,

@@ -131,6 +131,7 @@ def convert(
     else:
         _transpose(pt, writer, chunk_rows, block_rows, progress)
     writer.finish(primary)
+    pt.check_unchanged()
     return ConvertResult(
         pt.path,
         output,

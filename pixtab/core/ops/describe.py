@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 
 import numpy as np
 
@@ -19,7 +18,7 @@ def summary(pt: PixTable) -> dict[str, object]:
     ff = pt.flat_field
     return {
         "path": pt.path,
-        "size": os.path.getsize(pt.path),
+        "size": pt.size,
         "layout": pt.layout,
         "rows": pt.nrows,
         "columns": {c.name: {"dtype": c.dtype.name, "unit": c.unit} for c in pt.columns.values()},
