@@ -11,6 +11,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from click.testing import CliRunner
+
+from pixtab.cli import cli
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -39,3 +44,15 @@ def test_missing_conformance_set_fails_in_ci(tmp_path: Path) -> None:
     assert run.returncode == 1, run.stdout[-3000:]
     assert "CI=true: the conformance cases must run" in run.stdout
     assert " skipped" not in run.stdout.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("flag, value", [("--nrows", "3000"), ("--layout", "image"), ("--wcs", "positioned")])
+def test_info_single_value_names_each_of_several_inputs(simulated, flag: str, value: str) -> None:
+    """Item 5: bare values for one input; 'PATH: value' lines for several, as extract --count."""
+    a, b = simulated(rows=3000, ifus=[2]), simulated(rows=3000, ifus=[3])
+    one = CliRunner().invoke(cli, ["info", flag, str(a)])
+    assert (one.exit_code, one.stdout) == (0, f"{value}\n")
+    many = CliRunner().invoke(cli, ["info", flag, str(a), str(b)])
+    assert (many.exit_code, many.stdout) == (0, f"{a}: {value}\n{b}: {value}\n")
+    count = CliRunner().invoke(cli, ["extract", "--count", "--ifu", "2", str(a), str(b)])
+    assert count.stdout == f"{a}: 3000\n{b}: 0\n"

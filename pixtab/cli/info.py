@@ -50,7 +50,9 @@ def command(inputs: tuple[str, ...], as_json: bool, stats: bool, single: str | N
                     desc["stats"] = stream_stats(pt, progress)
         if single:
             value = ",".join(desc["columns"]) if single == "columns" else desc[_SINGLE[single]]
-            output.echo("" if value is None else str(value))
+            text = "" if value is None else str(value)
+            # Several inputs: name each, as extract --count does (one input: the bare value).
+            output.echo(f"{path}: {text}" if len(inputs) > 1 else text)
         elif as_json:
             output.print_json(desc)
         else:
