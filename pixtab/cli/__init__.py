@@ -150,6 +150,11 @@ def _translate_errors(ctx: click.Context, invoke: Callable[[click.Context], Any]
         if _debug(ctx):
             raise
         raise click.ClickException("out of memory") from None
+    except OSError as exc:
+        # The file system refused something (a name too long, EIO...): one line naming the path.
+        if _debug(ctx) or not exc.filename or isinstance(exc, BrokenPipeError):
+            raise
+        raise click.ClickException(f"{exc.filename}: {exc.strerror or exc}") from None
 
 
 class PixtabCommand(click.Command):

@@ -19,6 +19,7 @@ from typing import Any
 
 import click
 
+
 def stderr_console() -> Any:
     """A rich console writing to the current ``sys.stderr`` (honours NO_COLOR, TERM=dumb)."""
     from rich.console import Console

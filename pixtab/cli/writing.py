@@ -27,6 +27,28 @@ from . import output as ui
 T = TypeVar("T")
 
 
+#: longest file name most file systems take, in bytes
+NAME_MAX = 255
+
+
+def check_name_template(template: str, fields: Sequence[str] = ("stem", "name")) -> None:
+    """A ``--name`` template may only hold literal text and plain fields of ``fields``
+    (``{stem}``, ``{name}``; ``{id}`` for catalogue sources), checked once, before any input is read."""
+    import string
+
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise click.BadParameter(f"bad template {template!r}: {exc}", param_hint="'--name'") from None
+    allowed = " or ".join("{" + name + "}" for name in fields)
+    for _, field, spec, conversion in parsed:
+        if field is None:
+            continue
+        if field not in fields or spec or conversion:
+            shown = "{" + field + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+            raise click.BadParameter(f"bad template {template!r}: {shown} is not a field; use {allowed}", param_hint="'--name'")
+
+
 def output_paths(
     inputs: Sequence[str], output: str | None, output_dir: str | None, template: str, ids: Sequence[str] = ()
 ) -> list[str]:
@@ -45,17 +67,20 @@ def output_paths(
         raise click.UsageError("missing -o/--output (or --output-dir for several inputs)")
     if ids and "{id}" not in template:
         raise click.BadParameter(f"{template!r} has no {{id}}: each source needs a file of its own", param_hint="'--name'")
+    check_name_template(template, ("stem", "name", "id") if ids else ("stem", "name"))
     paths = []
     for src in inputs:
         base = os.path.basename(src)
         stem = base[: -len(".fits")] if base.lower().endswith(".fits") else base.rsplit(".", 1)[0]
         for sid in ids or [""]:
-            try:
-                name = template.format(stem=stem, name=base, id=sid)
-            except (KeyError, IndexError, ValueError, AttributeError) as exc:
-                raise click.BadParameter(f"bad template {template!r}: {exc}", param_hint="'--name'") from None
-            if not name or os.sep in name or name in (".", ".."):
+            name = template.format(stem=stem, name=base, id=sid)
+            if not name or os.sep in name or name in (".", "..") or "\0" in name:
                 raise click.BadParameter(f"template {template!r} gives {name!r}, not a file name", param_hint="'--name'")
+            if len(os.fsencode(name)) > NAME_MAX:
+                raise click.BadParameter(
+                    f"template {template!r} gives a name of {len(os.fsencode(name))} bytes for {src} (at most {NAME_MAX})",
+                    param_hint="'--name'",
+                )
             paths.append(os.path.join(output_dir, name))
     if len({os.path.normpath(p) for p in paths}) != len(paths):
         raise click.UsageError("several outputs get the same output name; use {stem} (and {id}) in --name")

@@ -58,7 +58,10 @@ def pread_into(fd: int, buf: np.ndarray, offset: int, path: str) -> None:
     view = memoryview(buf).cast("B")
     done = 0
     while done < len(view):
-        n = os.preadv(fd, [view[done:]], offset + done)
+        try:
+            n = os.preadv(fd, [view[done:]], offset + done)
+        except OSError as exc:  # EIO from a failing disk or a network file system
+            raise InputError(path, f"read failed at byte {offset + done}: {exc.strerror}") from None
         if n <= 0:
             raise InputError(path, f"unexpected end of file at byte {offset + done}")
         done += n
