@@ -99,8 +99,10 @@ def aperture_callback(shape: str) -> Any:
                     ctx=ctx,
                     param=param,
                 ) from None
-            if not size > 0:
-                raise click.BadParameter(f"{what}: size must be positive", ctx=ctx, param=param)
+            if not (math.isfinite(ra) and math.isfinite(dec)):
+                raise click.BadParameter(f"{what}: the centre must be finite", ctx=ctx, param=param)
+            if not (size > 0 and math.isfinite(size)):
+                raise click.BadParameter(f"{what}: size must be positive and finite", ctx=ctx, param=param)
             out.append(Aperture(shape, ra, dec, size, ra_plain and dec_plain and size_plain))
         return out
 

@@ -62,16 +62,17 @@ def parse_int_list(text: str, lo: int, hi: int) -> list[int]:
             a, b = int(m[1]), int(m[2])
             if a > b:
                 raise ValueError(f"range {part!r} is inverted")
-            values.update(range(a, b + 1))
         elif re.fullmatch(r"\d+", part):
-            values.add(int(part))
+            a = b = int(part)
         else:
             raise ValueError(f"{part!r} is not a number or a range like 5-7")
+        # Bounds first: a range is never expanded beyond lo..hi (1-99999999999999 fails at once).
+        for v in (a, b):
+            if not lo <= v <= hi:
+                raise ValueError(f"{v} is outside {lo}..{hi}")
+        values.update(range(a, b + 1))
     if not values:
         raise ValueError("empty list")
-    bad = sorted(v for v in values if not lo <= v <= hi)
-    if bad:
-        raise ValueError(f"{bad[0]} is outside {lo}..{hi}")
     return sorted(values)
 
 

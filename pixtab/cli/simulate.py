@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import click
 
 from . import PixtabCommand, output
@@ -14,9 +16,22 @@ def _rows(ctx: click.Context, param: click.Parameter, value: str) -> int:
         n = float(value)
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a number (e.g. 1e6)", ctx=ctx, param=param) from None
-    if n != int(n) or n < 1:
+    if not math.isfinite(n) or n != int(n) or n < 1:
         raise click.BadParameter(f"{value!r} is not a positive whole number", ctx=ctx, param=param)
     return int(n)
+
+
+def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    if not math.isfinite(value):
+        raise click.BadParameter(f"{value!r} is not a finite number", ctx=ctx, param=param)
+    return value
+
+
+def _finite_sources(ctx: click.Context, param: click.Parameter, value: tuple) -> tuple:
+    for source in value:
+        if not all(math.isfinite(v) for v in source):
+            raise click.BadParameter(f"{' '.join(map(repr, source))}: every number must be finite", ctx=ctx, param=param)
+    return value
 
 
 @click.command("simulate", cls=PixtabCommand)
@@ -32,16 +47,17 @@ def _rows(ctx: click.Context, param: click.Parameter, value: str) -> int:
     show_default=True,
     help="Coordinate state of xpos/ypos (pix, rad or deg).",
 )
-@click.option("--seed", default=0, show_default=True, type=int, help="Random seed (same seed, same file).")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**63 - 1), help="Random seed (same seed, same file).")
 @click.option("--flat-field", is_flag=True, help="Append a PIXTABLE_FLAT_FIELD extension.")
-@click.option("--ra", default=150.1163, show_default=True, type=float, help="Pointing RA [deg].")
-@click.option("--dec", default=2.2058, show_default=True, type=click.FloatRange(-90, 90), help="Pointing Dec [deg].")
+@click.option("--ra", default=150.1163, show_default=True, type=click.FloatRange(0, 360, max_open=True), callback=_finite, help="Pointing RA [deg].")
+@click.option("--dec", default=2.2058, show_default=True, type=click.FloatRange(-90, 90), callback=_finite, help="Pointing Dec [deg].")
 @click.option(
     "--source",
     "sources",
     nargs=4,
     multiple=True,
     type=float,
+    callback=_finite_sources,
     metavar="RA DEC FWHM PEAK",
     help="Inject a point source (repeatable): RA, Dec [deg], FWHM [arcsec] at 7000 Angstrom, peak "
     "[data units], flat spectrum. Given sources replace the default ones; recorded in the header.",
@@ -53,12 +69,13 @@ def _rows(ctx: click.Context, param: click.Parameter, value: str) -> int:
     show_default=True,
     help="Profile of the --source sources.",
 )
-@click.option("--beta", default=2.8, show_default=True, type=float, help="Moffat power index (--profile moffat).")
+@click.option("--beta", default=2.8, show_default=True, type=float, callback=_finite, help="Moffat power index (--profile moffat).")
 @click.option(
     "--seeing-slope",
     default=0.0,
     show_default=True,
     type=float,
+    callback=_finite,
     help="FWHM varies as (lambda / 7000 Angstrom) ** SLOPE (seeing: about -0.2).",
 )
 @click.option(

@@ -1,0 +1,56 @@
+"""Issue 13 item 20: numbers and ranges on the command line are validated, never expanded blindly."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest_faults import make_table, run_pixtab
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--rows", "nan"], ["--rows", "inf"], ["--rows", "-inf"], ["--rows", "1e400"], ["--rows", "0x10"],
+        ["--ifus", "1-99999999999999"], ["--ifus", "0-3"], ["--ifus", "99999999999999999999999"],
+        ["--seed", "-1"], ["--ra", "nan"], ["--ra", "inf"], ["--ra", "360"], ["--dec", "nan"], ["--dec", "inf"],
+        ["--exposures", "1e9"], ["--source", "nan", "2", "1", "100"], ["--source", "150", "2", "inf", "100"],
+        ["--beta", "nan"], ["--seeing-slope", "inf"],
+    ],
+)
+def test_simulate_bad_numbers_are_usage_errors(args: list[str], tmp_path: Path) -> None:
+    t0 = time.monotonic()
+    run = run_pixtab(["simulate", str(tmp_path / "s.fits"), *args])
+    assert time.monotonic() - t0 < 20
+    assert run.returncode == 2, run.stderr
+    assert "internal error" not in run.stderr and "Traceback" not in run.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--ifu", "1-99999999999999"], ["--slice", "1-99999999999"], ["--exp", "0-99999999999999"],
+        ["--stack", "1-9999999999"], ["--circle", "nan", "2", "2"], ["--circle", "150", "inf", "2"],
+        ["--circle", "150", "2", "inf"], ["--square", "150", "nan", "1"], ["--lambda", "nan:5"],
+    ],
+)
+def test_extract_bad_numbers_are_usage_errors(args: list[str], tmp_path: Path) -> None:
+    src = make_table(tmp_path / "in.fits", rows=600)
+    t0 = time.monotonic()
+    run = run_pixtab(["extract", str(src), "--count", *args])
+    assert time.monotonic() - t0 < 20
+    assert run.returncode == 2, run.stderr
+    assert "internal error" not in run.stderr and "Traceback" not in run.stderr
+
+
+def test_big_range_fails_without_expanding() -> None:
+    from pixtab.cli.options import parse_int_list
+
+    t0 = time.monotonic()
+    with pytest.raises(ValueError, match="outside 1..24"):
+        parse_int_list("1-99999999999999999", 1, 24)
+    assert time.monotonic() - t0 < 0.1
+    assert parse_int_list("3,5-7,24", 1, 24) == [3, 5, 6, 7, 24]
