@@ -164,10 +164,18 @@ def build_header(spec: SimulationSpec) -> fits.Header:
         h["HIERARCH PIXTAB SIM SEEING SLOPE"] = (spec.seeing_slope, "FWHM ~ (lambda/LREF)**slope")
         h["HIERARCH PIXTAB SIM LREF"] = (LAMBDA_REF, "[Angstrom] wavelength of the nominal FWHM")
     reserve_limits(h, spec.rows > 0)
-    for k in range(1, spec.exposures + 1):
-        for ifu in spec.ifus:
-            for slc in range(1, 49):
-                h[xoffset_key(_exp_number(spec, k), ifu, slc)] = _slice_geometry(ifu, slc, k)[0]
+    # Appended as cards: assigning h[name] looks the name up first, quadratic in the card count
+    # (40 exposures x 24 IFUs x 48 slices = 46080 cards).
+    h.extend(
+        (
+            fits.Card(xoffset_key(_exp_number(spec, k), ifu, slc), _slice_geometry(ifu, slc, k)[0])
+            for k in range(1, spec.exposures + 1)
+            for ifu in spec.ifus
+            for slc in range(1, 49)
+        ),
+        unique=False,
+        end=True,
+    )
     return h
 
 
