@@ -20,7 +20,7 @@ from astropy.io import fits
 
 from ..errors import InputError
 from .dtypes import bitpix_of, tform_of
-from .structure import BLOCK, HDUInfo, header_bytes, padded
+from .structure import BLOCK, CARD, HDUInfo, header_bytes, padded
 
 
 @dataclass(frozen=True)
@@ -93,11 +93,19 @@ def _card_value(value: str) -> str:
 
 
 def _raw_header(cards: list[tuple[str, str]]) -> bytes:
-    """Build a header from (keyword, already formatted value) pairs."""
-    lines = [f"{k:<8}= {v:>20}" if not v.startswith("'") else f"{k:<8}= {v}" for k, v in cards]
-    for line in lines:
+    """Build a header from (keyword, already formatted value) pairs.
+
+    A string too long for one card (a long unit or EXTNAME) is written with the
+    long-string convention (CONTINUE cards), as the file we read it from had it.
+    """
+    lines = []
+    for k, v in cards:
+        line = f"{k:<8}= {v:>20}" if not v.startswith("'") else f"{k:<8}= {v}"
         if len(line) > 80:
-            raise ValueError(f"header card too long: {line!r}")
+            if not v.startswith("'"):
+                raise ValueError(f"header card too long: {line!r}")
+            line = fits.Card(k, v[1:-1].replace("''", "'")).image  # 80 x n characters
+        lines.append(line)
     text = "".join(line.ljust(80) for line in lines) + "END".ljust(80)
     return text.ljust(padded(len(text)), " ").encode("ascii")
 
@@ -199,5 +207,37 @@ class HDUFile:
         pwrite_all(self.fd, header, offset)
 
     def rewrite_primary(self, primary: fits.Header | bytes) -> None:
+        """Write the final primary header, whatever its size (call it after the last data).
+
+        A header that needs more blocks than the one reserved moves everything
+        after it (rare: a value rewritten as a longer string); one that needs
+        fewer is filled up with blank cards, which FITS allows before END.
+        """
         blob = primary if isinstance(primary, bytes) else header_bytes(primary)
+        if len(blob) > self.primary_size:
+            delta = len(blob) - self.primary_size
+            move_tail(self.fd, self.primary_size, self.size, delta)
+            self.size += delta
+            self.primary_size = len(blob)
+        elif len(blob) < self.primary_size:
+            blob = _filled_with_blank_cards(blob, self.primary_size)
         self.rewrite(0, blob, self.primary_size, "primary header")
+
+
+def _filled_with_blank_cards(blob: bytes, size: int) -> bytes:
+    """A header's cards, blank cards up to ``size`` bytes, then END (``size``: whole blocks)."""
+    end = next(i for i in range(0, len(blob), CARD) if blob[i : i + CARD].rstrip() == b"END")
+    return blob[:end] + b" " * (size - end - CARD) + b"END".ljust(CARD)
+
+
+def move_tail(fd: int, start: int, stop: int, delta: int, chunk: int = 1 << 22) -> None:
+    """Move bytes ``start..stop-1`` of ``fd`` forward by ``delta`` (from the end, so nothing is
+    overwritten before it is moved), leaving ``start..start+delta-1`` to be rewritten."""
+    pos = stop
+    while pos > start:
+        a = max(start, pos - chunk)
+        block = os.pread(fd, pos - a, a)
+        if len(block) != pos - a:
+            raise OSError(errno.EIO, f"short read moving the data ({len(block)} of {pos - a} bytes)")
+        pwrite_all(fd, block, a + delta)
+        pos = a
