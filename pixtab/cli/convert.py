@@ -76,7 +76,7 @@ def command(
             with atomic_output(target, overwrite) as fd:
                 result = convert(pt, fd, layout, output=target, round_float32=round_float32, progress=progress)
         if as_json:
-            print_json(result.as_dict())
+            print_json(result.as_dict(), path)
         extra = f", {result.rounded_values:,} values rounded to float32" if result.rounded_values else ""
         info(f"wrote {target} ({result.rows:,} rows, {result.source_layout} -> {result.layout} layout{extra})")
 

@@ -110,7 +110,7 @@ def command(
                 if as_json:
                     d = result.as_dict()
                     del d["output"], d["layout"]
-                    ui.print_json(d)
+                    ui.print_json(d, path)
                 else:
                     ui.echo(f"{path}: {result.selected}" if len(inputs) > 1 else str(result.selected))
                 return
@@ -120,6 +120,6 @@ def command(
             result = summarize(pt, selection, out, layout)
         ui.info(f"wrote {out} ({result.selected:,} of {result.rows:,} rows, {layout} layout)")
         if as_json:
-            ui.print_json(result.as_dict())
+            ui.print_json(result.as_dict(), path)
 
     for_each_input(inputs, one)

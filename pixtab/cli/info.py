@@ -54,7 +54,7 @@ def command(inputs: tuple[str, ...], as_json: bool, stats: bool, single: str | N
             # Several inputs: name each, as extract --count does (one input: the bare value).
             output.echo(f"{path}: {text}" if len(inputs) > 1 else text)
         elif as_json:
-            output.print_json(desc)
+            output.print_json(desc, path)
         else:
             _print_human(desc, prefix=len(inputs) > 1)
 

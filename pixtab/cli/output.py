@@ -127,9 +127,33 @@ def warning(message: str) -> None:
     logging.getLogger("pixtab").warning(message)
 
 
-def print_json(obj: object) -> None:
-    """One JSON object on one line of stdout, keys sorted (JSON Lines for many)."""
-    echo(json.dumps(obj, sort_keys=True, allow_nan=False, default=_json_default))
+def print_json(obj: object, source: str = "") -> None:
+    """One JSON object on one line of stdout, keys sorted (JSON Lines for many).
+
+    JSON has no NaN or infinity: such values (e.g. a header's LIMITS = 1E999)
+    are written as null, with a warning naming them.
+    """
+    bad: list[str] = []
+    clean = _finite_only(obj, "", bad)
+    for where in bad:
+        logging.getLogger("pixtab").warning("%s%s is not finite; written as null", f"{source}: " if source else "", where)
+    echo(json.dumps(clean, sort_keys=True, allow_nan=False, default=_json_default))
+
+
+def _finite_only(obj: object, where: str, bad: list[str]) -> object:
+    if isinstance(obj, dict):
+        return {k: _finite_only(v, f"{where}.{k}" if where else str(k), bad) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite_only(v, f"{where}[{i}]", bad) for i, v in enumerate(obj)]
+    if isinstance(obj, float) or type(obj).__name__.startswith("float"):
+        try:
+            value = float(obj)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return obj
+        if not math.isfinite(value):
+            bad.append(where)
+            return None
+    return obj
 
 
 def _json_default(obj: object) -> object:

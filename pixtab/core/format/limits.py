@@ -7,11 +7,16 @@ added to the x/y extremes so the stored values are absolute.
 
 from __future__ import annotations
 
+import logging
+import math
+
 import numpy as np
 from astropy.io import fits
 
 from . import origin as org
 from .keywords import LIMIT_KEYS, key
+
+log = logging.getLogger(__name__)
 
 
 class LimitsAccumulator:
@@ -71,6 +76,13 @@ def set_limits(header: fits.Header, limits: dict[str, float | int | None]) -> No
         name = key(suffix)
         value = limits.get(short)
         if value is None:
+            if name in header:
+                del header[name]
+            continue
+        if isinstance(value, float) and not math.isfinite(value):
+            # A FITS header cannot hold inf (e.g. CRVAL1 = 1E999 added to every x).
+            log.warning("LIMITS %s would be %r: not finite; the keyword is left out", suffix, value)
+            value = None
             if name in header:
                 del header[name]
             continue

@@ -47,6 +47,9 @@ class SkyFrame:
         if centre is None:
             needed = "RA/DEC" if pt.wcs == "projected" else "CRVAL1/CRVAL2"
             raise InputError(pt.path, f"{pt.wcs} table without {needed} keywords: sky positions are undefined")
+        if not all(math.isfinite(c) for c in centre):
+            needed = "RA/DEC" if pt.wcs == "projected" else "CRVAL1/CRVAL2"
+            raise InputError(pt.path, f"{needed} = {centre[0]!r}, {centre[1]!r} is not finite: sky positions are undefined")
         return cls(pt.wcs, centre[0], centre[1])
 
     @property
