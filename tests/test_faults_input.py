@@ -317,7 +317,7 @@ def test_several_inputs_keep_going(base: dict[str, Path], tmp_path: Path) -> Non
     bad = _no_extname(base, tmp_path)
     result = info("--nrows", str(base["image"]), str(bad), str(base["table"]))
     assert result.exit_code == 1
-    assert result.stdout == f"{ROWS}\n{ROWS}\n"
+    assert result.stdout == f"{base['image']}: {ROWS}\n{base['table']}: {ROWS}\n"  # several inputs: named
     assert result.stderr.splitlines() == [
         f"Error: {bad}: image extension 3 has no EXTNAME (cannot tell which column it is)",
         f"Error: 1 of 3 inputs failed: {bad}",
