@@ -97,13 +97,60 @@ def _as_int(value: object) -> int | None:
     return int(value)
 
 
+#: keywords that may appear any number of times
+COMMENTARY = ("", "COMMENT", "HISTORY")
+
+
+# Duplicate cards: the pipeline reads headers with cpl_propertylist_load (CFITSIO underneath),
+# which keeps every card, and a lookup by name (cpl_propertylist_get_*, i.e.
+# cpl_propertylist_get_property) returns the FIRST property of that name; astropy's
+# header[name] does the same. So everywhere in pixtab the first card of a keyword wins,
+# a later one with another value is reported, and outputs hold one card per keyword.
+
+
+def warn_duplicates(header: fits.Header, path: str, what: str = "the primary header") -> None:
+    """Warn once per keyword that appears again with a different value (the first one is used)."""
+    seen: dict[str, object] = {}
+    reported: set[str] = set()
+    for card in header.cards:
+        name = card.keyword
+        if name in COMMENTARY:
+            continue
+        if name not in seen:
+            seen[name] = card.value
+        elif name not in reported and card.value != seen[name]:
+            reported.add(name)
+            log.warning(
+                "%s: keyword %r appears more than once in %s with different values (%r, then %r); "
+                "using the first, as the pipeline does",
+                path, name, what, seen[name], card.value,
+            )
+
+
+def without_duplicates(header: fits.Header) -> fits.Header:
+    """A copy of ``header`` with only the first card of each keyword (commentary cards all kept)."""
+    out = header.copy()
+    counts: dict[str, int] = {}
+    for card in header.cards:
+        if card.keyword not in COMMENTARY:
+            counts[card.keyword] = counts.get(card.keyword, 0) + 1
+    for name, n in counts.items():
+        for k in range(n - 1, 0, -1):
+            del out[(name, k)]
+    return out
+
+
 def parse(header: fits.Header, path: str = "") -> PixtableKeywords:
-    """Read the pixtable keywords of ``header`` in one pass over its cards."""
+    """Read the pixtable keywords of ``header`` in one pass over its cards (first card wins)."""
     kw = PixtableKeywords()
     ranges: dict[int, dict[str, object]] = {}
     limits: dict[str, object] = {}
+    seen: set[str] = set()
     for card in header.cards:
         name = card.keyword
+        if name in seen:
+            continue
+        seen.add(name)
         if name.startswith(PREFIX):
             suffix = name[len(PREFIX) :]
         elif name.startswith(LEGACY_PREFIX):

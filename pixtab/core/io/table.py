@@ -92,6 +92,7 @@ class PixTable:
                 self.path,
                 f"column 'origin' is {self.columns['origin'].dtype.name}: it must be an integer column (it encodes IFU, slice and pixel)",
             )
+        kwmod.warn_duplicates(self.primary_header, self.path)
         self.keywords: PixtableKeywords = kwmod.parse(self.primary_header, self.path)
         if self.keywords.pipeline_type not in ("GEOFULL", "SIMPLE"):
             found = self.keywords.pipeline_type

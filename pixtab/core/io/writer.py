@@ -20,6 +20,7 @@ import numpy as np
 from astropy.io import fits
 
 from ..fits.hdu import ColumnSpec, HDUCopy, HDUFile, bintable_header, column_image_header, copy_range
+from ..format.keywords import without_duplicates
 from .layouts import Layout, RowBuffer
 
 __all__ = ["ColumnSpec", "ImagePlacement", "PixtableWriter", "Placement", "RowBatcher", "TablePlacement", "primary_header_for"]
@@ -215,8 +216,8 @@ class RowBatcher:
 
 
 def primary_header_for(header: fits.Header) -> fits.Header:
-    """A copy of ``header`` fit to be a primary header of a data-less HDU."""
-    out = header.copy()
+    """A copy of ``header`` fit to be a primary header of a data-less HDU (one card per keyword)."""
+    out = without_duplicates(header)
     out["SIMPLE"] = True
     out["BITPIX"] = 8
     out["NAXIS"] = 0

@@ -28,7 +28,9 @@ import numpy as np
 
 from ..errors import InputError
 from ..fits.hdu import HDUCopy, pread_into
+from ..fits.structure import CARD, padded
 from ..format.columns import narrow, output_columns
+from ..format.keywords import COMMENTARY
 from ..io.layouts import BinTableLayout, RowBuffer
 from ..io.table import PixTable
 from ..io.writer import PixtableWriter
@@ -114,7 +116,7 @@ def convert(
         raise InputError(pt.path, f"the primary HDU has {h0.data_size} bytes of data: a pixel table's has none")
     primary = _raw_bytes(pt.fd, 0, h0.data_offset, pt.path)
     try:
-        primary.decode("ascii")
+        primary = _first_cards_only(primary.decode("ascii")).encode("ascii")
     except UnicodeDecodeError:
         raise InputError(pt.path, "primary header contains non-ASCII bytes (not valid FITS)") from None
     extras = [HDUCopy(pt.fd, h, pt.path) for h in pt.extra_hdus]
@@ -143,6 +145,40 @@ def convert(
         rounded,
         time.perf_counter() - t0,
     )
+
+
+def _first_cards_only(raw: str) -> str:
+    """The header text without later cards of a keyword already seen (see keywords.COMMENTARY).
+
+    Every other card keeps its exact bytes; the header is re-padded to whole blocks
+    (it can only shrink). A header without duplicates is returned unchanged.
+    """
+    kept: list[str] = []
+    seen: set[str] = set()
+    dropped = dropping = False
+    for i in range(0, len(raw), CARD):
+        rec = raw[i : i + CARD]
+        name = _card_keyword(rec)
+        if name == "END":
+            break
+        if name != "CONTINUE":  # a CONTINUE card goes with the card before it
+            dropping = name not in COMMENTARY and name in seen
+            seen.add(name)
+        dropped |= dropping
+        if not dropping:
+            kept.append(rec)
+    else:
+        return raw  # no END card: left to the reader's own checks
+    if not dropped:
+        return raw
+    text = "".join(kept) + "END".ljust(CARD)
+    return text.ljust(padded(len(text)))
+
+
+def _card_keyword(rec: str) -> str:
+    if rec.startswith("HIERARCH "):
+        return " ".join(rec[9:].split("=", 1)[0].split()).upper()
+    return rec[:8].strip().upper()
 
 
 def _raw_bytes(fd: int, offset: int, size: int, path: str) -> bytes:
