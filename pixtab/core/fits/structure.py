@@ -134,6 +134,23 @@ def _read_header(fd: int, offset: int, path: Path) -> tuple[fits.Header, int]:
     return header, pos
 
 
+#: leading bytes of compressed files, with how to decompress them
+_COMPRESSED = (
+    (b"\x1f\x8b", "gzip", "gunzip -k"),
+    (b"BZh", "bzip2", "bunzip2 -k"),
+    (b"\xfd7zXZ\x00", "xz", "unxz -k"),
+    (b"\x28\xb5\x2f\xfd", "zstd", "unzstd"),
+    (b"PK\x03\x04", "zip", "unzip"),
+)
+
+
+def _not_fits_reason(magic: bytes) -> str:
+    for lead, kind, command in _COMPRESSED:
+        if magic.startswith(lead):
+            return f"{kind}-compressed, not a FITS file: decompress it first ({command} FILE)"
+    return "not a FITS file"
+
+
 def open_input(path: str | os.PathLike[str]) -> int:
     """Open a FITS input for reading; InputError for anything that is not a seekable regular file.
 
@@ -182,8 +199,9 @@ def scan_fd(fd: int, path: str | os.PathLike[str]) -> list[HDUInfo]:
     size = os.fstat(fd).st_size
     if size == 0:
         raise InputError(p, "empty file")
-    if os.pread(fd, 9, 0) != b"SIMPLE  =":
-        raise InputError(p, "not a FITS file")
+    magic = os.pread(fd, 9, 0)
+    if magic != b"SIMPLE  =":
+        raise InputError(p, _not_fits_reason(magic))
     hdus: list[HDUInfo] = []
     offset = 0
     while offset < size:

@@ -26,7 +26,7 @@ import numpy as np
 from astropy.io import fits
 
 from ..errors import InputError
-from ..fits.structure import HDUInfo, open_input, scan_fd
+from ..fits.structure import HDUInfo, int_value, open_input, scan_fd
 from ..format import keywords as kwmod
 from ..format.columns import FLAT_FIELD_EXTNAME, REQUIRED
 from ..format.keywords import PixtableKeywords
@@ -78,6 +78,9 @@ class PixTable:
         self.primary_header: fits.Header = self.hdus[0].header
         if len(self.hdus) < 2:
             raise InputError(self.path, "no extensions: not a pixel table")
+        what = what_else(self.hdus)
+        if what:
+            raise InputError(self.path, what)
         self.storage: Layout = read_layout(self.path, self.hdus)
         #: 'image', 'table' or 'ascii-table'
         self.layout: str = self.storage.name
@@ -257,3 +260,53 @@ class PixTable:
                     future = pool.submit(self.read, cols, *bounds[i + 1], native)
                 yield Chunk(a, b, arrays)
 
+
+def what_else(hdus: list[HDUInfo]) -> str | None:
+    """Why a FITS file is not a pixel table at all (and what it seems to be), or None.
+
+    Not a pixel table: tile-compressed extensions, or no extension that is one of
+    the pipeline's columns (an (nrows, 1) image named like one, or a TTYPE of the
+    first table).
+    """
+    for h in hdus[1:]:
+        if h.header.get("ZIMAGE") is True or h.header.get("ZTABLE") is True:
+            return f"HDU {h.index} is tile-compressed, not a plain FITS table: decompress it first (funpack FILE)"
+    if any(k in hdus[0].header for k in (kwmod.key("TYPE"), kwmod.LEGACY_PREFIX + "TYPE")):
+        return None  # it says it is a pixel table: a damaged one, the column checks say how
+    first = hdus[1]
+    if first.xtension in ("BINTABLE", "TABLE"):
+        try:
+            n = int_value(first.header, "TFIELDS", 0, minimum=0)
+        except ValueError:
+            return None  # a damaged table: the column checks name the keyword
+        names = [str(first.header.get(f"TTYPE{i}", "")).strip() for i in range(1, min(n, 999) + 1)]
+        if any(name.lower() in REQUIRED for name in names):
+            return None
+        shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
+        return f"not a pixel table: HDU 1 is a table of columns {shown or '(none)'}" + _made_by(hdus[0])
+    if first.xtension != "IMAGE":
+        return None
+    images = [h for h in hdus[1:] if h.xtension == "IMAGE"]
+    # A column is an (nrows, 1) image named like one (a cube's DATA/STAT/DQ are not).
+    if any((h.extname or "").lower() in REQUIRED and h.header.get("NAXIS") == 2 and h.header.get("NAXIS1") == 1 for h in images):
+        return None
+    shown = ", ".join(f"{h.extname or f'HDU {h.index}'} {_shape(h)}" for h in images[:6]) + (", ..." if len(images) > 6 else "")
+    return f"not a pixel table: its image extensions are {shown}" + _made_by(hdus[0])
+
+
+def _shape(h: HDUInfo) -> str:
+    n = h.header.get("NAXIS", 0)
+    dims = [str(h.header.get(f"NAXIS{i}", "?")) for i in range(1, n + 1)] if isinstance(n, int) and 0 < n < 10 else []
+    return "x".join(dims) if dims else "(no data)"
+
+
+def _made_by(primary: HDUInfo) -> str:
+    """' (pixtab reconstruct-det output: ...)' and the like, where the primary header tells."""
+    h = primary.header
+    source = h.get("PIXTABLE")
+    if source is not None and "ROWSTART" in h:
+        return f" (pixtab decode-origin output, from {source})"
+    if source is not None and "PIXBASE" in h:
+        return f" (pixtab reconstruct-det output: detector images from {source})"
+    catg = h.get("HIERARCH ESO PRO CATG")
+    return f" (ESO PRO CATG = {catg})" if catg else ""
