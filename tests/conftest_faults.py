@@ -1,6 +1,6 @@
 """Helpers for the fault-catalogue tests: small tables, broken variants, subprocess runs.
 
-Imported by ``test_faults_input.py``, ``test_faults_output.py`` and
+Imported by the ``test_faults_*.py`` files and
 ``test_fuzz_headers.py`` (not a pytest conftest: nothing here is collected).
 """
 
