@@ -26,6 +26,7 @@ from ..errors import InputError
 from ..fits.dtypes import dtype_of_ascii, dtype_of_bitpix, dtype_of_tform, field_bytes, parse_ascii_tform
 from ..fits.hdu import pread_into
 from ..fits.structure import HDUInfo, int_value
+from ..format.columns import FLAT_FIELD_EXTNAME
 
 log = logging.getLogger(__name__)
 
@@ -134,8 +135,8 @@ class ImageLayout(Layout):
         nrows: int | None = None
         for h in hdus[1:]:
             hdr = h.header
-            if h.xtension != "IMAGE":
-                self.extra_hdus.append(h)
+            if h.xtension != "IMAGE" or (h.extname or "").upper() == FLAT_FIELD_EXTNAME:
+                self.extra_hdus.append(h)  # a flat field is never a column, whatever its shape
                 continue
             name = h.extname
             if not name:
