@@ -255,6 +255,14 @@ def _guard_standard_fds() -> None:
         sys.stdout = output.CheckedStdout(sys.stdout)
 
 
+def _warning_line(message: Warning | str, category: type[Warning], filename: str, lineno: int, *args: Any, **kw: Any) -> None:
+    """Python warnings (numpy's RuntimeWarnings on inf/NaN data, astropy's) as one ``pixtab: warning:``
+    line, without the module path and source line a user can do nothing with."""
+    import logging
+
+    logging.getLogger("pixtab").warning("%s", str(message).splitlines()[0] if str(message) else category.__name__)
+
+
 def _say(message: str) -> None:
     """A last message on stderr; a stderr that is gone (closed terminal) is not an error."""
     try:
@@ -270,6 +278,9 @@ def main(args: list[str] | None = None, prog_name: str = "pixtab") -> None:
     exceptions are handled here instead.
     """
     _guard_standard_fds()
+    import warnings
+
+    previous_showwarning, warnings.showwarning = warnings.showwarning, _warning_line
     previous = {sig: signal.signal(sig, _on_signal) for sig in STOP_SIGNALS}
     sys.unraisablehook = _quiet_unraisable
     for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGQUIT):
@@ -298,6 +309,7 @@ def main(args: list[str] | None = None, prog_name: str = "pixtab") -> None:
         _say(f"Error: internal error: {type(exc).__name__}: {exc} (rerun with --traceback)")
         code = EXIT_FAILURE
     finally:
+        warnings.showwarning = previous_showwarning
         output.release_stdout()
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -26,6 +26,14 @@ def wrap_delta_ra(dra: np.ndarray) -> np.ndarray:
     return (np.asarray(dra, dtype=np.float64) + 180.0) % 360.0 - 180.0
 
 
+def _ra_range(ra: np.ndarray) -> np.ndarray:
+    """RA in [0, 360): np.mod gives 360.0 itself for tiny negative angles (rounding)."""
+    with np.errstate(invalid="ignore"):  # +-inf positions give NaN, as they should
+        out = np.mod(ra, 360.0)
+    out[out >= 360.0] = 0.0
+    return out
+
+
 @dataclass(frozen=True)
 class SkyFrame:
     """How to turn xpos/ypos of one table into sky positions."""
@@ -63,14 +71,14 @@ class SkyFrame:
         if self.wcs == "pixel":
             return x, y
         if self.wcs == "positioned":
-            return np.mod(self.ra0 + x, 360.0), self.dec0 + y
+            return _ra_range(self.ra0 + x), self.dec0 + y
         theta = y + np.pi / 2
         dp = math.radians(self.dec0)
         st, ct = np.sin(theta), np.cos(theta)
         sphi, cphi = np.sin(x), np.cos(x)
         ra = self.ra0 + np.degrees(np.arctan2(ct * sphi, st * math.cos(dp) + ct * math.sin(dp) * cphi))
         dec = np.degrees(np.arcsin(st * math.sin(dp) - ct * math.cos(dp) * cphi))
-        return np.mod(ra, 360.0), dec
+        return _ra_range(ra), dec
 
     def offsets(self, ra: np.ndarray, dec: np.ndarray, ra_c: float, dec_c: float) -> tuple[np.ndarray, np.ndarray]:
         """Offsets from an aperture centre in the MPDAF metric: arcsec (pixels for pixel tables).

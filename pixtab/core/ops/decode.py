@@ -14,6 +14,7 @@ output of the decode.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -34,6 +35,8 @@ from ..io.writer import PixtableWriter
 from ..progress import SILENT, Progress
 from .extract import Selection
 from .selected import count_selected, iter_selected, rows_to_read
+
+log = logging.getLogger(__name__)
 
 #: decoded columns, in output order (``ra``, ``dec`` follow with ``sky``)
 DECODED = ("row", "ifu", "slice", "xpix", "ypix", "exp")
@@ -81,6 +84,10 @@ def decode_literals(
 ) -> dict[str, np.ndarray]:
     """Fields of literal origin values: ifu, slice, ypix and xslice (x needs a file's XOFFSET)."""
     fields = [org.decode_value(v) for v in values]  # range-checked
+    for v, f in zip(values, fields):
+        if not (1 <= f["ifu"] <= org.N_IFUS and 1 <= f["slice"] <= org.N_SLICES):
+            log.warning("origin value %s has IFU %d and slice %d: not a MUSE pixel (IFU 1..%d, slice 1..%d)",
+                        hex(int(v)), f["ifu"], f["slice"], org.N_IFUS, org.N_SLICES)
     slc = np.array([f["slice"] for f in fields], dtype=np.int16)
     return {
         "value": np.array([int(v) for v in values], dtype=np.int64),
@@ -146,16 +153,26 @@ def iter_decoded(
     decoder = DetectorDecoder.of(pt)
     frame = SkyFrame.of(pt) if opts.sky else None
     names = ["origin"] + (["xpos", "ypos"] if frame else []) + [n for n in opts.with_columns if n != "origin"]
+    impossible, first = 0, -1  # rows whose IFU or slice cannot be a MUSE one
     for rows, arrays in iter_selected(pt, list(dict.fromkeys(names)), selection, start, stop, progress, chunk_rows):
         if isinstance(rows, range):
             out = decode_rows(decoder, arrays["origin"], rows.start, opts)
         else:
             out = decode_rows(decoder, arrays["origin"], 0, opts, rows)
+        bad = (out["ifu"] < 1) | (out["ifu"] > org.N_IFUS) | (out["slice"] < 1) | (out["slice"] > org.N_SLICES)
+        if bad.any():
+            first = int(out["row"][np.argmax(bad)]) if impossible == 0 else first
+            impossible += int(bad.sum())
         if frame is not None:
             out["ra"], out["dec"] = frame.radec(arrays["xpos"], arrays["ypos"])
         for n in opts.with_columns:
             out[n] = arrays[n]
         yield out
+    if impossible:
+        log.warning(
+            "%s: %d row(s) have an origin with an IFU outside 1..%d or a slice outside 1..%d (first: row %d)",
+            pt.path, impossible, org.N_IFUS, org.N_SLICES, first,
+        )
 
 
 def iter_text_output(
