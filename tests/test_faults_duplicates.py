@@ -16,7 +16,8 @@ import pytest
 from astropy.io import fits
 
 import pixtab
-from pixtab.core import origin as org
+from pixtab.core.format import origin as org
+from pixtab.core.format.exposures import ExposureMap
 
 from conftest_faults import make_table, run_pixtab, variant
 
@@ -89,7 +90,7 @@ def test_conflicting_xoffset_uses_the_first_card_with_a_warning(combined: Path, 
     got = np.loadtxt(io.StringIO(run.stdout), delimiter=",", skiprows=1, dtype=np.int64)
     with pixtab.open(src) as pt:
         o = pt.read(["origin"])["origin"]
-        exp = org.exposure_of_rows(0, pt.nrows, pt.keywords.exposures)
+        exp = ExposureMap(pt.keywords.exposures, pt.nrows).of_rows(0, pt.nrows)
     rows = (exp == 2) & (org.get_ifu(o) == 3) & (org.get_slice(o) == 5)
     assert rows.any()
     assert np.array_equal(got[rows, 3], org.get_xslice(o[rows]).astype(np.int64) + first)

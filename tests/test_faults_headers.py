@@ -17,7 +17,7 @@ import pytest
 from astropy.io import fits
 
 import pixtab
-from pixtab.core.writer import ColumnSpec, PixtableWriter
+from pixtab.core.io.writer import ColumnSpec, PixtableWriter
 
 from conftest_faults import assert_one_line_error, make_table, run_pixtab, set_card, variant
 

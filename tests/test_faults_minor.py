@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from pixtab.core.sky import SkyFrame
+from pixtab.core.format.sky import SkyFrame
 
 from conftest_faults import make_table, run_pixtab, variant
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import pixtab
-from pixtab.core import origin as org
+from pixtab.core.format import origin as org
 
 REPO = Path(__file__).resolve().parents[1]
 
