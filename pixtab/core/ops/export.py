@@ -38,7 +38,8 @@ from ..io.selection import Criteria
 from ..io.table import PixTable
 from ..progress import SILENT, Progress
 from .decode import header_line, iter_text
-from .extract import Selection, check_selection, output_header, select_rows, trimmed_flat_field
+from .extract import Selection, check_selection, output_header, select_rows
+from .flatfield import trimmed_flat_field
 from .selected import iter_selected, rows_to_read
 
 
