@@ -16,7 +16,7 @@ import pytest
 import pixtab
 from pixtab.core.io.table import PixTable
 
-from conftest import CONFORMANCE
+from conftest import conformance_path, conformance_tables
 from conftest_decode import read_columns, reference_decode, run
 
 pa = pytest.importorskip("pyarrow")
@@ -164,10 +164,10 @@ def test_export_with_criteria_rebuilds_what_extract_writes(combined: Path, singl
             os.remove(tmp_path / p)
 
 
-CONFORMANCE_FILES = sorted(CONFORMANCE.glob("pt_*.fits")) if CONFORMANCE.is_dir() else []
+CONFORMANCE_FILES = conformance_tables()
 
 
-@pytest.mark.skipif(not CONFORMANCE_FILES, reason=f"conformance set not found at {CONFORMANCE}")
+@pytest.mark.conformance
 @pytest.mark.parametrize("path", CONFORMANCE_FILES, ids=lambda p: p.name)
 def test_conformance_tables_round_trip(path: Path, tmp_path: Path) -> None:
     export(path, tmp_path / "c.parquet", "--decode")
@@ -276,9 +276,7 @@ def test_row_groups_are_full_and_rows_in_order(combined: Path, tmp_path: Path) -
 def test_export_of_an_ascii_table_is_not_rebuilt(tmp_path: Path) -> None:
     from astropy.io import fits
 
-    src = Path(CONFORMANCE / "pt_single_ifu.fits")
-    if not src.exists():
-        pytest.skip(f"conformance set not found at {CONFORMANCE}")
+    src = conformance_path("pt_single_ifu.fits")
     with pixtab.open(src) as pt:
         arrays, header = pt.read(None, 0, 300), pt.primary_header
     cols = [fits.Column(n, "I11" if a.dtype.kind == "i" else "E16.9", array=a) for n, a in arrays.items()]
