@@ -127,17 +127,22 @@ def read(path: Path) -> TableIndex:
     """Parse an index file; ValueError (with the reason) when it is not a valid one."""
     try:
         with np.load(path, allow_pickle=False) as z:
+            if not hasattr(z, "files") or "meta" not in z.files:
+                raise ValueError("no metadata")
             meta = json.loads(bytes(z["meta"]).decode())
-            if meta.get("format") != FORMAT or meta.get("version") != VERSION:
+            if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("version") != VERSION:
                 raise ValueError(f"not a {FORMAT} version {VERSION} file")
             lo = {n: z[f"lo_{n}"] for n in FLOAT_FIELDS + INT_FIELDS}
             hi = {n: z[f"hi_{n}"] for n in FLOAT_FIELDS + INT_FIELDS}
             runs = (z["run_starts"], z["run_codes"]) if "run_starts" in z.files else (None, None)
-    except (OSError, KeyError, EOFError, zipfile.BadZipFile, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"unreadable ({type(exc).__name__}: {exc})") from None
+    except (OSError, KeyError, EOFError, ValueError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
+        raise ValueError(f"unreadable: {exc}") from None
     if not isinstance(meta.get("identity"), dict):
         raise ValueError("no file identity recorded")
-    index = TableIndex(int(meta["nrows"]), int(meta["block"]), lo, hi, runs[0], runs[1], meta["identity"])
+    try:
+        index = TableIndex(int(meta["nrows"]), int(meta["block"]), lo, hi, runs[0], runs[1], meta["identity"])
+    except (KeyError, TypeError, ValueError):
+        raise ValueError("bad metadata") from None
     problem = index.check()
     if problem:
         raise ValueError(problem)
