@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import click
 
-from . import PixtabCommand, for_each_input
+from . import PixtabCommand
 from . import output as ui
 from .options import inputs_arg, json_opt
+from .writing import for_each_input, phases
 
 
 @click.command("index", cls=PixtabCommand)
@@ -35,8 +36,8 @@ def command(inputs: tuple[str, ...], sidecar: bool, rebuild: bool, as_json: bool
     from ..core.ops.index import index_table
 
     def one(path: str) -> None:
-        with PixTable(path) as pt, ui.progress(f"index {path}", pt.nrows) as advance:
-            result = index_table(pt, sidecar, rebuild, advance)
+        with PixTable(path) as pt, phases(path) as progress:
+            result = index_table(pt, sidecar, rebuild, progress)
         if as_json:
             ui.print_json(result.as_dict())
         elif result.built:

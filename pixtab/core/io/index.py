@@ -17,12 +17,12 @@ blocks the index is about 1 MB. Storage and staleness checks live in
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..format import origin as org
+from ..progress import SILENT, Progress
 from .table import PixTable
 
 #: rows per block (measured: see benchmarks/index.py; 8 Ki rows = 32 KiB of a float32 column)
@@ -157,13 +157,14 @@ class IndexBuilder:
 def build_index(
     pt: PixTable,
     block: int = BLOCK_ROWS,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress = SILENT,
     chunk_blocks: int = 256,
 ) -> TableIndex:
-    """Read xpos, ypos, lambda and origin once, in chunks (bounded memory), and index them."""
+    """Read xpos, ypos, lambda and origin once, in chunks (bounded memory), and index them
+    (phase ``index``)."""
     builder = IndexBuilder(pt.nrows, block)
+    progress.start("index", pt.nrows)
     for chunk in pt.iter_chunks(INDEX_COLUMNS, chunk_rows=block * chunk_blocks):
         builder.add(chunk.start, chunk.arrays)
-        if progress:
-            progress(len(chunk))
+        progress.advance(len(chunk))
     return builder.finish()

@@ -7,13 +7,13 @@ See :mod:`pixtab.core.io.index` for what an index holds and
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import OutputError
 from ..io import index_store
 from ..io.index import build_index
 from ..io.table import PixTable
+from ..progress import SILENT, Progress
 
 
 @dataclass
@@ -36,9 +36,10 @@ def index_table(
     pt: PixTable,
     sidecar: bool = False,
     rebuild: bool = False,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress = SILENT,
 ) -> IndexResult:
-    """Make sure ``pt`` has a valid index (in the cache, or a sidecar); build it if needed.
+    """Make sure ``pt`` has a valid index (in the cache, or a sidecar); build it if needed
+    (phase ``index``).
 
     Raises :class:`OutputError` when the index cannot be written where asked.
     """
