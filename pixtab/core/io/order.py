@@ -172,16 +172,9 @@ def find_runs(pages: Pages, a: int, b: int) -> list[tuple[int, int, int]]:
 
 def _margin_monotonic(parts: list[tuple[int, np.ndarray]], margin: float) -> bool:
     """No value below the running maximum by more than ``margin`` (NaN ignored), in row order."""
-    top = -np.inf
-    for _, w in sorted(parts, key=lambda x: x[0]):
-        w = w[~np.isnan(w)]
-        if w.size == 0:
-            continue
-        run_max = np.maximum.accumulate(np.concatenate(([top], w)))[:-1]
-        if np.any(w < run_max - margin):
-            return False
-        top = max(top, float(w.max()))
-    return True
+    w = np.concatenate([v for _, v in sorted(parts, key=lambda x: x[0])])
+    w = w[~np.isnan(w)]
+    return bool(w.size == 0 or np.all(w >= np.maximum.accumulate(w) - margin))
 
 
 def lambda_band(
@@ -223,13 +216,14 @@ def lambda_band(
             return [pa]
         if wh < target:
             return [pb]
-        bisect = False
+        step = 0
         while hi - lo > 1:
-            if bisect:
+            if step % 3 == 2:  # every third probe bisects: bounded even where lambda is far from linear
                 g = (lo + hi) // 2
-            else:
-                g = lo + int((target - wl) / (wh - wl) * (hi - lo))
+            else:  # the page whose typical value should be the target (lambda ~ linear in row)
+                g = lo + round((target - wl) / (wh - wl) * (hi - lo))
                 g = min(max(g, lo + 1), hi - 1)
+            step += 1
             wg = median(g)
             if not np.isfinite(wg):
                 raise Disorder
@@ -237,12 +231,10 @@ def lambda_band(
             lo_v, hi_v = (v[0], v[-1]) if d > 0 else (-v[0], -v[-1])
             if lo_v < target <= hi_v:  # the crossing is on this page
                 return [g]
-            old = hi - lo
             if wg < target:
                 lo, wl = g, wg
             else:
                 hi, wh = g, wg
-            bisect = (hi - lo) * 2 > old  # interpolation did not halve the bracket
         return [lo, hi]
 
     out: list[tuple[int, int]] = []
