@@ -16,7 +16,7 @@ from .writing import for_each_input, phases
 @click.option("--rebuild", is_flag=True, help="Build the index even when a valid one exists.")
 @json_opt
 def command(inputs: tuple[str, ...], sidecar: bool, rebuild: bool, as_json: bool) -> None:
-    """Index pixel tables: per block of 8192 rows, the range of xpos, ypos,
+    """Index pixel tables: per block of 2048 rows, the range of xpos, ypos,
     lambda, IFU/slice and CCD row, and the runs of (IFU, slice).
 
     One streaming pass per table over four columns. extract then reads only

@@ -9,8 +9,8 @@ of them (a table in pipeline order has one per exposure, IFU and slice);
 exposure boundaries come from the EXPn FIRST/LAST keywords.
 
 The bounds are exact: a block whose bounds rule out a criterion holds no row
-meeting it, whatever the row order. For a 3.2e8-row exposure and 8192-row
-blocks the index is about 1 MB. Storage and staleness checks live in
+meeting it, whatever the row order. For a 3.2e8-row exposure and 2048-row
+blocks the index is about 5 MB (one ``.npz``; loads in a few ms). Storage and staleness checks live in
 :mod:`pixtab.core.io.index_store`.
 """
 
@@ -25,8 +25,13 @@ from ..format import origin as org
 from ..progress import SILENT, Progress
 from .table import PixTable
 
-#: rows per block (measured: see benchmarks/index.py; 8 Ki rows = 32 KiB of a float32 column)
-BLOCK_ROWS = 1 << 13
+#: rows per block. Measured on an 8e7-row table (benchmarks/index.py, /tmp/blocks-style sweep):
+#: 1/2/4/8/16 Ki rows give 2.5/1.3/0.6/0.3/0.2 MB indexes loading in 2.9/1.3/1.0/0.9/0.9 ms,
+#: and a 2" + 100 A cut scans 0.16/0.25/0.44/0.83/1.6 M rows. 2 Ki rows (27 CCD rows of a
+#: slice in a full exposure, ~30 A) keeps the scan near the cut for a ~5 MB index at 3.2e8 rows.
+BLOCK_ROWS = 1 << 11
+#: rows read per column and per chunk while building (large reads: few seeks between columns)
+BUILD_CHUNK_ROWS = 1 << 22
 #: columns the index is built from
 INDEX_COLUMNS = ("xpos", "ypos", "lambda", "origin")
 #: float bounds kept per block
@@ -158,12 +163,13 @@ def build_index(
     pt: PixTable,
     block: int = BLOCK_ROWS,
     progress: Progress = SILENT,
-    chunk_blocks: int = 256,
+    chunk_blocks: int | None = None,
 ) -> TableIndex:
     """Read xpos, ypos, lambda and origin once, in chunks (bounded memory), and index them
     (phase ``index``)."""
     builder = IndexBuilder(pt.nrows, block)
     progress.start("index", pt.nrows)
+    chunk_blocks = chunk_blocks or max(1, BUILD_CHUNK_ROWS // block)
     for chunk in pt.iter_chunks(INDEX_COLUMNS, chunk_rows=block * chunk_blocks):
         builder.add(chunk.start, chunk.arrays)
         progress.advance(len(chunk))

@@ -35,7 +35,7 @@ with room, and every page read re-checks it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -177,8 +177,68 @@ def _margin_monotonic(parts: list[tuple[int, np.ndarray]], margin: float) -> boo
     return bool(w.size == 0 or np.all(w >= np.maximum.accumulate(w) - margin))
 
 
+class LambdaHints:
+    """Where previous runs crossed each wavelength target: (direction, fraction of the run).
+
+    Slices share nearly one wavelength solution, so the crossing sits at nearly
+    the same fraction of every run: one page read per target usually settles a
+    run. Shared by the threads probing runs (a race only costs a probe).
+    """
+
+    def __init__(self) -> None:
+        self.direction: float | None = None
+        self.where: dict[float, float] = {}
+
+    def learn(self, d: float, target: float, frac: float) -> None:
+        self.direction = d
+        self.where[target] = frac
+
+
+def _band_fast(
+    part: Callable[[int], tuple[int, np.ndarray]],
+    a: int,
+    b: int,
+    P: int,
+    targets: tuple[float, float],
+    hints: LambdaHints,
+) -> tuple[float, int, int] | None:
+    """(direction, start, stop) from the two pages where the hints put the crossings; None if
+    either crossing is not on its page (or a second page next to it).
+
+    A row below the low target before a row above the high target proves the
+    direction, whatever the rest of the run: in the other direction lambda
+    could not rise by more than the margin.
+    """
+    d = hints.direction
+    lo_t, hi_t = targets
+    if d is None or lo_t not in hints.where or hi_t not in hints.where:
+        return None
+    found = []
+    for t, below in ((lo_t, True), (hi_t, False)):
+        g = (a + int(hints.where[t] * (b - a))) // P
+        g = min(max(g, a // P), (b - 1) // P)
+        for _ in range(2):
+            s, v = part(g)
+            w = d * v
+            under, over = np.flatnonzero(w < t), np.flatnonzero(w >= t)
+            if under.size and over.size:
+                found.append(s + int(under[-1]) + 1 if below else s + int(over[0]))
+                break
+            g += 1 if under.size else -1  # the crossing is on the next (previous) page
+            if not a // P <= g <= (b - 1) // P:
+                return None
+        else:
+            return None
+    return d, found[0], found[1]
+
+
 def lambda_band(
-    pages: Pages, a: int, b: int, ranges: Sequence[Range], margin: float = LAMBDA_MARGIN
+    pages: Pages,
+    a: int,
+    b: int,
+    ranges: Sequence[Range],
+    margin: float = LAMBDA_MARGIN,
+    hints: LambdaHints | None = None,
 ) -> list[tuple[int, int]]:
     """Rows of run ``a..b-1`` that may hold lambda in one of ``ranges`` (the whole run if unsure)."""
     P = pages.rows
@@ -186,12 +246,49 @@ def lambda_band(
     if pb - pa + 1 <= SMALL_RUN_PAGES:
         return [(a, b)]
     probed: dict[int, tuple[int, np.ndarray]] = {}
+    hints = hints or LambdaHints()
+    edge = margin + EXCLUDE_SLACK
 
     def part(p: int) -> tuple[int, np.ndarray]:
         if p not in probed:
             s, v = pages.part(p, a, b)
             probed[p] = (s, v.astype(np.float64))
         return probed[p]
+
+    out: list[tuple[int, int]] = []
+    slow: list[Range] = []
+    for lo_l, hi_l in ranges:
+        fast = None
+        if np.isfinite(lo_l) and np.isfinite(hi_l) and hints.direction is not None:
+            d = hints.direction
+            targets = (lo_l - edge, hi_l + edge) if d > 0 else (-hi_l - edge, -lo_l + edge)
+            fast = _band_fast(part, a, b, P, targets, hints)
+        if fast is None:
+            slow.append((lo_l, hi_l))
+        elif fast[1] < fast[2]:
+            out.append((fast[1], fast[2]))
+    if slow:
+        band = _band_search(part, a, b, P, slow, edge, hints)
+        if band is None:
+            return [(a, b)]
+        out += band
+    d = hints.direction or 1.0
+    if not _margin_monotonic([(s, d * v) for s, v in probed.values()], margin):
+        return [(a, b)]
+    return out
+
+
+def _band_search(
+    part: Callable[[int], tuple[int, np.ndarray]],
+    a: int,
+    b: int,
+    P: int,
+    ranges: Sequence[Range],
+    edge: float,
+    hints: LambdaHints,
+) -> list[tuple[int, int]] | None:
+    """The band by interpolation search from the run's first and last pages (None: unsure)."""
+    pa, pb = a // P, (b - 1) // P
 
     def median(p: int) -> float:
         """A typical value of page p (its middle row's, or the median when that is NaN)."""
@@ -205,8 +302,10 @@ def lambda_band(
     d = 1.0
     first, last = median(pa), median(pb)
     if not (np.isfinite(first) and np.isfinite(last)) or first == last:
-        return [(a, b)]
+        return None
     d = 1.0 if last > first else -1.0
+    if hints.direction not in (None, d):
+        return None  # runs disagree on the direction: scan this one
     first, last = -first if d < 0 else first, -last if d < 0 else last
 
     def crossing(target: float) -> list[int]:
@@ -242,23 +341,26 @@ def lambda_band(
         for lo_l, hi_l in ranges:
             lo_w, hi_w = (lo_l, hi_l) if d > 0 else (-hi_l, -lo_l)
             start, stop = a, b
-            edge = margin + EXCLUDE_SLACK
             if np.isfinite(lo_w):
                 for p in crossing(lo_w - edge):
                     s, v = part(p)
                     below = np.flatnonzero(d * v < lo_w - edge)
                     if below.size:
                         start = max(start, s + int(below[-1]) + 1)
+                if a < start < b:
+                    hints.learn(d, lo_w - edge, (start - a) / (b - a))
             if np.isfinite(hi_w):
                 for p in crossing(hi_w + edge):
                     s, v = part(p)
                     above = np.flatnonzero(d * v >= hi_w + edge)
                     if above.size:
                         stop = min(stop, s + int(above[0]))
+                if a < stop < b:
+                    hints.learn(d, hi_w + edge, (stop - a) / (b - a))
             if start < stop:
                 out.append((start, stop))
     except Disorder:
-        return [(a, b)]
-    if not _margin_monotonic([(s, d * v) for s, v in probed.values()], margin):
-        return [(a, b)]
+        return None
+    if hints.direction is None:
+        hints.direction = d
     return out

@@ -22,6 +22,7 @@ bisection), so ``--ifu 5`` reads one IFU's rows and nothing else.
 from __future__ import annotations
 
 import logging
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -30,7 +31,7 @@ import numpy as np
 from . import index_store
 from .bounds import candidate_blocks, code_lut, unbounded
 from .index import TableIndex
-from .order import Disorder, Pages, find_runs, lambda_band
+from .order import Disorder, LambdaHints, Pages, find_runs, lambda_band
 from .selection import Selector
 
 log = logging.getLogger(__name__)
@@ -158,14 +159,18 @@ def _runs_candidates(
         live = [r for r in runs if lut is None or lut[r[2]]]
         if not c.lambdas:
             return [(a, b) for a, b, _ in live]
-        return [s for band in pool.map(lambda r: lambda_band(pages["lambda"], r[0], r[1], c.lambdas), live) for s in band]
+        hints = LambdaHints()
+        return [
+            s for band in pool.map(lambda r: lambda_band(pages["lambda"], r[0], r[1], c.lambdas, hints=hints), live) for s in band
+        ]
     out: list[Span] = []
     for name, values in (("ifus", c.ifus), ("slices", c.slices), ("stacks", c.stacks)):
         if values:
             one = code_lut(type(c)(**{name: values}))
             out += [(a, b) for a, b, code in runs if one is not None and one[code]]
     if c.lambdas:
-        out += [s for band in pool.map(lambda r: lambda_band(pages["lambda"], r[0], r[1], c.lambdas), runs) for s in band]
+        hints = LambdaHints()
+        out += [s for band in pool.map(lambda r: lambda_band(pages["lambda"], r[0], r[1], c.lambdas, hints=hints), runs) for s in band]
     return out
 
 
@@ -198,16 +203,30 @@ def plan_rows(selector: Selector, options: PlanOptions | None = None) -> Plan:
         if index is None and use_index:
             index = index_store.find(pt)
         if index is not None:
+            _advise(pt.fd, os.POSIX_FADV_RANDOM)
             plan = _index_plan(index, selector)
         elif use_order and pt.nrows and _order_useful(selector):
+            _advise(pt.fd, os.POSIX_FADV_RANDOM)
             pages = {"origin": Pages(pt, "origin"), "lambda": Pages(pt, "lambda")}
             plan = _order_plan(pages, selector)
         else:
             plan = Plan(everything, "full scan", notes=["nothing bounds these criteria without an index"])
     if exp_spans is not None and selector.criteria.method == "and":
         plan.ranges = intersect(plan.ranges, exp_spans)
+    if plan.path == "full scan":
+        _advise(pt.fd, os.POSIX_FADV_NORMAL)
     _log(pt.path, pt.nrows, plan)
     return plan
+
+
+def _advise(fd: int, advice: int) -> None:
+    """Scattered reads ahead (RANDOM): no kernel read-ahead on this descriptor, which would
+    fetch far more than the pages asked for (measured: 84 MB from storage for 44 MB read);
+    a full scan (NORMAL) wants it."""
+    try:
+        os.posix_fadvise(fd, 0, 0, advice)
+    except (AttributeError, OSError):
+        pass
 
 
 def chunked(spans: list[Span], chunk_rows: int) -> list[Span]:
