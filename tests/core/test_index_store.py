@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from pixtab.cli import cli
 from pixtab.core.io import index_store
-from pixtab.core.io.index import build_index
+from pixtab.core.io.index import BLOCK_ROWS, build_index
 from pixtab.core.io.table import PixTable
 
 CUT = ["--circle", "150.1163", "2.2058", "3", "--lambda", "6000:6400"]
@@ -79,7 +79,7 @@ def test_index_json_and_sidecar(table: Path, cache: Path) -> None:
     r = run("index", "--sidecar", "--json", str(table))
     assert r.exit_code == 0
     info = json.loads(r.stdout)
-    assert info["index"] == str(table) + ".pixtab-index.npz" and info["built"] and info["blocks"] == 4
+    assert info["index"] == str(table) + ".pixtab-index.npz" and info["built"] and info["blocks"] == -(-30_000 // BLOCK_ROWS)
     assert Path(info["index"]).exists() and not cache.exists()
 
 

@@ -17,6 +17,8 @@ blocks the index is about 5 MB (one ``.npz``; loads in a few ms). Storage and st
 from __future__ import annotations
 
 import threading
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,7 +33,7 @@ from .table import PixTable
 #: slice in a full exposure, ~30 A) keeps the scan near the cut for a ~5 MB index at 3.2e8 rows.
 BLOCK_ROWS = 1 << 11
 #: rows read per column and per chunk while building (large reads: few seeks between columns)
-BUILD_CHUNK_ROWS = 1 << 22
+BUILD_CHUNK_ROWS = 1 << 21
 #: columns the index is built from
 INDEX_COLUMNS = ("xpos", "ypos", "lambda", "origin")
 #: float bounds kept per block
@@ -44,11 +46,8 @@ CODE_MASK = (1 << 11) - 1  # the IFU and slice bits of origin
 
 
 def origin_fields(origin: np.ndarray) -> dict[str, np.ndarray]:
-    """The (IFU, slice) code and CCD row y of each origin value (int16)."""
-    return {
-        "code": (origin & CODE_MASK).astype(np.int16),
-        "y": ((origin >> org.Y_SHIFT) & org.Y_MASK).astype(np.int16),
-    }
+    """The (IFU, slice) code and CCD row y of each origin value (int32 like origin)."""
+    return {"code": origin & CODE_MASK, "y": (origin >> org.Y_SHIFT) & org.Y_MASK}
 
 
 @dataclass
@@ -140,7 +139,7 @@ class IndexBuilder:
         cut = np.flatnonzero(code[1:] != code[:-1]) + 1 if n > 1 else np.empty(0, np.int64)
         starts = np.concatenate(([0], cut)).astype(np.int64) + start if n else np.empty(0, np.int64)
         with self._lock:
-            self._runs[start] = (starts, code[starts - start] if n else code[:0])
+            self._runs[start] = (starts, (code[starts - start] if n else code[:0]).astype(np.int16))
             self._seen[b0 : b0 + full + (1 if tail else 0)] = True
 
     def finish(self, identity: dict[str, object] | None = None) -> TableIndex:
@@ -170,7 +169,14 @@ def build_index(
     builder = IndexBuilder(pt.nrows, block)
     progress.start("index", pt.nrows)
     chunk_blocks = chunk_blocks or max(1, BUILD_CHUNK_ROWS // block)
-    for chunk in pt.iter_chunks(INDEX_COLUMNS, chunk_rows=block * chunk_blocks):
-        builder.add(chunk.start, chunk.arrays)
-        progress.advance(len(chunk))
+    # One thread reads ahead (iter_chunks), two reduce: numpy releases the GIL in both.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="pixtab-index") as pool:
+        pending: deque[Future[None]] = deque()
+        for chunk in pt.iter_chunks(INDEX_COLUMNS, chunk_rows=block * chunk_blocks):
+            pending.append(pool.submit(builder.add, chunk.start, chunk.arrays))
+            if len(pending) >= 2:
+                pending.popleft().result()
+            progress.advance(len(chunk))
+        for f in pending:
+            f.result()
     return builder.finish()
