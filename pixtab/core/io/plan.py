@@ -16,7 +16,7 @@ wide costs time, never correctness). Sources of knowledge, best first:
 
 Exposure criteria are row ranges from the EXPn FIRST/LAST keywords in every
 path. IFU, slice and stack criteria become runs of rows (from the index or by
-bisection), so ``--ifu 5`` reads one IFU's rows and nothing else.
+bisection), so a cut to one IFU reads that IFU's rows and nothing else.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import numpy as np
 from . import index_store
 from .bounds import candidate_blocks, code_lut, unbounded
 from .index import TableIndex
-from .order import Disorder, LambdaHints, Pages, find_runs, lambda_band
+from .order import Disorder, LambdaHints, Pages, find_runs_parallel, lambda_band
 from .selection import Selector
 
 log = logging.getLogger(__name__)
@@ -135,7 +135,7 @@ def _order_plan(pt_pages: dict[str, Pages], selector: Selector) -> Plan:
                 spans.append((a, b))
                 continue
             try:
-                runs = find_runs(pt_pages["origin"], a, b)
+                runs = find_runs_parallel(pt_pages["origin"], a, b, pool)
             except Disorder:
                 notes.append(f"rows {a}:{b}: (IFU, slice) codes not in pipeline order; scanned whole")
                 spans.append((a, b))
