@@ -92,6 +92,8 @@ def command(
             raise click.UsageError("--catalog writes one file per source: use --output-dir, not -o")
         if criteria.apertures:
             raise click.UsageError("--catalog gives the apertures: drop --circle/--square")
+        if build_index:
+            raise click.UsageError("--build-index works on one selection: index the table first (pixtab index)")
         sources = catalog_cli.read_sources(click.get_current_context(), catalog, catalog_radius)
         template = catalog_cli.NAME_TEMPLATE if name_template == NAME_TEMPLATE else name_template
         opts = dict(count=count, allow_empty=allow_empty, layout=layout, round_float32=round_float32,

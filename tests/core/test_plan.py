@@ -275,3 +275,25 @@ def test_spectrum_reads_through_the_planner(simulated, tmp_path: Path) -> None:
         assert ("full scan path" if name == "full" else "order path") in r.stderr
         texts[name] = r.stdout
     assert texts["full"] == texts["planned"]
+
+
+@pytest.mark.parametrize("criteria", [["--lambda", "5000:7000"], ["--lambda", "5000:5100", "--or"], ["--ifu", "11"]])
+def test_catalog_extract_on_every_path(criteria: list[str], simulated, tmp_path: Path) -> None:
+    """Many sources at once: the planner bounds the union of their apertures; outputs as the full scan's."""
+    from click.testing import CliRunner
+
+    from pixtab.cli import cli
+
+    src = simulated(rows=120_000, ifus=[11, 12])
+    cat = tmp_path / "cat.csv"
+    cat.write_text("id,ra,dec,radius\na,150.1163,2.2058,2.0\nb,150.1166,2.2059,2.0\nfar,151.1163,2.2058,2.0\n")
+    outs: dict[str, dict[str, bytes]] = {}
+    for name, extra in (("full", ["--full-scan"]), ("order", []), ("indexed", [])):
+        if name == "indexed":
+            assert CliRunner().invoke(cli, ["index", str(src)]).exit_code == 0
+        d = tmp_path / name
+        r = CliRunner().invoke(cli, ["-v", "extract", str(src), "--catalog", str(cat), "--output-dir", str(d), "--allow-empty", *extra, *criteria])
+        assert r.exit_code == 0, r.stderr
+        assert {"full": "full scan", "order": "", "indexed": "index"}[name] + " path" in r.stderr or name == "order"
+        outs[name] = {p.name: p.read_bytes() for p in sorted(d.iterdir())}
+    assert outs["full"] and all(o == outs["full"] for o in outs.values())
