@@ -31,8 +31,8 @@ from pixtab.core.io.writer import PixtableWriter
 from pixtab.core.ops import extract as ex
 from pixtab.core.ops.simulate import SimulationSpec, column_specs, simulate
 
-PERTURBATIONS = ["none", "nan", "reverse_runs", "scramble_runs", "move_runs", "move_rows"]
-ORDER_EXACT = {"none", "nan", "reverse_runs", "scramble_runs", "move_runs"}
+PERTURBATIONS = ["none", "nan", "reverse_runs", "scramble_runs", "move_runs", "column_major", "move_rows"]
+ORDER_EXACT = {"none", "nan", "reverse_runs", "scramble_runs", "move_runs", "column_major"}
 
 
 @pytest.fixture(autouse=True)
@@ -40,6 +40,7 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPath
     """Private cache; tiny pages so that small tables are probed like big ones."""
     monkeypatch.setenv("PIXTAB_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
     monkeypatch.setattr(order, "PAGE_BYTES", 64)
+    monkeypatch.setattr(order, "MIN_PAGE_ROWS", 16)
     monkeypatch.setattr(order, "SMALL_RUN_PAGES", 2)
 
 
@@ -74,6 +75,12 @@ def perturb(
             parts += [np.arange(a + s, a + e) for s, e in (inner[i] for i in rng.permutation(len(inner)))]
         idx = np.concatenate(parts)
         cols = {k: v[idx] for k, v in cols.items()}
+    elif kind == "column_major":  # every run sorted by detector x, then y (as the conformance set)
+        order_ = np.arange(n)
+        for a, b in runs:
+            o = cols["origin"][a:b]
+            order_[a:b] = a + np.lexsort((o >> 11 & 0x1FFF, o >> 24 & 0x7F))
+        cols = {k: v[order_] for k, v in cols.items()}
     elif kind == "move_rows":
         idx = np.arange(n)
         for _ in range(int(rng.integers(1, 6))):
@@ -151,8 +158,8 @@ def selected(pt: PixTable, criteria: Criteria, options: PlanOptions) -> np.ndarr
 
 TABLES = st.fixed_dictionaries(
     {
-        "rows": st.integers(3000, 12000),
-        "ifus": st.lists(st.integers(1, 24), min_size=1, max_size=3, unique=True).map(sorted),
+        "rows": st.integers(3000, 60000),  # up to ~1000 rows (13 CCD rows) per run: probing has room
+        "ifus": st.lists(st.integers(1, 24), min_size=1, max_size=2, unique=True).map(sorted),
         "exposures": st.integers(1, 3),
         "layout": st.sampled_from(["image", "table"]),
         "wcs": st.sampled_from(["positioned", "projected", "pixel"]),
@@ -161,7 +168,7 @@ TABLES = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(table=TABLES, kind=st.sampled_from(PERTURBATIONS), data=st.data())
 def test_planned_paths_select_the_full_scan_rows(table: dict, kind: str, data: st.DataObject, tmp_path: Path) -> None:
     spec = SimulationSpec(**table)
@@ -297,3 +304,32 @@ def test_catalog_extract_on_every_path(criteria: list[str], simulated, tmp_path:
         assert {"full": "full scan", "order": "", "indexed": "index"}[name] + " path" in r.stderr or name == "order"
         outs[name] = {p.name: p.read_bytes() for p in sorted(d.iterdir())}
     assert outs["full"] and all(o == outs["full"] for o in outs.values())
+
+
+@pytest.mark.parametrize("extra", [["--ifu", "12"], ["--ifu", "11", "--exp", "2"], ["--ifu", "12", "--xpix", "100:300", "--ypix", "1:500"]])
+def test_reconstruct_det_reads_one_ifu(extra: list[str], simulated, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """reconstruct-det --ifu reads the IFU's rows only; the images are those of a full pass."""
+    from click.testing import CliRunner
+
+    import importlib
+
+    from pixtab.cli import cli
+    from pixtab.core.ops.reconstruct.request import Request
+
+    survey = importlib.import_module("pixtab.core.ops.reconstruct.survey")
+    src = simulated(rows=90_000, ifus=[11, 12, 13], exposures=2 if "--exp" in extra else 1)
+    with PixTable(src) as pt:
+        req = Request(ifu=int(extra[1]))
+        lo, hi = survey.planned_rows(pt, req, (0, pt.nrows))
+        ifu = (pt.read(["origin"])["origin"] >> 6) & 0x1F
+        want = np.flatnonzero(ifu == int(extra[1]))
+        assert (lo, hi) == (int(want[0]), int(want[-1]) + 1) and hi - lo < pt.nrows
+    outs = []
+    for narrow in (True, False):
+        if not narrow:
+            monkeypatch.setattr(survey, "planned_rows", lambda pt, req, rows: rows)
+        out = tmp_path / f"{narrow}.fits"
+        r = CliRunner().invoke(cli, ["reconstruct-det", str(src), "-o", str(out), *extra])
+        assert r.exit_code == 0, r.stderr
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1]

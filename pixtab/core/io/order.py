@@ -11,7 +11,10 @@ detected per run). Both read aligned 4 KiB pages of one column through
 
 What is checked, and what cannot be. Every page read is checked: codes must
 not decrease within an exposure, in the page and across every run boundary
-(each boundary is located on a page that is read), and lambda must be
+(each boundary is located on a page that is read); inside a run the CCD row
+y must not decrease (within a page and between the pages read: this catches
+tables sorted column by column, whose lambda rises and falls in every run);
+and lambda must be
 *margin-monotonic* in the run's direction (no value below the running
 extreme by more than ``LAMBDA_MARGIN``, within and across the pages read).
 A violation sends the whole exposure (codes) or run (lambda) to the full
@@ -42,6 +45,7 @@ import numpy as np
 from .table import PixTable
 
 PAGE_BYTES = 4096
+MIN_PAGE_ROWS = 1  # (tests shrink pages; this keeps interleaved rows from shrinking to 1-2 a page)
 LAMBDA_MARGIN = 10.0  # Angstrom
 #: rows are excluded only beyond the window widened by the margin plus this slack, so that
 #: the margin-monotonic check (with the margin alone) leaves them strictly outside
@@ -63,7 +67,7 @@ class Pages:
         self.pt = pt
         self.name = name
         width = pt.columns[name].dtype.itemsize if pt.storage.packed else pt.storage.row_bytes
-        self.rows = max(1, PAGE_BYTES // width)
+        self.rows = max(MIN_PAGE_ROWS, PAGE_BYTES // width)
         self.row_bytes = width
         self._cache: dict[int, np.ndarray] = {}
         self._lock = threading.Lock()
@@ -102,9 +106,13 @@ def find_runs(pages: Pages, a: int, b: int) -> list[tuple[int, int, int]]:
         if p not in seen:
             s, v = pages.part(p, a, b)
             c = v & CODE_MASK
-            if c.size > 1 and np.any(c[1:] < c[:-1]):
+            y = (v >> 11) & 0x1FFF
+            same = c[1:] == c[:-1]
+            # codes never fall; inside a run the CCD row y never falls (the pipeline goes up
+            # the CCD row by row: a table sorted otherwise, e.g. column by column, shows it here)
+            if c.size > 1 and (np.any(c[1:] < c[:-1]) or np.any(y[1:][same] < y[:-1][same])):
                 raise Disorder
-            seen[p] = (s, c, (v >> 11) & 0x1FFF)
+            seen[p] = (s, c, y)
         return seen[p]
 
     last_p = (b - 1) // P
@@ -151,10 +159,12 @@ def find_runs(pages: Pages, a: int, b: int) -> list[tuple[int, int, int]]:
             else:
                 guess = (lo + hi) // 2
             g = min(max(guess, lo + 1), hi - 1)
-            gs, gc, _ = page(g)
+            gs, gc, gy = page(g)
             if int(gc[0]) < code:
                 raise Disorder
             if int(gc[0]) == code:
+                if int(gy[0]) < int(y[-1]):  # y fell between two pages of one run
+                    raise Disorder
                 lo = g
             else:
                 hi = g
@@ -285,14 +295,19 @@ def lambda_band(
             slow.append((lo_l, hi_l))
         elif fast[1] < fast[2]:
             out.append((fast[1], fast[2]))
-    if slow:
-        band = _band_search(part, a, b, P, slow, edge, hints)
-        if band is None:
-            return [(a, b)]
-        out += band
     d = hints.direction or 1.0
+    learned: list[tuple[float, float]] = []
+    if slow:
+        found = _band_search(part, a, b, P, slow, edge, learned)
+        if found is None:
+            return [(a, b)]
+        d, band = found
+        out += band
     if not _margin_monotonic([(s, d * v) for s, v in probed.values()], margin):
         return [(a, b)]
+    if learned and hints.direction in (None, d):  # only a run that passed its checks teaches
+        for target, frac in learned:
+            hints.learn(d, target, frac)
     return out
 
 
@@ -303,9 +318,10 @@ def _band_search(
     P: int,
     ranges: Sequence[Range],
     edge: float,
-    hints: LambdaHints,
-) -> list[tuple[int, int]] | None:
-    """The band by interpolation search from the run's first and last pages (None: unsure)."""
+    learned: list[tuple[float, float]],
+) -> tuple[float, list[tuple[int, int]]] | None:
+    """(direction, band) by interpolation search from the run's first and last pages (None:
+    unsure); ``learned`` gets (target, fraction of the run) of the crossings found."""
     pa, pb = a // P, (b - 1) // P
 
     def median(p: int) -> float:
@@ -322,8 +338,6 @@ def _band_search(
     if not (np.isfinite(first) and np.isfinite(last)) or first == last:
         return None
     d = 1.0 if last > first else -1.0
-    if hints.direction not in (None, d):
-        return None  # runs disagree on the direction: scan this one
     first, last = -first if d < 0 else first, -last if d < 0 else last
 
     def crossing(target: float) -> list[int]:
@@ -366,7 +380,7 @@ def _band_search(
                     if below.size:
                         start = max(start, s + int(below[-1]) + 1)
                 if a < start < b:
-                    hints.learn(d, lo_w - edge, (start - a) / (b - a))
+                    learned.append((lo_w - edge, (start - a) / (b - a)))
             if np.isfinite(hi_w):
                 for p in crossing(hi_w + edge):
                     s, v = part(p)
@@ -374,11 +388,9 @@ def _band_search(
                     if above.size:
                         stop = min(stop, s + int(above[0]))
                 if a < stop < b:
-                    hints.learn(d, hi_w + edge, (stop - a) / (b - a))
+                    learned.append((hi_w + edge, (stop - a) / (b - a)))
             if start < stop:
                 out.append((start, stop))
     except Disorder:
         return None
-    if hints.direction is None:
-        hints.direction = d
-    return out
+    return d, out
