@@ -12,7 +12,7 @@ pixtab, the bytes it read through read calls (its ``-v`` log: ``rchar``).
 Cases: a 2" circle + 100 A cut with an index, by the row order only, and with
 ``--full-scan``; ``--ifu 5`` against ``dd`` of exactly that IFU's byte ranges;
 ``pixtab index`` against numpy reading xpos, ypos, lambda and origin (chunked,
-bounded memory); a 100-source cut (100 circles OR-ed, + 100 A). The index lives
+bounded memory); a 100-source cut (``extract --catalog``: one output per source, + 100 A). The index lives
 in a private cache (``PIXTAB_CACHE_DIR`` under --workdir). Results are printed
 as a markdown table and saved under benchmarks/results/.
 """
@@ -111,18 +111,19 @@ with open(pt.path, "rb") as f:
 """
 
 
-def sources(n: int) -> list[str]:
-    """``n`` circles of 2" spread over the central 40" (deterministic)."""
+def catalog(path: Path, n: int) -> Path:
+    """A catalogue of ``n`` sources of 2" spread over the central 40" (deterministic)."""
     import math
 
-    out: list[str] = []
+    lines = ["id,ra,dec,radius"]
     for i in range(n):
         r = 20.0 * math.sqrt((i + 0.5) / n)
         t = i * 2.399963
         dra = r * math.cos(t) / 3600.0 / math.cos(math.radians(DEC))
         ddec = r * math.sin(t) / 3600.0
-        out += ["--circle", f"{RA + dra:.7f}", f"{DEC + ddec:.7f}", "2"]
-    return out
+        lines.append(f"s{i:03d},{RA + dra:.7f},{DEC + ddec:.7f},2")
+    path.write_text("\n".join(lines) + "\n")
+    return path
 
 
 def main() -> None:
@@ -155,6 +156,8 @@ def main() -> None:
                   + (f"  read {read/1e6:9.1f} MB" if read else ""), file=sys.stderr)
 
     pixtab = [PY, "-m", "pixtab", "-v"]
+    cat = ["--catalog", str(catalog(args.workdir / "sources.csv", 100)), "--output-dir", str(args.workdir / "sources"),
+           "--overwrite", "--allow-empty", "--lambda", "6000:6100"]
     for layout, src in (("image", args.image), ("table", args.table)):
         if src is None:
             continue
@@ -168,14 +171,15 @@ def main() -> None:
         if layout == "image":
             case(f"[{layout}] numpy reads xpos,ypos,lambda,origin", src, [PY, "-c", NUMPY_READ, str(src)], warm_too=False)
         case(f"[{layout}] 2\" + 100 A, with index", src, pixtab + ext + CUT)
-        case(f"[{layout}] 100 sources x 2\" + 100 A, with index", src, pixtab + ext + sources(100) + ["--lambda", "6000:6100"])
+        case(f"[{layout}] 100 sources (--catalog) x 2\" + 100 A, with index", src, pixtab + ["extract", str(src)] + cat)
         if layout == "image":
             case(f"[{layout}] --ifu 5, with index", src, pixtab + ext + ["--ifu", "5"])
             for p in cache.glob("*.npz"):
                 p.unlink()
             case(f"[{layout}] --ifu 5, order only", src, pixtab + ext + ["--ifu", "5"])
             case(f"[{layout}] dd of IFU 5's byte ranges", src, dd_cmd(src, ifu_byte_ranges(src, 5)))
-            case(f"[{layout}] 100 sources x 2\" + 100 A, order only", src, pixtab + ext + sources(100) + ["--lambda", "6000:6100"])
+            case(f"[{layout}] 100 sources (--catalog) x 2\" + 100 A, order only", src, pixtab + ["extract", str(src)] + cat)
+            case(f"[{layout}] 100 sources (--catalog) x 2\" + 100 A, --full-scan", src, pixtab + ["extract", str(src), "--full-scan"] + cat)
         case(f"[{layout}] cat (whole file)", src, ["sh", "-c", f"cat '{src}' > /dev/null"], warm_too=False)
         rows.append((f"[{layout}] file size", "", 0.0, 0.0, size, None))
 
