@@ -45,9 +45,14 @@ MAX_RUNS = 1 << 16
 CODE_MASK = (1 << 11) - 1  # the IFU and slice bits of origin
 
 
-def origin_fields(origin: np.ndarray) -> dict[str, np.ndarray]:
-    """The (IFU, slice) code and CCD row y of each origin value (int32 like origin)."""
-    return {"code": origin & CODE_MASK, "y": (origin >> org.Y_SHIFT) & org.Y_MASK}
+def origin_fields(origin: np.ndarray, out: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """The (IFU, slice) code and CCD row y of each origin value (int32 like origin), into
+    ``out`` buffers when given (reused buffers spare the page faults of fresh ones)."""
+    code, y = out if out is not None else (np.empty_like(origin), np.empty_like(origin))
+    np.bitwise_and(origin, CODE_MASK, out=code)
+    np.right_shift(origin, org.Y_SHIFT, out=y)
+    np.bitwise_and(y, org.Y_MASK, out=y)
+    return {"code": code, "y": y}
 
 
 @dataclass
@@ -116,6 +121,7 @@ class IndexBuilder:
         self._runs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._seen = np.zeros(n, dtype=bool)
         self._lock = threading.Lock()
+        self._local = threading.local()  # per-thread work buffers
 
     def add(self, start: int, arrays: dict[str, np.ndarray]) -> None:
         """Bounds of the blocks of rows ``start..start+len-1`` (xpos, ypos, lambda, origin)."""
@@ -125,7 +131,10 @@ class IndexBuilder:
         b0 = start // self.block
         full, tail = divmod(n, self.block)
         values = {f: arrays[f] for f in FLOAT_FIELDS}
-        values.update(origin_fields(arrays["origin"]))
+        bufs = getattr(self._local, "bufs", None)
+        if bufs is None or bufs[0].size < n:
+            bufs = self._local.bufs = (np.empty(n, np.int32), np.empty(n, np.int32))
+        values.update(origin_fields(arrays["origin"].astype(np.int32, copy=False), (bufs[0][:n], bufs[1][:n])))
         for name, v in values.items():
             lo, hi = (np.fmin, np.fmax) if name in FLOAT_FIELDS else (np.minimum, np.maximum)
             if full:

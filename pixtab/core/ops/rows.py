@@ -118,12 +118,12 @@ def stream_selected(
     if missing:
         raise InputError(pt.path, f"no column {', '.join(map(repr, missing))} (have: {', '.join(pt.columns)})")
     chunk_rows = CHUNK_ROWS.get(pt.layout, CHUNK_ROWS_OTHER)
-    bounds = [(a, min(a + chunk_rows, pt.nrows)) for a in range(0, pt.nrows, chunk_rows)]
     if selector is not None:
         bounds = chunked(plan_rows(selector).ranges, chunk_rows)  # planner hook: the ranges to read
         bounds = [b for b in bounds if selector.chunk_possible(*b)]
         ahead = list(selector.columns if pt.layout != "image" else selector.first_columns)
     else:
+        bounds = [(a, min(a + chunk_rows, pt.nrows)) for a in range(0, pt.nrows, chunk_rows)]
         ahead = names + ([] if keep_flagged or "dq" in names else ["dq"])
     if pt.layout != "image":  # interleaved rows: one read of every needed column
         ahead = list(dict.fromkeys(ahead + names + ([] if keep_flagged else ["dq"])))
