@@ -31,7 +31,8 @@ import numpy as np
 from . import index_store
 from .bounds import candidate_blocks, code_lut, unbounded
 from .index import TableIndex
-from .order import Disorder, LambdaHints, Pages, find_runs_parallel, lambda_band
+from .bands import LambdaHints, lambda_band
+from .order import Disorder, Pages, find_runs_parallel
 from .selection import Selector
 
 log = logging.getLogger(__name__)
