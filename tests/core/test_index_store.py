@@ -197,3 +197,16 @@ def test_concurrent_builds(table: Path, cache: Path) -> None:
     assert len(files) == 1 and files[0].name.startswith("index-")
     with PixTable(table) as pt:
         assert index_store.find(pt) is not None
+
+
+def test_verbose_says_path_ranges_and_bytes(table: Path, cache: Path, tmp_path: Path) -> None:
+    import re
+
+    out = tmp_path / "v.fits"
+    for extra, path in ((["--full-scan"], "full scan"), ([], "order"), (["--build-index"], "full scan"), ([], "index")):
+        r = run("-v", "extract", str(table), "-o", str(out), "--overwrite", *extra, *CUT)
+        assert r.exit_code == 0, r.stderr
+        assert re.search(rf": {path} path: \d+ range\(s\), \d+ of 30000 rows to scan; the planner read \d+ bytes", r.stderr), r.stderr
+        assert re.search(r": read \d+ bytes \(\d+ from storage, the rest from the page cache\)", r.stderr), r.stderr
+    r = run("extract", str(table), "-o", str(out), "--overwrite", *CUT)
+    assert " path: " not in r.stderr  # debug lines only with -v
