@@ -194,3 +194,40 @@ def find_runs_parallel(pages: Pages, a: int, b: int, pool: object, parts: int = 
             else:
                 runs.append(r)
     return runs
+
+
+def code_span(pages: Pages, a: int, b: int, lo: int, hi: int) -> tuple[int, int]:
+    """Rows of ``a..b-1`` whose code may lie in ``lo..hi``: the first row with code >= lo up
+    to the first with code > hi, by bisection on pages; Disorder when the pages read fall."""
+    P = pages.rows
+    seen: dict[int, tuple[int, int]] = {}  # first row -> (first code, last code) of each page read
+
+    def codes(p: int) -> tuple[int, np.ndarray]:
+        s, v = pages.part(p, a, b)
+        c = v & CODE_MASK
+        if c.size > 1 and np.any(c[1:] < c[:-1]):
+            raise Disorder
+        seen[s] = (int(c[0]), int(c[-1]))
+        return s, c
+
+    def first_above(t: int) -> int:
+        """First row of a..b-1 with code >= t (b if none)."""
+        lo_p, hi_p = a // P, (b - 1) // P
+        while lo_p <= hi_p:
+            m = (lo_p + hi_p) // 2
+            s, c = codes(m)
+            if c[-1] < t:
+                lo_p = m + 1
+            elif c[0] >= t:
+                hi_p = m - 1
+            else:
+                return s + int(np.searchsorted(c, t))
+        return min(b, max(a, lo_p * P))
+
+    r0, r1 = first_above(lo), first_above(hi + 1)
+    pages_read = [seen[k] for k in sorted(seen)]
+    for (_, last), (first, _) in zip(pages_read, pages_read[1:]):
+        if first < last:  # the pages read are out of order
+            raise Disorder
+    return r0, max(r0, r1)
+
