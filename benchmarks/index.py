@@ -132,6 +132,7 @@ def main() -> None:
     ap.add_argument("--table", type=Path, help="the same in BINTABLE layout (optional)")
     ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "pixtab-bench-index")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--skip", action="append", default=[], metavar="REGEX", help="skip cases whose label matches")
     args = ap.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     cache = args.workdir / "cache"
@@ -140,6 +141,8 @@ def main() -> None:
     rows: list[tuple[str, str, float, float, int, int | None]] = []
 
     def case(label: str, src: Path, cmd: list[str], cold: bool = True, warm_too: bool = True) -> None:
+        if any(re.search(pat, label) for pat in args.skip):
+            return
         for mode in (["cold"] if cold else []) + (["warm"] if warm_too else []):
             times, disk, read = [], [], None
             for _ in range(args.repeat):
