@@ -177,41 +177,44 @@ def build_index(
     """Read xpos, ypos, lambda and origin once, in chunks (bounded memory), and index them
     (phase ``index``).
 
-    Image layout: each of two threads reads a chunk of the four columns into its own
-    reused buffers and reduces it (fresh chunk-sized arrays would cost a page fault per
-    4 KiB, about as much as the reduction itself). Other layouts: the table's chunked reads.
+    Image layout: this thread reads the chunks in file order (one sequential stream per
+    column, as a plain read of the columns would), into a ring of three reused buffer
+    sets (fresh chunk-sized arrays cost a page fault per 4 KiB, about as much as the
+    reduction itself), while a second thread reduces the chunk read before. Other
+    layouts: the table's chunked reads, reduced on two threads.
     """
     builder = IndexBuilder(pt.nrows, block)
     progress.start("index", pt.nrows)
     chunk_rows = block * (chunk_blocks or max(1, BUILD_CHUNK_ROWS // block))
-    spans = [(a, min(a + chunk_rows, pt.nrows)) for a in range(0, pt.nrows, chunk_rows)]
-    local = threading.local()
-
-    def one(span: tuple[int, int]) -> int:
-        a, b = span
-        bufs = getattr(local, "bufs", None)
-        if bufs is None:
-            bufs = local.bufs = {n: np.empty(chunk_rows, pt.columns[n].dtype.newbyteorder(">")) for n in INDEX_COLUMNS}
-        arrays = {}
-        for n in INDEX_COLUMNS:
-            buf = bufs[n][: b - a]
-            pread_into(pt.fd, buf, pt.columns[n].offset + a * buf.itemsize, pt.path)
-            arrays[n] = buf.byteswap(inplace=True).view(pt.columns[n].dtype)
-        builder.add(a, arrays)  # (the next read overwrites the swapped bytes whole)
-        return b - a
-
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="pixtab-index") as pool:
-        if pt.layout == "image" and all(pt.columns[n].dtype.itemsize == 4 for n in INDEX_COLUMNS):
-            pt.fd  # open before the threads share it
-            for n in pool.map(one, spans):
-                progress.advance(n)
+    image = pt.layout == "image" and all(pt.columns[n].dtype.itemsize == 4 for n in INDEX_COLUMNS)
+    with ThreadPoolExecutor(max_workers=1 if image else 2, thread_name_prefix="pixtab-index") as pool:
+        pending: deque[tuple[Future[None], int]] = deque()
+        if image:
+            ring = [{n: np.empty(chunk_rows, pt.columns[n].dtype.newbyteorder(">")) for n in INDEX_COLUMNS} for _ in range(3)]
+            for i, a in enumerate(range(0, pt.nrows, chunk_rows)):
+                if len(pending) >= 2:  # the buffer set about to be reused is free again
+                    f, n = pending.popleft()
+                    f.result()
+                    progress.advance(n)
+                b = min(a + chunk_rows, pt.nrows)
+                arrays = {}
+                for name, buf in ring[i % 3].items():
+                    pread_into(pt.fd, buf[: b - a], pt.columns[name].offset + a * 4, pt.path)
+                    arrays[name] = buf[: b - a]
+                pending.append((pool.submit(_native_add, builder, a, arrays, pt), b - a))
         else:
-            pending: deque[Future[None]] = deque()
             for chunk in pt.iter_chunks(INDEX_COLUMNS, chunk_rows=chunk_rows):
-                pending.append(pool.submit(builder.add, chunk.start, chunk.arrays))
+                pending.append((pool.submit(builder.add, chunk.start, chunk.arrays), len(chunk)))
                 if len(pending) >= 2:
-                    pending.popleft().result()
-                progress.advance(len(chunk))
-            for f in pending:
-                f.result()
+                    f, n = pending.popleft()
+                    f.result()
+                    progress.advance(n)
+        for f, n in pending:
+            f.result()
+            progress.advance(n)
     return builder.finish()
+
+
+def _native_add(builder: IndexBuilder, start: int, raw: dict[str, np.ndarray], pt: PixTable) -> None:
+    """Byte-swap big-endian buffers in place and add them (the next read overwrites them whole)."""
+    builder.add(start, {n: v.byteswap(inplace=True).view(pt.columns[n].dtype) for n, v in raw.items()})
