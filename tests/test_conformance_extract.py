@@ -1,4 +1,5 @@
-"""Conformance: every extract case of the shared set, through ``pixtab extract --zero-based``.
+"""Conformance: every extract case of the shared set, through ``pixtab extract --zero-based``,
+on every read path of the planner (default, --full-scan, with an index).
 
 Each case runs once per output layout. Checked: the output holds exactly
 ``input[rows]`` (every column, bit for bit, in input order); every expected
@@ -62,13 +63,35 @@ def _bits(a: np.ndarray) -> np.ndarray:
     return a.view(np.uint32) if a.dtype.itemsize == 4 else a
 
 
+@pytest.fixture(scope="module")
+def index_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private index cache holding an index of every conformance table."""
+    cache = tmp_path_factory.mktemp("index-cache")
+    files = sorted({str(conformance_file(c["file"])) for c in EXTRACT})
+    result = CliRunner(env={"PIXTAB_CACHE_DIR": str(cache)}).invoke(cli, ["-q", "index", *files], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    return cache
+
+
+#: read paths of the planner (core.io.plan): the default (index if any, else the row order),
+#: the full scan, and an index
+PATHS = {"planned": [], "full-scan": ["--full-scan"], "index": []}
+
+
+@pytest.mark.parametrize("path", list(PATHS))
 @pytest.mark.parametrize("layout", ["image", "table"])
 @pytest.mark.parametrize("case", EXTRACT, ids=[c["id"] for c in EXTRACT])
-def test_extract_conformance(case: dict, layout: str, tmp_path: Path) -> None:
+def test_extract_conformance(case: dict, layout: str, path: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    if path != "planned" and layout == "table":
+        pytest.skip("the read path does not depend on the output layout")
+    cache = request.getfixturevalue("index_cache") if path == "index" else tmp_path / "no-cache"
     src = conformance_file(case["file"])
     out = tmp_path / "out.fits"
-    args = ["extract", str(src), "-o", str(out), "--zero-based", "--layout", layout, *criteria_args(case["criteria"])]
-    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    args = ["extract", str(src), "-o", str(out), "--zero-based", "--layout", layout, *PATHS[path]]
+    args += criteria_args(case["criteria"])
+    result = CliRunner(env={"PIXTAB_CACHE_DIR": str(cache)}).invoke(cli, ["-v", *args], catch_exceptions=False)
+    if path == "index":
+        assert "index path" in result.stderr, result.stderr
     expected = case["expected"]
     if expected["nrows"] == 0:
         assert result.exit_code == 1, result.output

@@ -221,7 +221,7 @@ def test_command_help_imports_no_heavy_module(command: str) -> None:
     assert HEAVY & _imported(r.stderr) == set()
 
 
-@pytest.mark.parametrize(("words", "cword", "expected"), [("pixtab in", "1", "plain,info\n"), ("pixtab simulate --layout t", "3", "plain,table\n")])
+@pytest.mark.parametrize(("words", "cword", "expected"), [("pixtab inf", "1", "plain,info\n"), ("pixtab simulate --layout t", "3", "plain,table\n")])
 def test_bash_completion_is_light(words: str, cword: str, expected: str) -> None:
     r = run([], _PIXTAB_COMPLETE="bash_complete", COMP_WORDS=words, COMP_CWORD=cword, PYTHONPROFILEIMPORTTIME="1")
     assert (r.returncode, r.stdout) == (0, expected)
@@ -240,7 +240,7 @@ def _shell_env() -> dict[str, str]:
 def test_bash_completion_script_completes_commands() -> None:
     script = (
         f"source {shlex.quote(str(REPO / 'completions' / 'pixtab.bash'))}; "
-        "COMP_WORDS=(pixtab in); COMP_CWORD=1; _pixtab_completion pixtab; echo \"${COMPREPLY[@]}\""
+        "COMP_WORDS=(pixtab inf); COMP_CWORD=1; _pixtab_completion pixtab; echo \"${COMPREPLY[@]}\""
     )
     r = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=_shell_env(), timeout=60)
     assert (r.returncode, r.stdout, r.stderr) == (0, "info\n", "")

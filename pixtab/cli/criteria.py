@@ -150,7 +150,7 @@ def _add_where(f: Callable[..., Any]) -> None:
 #: criteria option values, consumed by the wrapper
 _CRITERIA_PARAMS = (
     "circle", "square", "lambdas", "ifus", "slices", "slice_numbering", "stacks", "xpix", "ypix", "exps",
-    "use_or", "where", "good",
+    "use_or", "where", "good", "full_scan",
 )  # fmt: skip
 
 
@@ -176,6 +176,7 @@ def criteria_options(f: F) -> F:
             zero_based=bool(kw.get("zero_based", False)),
             where=_filters(v["where"], v["good"]),
             slice_numbering=v["slice_numbering"],
+            full_scan=v["full_scan"],
         )
         kw["slice_numbering"] = v["slice_numbering"]
         return f(*args, **kw)
@@ -209,6 +210,12 @@ def criteria_options(f: F) -> F:
         click.option("--exp", "exps", multiple=True, metavar="LIST", callback=int_list_callback(0, 9999), help="Exposures of a combined table (a single-exposure table has only exposure 0)."),
     ]
     _add_where(wrapper)
+    wrapper = click.option(
+        "--full-scan",
+        is_flag=True,
+        help="Test every row: use neither an index nor the row order to skip rows (the reference path, "
+        "for checks and benchmarks).",
+    )(wrapper)
     wrapper = click.option("--or", "use_or", is_flag=True, help="Keep rows meeting any criterion (default: all of them).")(wrapper)
     for opt in reversed(options):
         wrapper = opt(wrapper)

@@ -44,6 +44,8 @@ from ..format.columns import FLAT_FIELD_EXTNAME, narrow, output_columns
 from ..format.exposures import ExposureMap
 from ..format.keywords import key
 from ..format.limits import LimitsAccumulator, finish_limits, reserve_limits
+from ..io.indexing import IndexingPass
+from ..io.plan import PlanOptions, chunked, plan_rows, with_gaps
 from ..io.rowsource import RowSource, Scratch
 from ..io.selection import Criteria, Selector
 from ..io.table import PixTable
@@ -131,15 +133,21 @@ def select_rows(
     criteria: Criteria,
     progress: Progress = SILENT,
     chunk_rows: int | None = None,
+    plan: PlanOptions | None = None,
 ) -> Selection:
-    """Run the selection pass (phase ``select``): which rows of ``pt`` meet ``criteria``."""
+    """Run the selection pass (phase ``select``): which rows of ``pt`` meet ``criteria``,
+    reading only the row ranges the planner (:mod:`pixtab.core.io.plan`) says can hold them."""
     selector = Selector(pt, criteria)
     progress.start("select", pt.nrows)
     chunk_rows = chunk_rows or SELECT_CHUNK_ROWS[pt.storage.packed]
-    bounds = [(a, min(a + chunk_rows, pt.nrows)) for a in range(0, pt.nrows, chunk_rows)]
-    live = [b for b in bounds if selector.chunk_possible(*b)]
+    # -- planner hook: the ranges to read, and an optional index built on the way --
+    bounds = chunked(plan_rows(selector, plan).ranges, chunk_rows)
+    indexing = IndexingPass.start(pt, plan)
+    # --
+    live = [b for b in bounds if indexing or selector.chunk_possible(*b)]
     # Interleaved rows cost the same to read for one column or all: take them all at once.
     ahead = list(selector.first_columns if pt.storage.packed else selector.columns)
+    ahead += [c for c in (indexing.columns if indexing else ()) if c not in ahead]
 
     local = threading.local()
 
@@ -148,6 +156,8 @@ def select_rows(
         if not hasattr(local, "scratch"):
             local.scratch = Scratch()
         arrays = pt.read(ahead, start, stop) if ahead else {}
+        if indexing:
+            indexing.add(start, arrays)
         idx = selector.select(RowSource(pt, start, stop, arrays, local.scratch))
         return idx, ChunkSelection.of(start, stop, idx)
 
@@ -162,7 +172,9 @@ def select_rows(
             selector.exposures.count(cs.start, idx, per_exp)
             progress.advance(cs.stop - cs.start)
     progress.advance(pt.nrows - sum(b - a for a, b in live))
-    chunks = [found.get(a) or ChunkSelection(a, b, 0, "none") for a, b in bounds]
+    if indexing:
+        indexing.finish()
+    chunks = [found.get(a) or ChunkSelection(a, b, 0, "none") for a, b in with_gaps(bounds, pt.nrows)]
     return Selection(pt.nrows, chunks, per_exp, selector.exposures)
 
 

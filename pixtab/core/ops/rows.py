@@ -24,6 +24,7 @@ from ..fits.atomic import atomic_output
 from ..format.exposures import ExposureMap
 from ..format.origin import get_ifu, get_slice
 from ..format.sky import SkyFrame, wrap_delta_ra
+from ..io.plan import chunked, plan_rows
 from ..io.rowsource import RowSource, Scratch
 from ..io.selection import Aperture, Criteria, Selector
 from ..io.table import PixTable
@@ -117,11 +118,12 @@ def stream_selected(
     if missing:
         raise InputError(pt.path, f"no column {', '.join(map(repr, missing))} (have: {', '.join(pt.columns)})")
     chunk_rows = CHUNK_ROWS.get(pt.layout, CHUNK_ROWS_OTHER)
-    bounds = [(a, min(a + chunk_rows, pt.nrows)) for a in range(0, pt.nrows, chunk_rows)]
     if selector is not None:
+        bounds = chunked(plan_rows(selector).ranges, chunk_rows)  # planner hook: the ranges to read
         bounds = [b for b in bounds if selector.chunk_possible(*b)]
         ahead = list(selector.columns if pt.layout != "image" else selector.first_columns)
     else:
+        bounds = [(a, min(a + chunk_rows, pt.nrows)) for a in range(0, pt.nrows, chunk_rows)]
         ahead = names + ([] if keep_flagged or "dq" in names else ["dq"])
     if pt.layout != "image":  # interleaved rows: one read of every needed column
         ahead = list(dict.fromkeys(ahead + names + ([] if keep_flagged else ["dq"])))

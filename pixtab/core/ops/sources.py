@@ -30,6 +30,7 @@ from astropy.io import fits
 
 from ..errors import CriteriaError
 from ..format.catalog import Source
+from ..io.plan import Plan, PlanOptions, chunked, plan_rows, with_gaps
 from ..io.rowsource import RowSource, Scratch
 from ..io.selection import Aperture, Criteria, Selector
 from ..io.table import PixTable
@@ -90,30 +91,44 @@ class _Sources:
         return out
 
 
+#: above this many sources the planner bounds rows by the other criteria only
+PLAN_MAX_SOURCES = 256
+
+
+def plan_sources(pt: PixTable, base: Criteria, sources: list[Source]) -> Plan:
+    """The rows any source can take: one plan for the other criteria with every source's
+    aperture (OR-ed, as apertures are). With ``or`` and very many sources: every row."""
+    if len(sources) > PLAN_MAX_SOURCES:
+        if base.method == "or":
+            return plan_rows(Selector(pt, base), PlanOptions(full_scan=True))
+        return plan_rows(Selector(pt, base))  # a superset: the apertures only narrow it
+    apertures = [source_criteria(base, s).apertures[0] for s in sources]
+    return plan_rows(Selector(pt, dataclasses.replace(base, apertures=apertures)))
+
+
 def select_sources(pt: PixTable, base: Criteria, sources: list[Source], progress: Progress = SILENT) -> list[Selection]:
     """One selection pass (phase ``select``): the rows of each source, as one-source extracts select them."""
     work_of = _Sources(pt, base, sources)
     progress.start("select", pt.nrows)
     chunk_rows = SELECT_CHUNK_ROWS[pt.storage.packed]
-    bounds = [(a, min(a + chunk_rows, pt.nrows)) for a in range(0, pt.nrows, chunk_rows)]
+    bounds = chunked(plan_sources(pt, base, sources).ranges, chunk_rows)  # planner hook
     live = [b for b in bounds if work_of.base.chunk_possible(*b)]
     ahead = list(work_of.base.first_columns or ("ypos",)) if pt.storage.packed else work_of.columns
     local = threading.local()
 
-    def work(span: tuple[int, int]) -> tuple[int, list[np.ndarray]]:
+    def work(span: tuple[int, int]) -> tuple[int, int, list[np.ndarray]]:
         start, stop = span
         if not hasattr(local, "scratch"):
             local.scratch = Scratch()
         arrays = pt.read(ahead, start, stop)
-        return start, work_of.select(RowSource(pt, start, stop, arrays, local.scratch))
+        return start, stop, work_of.select(RowSource(pt, start, stop, arrays, local.scratch))
 
     exposures = work_of.base.exposures
     found: list[dict[int, ChunkSelection]] = [{} for _ in sources]
     per_exp = [{e: 0 for e in exposures.numbers} for _ in sources]
     pt.fd  # open the file before the workers share it
     with ThreadPoolExecutor(max_workers=SELECT_WORKERS, thread_name_prefix="pixtab-select") as pool:
-        for start, picks in ordered_map(pool, work, live):
-            stop = min(start + chunk_rows, pt.nrows)
+        for start, stop, picks in ordered_map(pool, work, live):
             for k, idx in enumerate(picks):
                 if idx.size:
                     found[k][start] = ChunkSelection.of(start, stop, idx)
@@ -121,7 +136,7 @@ def select_sources(pt: PixTable, base: Criteria, sources: list[Source], progress
             progress.advance(stop - start)
     progress.advance(pt.nrows - sum(b - a for a, b in live))
     return [
-        Selection(pt.nrows, [f.get(a) or ChunkSelection(a, b, 0, "none") for a, b in bounds], e, exposures)
+        Selection(pt.nrows, [f.get(a) or ChunkSelection(a, b, 0, "none") for a, b in with_gaps(bounds, pt.nrows)], e, exposures)
         for f, e in zip(found, per_exp)
     ]
 

@@ -14,6 +14,8 @@ import numpy as np
 from ...errors import CriteriaError, EmptySelectionError
 from ...format import origin as org
 from ...format.exposures import ExposureMap
+from ...io.plan import intersect, plan_rows
+from ...io.selection import Criteria, Selector
 from ...io.table import DEFAULT_CHUNK_ROWS, PixTable
 from ...progress import SILENT, Progress
 from .canvas import image_dtype
@@ -53,6 +55,15 @@ def _survey(
             boxes.setdefault(part.ifu, Box()).add(part)
         progress.advance(len(chunk))
     return boxes
+
+
+def planned_rows(pt: PixTable, req: Request, rows: tuple[int, int]) -> tuple[int, int]:
+    """The part of ``rows`` that can hold the IFU asked for (the hull of what the read planner
+    of :mod:`pixtab.core.io.plan` finds: an index, or the pipeline row order)."""
+    if req.ifu is None:
+        return rows
+    spans = intersect(plan_rows(Selector(pt, Criteria(ifus=[req.ifu]))).ranges, [rows])
+    return (spans[0][0], spans[-1][1]) if spans else (rows[0], rows[0])
 
 
 def _choose_ifus(pt: PixTable, req: Request, boxes: dict[int, Box]) -> list[int]:
@@ -128,7 +139,7 @@ def survey(pt: PixTable, req: Request, progress: Progress = SILENT, chunk_rows: 
     :class:`EmptySelectionError` when the first pass selects no row.
     """
     check_against(pt, req)
-    rows = ExposureMap(pt.keywords.exposures, pt.nrows).rows_of(req.exp)
+    rows = planned_rows(pt, req, ExposureMap(pt.keywords.exposures, pt.nrows).rows_of(req.exp))
     boxes: dict[int, _Box] | None = None
     if not needs_survey(req):
         ifus = [req.ifu]
