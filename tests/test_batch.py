@@ -55,34 +55,42 @@ def _ppid(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
 
-def task_servers() -> list[int]:
-    """Pids of running pixtab task servers."""
+def _cwd(pid: int) -> str:
+    try:
+        return os.readlink(f"/proc/{pid}/cwd")
+    except OSError:
+        return ""
+
+
+def task_servers(cwd: Path | None = None) -> list[int]:
+    """Pids of running pixtab task servers (started in ``cwd``: other test runs may have theirs)."""
     pids = []
     for p in Path("/proc").iterdir():
         try:
             if p.name.isdigit() and b"pixtab.cli.taskserver" in (p / "cmdline").read_bytes():
-                pids.append(int(p.name))
+                if cwd is None or _cwd(int(p.name)) == str(cwd):
+                    pids.append(int(p.name))
         except OSError:
             pass
     return pids
 
 
-def running_tasks() -> list[int]:
-    """Pids of the tasks that task servers forked and that still run."""
+def running_tasks(cwd: Path) -> list[int]:
+    """Pids of the tasks that task servers forked, that still run in ``cwd`` (tasks chdir there)."""
     servers = set(task_servers())
     children = []
     for p in Path("/proc").iterdir():
         try:
-            if p.name.isdigit() and _ppid(int(p.name)) in servers:
+            if p.name.isdigit() and _ppid(int(p.name)) in servers and _cwd(int(p.name)) == str(cwd):
                 children.append(int(p.name))
         except (OSError, IndexError, ValueError):
             pass
     return children
 
 
-def task_processes() -> list[int]:
-    """Pids of task servers and of the tasks they forked."""
-    return sorted({*task_servers(), *running_tasks()})
+def task_processes(cwd: Path) -> list[int]:
+    """Pids of the task servers started in ``cwd`` and of the tasks running there."""
+    return sorted({*task_servers(cwd), *running_tasks(cwd)})
 
 
 def wait_for(predicate, timeout: float = 60.0) -> None:
@@ -119,7 +127,7 @@ def test_jobs_usage_errors_are_not_dispatched(inputs: Path) -> None:
     r = run(["extract", "a.fits", "b.fits", "--count", "-j", "0", "--ifu", "1"], inputs)
     assert r.returncode == 2 and b"--jobs" in r.stderr
     r = run(["extract", "a.fits", "b.fits", "-j", "2", "--ifu", "99"], inputs)
-    assert r.returncode == 2 and not task_processes()
+    assert r.returncode == 2 and not task_processes(inputs)
 
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
@@ -134,7 +142,7 @@ def test_jobs_signal_leaves_no_output(inputs: Path, tmp_path: Path, sig: int, co
     proc.send_signal(sig)  # (a conversion takes over a second: neither can be done yet)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == code, err
-    wait_for(lambda: not task_processes(), 10)
+    wait_for(lambda: not task_processes(inputs), 10)
     assert list(out.iterdir()) == []
 
 
@@ -149,7 +157,7 @@ def test_tasks_end_when_their_parent_is_killed(inputs: Path, tmp_path: Path) -> 
     wait_for(lambda: len(list(out.iterdir())) == 2)
     proc.kill()
     proc.wait()
-    wait_for(lambda: not task_processes(), 10)
+    wait_for(lambda: not task_processes(inputs), 10)
     assert list(out.iterdir()) == []
 
 
@@ -219,7 +227,7 @@ def test_cluster_survives_a_killed_worker(inputs: Path, cluster: str, tmp_path: 
         cwd=inputs, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     wait_for(lambda: any(p.name.startswith(".") for p in out.iterdir()))
-    worker = _ppid(task_servers()[0])
+    worker = _ppid(_ppid(running_tasks(inputs)[0]))  # task -> its task server -> the Dask worker
     os.kill(worker, signal.SIGKILL)  # the nanny starts a new worker; the scheduler reschedules the task
     _, err = proc.communicate(timeout=180)
     assert proc.returncode == 0, err
@@ -240,11 +248,11 @@ def test_cluster_interrupt_cancels(inputs: Path, cluster: str, tmp_path: Path) -
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
-    wait_for(lambda: not running_tasks(), 15)  # the workers' task servers stay, warm
+    wait_for(lambda: not running_tasks(inputs), 15)  # the workers' task servers stay, warm
     time.sleep(1)  # a task that was wrongly left queued would start now
     left = sorted(p.name for p in out.iterdir())
     assert not [n for n in left if n.startswith(".")] and "big3.fits" not in left
-    assert not running_tasks()
+    assert not running_tasks(inputs)
 
 
 def test_scheduler_unreachable_or_missing(inputs: Path) -> None:

@@ -153,7 +153,7 @@ def fit_figure(rows: Any, results: Sequence[dict], model: Any, title: str, unit:
     ax.plot(r[keep], rows.data[keep], ".", ms=2, color="0.5", alpha=0.5, label="rows (data)")
     rr = np.linspace(0, r.max(), 300)
     ax.plot(rr, model(rr), color="red", lw=1.5, label=f"{name} fit, FWHM {whole['fwhm']:.3f}″")
-    ax.axhline(whole["background"], color="tab:blue", lw=0.8, ls="--", label="background")
+    ax.axhline(whole["background"], color="tab:blue", lw=0.8, ls="dashed", label="background")
     ax.set_xlabel("distance from the fitted centre [arcsec]")
     ax.set_ylabel(f"data{_unit(unit)}")
     ax.legend(fontsize=8)

@@ -26,24 +26,13 @@ from ..format.limits import LimitsAccumulator, finish_limits, reserve_limits
 from ..format.slicer import CCD_TO_SKY
 from ..io.writer import PixtableWriter, RowBatcher
 from ..progress import SILENT, Progress
+from .simsky import LAMBDA_REF, SPAXEL, SkyModel, Source
 
-SPAXEL = 0.2  # arcsec per field pixel (WFM)
 LAMBDA0, DISPERSION = 4650.0, 1.1433  # Angstrom at y = 1, Angstrom per CCD row
 FLUX_UNIT = "10**(-20)*erg/s/cm**2/Angstrom"
 DQ_FLAGS = np.array([0x20, 0x40, 0x100, 0x200, 0x1000, 0x4000, 0x4000000, -0x80000000], dtype=np.int32)
 EXPTIMES = (900.0, 900.0, 450.0, 600.0)
 MAX_WIDTH = 78
-LAMBDA_REF = 7000.0  # Angstrom where an injected source has its nominal FWHM
-
-
-@dataclass(frozen=True)
-class Source:
-    """An injected point source: position (deg), FWHM (arcsec) at LAMBDA_REF, peak (data units)."""
-
-    ra: float
-    dec: float
-    fwhm: float
-    peak: float
 
 
 DATE_OBS = "2023-03-14T05:12:08.118"
@@ -179,74 +168,6 @@ def build_header(spec: SimulationSpec) -> fits.Header:
     return h
 
 
-class _Sky:
-    """Tangent-plane positions (arcsec, x to the east) to table coordinates."""
-
-    def __init__(self, spec: SimulationSpec) -> None:
-        self.spec = spec
-        self.d0 = math.radians(spec.dec)
-        rng = np.random.default_rng(spec.seed + 1000)
-        # A few compact sources (FWHM ~0.8") scattered over the field, one at the centre.
-        self.sources = np.column_stack(
-            [rng.uniform(-25, 25, 6), rng.uniform(-25, 25, 6), rng.uniform(200, 2000, 6)]
-        )
-        self.sources[0] = (0.0, 0.0, 3000.0)
-        self.injected = [(*self.plane_offsets(src.ra, src.dec), src.fwhm, src.peak) for src in spec.sources]
-
-    def plane_offsets(self, ra: float, dec: float) -> tuple[float, float]:
-        """Gnomonic offsets (arcsec, x to the east) of (ra, dec) about the pointing."""
-        d, da = math.radians(dec), math.radians(ra - self.spec.ra)
-        den = math.sin(d) * math.sin(self.d0) + math.cos(d) * math.cos(self.d0) * math.cos(da)
-        x = math.cos(d) * math.sin(da) / den
-        y = (math.sin(d) * math.cos(self.d0) - math.cos(d) * math.sin(self.d0) * math.cos(da)) / den
-        return math.degrees(x) * 3600.0, math.degrees(y) * 3600.0
-
-    def injected_flux(self, ox: np.ndarray, oy: np.ndarray, lam: np.ndarray) -> np.ndarray:
-        """The injected sources (flat spectra, FWHM scaled with wavelength) at the rows."""
-        flux = np.zeros(ox.shape, dtype=np.float64)
-        scale = (lam.astype(np.float64) / LAMBDA_REF) ** self.spec.seeing_slope
-        for sx, sy, fwhm, peak in self.injected:
-            reach = 12.0 * fwhm * float(scale.max())
-            near = (np.abs(ox - sx) < reach) & (np.abs(oy - sy) < reach)
-            if not near.any():
-                continue
-            r2 = (ox[near] - sx) ** 2 + (oy[near] - sy) ** 2
-            f = fwhm * scale[near]
-            if self.spec.profile == "moffat":
-                beta = self.spec.beta
-                gamma = f / (2.0 * np.sqrt(2.0 ** (1.0 / beta) - 1.0))
-                flux[near] += peak * (1.0 + r2 / gamma**2) ** -beta
-            else:
-                flux[near] += peak * np.exp(-r2 / (2.0 * (f / (2.0 * math.sqrt(2.0 * math.log(2.0)))) ** 2))
-        return flux
-
-    def to_table(self, ox: np.ndarray, oy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if self.spec.wcs == "pixel":
-            return (ox / SPAXEL).astype(np.float32), (oy / SPAXEL).astype(np.float32)
-        x = np.radians(ox / 3600.0)
-        y = np.radians(oy / 3600.0)
-        r = np.hypot(x, y)
-        phi = np.mod(np.arctan2(x, -y), 2 * np.pi)
-        theta = np.arctan2(1.0, r)
-        if self.spec.wcs == "projected":
-            return phi.astype(np.float32), (theta - np.pi / 2).astype(np.float32)
-        st, ct = np.sin(theta), np.cos(theta)
-        sp, cp = np.sin(phi), np.cos(phi)
-        ra = np.degrees(np.arctan2(ct * sp, st * math.cos(self.d0) + ct * math.sin(self.d0) * cp))
-        dec = np.degrees(np.arcsin(st * math.sin(self.d0) - ct * math.cos(self.d0) * cp))
-        return ra.astype(np.float32), (dec - self.spec.dec).astype(np.float32)
-
-    def source_flux(self, ox: np.ndarray, oy: np.ndarray) -> np.ndarray:
-        flux = np.zeros(ox.shape, dtype=np.float32)
-        sigma2 = 2 * (0.8 / 2.355) ** 2
-        for sx, sy, amp in self.sources:
-            near = (np.abs(ox - sx) < 3) & (np.abs(oy - sy) < 3)
-            if near.any():
-                r2 = (ox[near] - sx) ** 2 + (oy[near] - sy) ** 2
-                flux[near] += (amp * np.exp(-r2 / sigma2)).astype(np.float32)
-        return flux
-
-
 #: CCD rows sampled per slice at least (when it has that many rows): a spacing of at most
 #: 4112/128 rows (~37 Angstrom), so every slice spans the whole wavelength range at any size
 MIN_CCD_ROWS = 128
@@ -281,7 +202,7 @@ def _ccd_pixels(n: int, x_left: int, width: int, anchor: int, phase_seed: int) -
 
 
 def _block(
-    spec: SimulationSpec, sky: _Sky, rng: np.random.Generator, k: int, ifu: int, slc: int, n: int
+    spec: SimulationSpec, sky: SkyModel, rng: np.random.Generator, k: int, ifu: int, slc: int, n: int
 ) -> dict[str, np.ndarray]:
     """The ``n`` rows of one slice of one IFU of exposure ``k``."""
     off, x_left, width = _slice_geometry(ifu, slc, k)
@@ -330,7 +251,7 @@ def _block(
 
 def _blocks(spec: SimulationSpec) -> Iterator[dict[str, np.ndarray]]:
     rng = np.random.default_rng(spec.seed)
-    sky = _Sky(spec)
+    sky = SkyModel(spec)
     for k, n_exp in enumerate(_split(spec.rows, spec.exposures), 1):
         pairs = [(ifu, slc) for ifu in spec.ifus for slc in range(1, 49)]
         for (ifu, slc), n in zip(pairs, _split(n_exp, len(pairs))):

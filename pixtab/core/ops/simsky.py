@@ -1,0 +1,99 @@
+"""The sky of a synthetic pixel table: where rows fall on the sky and what light they see.
+
+Positions are tangent-plane offsets (arcsec, x to the east) about the pointing, turned into
+the table's coordinates (pixels, projected radians or positioned degrees); the light is a
+few default compact sources, or the injected ones (Gaussian or Moffat, FWHM scaled with
+wavelength as seeing does).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .simulate import SimulationSpec
+
+SPAXEL = 0.2  # arcsec per field pixel (WFM)
+LAMBDA_REF = 7000.0  # Angstrom where an injected source has its nominal FWHM
+
+
+@dataclass(frozen=True)
+class Source:
+    """An injected point source: position (deg), FWHM (arcsec) at LAMBDA_REF, peak (data units)."""
+
+    ra: float
+    dec: float
+    fwhm: float
+    peak: float
+
+
+class SkyModel:
+    """Tangent-plane positions (arcsec, x to the east) to table coordinates."""
+
+    def __init__(self, spec: "SimulationSpec") -> None:
+        self.spec = spec
+        self.d0 = math.radians(spec.dec)
+        rng = np.random.default_rng(spec.seed + 1000)
+        # A few compact sources (FWHM ~0.8") scattered over the field, one at the centre.
+        self.sources = np.column_stack(
+            [rng.uniform(-25, 25, 6), rng.uniform(-25, 25, 6), rng.uniform(200, 2000, 6)]
+        )
+        self.sources[0] = (0.0, 0.0, 3000.0)
+        self.injected = [(*self.plane_offsets(src.ra, src.dec), src.fwhm, src.peak) for src in spec.sources]
+
+    def plane_offsets(self, ra: float, dec: float) -> tuple[float, float]:
+        """Gnomonic offsets (arcsec, x to the east) of (ra, dec) about the pointing."""
+        d, da = math.radians(dec), math.radians(ra - self.spec.ra)
+        den = math.sin(d) * math.sin(self.d0) + math.cos(d) * math.cos(self.d0) * math.cos(da)
+        x = math.cos(d) * math.sin(da) / den
+        y = (math.sin(d) * math.cos(self.d0) - math.cos(d) * math.sin(self.d0) * math.cos(da)) / den
+        return math.degrees(x) * 3600.0, math.degrees(y) * 3600.0
+
+    def injected_flux(self, ox: np.ndarray, oy: np.ndarray, lam: np.ndarray) -> np.ndarray:
+        """The injected sources (flat spectra, FWHM scaled with wavelength) at the rows."""
+        flux = np.zeros(ox.shape, dtype=np.float64)
+        scale = (lam.astype(np.float64) / LAMBDA_REF) ** self.spec.seeing_slope
+        for sx, sy, fwhm, peak in self.injected:
+            reach = 12.0 * fwhm * float(scale.max())
+            near = (np.abs(ox - sx) < reach) & (np.abs(oy - sy) < reach)
+            if not near.any():
+                continue
+            r2 = (ox[near] - sx) ** 2 + (oy[near] - sy) ** 2
+            f = fwhm * scale[near]
+            if self.spec.profile == "moffat":
+                beta = self.spec.beta
+                gamma = f / (2.0 * np.sqrt(2.0 ** (1.0 / beta) - 1.0))
+                flux[near] += peak * (1.0 + r2 / gamma**2) ** -beta
+            else:
+                flux[near] += peak * np.exp(-r2 / (2.0 * (f / (2.0 * math.sqrt(2.0 * math.log(2.0)))) ** 2))
+        return flux
+
+    def to_table(self, ox: np.ndarray, oy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.spec.wcs == "pixel":
+            return (ox / SPAXEL).astype(np.float32), (oy / SPAXEL).astype(np.float32)
+        x = np.radians(ox / 3600.0)
+        y = np.radians(oy / 3600.0)
+        r = np.hypot(x, y)
+        phi = np.mod(np.arctan2(x, -y), 2 * np.pi)
+        theta = np.arctan2(1.0, r)
+        if self.spec.wcs == "projected":
+            return phi.astype(np.float32), (theta - np.pi / 2).astype(np.float32)
+        st, ct = np.sin(theta), np.cos(theta)
+        sp, cp = np.sin(phi), np.cos(phi)
+        ra = np.degrees(np.arctan2(ct * sp, st * math.cos(self.d0) + ct * math.sin(self.d0) * cp))
+        dec = np.degrees(np.arcsin(st * math.sin(self.d0) - ct * math.cos(self.d0) * cp))
+        return ra.astype(np.float32), (dec - self.spec.dec).astype(np.float32)
+
+    def source_flux(self, ox: np.ndarray, oy: np.ndarray) -> np.ndarray:
+        flux = np.zeros(ox.shape, dtype=np.float32)
+        sigma2 = 2 * (0.8 / 2.355) ** 2
+        for sx, sy, amp in self.sources:
+            near = (np.abs(ox - sx) < 3) & (np.abs(oy - sy) < 3)
+            if near.any():
+                r2 = (ox[near] - sx) ** 2 + (oy[near] - sy) ** 2
+                flux[near] += (amp * np.exp(-r2 / sigma2)).astype(np.float32)
+        return flux
