@@ -19,25 +19,33 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import pkgutil
 import select
 import signal
 import subprocess
 import sys
 from typing import Any, BinaryIO
 
-_PRELOAD = ("numpy", "astropy.io.fits", "astropy.wcs", "astropy.units")
+#: what the batch commands (info, extract, convert) import; the optional packages of the
+#: measuring commands (scipy, matplotlib...) are not worth a longer start
+_PRELOAD = (
+    "numpy",
+    "astropy.io.fits",
+    "astropy.wcs",
+    "astropy.units",
+    "pixtab.cli",
+    "pixtab.core.io.table",
+    "pixtab.core.ops.describe",
+    "pixtab.core.ops.extract",
+    "pixtab.core.ops.sources",
+    "pixtab.core.ops.convert",
+)
 
 
 def _preload() -> None:
-    import pixtab.core
-    from pixtab import cli  # noqa: F401  (the command group and its commands)
-
-    names = [*_PRELOAD, *(m.name for m in pkgutil.walk_packages(pixtab.core.__path__, "pixtab.core."))]
-    for name in names:
+    for name in _PRELOAD:
         try:
             importlib.import_module(name)
-        except Exception:  # an optional dependency missing: the task will say so itself
+        except Exception:  # a module renamed or failing: the task will import (and report) it itself
             pass
 
 
