@@ -110,6 +110,7 @@ def lambda_band(
 
     out: list[tuple[int, int]] = []
     slow: list[Range] = []
+    directions: set[float] = set()  # every direction a band was computed in must hold
     for lo_l, hi_l in ranges:
         fast = None
         if np.isfinite(lo_l) and np.isfinite(hi_l) and hints.direction is not None:
@@ -118,8 +119,10 @@ def lambda_band(
             fast = _band_fast(part, a, b, P, targets, hints)
         if fast is None:
             slow.append((lo_l, hi_l))
-        elif fast[1] < fast[2]:
-            out.append((fast[1], fast[2]))
+        else:
+            directions.add(fast[0])
+            if fast[1] < fast[2]:
+                out.append((fast[1], fast[2]))
     d = hints.direction or 1.0
     learned: list[tuple[float, float]] = []
     if slow:
@@ -127,8 +130,9 @@ def lambda_band(
         if found is None:
             return [(a, b)]
         d, band = found
+        directions.add(d)
         out += band
-    if not _margin_monotonic([(s, d * v) for s, v in probed.values()], margin):
+    if len(directions) > 1 or not _margin_monotonic([(s, d * v) for s, v in probed.values()], margin):
         return [(a, b)]
     if learned and hints.direction in (None, d):  # only a run that passed its checks teaches
         for target, frac in learned:

@@ -49,6 +49,9 @@ class Plan:
     path: str  # 'full scan', 'index', 'order'
     probe_bytes: int = 0  # bytes the planner itself read
     notes: list[str] = field(default_factory=list)
+    #: every row of ``ranges`` is selected (exact runs of an index, IFU/slice/stack/exposure
+    #: criteria only): the selection pass need not read them
+    whole: bool = False
 
     @property
     def rows(self) -> int:
@@ -106,6 +109,8 @@ def _index_plan(index: TableIndex, selector: Selector) -> Plan:
         keep = lut[index.run_codes.astype(np.int64)]  # type: ignore[union-attr]
         runs = merge([(int(a), int(b)) for a, b in zip(index.run_starts[keep], stops[keep])])
         spans = intersect(spans, runs)
+        only_codes = not (c.lambdas or c.apertures or c.ypix or unbounded(c))
+        return Plan(spans, "index", whole=only_codes)  # exposures: exact ranges, cut by plan_rows
     return Plan(spans, "index")
 
 
@@ -269,6 +274,8 @@ def _log(path: str, nrows: int, plan: Plan) -> None:
         nrows,
         plan.probe_bytes,
     )
+    if plan.whole:
+        log.debug("%s: every row of those ranges is selected (exact runs of the index): none is tested", path)
     for note in plan.notes:
         log.debug("%s: %s", path, note)
 

@@ -141,7 +141,8 @@ def select_rows(
     progress.start("select", pt.nrows)
     chunk_rows = chunk_rows or SELECT_CHUNK_ROWS[pt.storage.packed]
     # -- planner hook: the ranges to read, and an optional index built on the way --
-    bounds = chunked(plan_rows(selector, plan).ranges, chunk_rows)
+    planned = plan_rows(selector, plan)
+    bounds = chunked(planned.ranges, chunk_rows)
     indexing = IndexingPass.start(pt, plan)
     # --
     live = [b for b in bounds if indexing or selector.chunk_possible(*b)]
@@ -153,6 +154,8 @@ def select_rows(
 
     def work(span: tuple[int, int]) -> tuple[np.ndarray, ChunkSelection]:
         start, stop = span
+        if planned.whole:  # every row of the span is selected: nothing to read
+            return np.arange(stop - start), ChunkSelection(start, stop, stop - start, "all")
         if not hasattr(local, "scratch"):
             local.scratch = Scratch()
         arrays = pt.read(ahead, start, stop) if ahead else {}
