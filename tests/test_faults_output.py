@@ -234,7 +234,15 @@ def _wait_for_temporary(proc: subprocess.Popen[str], directory: Path, timeout: f
     assert proc.poll() is None, "the write finished before the signal: make it bigger"
 
 
-@pytest.mark.parametrize("sig, code, message", [(signal.SIGINT, 130, "Interrupted."), (signal.SIGTERM, 143, "Terminated.")])
+@pytest.mark.parametrize(
+    "sig, code, message",
+    [
+        (signal.SIGINT, 130, "Interrupted."),
+        (signal.SIGTERM, 143, "Terminated."),
+        (signal.SIGHUP, 129, "Hangup."),  # terminal closed, ssh dropped (issue 13 item 12)
+        (signal.SIGQUIT, 131, "Quit."),
+    ],
+)
 def test_signal_mid_write(sig: int, code: int, message: str, tmp_path: Path) -> None:
     out = tmp_path / "big.fits"
     proc = _start_big_write(out)
