@@ -32,7 +32,7 @@ from . import index_store
 from .bounds import candidate_blocks, code_lut, unbounded
 from .index import TableIndex
 from .bands import LambdaHints, lambda_band
-from .order import Disorder, Pages, code_span, find_runs_parallel
+from .order import Disorder, Pages, find_runs_parallel
 from .selection import Selector
 
 log = logging.getLogger(__name__)
@@ -141,11 +141,10 @@ def _order_plan(pt_pages: dict[str, Pages], selector: Selector) -> Plan:
                 spans.append((a, b))
                 continue
             try:
-                lo, hi = a, b
-                if lut is not None:  # only the codes asked for: find their rows first
-                    codes = np.flatnonzero(lut)
-                    lo, hi = code_span(pt_pages["origin"], a, b, int(codes[0]), int(codes[-1])) if codes.size else (a, a)
-                runs = find_runs_parallel(pt_pages["origin"], lo, hi, pool) if hi > lo else []
+                # Every run boundary of the exposure is visited, even for one IFU: that is
+                # where codes out of order show (bisecting straight to the IFU's codes would
+                # assume them sorted; runs in another order would then be cut unseen).
+                runs = find_runs_parallel(pt_pages["origin"], a, b, pool)
             except Disorder:
                 notes.append(f"rows {a}:{b}: (IFU, slice) codes not in pipeline order; scanned whole")
                 spans.append((a, b))
