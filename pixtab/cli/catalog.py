@@ -95,7 +95,10 @@ def run(
                 for s, sel in zip(sources, selections):
                     d = summarize(pt, sel, None, None).as_dict()
                     del d["output"], d["layout"]
-                    ui.print_json({**d, "id": s.id}) if opts["as_json"] else ui.echo(f"{prefix}{s.id}: {sel.count}")
+                    if opts["as_json"]:
+                        ui.print_json({**d, "id": s.id})
+                    else:
+                        ui.echo(f"{prefix}{s.id}: {sel.count}")
                 return
             empty = [s.id for s, sel in zip(sources, selections) if sel.count == 0]
             keep = [k for k, sel in enumerate(selections) if sel.count or opts["allow_empty"]]

@@ -140,7 +140,7 @@ def survey(pt: PixTable, req: Request, progress: Progress = SILENT, chunk_rows: 
     """
     check_against(pt, req)
     rows = planned_rows(pt, req, ExposureMap(pt.keywords.exposures, pt.nrows).rows_of(req.exp))
-    boxes: dict[int, _Box] | None = None
+    boxes: dict[int, Box] | None = None
     if not needs_survey(req):
         ifus = [req.ifu]
         exps_possible = {req.exp} if req.exp is not None else {e.exp for e in pt.keywords.exposures}
