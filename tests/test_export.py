@@ -257,12 +257,13 @@ def test_subprocess_export_and_convert(combined: Path, tmp_path: Path) -> None:
 
 
 def test_row_groups_are_full_and_rows_in_order(combined: Path, tmp_path: Path) -> None:
-    from pixtab.core.ops.export import ExportRequest, export as do_export
+    from pixtab.core.ops.export import ExportRequest, prepare_export
     from pixtab.core.io.selection import Criteria
 
     out = tmp_path / "g.parquet"
-    with PixTable(combined) as pt:
-        res = do_export(pt, Criteria(ifus=[11]), ExportRequest(row_group_rows=1000, decode=True, columns=("row", "data")), str(out))
+    with PixTable(combined) as pt, open(out, "wb") as f:
+        job = prepare_export(pt, Criteria(ifus=[11]), ExportRequest(row_group_rows=1000, decode=True, columns=("row", "data")))
+        res = job.write(f.fileno(), str(out))
         data = pt.read(["data", "origin"])
     md = pq.ParquetFile(out).metadata
     sizes = [md.row_group(i).num_rows for i in range(md.num_row_groups)]

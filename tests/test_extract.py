@@ -29,6 +29,7 @@ from pixtab.core.format.keywords import key, xoffset_key
 from pixtab.core.format.limits import LimitsAccumulator
 from pixtab.core.io.selection import Aperture, Criteria, RowSource, Selector, ccd_slices
 from pixtab.core.io.table import PixTable
+from pixtab.core.io.scan import ChunkSelection
 
 import drs
 
@@ -478,7 +479,7 @@ def test_chunk_selection_representations() -> None:
         (np.array([3, 77, 9_999]), "idx"),
         (np.arange(0, n, 3), "bits"),
     ]:
-        cs = ex.ChunkSelection.of(500, 500 + n, idx)
+        cs = ChunkSelection.of(500, 500 + n, idx)
         assert cs.kind == kind and cs.count == idx.size
         assert np.array_equal(cs.indices(), idx)
         if kind == "bits":
@@ -500,15 +501,17 @@ def test_row_source_reads_only_needed_blocks(combined: Ref) -> None:
 
 def test_small_chunks_and_blocks_give_the_same_output(combined: Ref, tmp_path: Path, monkeypatch) -> None:
     """Chunk, copy-block, read and write boundaries anywhere: the same rows in the same order."""
-    monkeypatch.setattr(ex, "COPY_BLOCK_SHIFT", 7)
-    monkeypatch.setattr(ex, "COPY_MAX_ROWS", 1000)
+    from pixtab.core.io.scan import selection as scan_selection, tuning
+
+    monkeypatch.setattr(scan_selection, "COPY_BLOCK_SHIFT", 7)
+    monkeypatch.setattr(tuning, "TUNING", {p: tuning.Tuning(chunk_rows=3_001, copy_rows=1000) for p in (True, False)})
     monkeypatch.setattr(ex, "WRITE_ROWS", 777)
     crit = Criteria(lambdas=[(6000.0, 8000.0)], slices=list(range(1, 30)), method="or", apertures=[Aperture("circle", RA0, DEC0, 3.0)])
     mask = ((combined.lam >= 6000) & (combined.lam < 8000)) | (combined.slc < 30) | combined.aperture("circle", RA0, DEC0, 3.0)
     with PixTable(combined.path) as pt:
-        sel = ex.select_rows(pt, crit, chunk_rows=3_001)
+        sel = ex.select_rows(pt, crit)
         assert {c.kind for c in sel.chunks} >= {"bits"}
-        assert sel.count == mask.sum()
+        assert sel.count() == mask.sum()
         out = tmp_path / "o.fits"
         with open(out, "wb") as f:
             ex.write_selection(pt, sel, crit, f.fileno(), "table")

@@ -36,7 +36,7 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 def extract(pt: PixTable, crit: Criteria, out: str):
-    """Select then write, as the CLI does; returns the selection (``.count`` rows)."""
+    """Select then write, as the CLI does; returns the selection (``.count()`` rows)."""
     selection = select_rows(pt, crit)
     with atomic_output(out) as fd:
         write_selection(pt, selection, crit, fd, "image")
@@ -67,14 +67,14 @@ def test_replaced_input_extract_keeps_every_row(pair: tuple[Path, Path], tmp_pat
     a, b = pair
     crit = Criteria(lambdas=[(5000.0, 8000.0)])
     with PixTable(a) as pt:
-        want = extract(pt, crit, str(tmp_path / "want.fits")).count
+        want = extract(pt, crit, str(tmp_path / "want.fits")).count()
     work = tmp_path / "in.fits"
     shutil.copy(a, work)
     with PixTable(work) as pt:
         shutil.copy(b, tmp_path / "b-copy.fits")
         os.replace(tmp_path / "b-copy.fits", work)
         got = extract(pt, crit, str(tmp_path / "got.fits"))
-    assert got.count == want
+    assert got.count() == want
     assert sha256(tmp_path / "got.fits") == sha256(tmp_path / "want.fits")
 
 

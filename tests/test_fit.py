@@ -62,9 +62,10 @@ def test_fwhm_follows_the_seeing_slope(simulated) -> None:
 
 def _rows_and_truth(src, model: str, beta: float = 2.5):  # type: ignore[no-untyped-def]
     from pixtab.core.ops.fit import load_rows
-    from pixtab.core.ops.rows import Aperture, Criteria, open_table
+    from pixtab.core.io.selection import Aperture, Criteria
+    from pixtab.core.io.table import PixTable
 
-    with open_table(str(src)) as pt:
+    with PixTable(str(src)) as pt:
         rows = load_rows(pt, Criteria(apertures=[Aperture("circle", STAR.ra, STAR.dec, 1.5)], lambdas=[(6000, 6200)]))
     r2 = rows.dx**2 + rows.dy**2
     if model == "moffat":

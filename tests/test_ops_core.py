@@ -12,7 +12,10 @@ from hypothesis import strategies as st
 
 from conftest_sources import STAR_KW, conformance, radec, read_columns
 from pixtab.core.ops.canvas import Block, Canvas
-from pixtab.core.ops.rows import Aperture, Criteria, PixtabError, stream_selected, open_table
+from pixtab.core.errors import PixtabError
+from pixtab.core.io.scan import Scan
+from pixtab.core.io.selection import Aperture, Criteria
+from pixtab.core.io.table import PixTable
 
 
 @settings(max_examples=40, deadline=None)
@@ -50,7 +53,7 @@ def test_tangent_plane_round_trip(name) -> None:
     src = conformance(name)
     ra, dec = radec(src)
     _, cols = read_columns(src)
-    with open_table(str(src)) as pt:
+    with PixTable(str(src)) as pt:
         plane = Plane.of(pt)
     x, y = plane.from_table(cols["xpos"], cols["ypos"])
     x2, y2 = plane.from_sky(ra, dec)
@@ -61,17 +64,14 @@ def test_tangent_plane_round_trip(name) -> None:
 
 
 @pytest.mark.parametrize("layout", ["image", "table"])
-def test_selected_rows_equal_extract_selection(simulated, layout) -> None:
-    from pixtab.core.ops.extract import select_rows
-
+def test_stream_gives_the_selected_rows_less_the_flagged(simulated, layout) -> None:
     src = simulated(**STAR_KW, layout=layout, exposures=2)
     crit = Criteria(apertures=[Aperture("circle", 150.1163, 2.2058, 3.0)], lambdas=[(5000, 8000)], exps=[2])
-    with open_table(str(src)) as pt:
-        sel = select_rows(pt, crit)
-        want = np.concatenate([cs.indices() + cs.start for cs in sel.chunks])
+    with PixTable(str(src)) as pt:
+        want = Scan(pt, crit).select().rows
         _, cols = read_columns(src)
         got, flagged = [], 0
-        for b in stream_selected(pt, crit, ["data", "lambda"]):
+        for b in Scan(pt, crit).stream(["data", "lambda"]):
             rows = b.start + (np.arange(b.stop - b.start) if b.index is None else b.index)
             assert np.array_equal(b["data"], cols["data"][rows])
             got.append(rows)

@@ -33,11 +33,12 @@ def test_plot_colourings(simulated, tmp_path, by) -> None:
 
 
 def test_plot_samples_large_selections(simulated, tmp_path) -> None:
-    from pixtab.core.ops.rows import Criteria, open_table
+    from pixtab.core.io.selection import Criteria
+    from pixtab.core.io.table import PixTable
     from pixtab.core.ops.skyplot import sample_sky
 
     src = simulated(**STAR_KW)
-    with open_table(str(src)) as pt:
+    with PixTable(str(src)) as pt:
         s = sample_sky(pt, Criteria(), "ifu", max_points=5000)
         assert s.total == pt.nrows and len(s.x) == 5000
         assert set(np.unique(s.colour)) == {12, 13} and s.flagged.any()

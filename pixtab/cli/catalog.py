@@ -89,7 +89,7 @@ def run(
         with PixTable(path) as pt, phases(path) as progress:
             if not count:
                 check_columns(pt)
-            selections = select_sources(pt, criteria, sources, progress)
+            selections = select_sources(pt, criteria, sources, progress, opts["plan"])
             if count:
                 prefix = f"{path}: " if len(inputs) > 1 else ""
                 for s, sel in zip(sources, selections):
@@ -98,10 +98,10 @@ def run(
                     if opts["as_json"]:
                         ui.print_json({**d, "id": s.id})
                     else:
-                        ui.echo(f"{prefix}{s.id}: {sel.count}")
+                        ui.echo(f"{prefix}{s.id}: {sel.count()}")
                 return
-            empty = [s.id for s, sel in zip(sources, selections) if sel.count == 0]
-            keep = [k for k, sel in enumerate(selections) if sel.count or opts["allow_empty"]]
+            empty = [s.id for s, sel in zip(sources, selections) if sel.count() == 0]
+            keep = [k for k, sel in enumerate(selections) if sel.count() or opts["allow_empty"]]
             if empty:
                 what = "written with 0 rows" if opts["allow_empty"] else "not written (--allow-empty writes 0-row tables)"
                 ui.warning(f"{path}: {len(empty)} of {len(sources)} sources select no row ({', '.join(empty)}): {what}")

@@ -150,16 +150,18 @@ def _add_where(f: Callable[..., Any]) -> None:
 #: criteria option values, consumed by the wrapper
 _CRITERIA_PARAMS = (
     "circle", "square", "lambdas", "ifus", "slices", "slice_numbering", "stacks", "xpix", "ypix", "exps",
-    "use_or", "where", "good", "full_scan",
+    "use_or", "where", "good", "full_scan", "build_index",
 )  # fmt: skip
 
 
 def criteria_options(f: F) -> F:
-    """Every row-selection option; the command gets ``criteria`` (a :class:`Criteria`) and
+    """Every row-selection option; the command gets ``criteria`` (a :class:`Criteria`),
+    ``plan`` (the planner's :class:`PlanOptions`: --full-scan, --build-index) and
     ``slice_numbering`` (for its own output)."""
 
     @functools.wraps(f)
     def wrapper(*args: Any, **kw: Any) -> Any:
+        from ..core.io.plan import PlanOptions
         from ..core.io.selection import Criteria, ccd_slices
 
         v = {k: kw.pop(k) for k in _CRITERIA_PARAMS}
@@ -176,8 +178,8 @@ def criteria_options(f: F) -> F:
             zero_based=bool(kw.get("zero_based", False)),
             where=_filters(v["where"], v["good"]),
             slice_numbering=v["slice_numbering"],
-            full_scan=v["full_scan"],
         )
+        kw["plan"] = PlanOptions(full_scan=v["full_scan"], build_index=v["build_index"])
         kw["slice_numbering"] = v["slice_numbering"]
         return f(*args, **kw)
 
@@ -215,6 +217,12 @@ def criteria_options(f: F) -> F:
         is_flag=True,
         help="Test every row: use neither an index nor the row order to skip rows (the reference path, "
         "for checks and benchmarks).",
+    )(wrapper)
+    wrapper = click.option(
+        "--build-index",
+        is_flag=True,
+        help="Index the table on the way (a full scan that also reads xpos, ypos, lambda, origin) into the "
+        "cache, so that later cuts skip rows (see pixtab index).",
     )(wrapper)
     wrapper = click.option("--or", "use_or", is_flag=True, help="Keep rows meeting any criterion (default: all of them).")(wrapper)
     for opt in reversed(options):

@@ -66,6 +66,7 @@ def command(
     sky: bool,
     with_cols: str | None,
     criteria: Any,
+    plan: Any,
     slice_numbering: str,
     values: list[int],
     overwrite: bool,
@@ -115,9 +116,8 @@ def command(
 
     from ..core.fits.atomic import atomic_output
     from ..core.io.table import PixTable
-    from ..core.ops.decode import DecodeOptions, check_options, check_with_columns, iter_text_output, write_fits_table
-    from ..core.ops.extract import select_rows
-    from ..core.ops.selected import count_selected
+    from ..core.io.scan import Scan
+    from ..core.ops.decode import DecodeOptions, check_options, check_with_columns, count_between, iter_text_output, write_fits_table
 
     if output and output != "-":
         check_outputs([(input_path, output)], overwrite)
@@ -134,14 +134,14 @@ def command(
         if sky and pt.wcs == "pixel":
             log.warning("%s: pixel-unit table: ra,dec are the focal-plane xpos,ypos (pixels)", input_path)
         with phases(input_path) as progress:
-            selection = None if criteria.empty else select_rows(pt, criteria, progress)
+            selection = None if criteria.empty else Scan(pt, criteria, plan, progress).select()
             if fmt == "fits":
                 with atomic_output(output, overwrite) as fd:  # type: ignore[arg-type]
                     write_fits_table(fd, pt, opts, start, stop, progress, selection)
             else:
                 _emit_text(output, overwrite, iter_text_output(pt, opts, start, stop, sep, progress, selection))
     if output and output != "-":
-        out.info(f"wrote {output} ({count_selected(selection, start, stop):,} rows)")
+        out.info(f"wrote {output} ({count_between(selection, start, stop):,} rows)")
 
 
 def _row_bounds(rows: tuple[float, float] | None, nrows: int) -> tuple[int, int]:

@@ -40,6 +40,7 @@ def command(
     decode: bool,
     sky: bool,
     criteria: Any,
+    plan: Any,
     slice_numbering: str,
     zero_based: bool,
     allow_empty: bool,
@@ -67,8 +68,9 @@ def command(
       pixtab export in.fits -o star.csv --circle 150.1163 2.2058 2 --columns lambda,data,stat,dq
       duckdb -c "SELECT ifu, count(*) FROM 'rows.parquet' GROUP BY ifu"
     """
+    from ..core.fits.atomic import atomic_output
     from ..core.io.table import PixTable
-    from ..core.ops.export import ExportRequest, column_names, export, format_of
+    from ..core.ops.export import ExportRequest, column_names, format_of, prepare_export
 
     if output == "-":
         raise click.UsageError("export writes a file; for text on stdout use decode-origin (--with COLUMNS, same criteria)")
@@ -89,7 +91,9 @@ def command(
         raise click.BadParameter("empty column list", param_hint="'--columns'")
     check_outputs([(input, output)], overwrite)
     with PixTable(input) as pt, phases(input) as progress:
-        result = export(pt, criteria, req, output, overwrite, allow_empty, progress)
+        job = prepare_export(pt, criteria, req, allow_empty, progress, plan)
+        with atomic_output(output, overwrite) as fd:
+            result = job.write(fd, output)
     ui.info(f"wrote {output} ({result.selected:,} of {result.rows:,} rows, {len(result.columns)} columns, {fmt})")
     if as_json:
         ui.print_json(result.as_dict())

@@ -35,11 +35,6 @@ NAME_TEMPLATE = "{stem}_extract.fits"
 @layout_opt()
 @zero_based_opt
 @click.option("--count", is_flag=True, help="Print the number of selected rows and write nothing.")
-@click.option(
-    "--build-index",
-    is_flag=True,
-    help="Index the table on the way (full scan of xpos, ypos, lambda, origin) into the cache; see pixtab index.",
-)
 @click.option("--allow-empty", is_flag=True, help="Write a 0-row table when nothing is selected (default: error, no file).")
 @round_float32_opt
 @overwrite_opt
@@ -52,11 +47,11 @@ def command(
     output_dir: str | None,
     name_template: str,
     criteria: Any,
+    plan: Any,
     slice_numbering: str,
     layout: str,
     zero_based: bool,
     count: bool,
-    build_index: bool,
     allow_empty: bool,
     round_float32: bool,
     overwrite: bool,
@@ -92,12 +87,10 @@ def command(
             raise click.UsageError("--catalog writes one file per source: use --output-dir, not -o")
         if criteria.apertures:
             raise click.UsageError("--catalog gives the apertures: drop --circle/--square")
-        if build_index:
-            raise click.UsageError("--build-index works on one selection: index the table first (pixtab index)")
         sources = catalog_cli.read_sources(click.get_current_context(), catalog, catalog_radius)
         template = catalog_cli.NAME_TEMPLATE if name_template == NAME_TEMPLATE else name_template
         opts = dict(count=count, allow_empty=allow_empty, layout=layout, round_float32=round_float32,
-                    overwrite=overwrite, as_json=as_json)
+                    overwrite=overwrite, as_json=as_json, plan=plan)
         return catalog_cli.run(inputs, sources, criteria, output_dir, template, opts)
     if catalog_radius is not None:
         raise click.UsageError("--radius is the default radius of --catalog sources; use --circle RA DEC RADIUS")
@@ -112,7 +105,7 @@ def command(
 
     def one(path: str) -> None:
         from ..core.fits.atomic import atomic_output
-        from ..core.io.plan import PlanOptions, log_io, process_io
+        from ..core.io.plan import log_io, process_io
         from ..core.io.table import PixTable
         from ..core.ops.extract import check_columns, check_selection, select_rows, summarize, write_selection
 
@@ -120,7 +113,7 @@ def command(
         with PixTable(path) as pt, phases(path) as progress:
             if not count:
                 check_columns(pt)
-            selection = select_rows(pt, criteria, progress, plan=PlanOptions(build_index=build_index))
+            selection = select_rows(pt, criteria, progress, plan)
             out = outputs[path]
             if out is None:
                 result = summarize(pt, selection, None, None)

@@ -61,7 +61,7 @@ def command(input: str, output: str | None, bins: int | None, bin_width: float |
       pixtab fit star.fits --bins 10 --png fit.png
     """
     from ..core.ops.fit import FitRequest, fit_table, radial_profile
-    from ..core.ops.rows import open_table
+    from ..core.io.table import PixTable
 
     if bins is not None and bin_width is not None:
         raise click.UsageError("give --bins or --bin-width, not both")
@@ -69,8 +69,8 @@ def command(input: str, output: str | None, bins: int | None, bin_width: float |
         raise click.BadParameter("must be a positive number of Angstrom", param_hint="'--bin-width'")
     req = FitRequest(model, background, bins, bin_width, seeing[0])
     check_outputs([(input, p) for p in file_outputs(output, png)], overwrite)
-    with open_table(input) as pt, phases(input) as progress:
-        results, rows = fit_table(pt, criteria, req, progress)
+    with PixTable(input) as pt, phases(input) as progress:
+        results, rows = fit_table(pt, criteria, req, progress, kw["plan"])
         unit = pt.columns["data"].unit
     failed = [r for r in results if r["status"] != "ok"]
     for r in failed:

@@ -74,21 +74,23 @@ def command(input: str, output: str | None, spaxel: tuple[float, bool], column: 
       IFS=, read -r id ra dec rest < <(pixtab image t.fits --peaks 1 | tail -n 1)
     """
     from ..core.ops.image import ImageRequest, make_image, write_image
-    from ..core.ops.rows import InputError, atomic_output, open_table
+    from ..core.errors import InputError
+    from ..core.fits.atomic import atomic_output
+    from ..core.io.table import PixTable
 
     if not output and not peaks and not png:
         raise click.UsageError("nothing to do: give -o/--output, --peaks N and/or --png FILE")
     if output == "-":
         raise click.UsageError("the image is a FITS file: -o needs a file name")
     check_outputs([(input, p) for p in file_outputs(output, png)], overwrite)
-    with open_table(input) as pt, phases(input) as progress:
+    with PixTable(input) as pt, phases(input) as progress:
         size, bare = spaxel
         if pt.wcs == "pixel" and not bare:
             size /= 0.2  # arcsec to focal-plane pixels
         if pt.wcs == "pixel" and peaks:
             raise InputError(input, "pixel-unit table: no sky positions, so no source catalogue")
         req = ImageRequest(size, column, statistic, keep_flagged, variance)
-        im = make_image(pt, criteria, req, progress)
+        im = make_image(pt, criteria, req, progress, kw["plan"])
         for note in im.notes:
             log.warning("%s", note)
         found: list = []

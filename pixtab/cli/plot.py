@@ -40,12 +40,12 @@ def command(input: str, output: str, by: str, max_points: int, overwrite: bool, 
       pixtab plot combined.fits -o exps.png --color-by exp --lambda 6000:6100
     """
     from ..core.ops.pictures import sky_figure
-    from ..core.ops.rows import open_table
+    from ..core.io.table import PixTable
     from ..core.ops.skyplot import sample_sky
 
     check_outputs([(input, output)], overwrite)
-    with open_table(input) as pt, phases(input) as progress:
-        s = sample_sky(pt, criteria, by, max_points, progress=progress)
+    with PixTable(input) as pt, phases(input) as progress:
+        s = sample_sky(pt, criteria, by, max_points, progress=progress, plan=kw["plan"])
     fig = sky_figure(s.x, s.y, s.colour, s.flagged, by, os.path.basename(input), s.celestial, len(s.x), s.total, s.unit)
     write_png(output, fig, overwrite)
     ui.info(f"wrote {output} ({len(s.x):,} of {s.total:,} rows drawn)")

@@ -79,6 +79,16 @@ def _finite_sources(ctx: click.Context, param: click.Parameter, value: tuple) ->
     help="FWHM varies as (lambda / 7000 Angstrom) ** SLOPE (seeing: about -0.2).",
 )
 @click.option(
+    "--lambda-tilt",
+    default=0.0,
+    show_default=True,
+    type=float,
+    callback=_finite,
+    metavar="ANGSTROM",
+    help="Tilt lambda across each slice by this much from edge to edge, as the pipeline's wavelength "
+    "solution does (a few Angstrom; 0: lambda follows the CCD row only).",
+)
+@click.option(
     "--date-obs",
     default="2023-03-14T05:12:08.118",
     show_default=True,

@@ -42,15 +42,16 @@ def command(input: str, output: str | None, width: float, keep_flagged: bool, fm
       pixtab spectrum sample.fits --circle 150.1163 2.2058 1.5arcsec --bin 2.5 > spec.csv
       pixtab spectrum star.fits -o spec.fits --png spec.png
     """
-    from ..core.ops.rows import atomic_output, open_table
+    from ..core.fits.atomic import atomic_output
+    from ..core.io.table import PixTable
     from ..core.ops.spectrum import make_spectrum, write_fits
 
     if not width > 0:
         raise click.BadParameter("must be a positive number of Angstrom", param_hint="'--bin'")
     is_fits = bool(output) and output.lower().endswith((".fits", ".fit", ".fts", ".fits.gz"))  # type: ignore[union-attr]
     check_outputs([(input, p) for p in file_outputs(output, png)], overwrite)
-    with open_table(input) as pt, phases(input) as progress:
-        spec = make_spectrum(pt, criteria, width, keep_flagged, progress)
+    with PixTable(input) as pt, phases(input) as progress:
+        spec = make_spectrum(pt, criteria, width, keep_flagged, progress, kw["plan"])
     if is_fits:
         cards = {"HIERARCH PIXTAB INPUT": os.path.basename(input)[-60:], "HIERARCH PIXTAB BIN": (width, "[Angstrom] bin width"),
                  "HIERARCH PIXTAB ROWS": (int(spec.rows.sum()), "rows used"),

@@ -146,7 +146,7 @@ def exposure_blocks(index: TableIndex, selector: Selector, exps: Sequence[int]) 
 #: set to something (a criterion added later) counts as a criterion nothing bounds
 _KNOWN = {
     "apertures", "lambdas", "ifus", "slices", "stacks", "xpix", "ypix", "exps", "method",
-    "zero_based", "where", "slice_numbering", "full_scan",
+    "zero_based", "where", "slice_numbering",
 }  # fmt: skip
 
 

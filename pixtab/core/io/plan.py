@@ -206,7 +206,7 @@ def plan_rows(selector: Selector, options: PlanOptions | None = None) -> Plan:
     everything = [(0, pt.nrows)] if pt.nrows else []
     exp_spans = exposure_spans(selector)
     index, use_index, use_order = opt.index, opt.use_index, opt.use_order
-    if opt.full_scan or opt.build_index or selector.criteria.full_scan:
+    if opt.full_scan or opt.build_index:
         plan = Plan(everything, "full scan")
     else:
         if index is None and use_index:

@@ -71,9 +71,6 @@ class Criteria:
     #: row-filter expressions, each one criterion; ``slice_numbering`` is how they read ``slice``
     where: tuple[Expression, ...] = ()
     slice_numbering: str = "ccd"
-    #: not a criterion but how rows are found: test every row (no index, no use of the row
-    #: order; :mod:`pixtab.core.io.plan`)
-    full_scan: bool = False
 
     def __post_init__(self) -> None:
         if self.method not in ("and", "or"):

@@ -29,12 +29,11 @@ from ..format.expr import UNSIGNED32
 from ..format.origin import DetectorDecoder
 from ..format.sky import SkyFrame
 from ..format.slicer import sky_slice
-from ..io.table import DEFAULT_CHUNK_ROWS, PixTable
+from ..io.scan import Scan, Selection
+from ..io.table import PixTable
 from ..io.rowfilter import exposures_at
 from ..io.writer import PixtableWriter
 from ..progress import SILENT, Progress
-from .extract import Selection
-from .selected import count_selected, iter_selected, rows_to_read
 
 log = logging.getLogger(__name__)
 
@@ -139,9 +138,9 @@ def iter_decoded(
     opts: DecodeOptions,
     start: int = 0,
     stop: int | None = None,
-    chunk_rows: int = DEFAULT_CHUNK_ROWS,
     selection: Selection | None = None,
     progress: Progress = SILENT,
+    chunk_rows: int | None = None,
 ) -> Iterator[dict[str, np.ndarray]]:
     """Yield the decoded columns of rows ``start..stop-1`` (only the selected ones, given a
     selection) chunk by chunk; ``progress`` advances by the rows read.
@@ -154,7 +153,7 @@ def iter_decoded(
     frame = SkyFrame.of(pt) if opts.sky else None
     names = ["origin"] + (["xpos", "ypos"] if frame else []) + [n for n in opts.with_columns if n != "origin"]
     impossible, first = 0, -1  # rows whose IFU or slice cannot be a MUSE one
-    for rows, arrays in iter_selected(pt, list(dict.fromkeys(names)), selection, start, stop, progress, chunk_rows):
+    for rows, arrays in Scan(pt, progress=progress, chunk_rows=chunk_rows).copy(selection, list(dict.fromkeys(names)), start, stop):
         if isinstance(rows, range):
             out = decode_rows(decoder, arrays["origin"], rows.start, opts)
         else:
@@ -187,7 +186,7 @@ def iter_text_output(
     """The CSV/TSV output of rows ``start..stop-1`` (the selected ones): the header line, then
     blocks of lines. Bit masks (dq) print unsigned."""
     yield header_line([s.name for s in output_specs(pt, opts)], sep)
-    progress.start("decode", rows_to_read(selection, start, stop))
+    progress.start("decode", Scan(pt).rows_to_read(selection, start, stop))
     for cols in iter_decoded(pt, opts, start, stop, selection=selection, progress=progress):
         yield from iter_text(text_columns(cols), sep)
 
@@ -207,11 +206,16 @@ def write_fits_table(
     header["ROWSTART"] = (start, "0-based index of the first row decoded")
     header["PIXBASE"] = (0 if opts.zero_based else 1, "first detector pixel (1: DRS, FITS; 0: MPDAF)")
     header["SLICENUM"] = (opts.slice_numbering.upper(), "slice numbering: CCD (origin field) or SKY")
-    writer = PixtableWriter(fd, header, output_specs(pt, opts), count_selected(selection, start, stop), layout="table")
-    progress.start("decode", rows_to_read(selection, start, stop))
+    writer = PixtableWriter(fd, header, output_specs(pt, opts), count_between(selection, start, stop), layout="table")
+    progress.start("decode", Scan(pt).rows_to_read(selection, start, stop))
     for cols in iter_decoded(pt, opts, start, stop, selection=selection, progress=progress):
         writer.write(cols)
     writer.finish(header)
+
+
+def count_between(selection: Selection | None, start: int, stop: int) -> int:
+    """Rows of ``start..stop-1`` decoded: the selected ones (all without a selection)."""
+    return max(0, stop - start) if selection is None else selection.count_between(start, stop)
 
 
 # -- text output ---------------------------------------------------------------

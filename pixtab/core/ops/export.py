@@ -1,7 +1,8 @@
 """Export the (selected) rows of a pixel table to Parquet, Arrow IPC or CSV/TSV, and back.
 
-:func:`export` streams: the selection pass (as extract's) finds the rows,
-then the needed columns are read in the row blocks that hold them, decoded
+:func:`prepare_export` selects (the scan engine's pass, as extract's), then
+:meth:`Export.write` writes into the file the CLI opened: the needed columns
+are read in the row blocks that hold selected rows (:meth:`Scan.copy`), decoded
 fields and sky positions added, and the rows written in row groups of
 :data:`ROW_GROUP_ROWS` (memory: about one row group, whatever the table).
 
@@ -23,10 +24,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import CriteriaError, InputError
-from ..fits.atomic import atomic_output
 from ..fits.structure import header_bytes
 from ..format import origin as org
-from ..format.columns import FLAT_FIELD_EXTNAME, OPTIONAL, REQUIRED
+from ..format.columns import OPTIONAL, REQUIRED
 from ..format.expr import COLUMNS
 from ..format.keywords import key
 from ..format.limits import LimitsAccumulator, finish_limits
@@ -34,13 +34,14 @@ from ..format.origin import DetectorDecoder
 from ..format.sky import SkyFrame
 from ..io.arrow import ColumnMeta, ExportMeta, require_pyarrow, stored_dtype
 from ..io.rowfilter import decode_fields
+from ..io.plan import PlanOptions
+from ..io.scan import Scan, Selection
 from ..io.selection import Criteria
 from ..io.table import PixTable
 from ..progress import SILENT, Progress
 from .decode import header_line, iter_text
-from .extract import Selection, check_selection, output_header, select_rows
-from .flatfield import trimmed_flat_field
-from .selected import iter_selected, rows_to_read
+from .extract import check_selection, output_header
+from .extract import extra_hdus as extract_hdus
 
 
 FORMATS = ("parquet", "arrow", "csv", "tsv")
@@ -173,82 +174,104 @@ class _Rows:
             self._pool.shutdown(wait=True)
 
 
-def export(
-    pt: PixTable,
-    criteria: Criteria,
-    req: ExportRequest,
-    output: str,
-    overwrite: bool = False,
-    allow_empty: bool = False,
-    progress: Progress = SILENT,
-) -> ExportResult:
-    """Write the rows of ``pt`` that meet ``criteria`` to ``output`` (atomically)."""
-    if req.fmt not in FORMATS:
-        raise ValueError(f"unknown format {req.fmt!r}")
-    if req.fmt in ("parquet", "arrow"):
-        require_pyarrow()
-    names = output_names(pt, req)
-    table_cols = [n for n in names if n in pt.columns]
-    complete = set(table_cols) == set(pt.columns)
-    selection = None
-    if not criteria.empty:
-        selection = select_rows(pt, criteria, progress)
-        check_selection(pt, selection, allow_empty)
-    selected = pt.nrows if selection is None else selection.count
-    decoded = [n for n in names if n in DECODED_FIELDS]
-    decoder = DetectorDecoder.of(pt) if decoded else None
-    frame = SkyFrame.of(pt) if set(SKY_FIELDS) & set(names) else None
-    read = list(dict.fromkeys(table_cols + (["origin"] if decoder else []) + (["xpos", "ypos"] if frame else [])))
-    fields = [_field_name(pt, n) for n in names]
-    dtypes = [np.dtype(_DERIVED_DTYPES[n]) if n not in pt.columns else stored_dtype(n, pt.columns[n].dtype) for n in names]
+@dataclass
+class Export:
+    """An export whose rows are selected, ready to be written to an open file (:meth:`write`)."""
 
-    def batches() -> Iterator[dict[str, np.ndarray]]:
-        progress.start("export", rows_to_read(selection, 0, pt.nrows))
-        for rows, arrays in iter_selected(pt, read, selection, progress=progress):
-            out = {f: arrays[n].view(dt) for f, n, dt in zip(fields, names, dtypes) if n in table_cols}
-            if decoder is not None:
-                sky_slices = req.slice_numbering == "sky"
-                out.update(decode_fields(decoder, arrays["origin"], lambda: rows, decoded, req.zero_based, sky_slices))
-            if frame is not None:
-                out["ra"], out["dec"] = frame.radec(arrays["xpos"], arrays["ypos"])
-            if "row" in names:
-                out["row"] = np.arange(rows.start, rows.stop, dtype=np.int64) if isinstance(rows, range) else rows
-            yield out
+    pt: PixTable
+    criteria: Criteria
+    req: ExportRequest
+    names: list[str]
+    selection: Selection | None
+    scan: Scan
 
-    meta = None
-    if req.fmt in ("parquet", "arrow"):
-        # A rebuildable selection gets extract's header, whose LIMITS need a pass over the rows.
-        rebuilt = selection is not None and complete
-        if rebuilt:
-            primary = header_bytes(_selection_header(pt, selection, progress))  # type: ignore[arg-type]
-            hdus = _extra_hdus(pt, criteria)
-        else:
-            primary = os.pread(pt.fd, pt.hdus[0].data_offset, 0)
-            hdus = [pt.hdu_bytes(h) for h in pt.extra_hdus]
-        # Every column of the table, exported or not: a rebuild says which are missing.
-        cols = [ColumnMeta(_field_name(pt, n), _fits_name(pt, n), _fits_dtype(pt, n), c.unit) for n, c in pt.columns.items()]
-        meta = ExportMeta(
-            source=os.path.basename(pt.path),
-            layout=pt.layout,
-            rows=selected,
-            primary_header=primary.decode("ascii", errors="replace"),
-            columns=cols,
-            extra_hdus=ExportMeta.pack_hdus(hdus),
-            extra_names=[h.extname or f"HDU {h.index}" for h in pt.extra_hdus],
-            selected=selection is not None,
-            decoded={"zero_based": req.zero_based, "slice_numbering": req.slice_numbering} if decoded else {},
-        )
+    @property
+    def selected(self) -> int:
+        return self.pt.nrows if self.selection is None else self.selection.count()
 
-    units = {f: (pt.columns[n].unit if n in pt.columns else {"xpix": "pix", "ypix": "pix", "ra": "deg", "dec": "deg"}.get(n))
-             for f, n in zip(fields, names)}  # fmt: skip
-    with atomic_output(output, overwrite) as fd:
+    def write(self, fd: int, output: str) -> ExportResult:
+        """Write the file into ``fd`` (open, empty; ``output`` is its name for the result)."""
+        pt, req, names, selection, progress = self.pt, self.req, self.names, self.selection, self.scan.progress
+        table_cols = [n for n in names if n in pt.columns]
+        complete = set(table_cols) == set(pt.columns)
+        decoded = [n for n in names if n in DECODED_FIELDS]
+        decoder = DetectorDecoder.of(pt) if decoded else None
+        frame = SkyFrame.of(pt) if set(SKY_FIELDS) & set(names) else None
+        read = list(dict.fromkeys(table_cols + (["origin"] if decoder else []) + (["xpos", "ypos"] if frame else [])))
+        fields = [_field_name(pt, n) for n in names]
+        dtypes = [np.dtype(_DERIVED_DTYPES[n]) if n not in pt.columns else stored_dtype(n, pt.columns[n].dtype) for n in names]
+
+        def batches() -> Iterator[dict[str, np.ndarray]]:
+            progress.start("export", self.scan.rows_to_read(selection))
+            for rows, arrays in self.scan.copy(selection, read):
+                out = {f: arrays[n].view(dt) for f, n, dt in zip(fields, names, dtypes) if n in table_cols}
+                if decoder is not None:
+                    sky_slices = req.slice_numbering == "sky"
+                    out.update(decode_fields(decoder, arrays["origin"], lambda: rows, decoded, req.zero_based, sky_slices))
+                if frame is not None:
+                    out["ra"], out["dec"] = frame.radec(arrays["xpos"], arrays["ypos"])
+                if "row" in names:
+                    out["row"] = np.arange(rows.start, rows.stop, dtype=np.int64) if isinstance(rows, range) else rows
+                yield out
+
+        meta = self._meta(complete, decoded) if req.fmt in ("parquet", "arrow") else None
+        units = {f: (pt.columns[n].unit if n in pt.columns else {"xpix": "pix", "ypix": "pix", "ra": "deg", "dec": "deg"}.get(n))
+                 for f, n in zip(fields, names)}  # fmt: skip
         with os.fdopen(os.dup(fd), "wb", buffering=1 << 20) as f:
             if req.fmt in ("csv", "tsv"):
                 _write_text(f, fields, batches(), "\t" if req.fmt == "tsv" else ",")
             else:
                 _write_arrow(f, req, fields, dtypes, units, batches(), meta)  # type: ignore[arg-type]
         size = os.fstat(fd).st_size
-    return ExportResult(pt.path, output, req.fmt, pt.nrows, selected, fields, complete and req.fmt != "csv", size)
+        return ExportResult(pt.path, output, req.fmt, pt.nrows, self.selected, fields, complete and req.fmt != "csv", size)
+
+    def _meta(self, complete: bool, decoded: list[str]) -> ExportMeta:
+        """What a rebuild needs: a rebuildable selection gets extract's header and extensions."""
+        pt, req, selection = self.pt, self.req, self.selection
+        if selection is not None and complete:
+            primary = header_bytes(_selection_header(self.scan, selection))
+            hdus = extract_hdus(pt, self.criteria, as_bytes=True)
+        else:
+            primary = os.pread(pt.fd, pt.hdus[0].data_offset, 0)
+            hdus = [pt.hdu_bytes(h) for h in pt.extra_hdus]
+        # Every column of the table, exported or not: a rebuild says which are missing.
+        cols = [ColumnMeta(_field_name(pt, n), _fits_name(pt, n), _fits_dtype(pt, n), c.unit) for n, c in pt.columns.items()]
+        return ExportMeta(
+            source=os.path.basename(pt.path),
+            layout=pt.layout,
+            rows=self.selected,
+            primary_header=primary.decode("ascii", errors="replace"),
+            columns=cols,
+            extra_hdus=ExportMeta.pack_hdus(hdus),  # type: ignore[arg-type]
+            extra_names=[h.extname or f"HDU {h.index}" for h in pt.extra_hdus],
+            selected=selection is not None,
+            decoded={"zero_based": req.zero_based, "slice_numbering": req.slice_numbering} if decoded else {},
+        )
+
+
+def prepare_export(
+    pt: PixTable,
+    criteria: Criteria,
+    req: ExportRequest,
+    allow_empty: bool = False,
+    progress: Progress = SILENT,
+    plan: PlanOptions | None = None,
+) -> Export:
+    """Check the request and select the rows (an empty selection raises before any output
+    exists, unless ``allow_empty``); then :meth:`Export.write` into the caller's file."""
+    if req.fmt not in FORMATS:
+        raise ValueError(f"unknown format {req.fmt!r}")
+    if req.fmt in ("parquet", "arrow"):
+        require_pyarrow()
+    names = output_names(pt, req)
+    scan = Scan(pt, criteria, plan, progress)
+    selection = None
+    if not criteria.empty or scan.options.build_index:
+        selection = scan.select()
+        check_selection(pt, selection, allow_empty)
+        if criteria.empty:
+            selection = None  # read for the index only: every row, as without it
+    return Export(pt, criteria, req, names, selection, scan)
 
 
 def _write_text(f: Any, fields: list[str], batches: Iterator[dict[str, np.ndarray]], sep: str) -> None:
@@ -258,30 +281,20 @@ def _write_text(f: Any, fields: list[str], batches: Iterator[dict[str, np.ndarra
             f.write(block)
 
 
-def _selection_header(pt: PixTable, selection: Selection, progress: Progress) -> Any:
+def _selection_header(scan: Scan, selection: Selection) -> Any:
     """The primary header extract would write for ``selection`` (LIMITS from the selected rows)."""
+    pt, progress = scan.pt, scan.progress
     header = output_header(pt, selection, selection.shifted)
     limits = LimitsAccumulator()
     ifus = np.zeros(org.IFU_MASK + 1, dtype=np.int64)
-    progress.start("limits", rows_to_read(selection, 0, pt.nrows))
-    for _, a in iter_selected(pt, ["xpos", "ypos", "lambda", "origin"], selection, progress=progress):
+    progress.start("limits", scan.rows_to_read(selection))
+    for _, a in scan.copy(selection, ["xpos", "ypos", "lambda", "origin"]):
         limits.add(a["xpos"], a["ypos"], a["lambda"], a["origin"])
         ifus += np.bincount(org.get_ifu(a["origin"]), minlength=len(ifus))
     if key("MERGED") in header:
         header[key("MERGED")] = int(np.count_nonzero(ifus))
-    finish_limits(header, limits if selection.count else None, pt.wcs, pt.centre if pt.wcs == "positioned" else None)
+    finish_limits(header, limits if selection.count() else None, pt.wcs, pt.centre if pt.wcs == "positioned" else None)
     return header
-
-
-def _extra_hdus(pt: PixTable, criteria: Criteria) -> list[bytes]:
-    """The other HDUs as extract writes them (the flat field trimmed to the wavelength cut), as bytes."""
-    out = []
-    for h in pt.extra_hdus:
-        if (h.extname or "").upper() == FLAT_FIELD_EXTNAME:
-            out.append(trimmed_flat_field(pt, h, criteria.lambda_span()))
-        else:
-            out.append(pt.hdu_bytes(h))
-    return out
 
 
 def _write_arrow(

@@ -16,7 +16,13 @@ import numpy as np
 
 from .psf import FitError, PsfFit, fit_psf
 from .psfmodels import BETA_MAX
-from .rows import Criteria, CriteriaError, EmptySelectionError, InputError, PixTable, SILENT, Progress, SkyFrame, stream_selected
+from ..errors import CriteriaError, EmptySelectionError, InputError
+from ..format.sky import SkyFrame
+from ..io.plan import PlanOptions
+from ..io.scan import Scan
+from ..io.selection import Criteria
+from ..io.table import PixTable
+from ..progress import SILENT, Progress
 
 log = logging.getLogger(__name__)
 
@@ -63,14 +69,16 @@ class Rows:
     flagged: int
 
 
-def sky_rows(pt: PixTable, criteria: Criteria, progress: Progress = SILENT) -> tuple[dict[str, np.ndarray], int]:
+def sky_rows(
+    pt: PixTable, criteria: Criteria, progress: Progress = SILENT, plan: PlanOptions | None = None
+) -> tuple[dict[str, np.ndarray], int]:
     """The selected, unflagged rows as RA/Dec (deg), lambda, data, stat (float64), and the flagged count."""
     frame = SkyFrame.of(pt)
     if frame.is_pixel:
         raise InputError(pt.path, "pixel-unit table: no sky positions to fit (a fit needs a projected or positioned table)")
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("ra", "dec", "lambda", "data", "stat")}
     n = flagged = 0
-    for batch in stream_selected(pt, criteria, ["xpos", "ypos", "lambda", "data", "stat"], progress=progress, phase="fit"):
+    for batch in Scan(pt, criteria, plan, progress).stream(["xpos", "ypos", "lambda", "data", "stat"], phase="fit"):
         flagged += batch.flagged  # type: ignore[attr-defined]
         if not len(batch):  # type: ignore[arg-type]
             continue
@@ -85,11 +93,11 @@ def sky_rows(pt: PixTable, criteria: Criteria, progress: Progress = SILENT) -> t
     return {k: np.concatenate(v) for k, v in parts.items()}, flagged
 
 
-def load_rows(pt: PixTable, criteria: Criteria, progress: Progress = SILENT) -> Rows:
+def load_rows(pt: PixTable, criteria: Criteria, progress: Progress = SILENT, plan: PlanOptions | None = None) -> Rows:
     """Stream the selected rows into memory as sky offsets about the aperture centre."""
     if len(criteria.apertures) > 1:
         raise CriteriaError("a fit takes at most one aperture", field="apertures")
-    cols, flagged = sky_rows(pt, criteria, progress)
+    cols, flagged = sky_rows(pt, criteria, progress, plan)
     frame = SkyFrame.of(pt)
     if criteria.apertures:
         ap = criteria.apertures[0]
@@ -153,9 +161,11 @@ def result_row(label: str, lo: float, hi: float, lam: np.ndarray, fit: PsfFit | 
     return out
 
 
-def fit_table(pt: PixTable, criteria: Criteria, req: FitRequest, progress: Progress = SILENT) -> tuple[list[dict], Rows]:
+def fit_table(
+    pt: PixTable, criteria: Criteria, req: FitRequest, progress: Progress = SILENT, plan: PlanOptions | None = None
+) -> tuple[list[dict], Rows]:
     """Fit the whole range (an error if that fails), then each wavelength bin (failures reported per bin)."""
-    rows = load_rows(pt, criteria, progress)
+    rows = load_rows(pt, criteria, progress, plan)
     area = spaxel_area(pt)
 
     def one(sel: np.ndarray | slice, fwhm0: float) -> PsfFit:

@@ -16,14 +16,18 @@ spaxel and quantity), whatever the table size.
 from __future__ import annotations
 
 import math
-import threading
 from dataclasses import dataclass, field
 
 import numpy as np
 from astropy.io import fits
 
 from .canvas import Block, Canvas
-from .rows import Criteria, CriteriaError, EmptySelectionError, InputError, PixTable, SILENT, Progress, Scratch, stream_selected
+from ..errors import CriteriaError, EmptySelectionError, InputError
+from ..io.plan import PlanOptions
+from ..io.scan import RowBatch, Scan
+from ..io.selection import Criteria
+from ..io.table import PixTable
+from ..progress import SILENT, Progress
 from .tangent import Plane
 
 STATISTICS = ("sum", "mean", "wmean")
@@ -95,7 +99,9 @@ def spaxel_bins(plane: Plane, step: float, xpos: np.ndarray, ypos: np.ndarray, b
     return np.floor(y, out=y), np.floor(x, out=x)
 
 
-def make_image(pt: PixTable, criteria: Criteria, req: ImageRequest, progress: Progress = SILENT) -> SkyImage:
+def make_image(
+    pt: PixTable, criteria: Criteria, req: ImageRequest, progress: Progress = SILENT, plan: PlanOptions | None = None
+) -> SkyImage:
     """Bin the selected rows of ``pt`` onto a sky grid (one streaming pass)."""
     plane = Plane.of(pt)
     if req.column not in pt.columns:
@@ -104,14 +110,10 @@ def make_image(pt: PixTable, criteria: Criteria, req: ImageRequest, progress: Pr
     need_stat = req.statistic == "wmean" or req.variance
     columns = ["xpos", "ypos", req.column] + (["stat"] if need_stat and req.column != "stat" else [])
 
-    local = threading.local()
-
-    def reduce(batch) -> tuple[Block | None, int, int]:  # type: ignore[no-untyped-def]
+    def reduce(batch: RowBatch) -> tuple[Block | None, int, int]:
         if len(batch) == 0:
             return None, 0, batch.flagged
-        if not hasattr(local, "scratch"):
-            local.scratch = Scratch()
-        buf = lambda name, n: local.scratch.get(name, n, np.float32)  # noqa: E731
+        buf = lambda name, n: batch.scratch.get("image " + name, n, np.float32)  # noqa: E731
         row, col = spaxel_bins(plane, step, batch["xpos"], batch["ypos"], buf)
         v = batch[req.column]
         values: dict[str, np.ndarray | None] = {"n": None}
@@ -132,7 +134,7 @@ def make_image(pt: PixTable, criteria: Criteria, req: ImageRequest, progress: Pr
 
     canvas = Canvas(2)
     rows = flagged = 0
-    for block, n, nflag in stream_selected(pt, criteria, columns, req.keep_flagged, progress=progress, phase="image", work=reduce, dense=True):  # type: ignore[misc]
+    for block, n, nflag in Scan(pt, criteria, plan, progress).stream(columns, reduce, req.keep_flagged, dense=True, phase="image"):  # type: ignore[misc]
         canvas.add(block)
         rows += n
         flagged += nflag

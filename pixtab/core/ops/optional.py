@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from .rows import PixtabError
+from ..errors import PixtabError
 
 #: module -> (distribution, pixtab extra that installs it)
 EXTRAS = {

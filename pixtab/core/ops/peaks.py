@@ -21,7 +21,10 @@ from .fit import sky_rows
 from .image import SkyImage
 from .optional import require
 from .psf import FitError, fit_psf
-from .rows import Aperture, Criteria, CriteriaError, PixTable, PixtabError, SkyFrame
+from ..errors import CriteriaError, PixtabError
+from ..format.sky import SkyFrame
+from ..io.selection import Aperture, Criteria
+from ..io.table import PixTable
 
 log = logging.getLogger(__name__)
 

@@ -58,6 +58,9 @@ class SimulationSpec:
     seeing_slope: float = 0.0  # FWHM(lambda) = FWHM * (lambda / LAMBDA_REF) ** slope
     #: start of the (first) exposure, UTC ISO 8601; exposures of one field need distinct ones
     date_obs: str = DATE_OBS
+    #: lambda tilt across each slice (Angstrom from its left to its right edge), as the
+    #: pipeline's wavelength solution has; 0: lambda follows the CCD row only
+    lambda_tilt: float = 0.0
 
 
 def _slice_geometry(ifu: int, slc: int, exp: int) -> tuple[int, int, int]:
@@ -152,6 +155,8 @@ def build_header(spec: SimulationSpec) -> fits.Header:
             h["HIERARCH PIXTAB SIM BETA"] = (spec.beta, "Moffat power index")
         h["HIERARCH PIXTAB SIM SEEING SLOPE"] = (spec.seeing_slope, "FWHM ~ (lambda/LREF)**slope")
         h["HIERARCH PIXTAB SIM LREF"] = (LAMBDA_REF, "[Angstrom] wavelength of the nominal FWHM")
+    if spec.lambda_tilt:
+        h["HIERARCH PIXTAB SIM LAMBDA TILT"] = (spec.lambda_tilt, "[Angstrom] across each slice")
     reserve_limits(h, spec.rows > 0)
     # Appended as cards: assigning h[name] looks the name up first, quadratic in the card count
     # (40 exposures x 24 IFUs x 48 slices = 46080 cards).
@@ -219,7 +224,10 @@ def _block(
     oy = (fx * math.sin(pa) + fy * math.cos(pa)) * SPAXEL - 0.9 * (k - 1)
     xpos, ypos = sky.to_table(ox, oy)
     curvature = 0.0004 * (x - (x_left + width / 2)) ** 2
-    lam = (LAMBDA0 + DISPERSION * (y - 1) + 0.3 * math.sin(slc + ifu) + curvature).astype(np.float32)
+    lam = LAMBDA0 + DISPERSION * (y - 1) + 0.3 * math.sin(slc + ifu) + curvature
+    if spec.lambda_tilt:
+        lam = lam + spec.lambda_tilt * (frac - 0.5)
+    lam = lam.astype(np.float32)
     continuum = 20.0 + 5.0 * np.sin(lam / 700.0)
     skyline = 400.0 * np.exp(-(((lam % 293.0) - 146.0) ** 2) / 2.0)
     if spec.sources:
@@ -304,6 +312,8 @@ def validate(spec: SimulationSpec) -> None:
         _mjd(spec.date_obs)
     except ValueError:
         raise CriteriaError(f"DATE-OBS {spec.date_obs!r} is not an ISO date (e.g. 2023-03-14T05:12:08.118)", field="date_obs") from None
+    if not (math.isfinite(spec.lambda_tilt) and abs(spec.lambda_tilt) <= 100):
+        raise CriteriaError(f"lambda tilt {spec.lambda_tilt}: give -100..100 Angstrom", field="lambda_tilt")
     if spec.profile not in ("gaussian", "moffat"):
         raise CriteriaError(f"unknown source profile {spec.profile!r} (gaussian or moffat)", field="profile")
     if spec.profile == "moffat" and not spec.beta > 1:

@@ -12,7 +12,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .rows import Criteria, CriteriaError, EmptySelectionError, PixTable, SILENT, Progress, exposure_numbers, get_ifu, get_slice, stream_selected
+from ..errors import CriteriaError, EmptySelectionError
+from ..format.origin import get_ifu, get_slice
+from ..io.plan import PlanOptions
+from ..io.scan import Scan, exposure_numbers
+from ..io.selection import Criteria
+from ..io.table import PixTable
+from ..progress import SILENT, Progress
 from .tangent import Plane
 
 COLOUR_BY = ("ifu", "slice", "exp", "dq", "data")
@@ -30,7 +36,7 @@ class SkySample:
 
 
 def sample_sky(pt: PixTable, criteria: Criteria, by: str = "ifu", max_points: int = 200_000, seed: int = 0,
-               progress: Progress = SILENT) -> SkySample:
+               progress: Progress = SILENT, plan: PlanOptions | None = None) -> SkySample:
     if by not in COLOUR_BY:
         raise CriteriaError(f"colour by one of {', '.join(COLOUR_BY)}, not {by!r}", field="color_by")
     plane = Plane.of(pt)
@@ -58,7 +64,7 @@ def sample_sky(pt: PixTable, criteria: Criteria, by: str = "ifu", max_points: in
 
     total = 0
     kept: list[np.ndarray] | None = None
-    for n, *arrays in stream_selected(pt, criteria, columns, keep_flagged=True, progress=progress, phase="plot", work=reduce):  # type: ignore[misc]
+    for n, *arrays in Scan(pt, criteria, plan, progress).stream(columns, reduce, keep_flagged=True, phase="plot"):  # type: ignore[misc]
         total += n
         kept = arrays if kept is None else [np.concatenate([a, b]) for a, b in zip(kept, arrays)]
         if kept[0].size > 2 * max_points:

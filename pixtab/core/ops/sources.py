@@ -13,6 +13,8 @@ same rows:
   so the cost per source is that of its own rows, not of the chunk;
 * with ``or`` (rows meeting any criterion), each source runs its whole one-source selector.
 
+The pass itself is the scan engine's (:meth:`pixtab.core.io.scan.Scan.select_many`).
+
 The copy pass reads the blocks that hold rows of any source, once, and hands each source
 its rows. Memory is bounded by the rows kept (each output's writer batches at most
 :data:`~pixtab.core.ops.extract.WRITE_ROWS` rows), not by the number of sources times a
@@ -22,28 +24,20 @@ buffer.
 from __future__ import annotations
 
 import dataclasses
-import threading
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 
 import numpy as np
 from astropy.io import fits
 
 from ..errors import CriteriaError
 from ..format.catalog import Source
-from ..io.plan import Plan, PlanOptions, chunked, plan_rows, with_gaps
-from ..io.rowsource import RowSource, Scratch
+from ..io.plan import Plan, PlanOptions, plan_rows
+from ..io.rowsource import RowSource
+from ..io.scan import Scan, Selection
 from ..io.selection import Aperture, Criteria, Selector
 from ..io.table import PixTable
 from ..progress import SILENT, Progress
-from .extract import (
-    SELECT_CHUNK_ROWS,
-    SELECT_WORKERS,
-    ChunkSelection,
-    Selection,
-    finish_output,
-    open_output,
-    ordered_map,
-)
+from .extract import finish_output, open_output
 
 
 def source_criteria(base: Criteria, source: Source) -> Criteria:
@@ -66,6 +60,9 @@ class _Sources:
         for sel in [self.base, *self.each]:
             cols += [c for c in sel.columns if c not in cols]
         self.columns = cols
+
+    def __len__(self) -> int:
+        return len(self.each)
 
     def select(self, src: RowSource) -> list[np.ndarray]:
         """Chunk-local indices (sorted) of each source's rows in ``src``."""
@@ -95,50 +92,44 @@ class _Sources:
 PLAN_MAX_SOURCES = 256
 
 
-def plan_sources(pt: PixTable, base: Criteria, sources: list[Source]) -> Plan:
+def plan_sources(pt: PixTable, base: Criteria, sources: list[Source], options: PlanOptions | None = None) -> Plan:
     """The rows any source can take: one plan for the other criteria with every source's
     aperture (OR-ed, as apertures are). With ``or`` and very many sources: every row."""
     if len(sources) > PLAN_MAX_SOURCES:
         if base.method == "or":
-            return plan_rows(Selector(pt, base), PlanOptions(full_scan=True))
-        return plan_rows(Selector(pt, base))  # a superset: the apertures only narrow it
+            return plan_rows(Selector(pt, base), dataclasses.replace(options or PlanOptions(), full_scan=True))
+        return plan_rows(Selector(pt, base), options)  # a superset: the apertures only narrow it
     apertures = [source_criteria(base, s).apertures[0] for s in sources]
-    return plan_rows(Selector(pt, dataclasses.replace(base, apertures=apertures)))
+    return plan_rows(Selector(pt, dataclasses.replace(base, apertures=apertures)), options)
 
 
-def select_sources(pt: PixTable, base: Criteria, sources: list[Source], progress: Progress = SILENT) -> list[Selection]:
+def select_sources(
+    pt: PixTable, base: Criteria, sources: list[Source], progress: Progress = SILENT, options: PlanOptions | None = None
+) -> list[Selection]:
     """One selection pass (phase ``select``): the rows of each source, as one-source extracts select them."""
-    work_of = _Sources(pt, base, sources)
-    progress.start("select", pt.nrows)
-    chunk_rows = SELECT_CHUNK_ROWS[pt.storage.packed]
-    bounds = chunked(plan_sources(pt, base, sources).ranges, chunk_rows)  # planner hook
-    live = [b for b in bounds if work_of.base.chunk_possible(*b)]
-    ahead = list(work_of.base.first_columns or ("ypos",)) if pt.storage.packed else work_of.columns
-    local = threading.local()
+    if not sources:
+        return []
+    return Scan(pt, None, options, progress).select_many(_Sources(pt, base, sources), plan_sources(pt, base, sources, options))
 
-    def work(span: tuple[int, int]) -> tuple[int, int, list[np.ndarray]]:
-        start, stop = span
-        if not hasattr(local, "scratch"):
-            local.scratch = Scratch()
-        arrays = pt.read(ahead, start, stop)
-        return start, stop, work_of.select(RowSource(pt, start, stop, arrays, local.scratch))
 
-    exposures = work_of.base.exposures
-    found: list[dict[int, ChunkSelection]] = [{} for _ in sources]
-    per_exp = [{e: 0 for e in exposures.numbers} for _ in sources]
-    pt.fd  # open the file before the workers share it
-    with ThreadPoolExecutor(max_workers=SELECT_WORKERS, thread_name_prefix="pixtab-select") as pool:
-        for start, stop, picks in ordered_map(pool, work, live):
-            for k, idx in enumerate(picks):
-                if idx.size:
-                    found[k][start] = ChunkSelection.of(start, stop, idx)
-                    exposures.count(start, idx, per_exp[k])
-            progress.advance(stop - start)
-    progress.advance(pt.nrows - sum(b - a for a, b in live))
-    return [
-        Selection(pt.nrows, [f.get(a) or ChunkSelection(a, b, 0, "none") for a, b in with_gaps(bounds, pt.nrows)], e, exposures)
-        for f, e in zip(found, per_exp)
-    ]
+class _Cursor:
+    """The rows of one selection, taken in increasing order (one chunk in memory)."""
+
+    def __init__(self, selection: Selection) -> None:
+        self._chunks: Iterator[np.ndarray] = selection.iter_rows()
+        self._rows = np.empty(0, dtype=np.int64)
+
+    def take(self, start: int, stop: int) -> np.ndarray:
+        """The selected rows of ``start..stop-1`` (calls in increasing order)."""
+        rows = self._rows
+        while not rows.size or rows[-1] < stop:
+            nxt = next(self._chunks, None)
+            if nxt is None:
+                break
+            rows = np.concatenate((rows[np.searchsorted(rows, start):], nxt))
+        lo, hi = np.searchsorted(rows, [start, stop])
+        self._rows = rows[hi:]
+        return rows[lo:hi]
 
 
 def write_sources(
@@ -150,32 +141,30 @@ def write_sources(
     progress: Progress = SILENT,
     round_float32: bool = False,
 ) -> list[fits.Header]:
-    """One copy pass (phase ``copy``): each selection into its open, empty file."""
-    names = list(pt.columns)
+    """One copy pass (phase ``copy``) over the blocks holding any source's rows: each
+    selection into its open, empty file."""
     outputs = [open_output(pt, s, c, fd, layout, round_float32) for s, c, fd in zip(selections, criteria, fds)]
-    union_chunks = []
-    for i, cs in enumerate(selections[0].chunks):
-        parts = [s.chunks[i].indices() for s in selections if s.chunks[i].count]
-        idx = np.unique(np.concatenate(parts)) if parts else np.empty(0, np.int64)
-        union_chunks.append(ChunkSelection.of(cs.start, cs.stop, idx))
-    union = Selection(pt.nrows, union_chunks, {}, selections[0].exposures)
-    ranges = union.copy_ranges
-    progress.start("copy", sum(b - a for a, b, _ in ranges))
-    cached: tuple[int, list[np.ndarray | None]] = (-1, [])
-    for chunk, (_, _, i) in zip(pt.iter_ranges(names, [(a, b) for a, b, _ in ranges]), ranges):
-        if cached[0] != i:
-            cached = (i, [s.chunks[i].indices() if s.chunks[i].kind not in ("none", "all") else None for s in selections])
-        offset = chunk.start - union_chunks[i].start
-        for sel, (_, sink), local in zip(selections, outputs, cached[1]):
-            kind = sel.chunks[i].kind
-            if kind == "all":
-                sink.add(chunk.start, dict(chunk.arrays))
-            elif kind != "none":
-                lo, hi = np.searchsorted(local, [offset, offset + len(chunk)])  # type: ignore[arg-type]
-                if hi > lo:
-                    rows = local[lo:hi] - offset  # type: ignore[index]
-                    sink.add(chunk.start + rows, {n: chunk[n][rows] for n in names})
-        progress.advance(len(chunk))
+    union = selections[0].union(selections[1:])
+    cursors = [_Cursor(s) for s in selections]
+    scan = Scan(pt, progress=progress)
+    progress.start("copy", scan.rows_to_read(union))
+    for rows, arrays in scan.copy(union, list(pt.columns)):
+        if isinstance(rows, range):
+            start, stop, every = rows.start, rows.stop, None
+        else:
+            start, stop, every = int(rows[0]), int(rows[-1]) + 1, rows
+        for cursor, (_, sink) in zip(cursors, outputs):
+            mine = cursor.take(start, stop)
+            if not mine.size:
+                continue
+            if every is None:
+                if mine.size == stop - start:
+                    sink.add(start, dict(arrays))
+                else:
+                    sink.add(mine, {n: v[mine - start] for n, v in arrays.items()})
+            else:
+                at = np.searchsorted(every, mine)
+                sink.add(mine, {n: v[at] for n, v in arrays.items()})
     for sel, (header, sink) in zip(selections, outputs):
         finish_output(pt, sel, header, sink)
     return [header for header, _ in outputs]

@@ -16,7 +16,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from .canvas import Block, Canvas
-from .rows import Criteria, CriteriaError, EmptySelectionError, PixTable, SILENT, Progress, stream_selected
+from ..errors import CriteriaError, EmptySelectionError
+from ..io.plan import PlanOptions
+from ..io.scan import Scan
+from ..io.selection import Criteria
+from ..io.table import PixTable
+from ..progress import SILENT, Progress
 
 FIELDS = ("lambda_lo", "lambda_hi", "lambda", "sum", "sum_var", "mean", "mean_var", "rows", "flagged")
 
@@ -61,7 +66,12 @@ class Spectrum:
 
 
 def make_spectrum(
-    pt: PixTable, criteria: Criteria, width: float = 1.25, keep_flagged: bool = False, progress: Progress = SILENT
+    pt: PixTable,
+    criteria: Criteria,
+    width: float = 1.25,
+    keep_flagged: bool = False,
+    progress: Progress = SILENT,
+    plan: PlanOptions | None = None,
 ) -> Spectrum:
     if not (width > 0 and math.isfinite(width)):
         raise CriteriaError(f"the bin width must be a positive number of Angstrom, not {width}", field="bin")
@@ -78,8 +88,8 @@ def make_spectrum(
         return used, flagged
 
     canvas, flags = Canvas(1), Canvas(1)
-    for used, flagged in stream_selected(pt, criteria, ["lambda", "data", "stat"], keep_flagged, flagged_lambda=True,
-                                       progress=progress, phase="spectrum", work=reduce):  # type: ignore[misc]
+    for used, flagged in Scan(pt, criteria, plan, progress).stream(["lambda", "data", "stat"], reduce, keep_flagged, flagged_lambda=True,
+                                                                  phase="spectrum"):  # type: ignore[misc]
         canvas.add(used)
         flags.add(flagged)
     if canvas.origin is None:

@@ -20,7 +20,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .rows import PixTable, SkyFrame
+from ..format.sky import SkyFrame
+from ..io.table import PixTable
 
 RAD = 180.0 / math.pi
 

@@ -1,0 +1,307 @@
+"""The scan engine: the one chunk loop of pixtab.
+
+:class:`Scan` binds a table, criteria and the planner's options. It plans once
+(:attr:`Scan.plan`, :func:`pixtab.core.io.plan.plan_rows`), then every pass
+over the table goes through :meth:`Scan._run`, the only chunk loop of the
+project: chunks of the tuning table (:mod:`.tuning`) are handed to
+:data:`~.tuning.WORKERS` threads (positional reads and numpy release the GIL,
+so reading and computing overlap), results come back in row order through a
+window of :data:`~.tuning.WINDOW` chunks (read-ahead with bounded memory), and
+a pass that reads every row feeds the index builder on the way (``--build-index``).
+
+The passes (the consumers choose one):
+
+* :meth:`Scan.select` -> :class:`~.selection.Selection` (extract, export, decode-origin);
+* :meth:`Scan.select_many` -> one selection per source, in one pass (``extract --catalog``);
+* :meth:`Scan.copy` -> the selected rows' columns, reading only the blocks that hold
+  selected rows (extract's and export's copy, decode-origin, :meth:`Selection.iter_columns`);
+* :meth:`Scan.stream` -> one pass that selects and hands each chunk's rows to a consumer
+  in the worker threads (image, spectrum, fit, plot).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
+from functools import cached_property
+from typing import Any, Protocol, TypeVar
+
+import numpy as np
+
+from ...errors import InputError
+from ...progress import SILENT, Progress
+from ..indexing import IndexingPass
+from ..plan import Plan, PlanOptions, chunked, plan_rows, with_gaps
+from ..rowsource import RowSource, Scratch
+from ..selection import Criteria, Selector
+from ..table import PixTable
+from .batch import RowBatch, reduce_chunk
+from .selection import ChunkSelection, Selection
+from .tuning import WINDOW, WORKERS, tuning_of
+
+T = TypeVar("T")
+R = TypeVar("R")
+Span = tuple[int, int]
+
+
+class ManySelector(Protocol):
+    """Many selections in one pass (a catalogue): ``base`` holds the criteria they share."""
+
+    base: Selector
+    columns: list[str]
+
+    def __len__(self) -> int: ...
+
+    def select(self, src: RowSource) -> list[np.ndarray]: ...
+
+
+class Scan:
+    """Passes over ``pt`` for ``criteria`` (None or empty: every row), planned once.
+
+    ``options``: the planner's (:class:`PlanOptions`: full scan, index, build an index on
+    the way); ``progress`` reports each pass as a phase."""
+
+    def __init__(
+        self,
+        pt: PixTable,
+        criteria: Criteria | None = None,
+        options: PlanOptions | None = None,
+        progress: Progress = SILENT,
+        chunk_rows: int | None = None,
+    ) -> None:
+        self.pt = pt
+        self.criteria = criteria
+        self.options = options or PlanOptions()
+        self.progress = progress
+        self.tuning = tuning_of(pt.storage.packed)
+        if chunk_rows:  # (tests: chunk boundaries anywhere)
+            self.tuning = replace(self.tuning, chunk_rows=chunk_rows, copy_rows=chunk_rows)
+        self.selector = Selector(pt, criteria) if criteria is not None and not criteria.empty else None
+
+    @cached_property
+    def plan(self) -> Plan:
+        """The row ranges the criteria can select (every row without criteria)."""
+        if self.selector is None:
+            return Plan([(0, self.pt.nrows)] if self.pt.nrows else [], "full scan")
+        return plan_rows(self.selector, self.options)
+
+    # -- the one chunk loop --------------------------------------------------------
+
+    def _run(self, spans: Sequence[Span], work: Callable[[Span, Scratch], R]) -> Iterator[tuple[Span, R]]:
+        """``work(span, scratch)`` on every span, on the workers; results in order."""
+        if not spans:
+            return
+        local = threading.local()
+
+        def one(span: Span) -> R:
+            if not hasattr(local, "scratch"):
+                local.scratch = Scratch()
+            return work(span, local.scratch)
+
+        self.pt.fd  # open the file before the workers share it
+        with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="pixtab-scan") as pool:
+            window: deque[tuple[Span, Future[R]]] = deque()
+            for span in spans:
+                window.append((span, pool.submit(one, span)))
+                if len(window) >= WINDOW:
+                    done, fut = window.popleft()
+                    yield done, fut.result()
+            while window:
+                done, fut = window.popleft()
+                yield done, fut.result()
+
+    def _indexing(self) -> IndexingPass | None:
+        return IndexingPass.start(self.pt, self.options)
+
+    def _ahead(self, columns: Sequence[str], indexing: IndexingPass | None) -> list[str]:
+        """Columns read whole with each chunk: ``columns`` (+ the index builder's)."""
+        out = list(dict.fromkeys(columns))
+        return out + [c for c in (indexing.columns if indexing else ()) if c not in out]
+
+    # -- selection -----------------------------------------------------------------
+
+    def select(self, within: Selection | None = None, phase: str = "select") -> Selection:
+        """Which rows meet the criteria (of ``within``'s rows, when given): one pass reading
+        only the columns the tests need, in the ranges the planner allows."""
+        pt, sel, progress = self.pt, self.selector, self.progress
+        indexing = self._indexing()
+        chunk_rows = self.tuning.chunk_rows
+        if sel is None and indexing is None and within is None:
+            return Selection.everything(pt, chunk_rows)
+        selector = sel or Selector(pt, Criteria())
+        if within is not None:
+            layout = [(c.start, c.stop) for c in within.chunks]
+            spans = [(c.start, c.stop) for c in within.chunks if c.count]
+        else:
+            spans = chunked(self.plan.ranges, chunk_rows)
+            layout = with_gaps(spans, pt.nrows)
+        live = [s for s in spans if indexing or selector.chunk_possible(*s)]
+        # Interleaved rows cost the same to read for one column or all: take them all at once.
+        ahead = self._ahead(selector.first_columns if pt.storage.packed else selector.columns, indexing)
+        whole = self.plan.whole and within is None
+        inside = {c.start: c for c in within.chunks} if within is not None else {}
+
+        def work(span: Span, scratch: Scratch) -> tuple[np.ndarray, ChunkSelection]:
+            start, stop = span
+            if whole:  # every row of the span is selected: nothing to read
+                return np.arange(stop - start), ChunkSelection(start, stop, stop - start, "all")
+            arrays = pt.read(ahead, start, stop) if ahead else {}
+            if indexing:
+                indexing.add(start, arrays)
+            idx = selector.select(RowSource(pt, start, stop, arrays, scratch))
+            if start in inside:
+                idx = np.intersect1d(idx, inside[start].indices(), assume_unique=True)
+            return idx, ChunkSelection.of(start, stop, idx)
+
+        found: dict[int, ChunkSelection] = {}
+        per_exp: dict[int, int] = {e: 0 for e in selector.exposures.numbers}
+        progress.start(phase, pt.nrows)
+        for (start, stop), (idx, cs) in self._run(live, work):
+            found[start] = cs
+            selector.exposures.count(start, idx, per_exp)
+            progress.advance(stop - start)
+        progress.advance(pt.nrows - sum(b - a for a, b in live))
+        if indexing:
+            indexing.finish()
+        chunks = [found.get(a) or ChunkSelection(a, b, 0, "none") for a, b in layout]
+        return Selection(pt.nrows, chunks, per_exp, selector.exposures, pt)
+
+    def select_many(self, many: ManySelector, plan: Plan, phase: str = "select") -> list[Selection]:
+        """One pass: a selection for each of ``many``'s selectors, reading the ranges of ``plan``."""
+        pt, progress = self.pt, self.progress
+        indexing = self._indexing()
+        spans = chunked(plan.ranges, self.tuning.chunk_rows)
+        live = [s for s in spans if indexing or many.base.chunk_possible(*s)]
+        first = many.base.first_columns or ("ypos",)
+        ahead = self._ahead(first if pt.storage.packed else many.columns, indexing)
+
+        def work(span: Span, scratch: Scratch) -> list[np.ndarray]:
+            arrays = pt.read(ahead, *span)
+            if indexing:
+                indexing.add(span[0], arrays)
+            return many.select(RowSource(pt, span[0], span[1], arrays, scratch))
+
+        exposures = many.base.exposures
+        found: list[dict[int, ChunkSelection]] = [{} for _ in range(len(many))]
+        per_exp = [{e: 0 for e in exposures.numbers} for _ in found]
+        progress.start(phase, pt.nrows)
+        for (start, stop), picks in self._run(live, work):
+            for k, idx in enumerate(picks):
+                if idx.size:
+                    found[k][start] = ChunkSelection.of(start, stop, idx)
+                    exposures.count(start, idx, per_exp[k])
+            progress.advance(stop - start)
+        progress.advance(pt.nrows - sum(b - a for a, b in live))
+        if indexing:
+            indexing.finish()
+        layout = with_gaps(spans, pt.nrows)
+        return [
+            Selection(pt.nrows, [f.get(a) or ChunkSelection(a, b, 0, "none") for a, b in layout], e, exposures, pt)
+            for f, e in zip(found, per_exp)
+        ]
+
+    # -- copy ----------------------------------------------------------------------
+
+    def copy_spans(self, selection: Selection | None, start: int = 0, stop: int | None = None) -> list[tuple[int, int, int]]:
+        """(start, stop, chunk number) of the reads of a copy of rows ``start..stop-1``: the
+        blocks that hold selected rows, cut at the tuning table's ``copy_rows``."""
+        stop = self.pt.nrows if stop is None else min(stop, self.pt.nrows)
+        most = self.tuning.copy_rows
+        if selection is None:
+            return [(a, min(a + most, stop), -1) for a in range(start, stop, most)]
+        out = []
+        for i, cs in enumerate(selection.chunks):
+            if cs.stop <= start or cs.start >= stop:
+                continue
+            for a, b in cs.blocks():
+                a, b = max(a, start), min(b, stop)
+                out += [(s, min(s + most, b), i) for s in range(a, b, most)]
+        return out
+
+    def rows_to_read(self, selection: Selection | None, start: int = 0, stop: int | None = None) -> int:
+        """Rows :meth:`copy` reads (for a progress total)."""
+        return sum(b - a for a, b, _ in self.copy_spans(selection, start, stop))
+
+    def copy(
+        self, selection: Selection | None, names: Sequence[str], start: int = 0, stop: int | None = None
+    ) -> Iterator[tuple[np.ndarray | range, dict[str, np.ndarray]]]:
+        """Yield ``(rows, arrays)``: table rows (a range when every row of the read is
+        selected, else sorted int64) and the named columns at those rows, for the selected
+        rows of ``start..stop-1`` (every row without a selection), in order. Reads only the
+        blocks holding selected rows; advances ``progress`` by the rows read."""
+        pt = self.pt
+        names = list(names)
+        missing = [n for n in names if n not in pt.columns]
+        if missing:
+            pt.read(missing, 0, 0)  # the table's own error: no such column
+        spans = self.copy_spans(selection, start, stop)
+        chunk_of = {(a, b): i for a, b, i in spans}
+        cache = threading.local()
+
+        def work(span: Span, scratch: Scratch) -> tuple[np.ndarray | range, dict[str, np.ndarray]]:
+            a, b = span
+            arrays = pt.read(names, a, b)
+            i = chunk_of[span]
+            cs = selection.chunks[i] if selection is not None and i >= 0 else None
+            if cs is None or cs.kind == "all":
+                return range(a, b), arrays
+            if getattr(cache, "chunk", None) != i:
+                cache.chunk, cache.rows = i, cs.indices() + cs.start
+            lo, hi = np.searchsorted(cache.rows, [a, b])
+            rows = cache.rows[lo:hi]
+            at = rows - a
+            return rows, {n: v[at] for n, v in arrays.items()}
+
+        for (a, b), (rows, arrays) in self._run([(a, b) for a, b, _ in spans], work):
+            self.progress.advance(b - a)
+            if len(rows):
+                yield rows, arrays
+
+    # -- one measuring pass --------------------------------------------------------
+
+    def stream(
+        self,
+        columns: Sequence[str],
+        consumer: Callable[[RowBatch], Any] | None = None,
+        keep_flagged: bool = False,
+        flagged_lambda: bool = False,
+        dense: bool = False,
+        phase: str = "read",
+    ) -> Iterator[Any]:
+        """Select and consume in one pass: yield ``consumer(batch)`` (computed on the workers)
+        or the :class:`RowBatch` of each chunk, in row order. Rows with dq != 0 are left out
+        and counted unless ``keep_flagged`` (see :func:`.batch.reduce_chunk`). Memory: a few chunks."""
+        pt, selector = self.pt, self.selector
+        names = [c for c in columns if c in pt.columns]
+        missing = [c for c in columns if c not in pt.columns]
+        if missing:
+            raise InputError(pt.path, f"no column {', '.join(map(repr, missing))} (have: {', '.join(pt.columns)})")
+        indexing = self._indexing()
+        spans = chunked(self.plan.ranges, self.tuning.chunk_rows)
+        if selector is not None:
+            spans = [s for s in spans if indexing or selector.chunk_possible(*s)]
+            ahead = list(selector.columns if not pt.storage.packed else selector.first_columns)
+        else:
+            ahead = names + ([] if keep_flagged or "dq" in names else ["dq"])
+        if not pt.storage.packed:  # interleaved rows: one read of every needed column
+            ahead = list(dict.fromkeys(ahead + names + ([] if keep_flagged else ["dq"])))
+        ahead = self._ahead(ahead, indexing)
+
+        def work(span: Span, scratch: Scratch) -> Any:
+            src = RowSource(pt, span[0], span[1], pt.read(ahead, *span) if ahead else {}, scratch)
+            if indexing:
+                indexing.add(span[0], src.full)
+            idx = selector.select(src) if selector is not None else None
+            batch = reduce_chunk(src, idx, names, keep_flagged, flagged_lambda, dense)
+            return consumer(batch) if consumer is not None else batch
+
+        self.progress.start(phase, pt.nrows)
+        self.progress.advance(pt.nrows - sum(b - a for a, b in spans))  # chunks the criteria rule out
+        for (a, b), out in self._run(spans, work):
+            yield out
+            self.progress.advance(b - a)
+        if indexing:
+            indexing.finish()

@@ -1,0 +1,167 @@
+"""The selected rows of one table: :class:`Selection`, made of :class:`ChunkSelection` s.
+
+A selection is what :meth:`pixtab.core.io.scan.Scan.select` returns and what the
+Python API hands to users. It is small and lazy: each chunk of the table keeps
+its selected rows in the most compact of four forms (all / none / uint32
+indices / packed bits), so a selection costs at most
+``min(4 bytes per selected row, 1 bit per table row)`` per chunk, plus a few
+dozen bytes per chunk, whatever the table size. ``count()`` is free; ``rows``
+materialises every row number (8 bytes per selected row); column values are
+read chunk by chunk (:meth:`Selection.iter_columns`) or narrowed by further
+criteria (:meth:`Selection.narrow`) without materialising anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ...format.exposures import ExposureMap
+from .tuning import COPY_BLOCK_SHIFT
+
+if TYPE_CHECKING:
+    from ..selection import Criteria
+    from ..table import PixTable
+
+
+@dataclass
+class ChunkSelection:
+    """Selected rows of input rows ``start..stop-1``, stored compactly."""
+
+    start: int
+    stop: int
+    count: int
+    kind: str  # 'all', 'none', 'idx' (uint32 local indices) or 'bits' (packed mask)
+    data: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, start: int, stop: int, idx: np.ndarray) -> "ChunkSelection":
+        """From the chunk-local indices ``idx`` (sorted, unique) of the selected rows."""
+        n, k = stop - start, int(idx.size)
+        if k == 0:
+            return cls(start, stop, 0, "none")
+        if k == n:
+            return cls(start, stop, k, "all")
+        if 32 * k < n:  # 4 bytes per selected row beat 1 bit per row
+            return cls(start, stop, k, "idx", idx.astype(np.uint32))
+        mask = np.zeros(n, dtype=bool)
+        mask[idx] = True
+        return cls(start, stop, k, "bits", np.packbits(mask))
+
+    def indices(self) -> np.ndarray:
+        """Chunk-local indices of the selected rows (int64, sorted)."""
+        n = self.stop - self.start
+        if self.kind == "none":
+            return np.empty(0, dtype=np.int64)
+        if self.kind == "all":
+            return np.arange(n, dtype=np.int64)
+        if self.kind == "idx":
+            return self.data.astype(np.int64)  # type: ignore[union-attr]
+        return np.flatnonzero(np.unpackbits(self.data, count=n))  # type: ignore[arg-type]
+
+    def blocks(self) -> list[tuple[int, int]]:
+        """Table rows of the copy blocks (``1 << COPY_BLOCK_SHIFT`` rows) that hold selected rows."""
+        if self.kind == "none":
+            return []
+        if self.kind == "all":
+            return [(self.start, self.stop)]
+        block = 1 << COPY_BLOCK_SHIFT
+        nums = np.unique(self.indices() >> COPY_BLOCK_SHIFT)
+        cut = np.flatnonzero(np.diff(nums) != 1) + 1
+        firsts, lasts = nums[np.concatenate(([0], cut))], nums[np.concatenate((cut - 1, [nums.size - 1]))]
+        return [(self.start + int(f) * block, min(self.stop, self.start + (int(la) + 1) * block)) for f, la in zip(firsts, lasts)]
+
+
+@dataclass
+class Selection:
+    """The rows of one table that meet some criteria (see the module docstring for memory).
+
+    ``chunks`` cover the table in order; ``per_exposure`` counts the selected rows
+    of each exposure number (0: a single-exposure table). ``table`` is the table
+    selected from (needed by :meth:`iter_columns` and :meth:`narrow`).
+    """
+
+    nrows: int
+    chunks: list[ChunkSelection]
+    per_exposure: dict[int, int]
+    exposures: ExposureMap
+    table: "PixTable | None" = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def everything(cls, pt: "PixTable", chunk_rows: int) -> "Selection":
+        """Every row of ``pt`` (nothing read)."""
+        exposures = ExposureMap(pt.keywords.exposures, pt.nrows)
+        chunks = [ChunkSelection(a, min(a + chunk_rows, pt.nrows), min(chunk_rows, pt.nrows - a), "all")
+                  for a in range(0, pt.nrows, chunk_rows)]  # fmt: skip
+        per_exp = {e: 0 for e in exposures.numbers}
+        for a, b, e in exposures.runs(0, pt.nrows):
+            per_exp[e] = per_exp.get(e, 0) + b - a
+        return cls(pt.nrows, chunks, per_exp, exposures, pt)
+
+    def count(self) -> int:
+        """Number of selected rows (nothing read, nothing materialised)."""
+        return sum(c.count for c in self.chunks)
+
+    def __len__(self) -> int:
+        return self.count()
+
+    @property
+    def rows(self) -> np.ndarray:
+        """Table row numbers of the selected rows: sorted int64 (8 bytes per selected row)."""
+        parts = [c.indices() + c.start for c in self.chunks if c.count]
+        return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+
+    def iter_rows(self) -> Iterator[np.ndarray]:
+        """The selected row numbers chunk by chunk (bounded memory)."""
+        for c in self.chunks:
+            if c.count:
+                yield c.indices() + c.start
+
+    @cached_property
+    def shifted(self) -> list[tuple[int, int, int]]:
+        """(exp, FIRST, LAST) of an output of these rows (DRS rule; empty for a single exposure)."""
+        return self.exposures.shifted(self.per_exposure)
+
+    def count_between(self, start: int, stop: int) -> int:
+        """Selected rows of ``start..stop-1``."""
+        total = 0
+        for cs in self.chunks:
+            if cs.stop <= start or cs.start >= stop or cs.count == 0:
+                continue
+            if start <= cs.start and cs.stop <= stop:
+                total += cs.count
+            else:
+                idx = cs.indices() + cs.start
+                total += int(np.count_nonzero((idx >= start) & (idx < stop)))
+        return total
+
+    def iter_columns(self, names: Sequence[str], start: int = 0, stop: int | None = None) -> Iterator[tuple[np.ndarray | range, dict[str, np.ndarray]]]:
+        """``(rows, arrays)`` chunk by chunk: the table rows and the named columns at the
+        selected rows of ``start..stop-1``; only the blocks holding selected rows are read."""
+        from .engine import Scan
+
+        yield from Scan(self._table()).copy(self, names, start, stop)
+
+    def narrow(self, criteria: "Criteria") -> "Selection":
+        """The rows of this selection that also meet ``criteria`` (reads only chunks with rows)."""
+        from .engine import Scan
+
+        return Scan(self._table(), criteria).select(within=self)
+
+    def union(self, others: "Sequence[Selection]") -> "Selection":
+        """The rows in this selection or any of ``others`` (same table, same chunks)."""
+        chunks = []
+        for i, cs in enumerate(self.chunks):
+            parts = [s.chunks[i].indices() for s in (self, *others) if s.chunks[i].count]
+            idx = np.unique(np.concatenate(parts)) if parts else np.empty(0, np.int64)
+            chunks.append(ChunkSelection.of(cs.start, cs.stop, idx))
+        return Selection(self.nrows, chunks, {}, self.exposures, self.table)
+
+    def _table(self) -> "PixTable":
+        if self.table is None:
+            raise ValueError("this selection is not tied to a table")
+        return self.table

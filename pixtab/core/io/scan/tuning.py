@@ -1,0 +1,39 @@
+"""The one tuning table of the scan engine: chunk sizes, workers and read-ahead.
+
+Every pass over a table (selection, catalogue selection, measuring stream,
+copy) takes its numbers from here, keyed by how the rows are stored: packed
+columns (image layout: one column is one contiguous run of bytes) or
+interleaved rows (table layout, ASCII), whose rows are about 7x wider, so a
+chunk of the same bytes holds fewer rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: threads of a pass (one per core here); positional reads and numpy release the GIL
+WORKERS = 2
+#: chunks in flight: at most two per worker queued ahead (read-ahead, bounded memory)
+WINDOW = 2 * WORKERS
+#: the copy pass reads the 16 Ki-row blocks that hold selected rows
+COPY_BLOCK_SHIFT = 14
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """Rows per chunk of a selecting/measuring pass (small enough for the CPU caches), and
+    the most rows of one read of the copy pass (every column read)."""
+
+    chunk_rows: int
+    copy_rows: int
+
+
+#: by ``storage.packed``
+TUNING = {
+    True: Tuning(chunk_rows=1 << 19, copy_rows=1 << 20),
+    False: Tuning(chunk_rows=1 << 18, copy_rows=1 << 20),
+}
+
+
+def tuning_of(packed: bool) -> Tuning:
+    return TUNING[bool(packed)]
