@@ -76,6 +76,16 @@ def _conformance_gate(request: pytest.FixtureRequest) -> None:
         require_conformance()
 
 
+@pytest.fixture
+def order_always(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The planner takes the row order whenever it can bound a cut, and keeps its ranges apart
+    (on the small test tables the cost model would choose the full scan: nothing to test)."""
+    from pixtab.core.io import costs
+
+    monkeypatch.setattr(costs, "MARGIN", float("inf"))
+    monkeypatch.setattr(costs, "RANGE_COST", 0.0)
+
+
 @pytest.fixture(scope="session")
 def cases() -> dict:
     return conformance_cases()

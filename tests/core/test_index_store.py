@@ -59,7 +59,7 @@ def test_cache_location(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None
     assert index_store.cache_dir() == tmp_path / "own"
 
 
-def test_index_then_extract_uses_it(table: Path, cache: Path, tmp_path: Path) -> None:
+def test_index_then_extract_uses_it(table: Path, cache: Path, tmp_path: Path, order_always: None) -> None:
     before = table.read_bytes()
     log, full = extract_path(table, tmp_path)
     assert log.startswith("order")
@@ -199,7 +199,7 @@ def test_concurrent_builds(table: Path, cache: Path) -> None:
         assert index_store.find(pt) is not None
 
 
-def test_verbose_says_path_ranges_and_bytes(table: Path, cache: Path, tmp_path: Path) -> None:
+def test_verbose_says_path_ranges_and_bytes(table: Path, cache: Path, tmp_path: Path, order_always: None) -> None:
     import re
 
     out = tmp_path / "v.fits"

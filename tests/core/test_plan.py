@@ -36,8 +36,9 @@ ORDER_EXACT = {"none", "nan", "reverse_runs", "scramble_runs", "move_runs", "col
 
 
 @pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Private cache; tiny pages so that small tables are probed like big ones."""
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory, order_always: None) -> None:
+    """Private cache; tiny pages so that small tables are probed like big ones; the order path
+    whenever it applies."""
     monkeypatch.setenv("PIXTAB_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
     monkeypatch.setattr(order, "PAGE_BYTES", 64)
     monkeypatch.setattr(order, "MIN_PAGE_ROWS", 16)

@@ -37,8 +37,6 @@ with room, and every page read re-checks it.
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 
 from .table import PixTable
@@ -59,7 +57,7 @@ class Disorder(Exception):
 
 
 class Pages:
-    """Aligned pages of one column, read on demand and cached (thread-safe)."""
+    """Aligned pages of one column, read on demand and cached."""
 
     def __init__(self, pt: PixTable, name: str) -> None:
         self.pt = pt
@@ -68,7 +66,6 @@ class Pages:
         self.rows = max(MIN_PAGE_ROWS, PAGE_BYTES // width)
         self.row_bytes = width
         self._cache: dict[int, np.ndarray] = {}
-        self._lock = threading.Lock()
         self.bytes_read = 0
 
     def get(self, p: int) -> np.ndarray:
@@ -76,9 +73,8 @@ class Pages:
         if v is None:
             a = p * self.rows
             v = self.pt.read([self.name], a, min(a + self.rows, self.pt.nrows))[self.name]
-            with self._lock:
-                self._cache[p] = v
-                self.bytes_read += len(v) * self.row_bytes
+            self._cache[p] = v
+            self.bytes_read += len(v) * self.row_bytes
         return v
 
     def part(self, p: int, a: int, b: int) -> tuple[int, np.ndarray]:
@@ -175,22 +171,4 @@ def find_runs(pages: Pages, a: int, b: int) -> list[tuple[int, int, int]]:
         prev_rate = (end - row) / (top_y - y0) if top_y - y0 >= 8 else prev_rate
         runs.append((row, end, code))
         row = end
-    return runs
-
-
-def find_runs_parallel(pages: Pages, a: int, b: int, pool: object, parts: int = 8) -> list[tuple[int, int, int]]:
-    """:func:`find_runs` on ``parts`` pieces of rows ``a..b-1`` at once (cold disks serve many
-    reads together), joined: a run cut by a piece boundary is one run; codes must still rise."""
-    P = pages.rows
-    cuts = {min(b, max(a, (a + (b - a) * i // parts) // P * P)) for i in range(1, parts)}
-    edges = sorted({a, b} | cuts)
-    runs: list[tuple[int, int, int]] = []
-    for piece in pool.map(lambda s: find_runs(pages, *s), zip(edges, edges[1:])):  # type: ignore[attr-defined]
-        for r in piece:
-            if runs and runs[-1][2] == r[2] and runs[-1][1] == r[0]:
-                runs[-1] = (runs[-1][0], r[1], r[2])
-            elif runs and r[2] <= runs[-1][2]:
-                raise Disorder
-            else:
-                runs.append(r)
     return runs

@@ -23,22 +23,20 @@ from __future__ import annotations
 
 import logging
 import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import index_store
+from . import costs, index_store
 from .bounds import candidate_blocks, code_lut, unbounded
 from .index import TableIndex
 from .bands import LambdaHints, lambda_band
-from .order import Disorder, Pages, find_runs_parallel
+from .order import Disorder, Pages, find_runs
 from .selection import Selector
 
 log = logging.getLogger(__name__)
 
 Span = tuple[int, int]
-PROBE_THREADS = 8  # concurrent page reads while probing (cold disks serve many at once)
 
 
 @dataclass
@@ -128,30 +126,27 @@ def _order_useful(selector: Selector) -> bool:
 
 def _order_plan(pt_pages: dict[str, Pages], selector: Selector) -> Plan:
     c = selector.criteria
-    pool = ThreadPoolExecutor(max_workers=PROBE_THREADS, thread_name_prefix="pixtab-probe")
     spans: list[Span] = []
     notes: list[str] = []
     lut = code_lut(c) if c.method == "and" else None
-    try:
-        for exp, (a, b) in segments(selector):
-            exp_hit = c.exps is not None and exp in c.exps
-            if c.method == "and" and c.exps is not None and not exp_hit:
-                continue
-            if c.method == "or" and exp_hit:
-                spans.append((a, b))
-                continue
-            try:
-                # Every run boundary of the exposure is visited, even for one IFU: that is
-                # where codes out of order show (bisecting straight to the IFU's codes would
-                # assume them sorted; runs in another order would then be cut unseen).
-                runs = find_runs_parallel(pt_pages["origin"], a, b, pool)
-            except Disorder:
-                notes.append(f"rows {a}:{b}: (IFU, slice) codes not in pipeline order; scanned whole")
-                spans.append((a, b))
-                continue
-            spans += _runs_candidates(runs, selector, lut, pt_pages, pool)
-    finally:
-        pool.shutdown()
+    # One thread: the probes are short reads and checks (threads only waited on the GIL).
+    for exp, (a, b) in segments(selector):
+        exp_hit = c.exps is not None and exp in c.exps
+        if c.method == "and" and c.exps is not None and not exp_hit:
+            continue
+        if c.method == "or" and exp_hit:
+            spans.append((a, b))
+            continue
+        try:
+            # Every run boundary of the exposure is visited, even for one IFU: that is
+            # where codes out of order show (bisecting straight to the IFU's codes would
+            # assume them sorted; runs in another order would then be cut unseen).
+            runs = find_runs(pt_pages["origin"], a, b)
+        except Disorder:
+            notes.append(f"rows {a}:{b}: (IFU, slice) codes not in pipeline order; scanned whole")
+            spans.append((a, b))
+            continue
+        spans += _runs_candidates(runs, selector, lut, pt_pages)
     probe = sum(p.bytes_read for p in pt_pages.values())
     return Plan(merge(spans), "order", probe, notes)
 
@@ -161,7 +156,6 @@ def _runs_candidates(
     selector: Selector,
     lut: np.ndarray | None,
     pages: dict[str, Pages],
-    pool: ThreadPoolExecutor,
 ) -> list[Span]:
     c = selector.criteria
     if c.method == "and":
@@ -169,9 +163,7 @@ def _runs_candidates(
         if not c.lambdas:
             return [(a, b) for a, b, _ in live]
         hints = LambdaHints()
-        return [
-            s for band in pool.map(lambda r: lambda_band(pages["lambda"], r[0], r[1], c.lambdas, hints=hints), live) for s in band
-        ]
+        return [s for a, b, _ in live for s in lambda_band(pages["lambda"], a, b, c.lambdas, hints=hints)]
     out: list[Span] = []
     for name, values in (("ifus", c.ifus), ("slices", c.slices), ("stacks", c.stacks)):
         if values:
@@ -179,7 +171,7 @@ def _runs_candidates(
             out += [(a, b) for a, b, code in runs if one is not None and one[code]]
     if c.lambdas:
         hints = LambdaHints()
-        out += [s for band in pool.map(lambda r: lambda_band(pages["lambda"], r[0], r[1], c.lambdas, hints=hints), runs) for s in band]
+        out += [s for a, b, _ in runs for s in lambda_band(pages["lambda"], a, b, c.lambdas, hints=hints)]
     return out
 
 
@@ -190,13 +182,15 @@ def _runs_candidates(
 class PlanOptions:
     """How the planner may work: ``full_scan`` forces every row (as does ``build_index``,
     which feeds the rows read to an index builder); ``index`` is used when given,
-    else one is looked up when ``use_index``; ``use_order`` allows probing."""
+    else one is looked up when ``use_index``; ``use_order`` allows probing, when
+    :mod:`.costs` says it pays (always with ``costs`` False: tests)."""
 
     full_scan: bool = False
     build_index: bool = False
     index: TableIndex | None = None
     use_index: bool = True
     use_order: bool = True
+    costs: bool = True
 
 
 def plan_rows(selector: Selector, options: PlanOptions | None = None) -> Plan:
@@ -205,6 +199,7 @@ def plan_rows(selector: Selector, options: PlanOptions | None = None) -> Plan:
     pt = selector.pt
     everything = [(0, pt.nrows)] if pt.nrows else []
     exp_spans = exposure_spans(selector)
+    notes: list[str] = []
     index, use_index, use_order = opt.index, opt.use_index, opt.use_order
     if opt.full_scan or opt.build_index:
         plan = Plan(everything, "full scan")
@@ -214,18 +209,30 @@ def plan_rows(selector: Selector, options: PlanOptions | None = None) -> Plan:
         if index is not None:
             _advise(pt.fd, os.POSIX_FADV_RANDOM)
             plan = _index_plan(index, selector)
-        elif use_order and pt.nrows and _order_useful(selector):
+        elif use_order and pt.nrows and _order_useful(selector) and _order_pays(selector, opt, notes):
             _advise(pt.fd, os.POSIX_FADV_RANDOM)
             pages = {"origin": Pages(pt, "origin"), "lambda": Pages(pt, "lambda")}
             plan = _order_plan(pages, selector)
+            plan.notes[:0] = notes
         else:
-            plan = Plan(everything, "full scan", notes=["nothing bounds these criteria without an index"])
+            why = notes or ["nothing bounds these criteria without an index"]
+            plan = Plan(everything, "full scan", notes=why)
     if exp_spans is not None and selector.criteria.method == "and":
         plan.ranges = intersect(plan.ranges, exp_spans)
+    if not plan.whole and opt.costs:
+        plan.ranges = costs.coalesce(plan.ranges, costs.gap_rows(selector))
     if plan.path == "full scan":
         _advise(pt.fd, os.POSIX_FADV_NORMAL)
     _log(pt.path, pt.nrows, plan)
     return plan
+
+
+def _order_pays(selector: Selector, opt: PlanOptions, notes: list[str]) -> bool:
+    if not opt.costs:
+        return True
+    pays, note = costs.order_pays(selector, len(selector.exposures.numbers))
+    notes.append(note + ("" if pays else ": the full scan is cheaper"))
+    return pays
 
 
 def _advise(fd: int, advice: int) -> None:
