@@ -344,7 +344,7 @@ def test_output_rules(single: Path, tmp_path: Path) -> None:
     assert run("reconstruct-det", single, "--ifu", 5).exit_code == 2  # -o is required
 
 
-def test_core_reconstruct_progress_counts_both_passes(single: Path) -> None:
+def test_core_reconstruct_progress_counts_both_passes(single: Path, order_always: None) -> None:
     import pixtab
     from pixtab.core.ops.reconstruct import Request
     from pixtab.core.progress import Recorder

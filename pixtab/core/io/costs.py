@@ -25,7 +25,7 @@ BYTE_COST = 1.2e-9
 #: per range the selection pass reads (a chunk of its own: a task, a read call, the tests)
 RANGE_COST = 65e-6
 #: per page the order path probes (a read and the order checks on it)
-PROBE_COST = 60e-6
+PROBE_COST = 85e-6
 #: pages probed per run to find the runs, and per run and wavelength window for the band
 PAGES_PER_RUN = 1.1
 PAGES_PER_BAND = 1.6

@@ -7,6 +7,7 @@ import numpy as np
 
 from ..format import origin as org
 from ..format.limits import LimitsAccumulator
+from ..io.scan import Scan
 from ..io.table import PixTable
 from ..progress import SILENT, Progress
 
@@ -48,7 +49,7 @@ def stats(pt: PixTable, progress: Progress = SILENT) -> dict[str, object]:
     slices = np.zeros(org.SLICE_MASK + 1, dtype=np.int64)
     limits = LimitsAccumulator()
     progress.start("stats", pt.nrows)
-    for chunk in pt.iter_chunks(names):
+    for _, chunk in Scan(pt, progress=progress).copy(None, names):
         for n in names:
             a = chunk[n]
             if a.dtype.kind == "f":
@@ -67,7 +68,6 @@ def stats(pt: PixTable, progress: Progress = SILENT) -> dict[str, object]:
         ifus += np.bincount(org.get_ifu(o), minlength=ifus.size)
         slices += np.bincount(org.get_slice(o), minlength=slices.size)
         limits.add(chunk["xpos"], chunk["ypos"], chunk["lambda"], o)
-        progress.advance(len(chunk))
     columns = {
         n: {
             "min": None if acc[n]["min"] == np.inf else acc[n]["min"],

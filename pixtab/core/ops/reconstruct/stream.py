@@ -18,7 +18,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ...errors import CriteriaError, EmptySelectionError
-from ...io.table import DEFAULT_CHUNK_ROWS, PixTable
+from ...io.scan import Scan
+from ...io.table import PixTable
 from ...progress import SILENT, Progress
 from .canvas import Canvas, Clash
 from .imagefile import ImageFile
@@ -35,7 +36,7 @@ def fill(
     done: Callable[[DetectorImage, np.ndarray], None],
     release: bool,
     progress: Progress = SILENT,
-    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    chunk_rows: int | None = None,
 ) -> int:
     """Second pass (phase ``fill``): fill the images and hand each finished one to
     ``done(image, pixels)``, in any order.
@@ -74,10 +75,10 @@ def fill(
     wanted = set(plan.ifus)
     progress.start("fill", plan.rows[1] - plan.rows[0])
     names = list(dict.fromkeys(["origin", req.column, *select.columns]))
-    for chunk in pt.iter_chunks(names, plan.rows[0], plan.rows[1], chunk_rows):
-        values = chunk[req.column]
+    for got, arrays in Scan(pt, progress=progress, chunk_rows=chunk_rows).copy(None, names, *plan.rows):
+        values = arrays[req.column]
         clashes: dict[int, CriteriaError] = {}
-        for part in select(chunk["origin"], chunk.start, chunk.arrays):
+        for part in select(arrays["origin"], got.start, arrays):  # type: ignore[union-attr]
             if part.ifu not in wanted or part.ifu in clashes:
                 continue
             try:
@@ -89,7 +90,6 @@ def fill(
                 finish(part.ifu)
         if clashes:  # as filling IFU by IFU would: the lowest IFU's first clash
             raise clashes[min(clashes)]
-        progress.advance(len(chunk))
     if plan.boxes is None and not any(c.nrows for c in alive.values()):
         raise EmptySelectionError(f"{plan.path}: no rows{req.describe()}: nothing to reconstruct")
     for i in plan.ifus:  # the rest, in output order (an IFU without rows: fill only)
@@ -114,7 +114,7 @@ def write_streamed(
     plan: Plan,
     unit: str | None,
     progress: Progress = SILENT,
-    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    chunk_rows: int | None = None,
 ) -> Streamed:
     """Second pass of :func:`survey`'s plan, written to the open file ``fd``.
 

@@ -16,7 +16,8 @@ from ...format import origin as org
 from ...format.exposures import ExposureMap
 from ...io.plan import intersect, plan_rows
 from ...io.selection import Criteria, Selector
-from ...io.table import DEFAULT_CHUNK_ROWS, PixTable
+from ...io.scan import Scan
+from ...io.table import PixTable
 from ...progress import SILENT, Progress
 from .canvas import image_dtype
 from .request import DetectorImage, Request, check_against
@@ -46,14 +47,13 @@ class Box:
 
 
 def _survey(
-    pt: PixTable, select: RowParts, rows: tuple[int, int], chunk_rows: int, progress: Progress
+    pt: PixTable, select: RowParts, rows: tuple[int, int], chunk_rows: int | None, progress: Progress
 ) -> dict[int, Box]:
     """First pass over ``origin`` only: rows, bounding box, exposures and row span of each IFU selected."""
     boxes: dict[int, Box] = {}
-    for chunk in pt.iter_chunks(["origin", *select.columns], rows[0], rows[1], chunk_rows):
-        for part in select(chunk["origin"], chunk.start, chunk.arrays):
+    for got, arrays in Scan(pt, progress=progress, chunk_rows=chunk_rows).copy(None, ["origin", *select.columns], *rows):
+        for part in select(arrays["origin"], got.start, arrays):  # type: ignore[union-attr]
             boxes.setdefault(part.ifu, Box()).add(part)
-        progress.advance(len(chunk))
     return boxes
 
 
@@ -129,7 +129,7 @@ class Plan:
         return peak
 
 
-def survey(pt: PixTable, req: Request, progress: Progress = SILENT, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Plan:
+def survey(pt: PixTable, req: Request, progress: Progress = SILENT, chunk_rows: int | None = None) -> Plan:
     """Check ``req`` against the table and plan the images (phase ``survey``: a first
     pass over ``origin``, when needed).
 
