@@ -239,10 +239,6 @@ class PixTable:
         bounds = [(a, min(a + chunk_rows, stop)) for a in range(start, stop, chunk_rows)]
         yield from self._iter_bounds(cols, bounds, prefetch, native)
 
-    def iter_ranges(self, names: Iterable[str] | None, ranges: Sequence[tuple[int, int]], prefetch: bool = True) -> Iterator[Chunk]:
-        """Like :meth:`iter_chunks` but for explicit ``(start, stop)`` row ranges."""
-        yield from self._iter_bounds(self._names(names), list(ranges), prefetch)
-
     def _iter_bounds(
         self, cols: list[str], bounds: list[tuple[int, int]], prefetch: bool, native: bool = True
     ) -> Iterator[Chunk]:
