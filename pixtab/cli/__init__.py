@@ -107,6 +107,10 @@ OPTIONS = {
     "color_by": "--color-by",
     "date_obs": "--date-obs",
     "catalog": "--catalog",
+    "mask": "--mask",
+    "region": "--region",
+    "lambda_bins": "--lambda-bins",
+    "slice_offsets": "--slice-offsets",
 }
 #: advice on how to get past an error, by the field the core names
 ADVICE = {
@@ -200,7 +204,7 @@ def cli(ctx: click.Context, verbose: int, quiet: int, traceback: bool) -> None:
 #: subcommand modules, in the order ``--help`` lists them
 COMMAND_MODULES = [
     "info", "extract", "index", "export", "convert", "simulate", "decode_origin", "reconstruct_det", "image", "spectrum", "fit",
-    "plot",
+    "plot", "mask",
 ]
 
 

@@ -150,8 +150,45 @@ def _add_where(f: Callable[..., Any]) -> None:
 #: criteria option values, consumed by the wrapper
 _CRITERIA_PARAMS = (
     "circle", "square", "lambdas", "ifus", "slices", "slice_numbering", "stacks", "xpix", "ypix", "exps",
-    "use_or", "where", "good", "full_scan", "build_index",
+    "use_or", "where", "good", "full_scan", "build_index", "mask", "mask_invert", "region", "rows",
 )  # fmt: skip
+
+
+def _mask_criteria(ctx: click.Context, v: dict[str, Any]) -> dict[str, Any]:
+    """--mask/--mask-invert, --region and --rows read into their objects (bad files: exit 1)."""
+    from ..core.format.rowset import RowSet
+    from ..core.format.skymask import SkyMask, SkyRegions
+
+    if v["mask_invert"] and not v["mask"]:
+        raise click.UsageError("--mask-invert needs --mask", ctx=ctx)
+    return {
+        "sky_mask": SkyMask(v["mask"], v["mask_invert"]) if v["mask"] else None,
+        "region": SkyRegions(v["region"]) if v["region"] else None,
+        "rows": RowSet.parse(v["rows"]) if v["rows"] else None,
+    }
+
+
+ROWS_HELP = (
+    "Only these rows: a half-open range LO:HI of 0-based row indices (either end open), or a FILE: the row "
+    "list 'export --columns row' writes (.parquet/.arrow/.csv/.tsv), a .npy of indices or of nrows booleans, "
+    "an MPDAF PixTableMask .fits (pixtab mask), or text with one index per line."
+)
+
+
+def mask_options(f: Callable[..., Any]) -> None:
+    """``--mask``, ``--mask-invert``, ``--region`` and ``--rows`` (values read by the criteria wrapper)."""
+    click.option("--rows", metavar="SPEC", help=ROWS_HELP)(f)
+    click.option(
+        "--region", metavar="FILE", type=click.Path(dir_okay=False, path_type=str),
+        help="Rows inside the sky shapes of a DS9 or CRTF region file (circle, ellipse, box, polygon, annulus; "
+        "shapes OR-ed, excluded shapes subtracted; sky coordinates only). Needs pixtab[masks].",
+    )(f)
+    click.option("--mask-invert", is_flag=True, help="With --mask: rows on the mask's background pixels (= 0) instead.")(f)
+    click.option(
+        "--mask", metavar="FILE.fits[EXT]",
+        help="Rows whose RA/Dec falls on a pixel > 0 of this sky image (celestial WCS; nearest pixel; rows off "
+        "the image are not selected). EXT: extension number or name (default: the first 2-D image).",
+    )(f)
 
 
 def criteria_options(f: F) -> F:
@@ -178,6 +215,7 @@ def criteria_options(f: F) -> F:
             zero_based=bool(kw.get("zero_based", False)),
             where=_filters(v["where"], v["good"]),
             slice_numbering=v["slice_numbering"],
+            **_mask_criteria(click.get_current_context(), v),
         )
         kw["plan"] = PlanOptions(full_scan=v["full_scan"], build_index=v["build_index"])
         kw["slice_numbering"] = v["slice_numbering"]
@@ -212,6 +250,7 @@ def criteria_options(f: F) -> F:
         click.option("--exp", "exps", multiple=True, metavar="LIST", callback=int_list_callback(0, 9999), help="Exposures of a combined table (a single-exposure table has only exposure 0)."),
     ]
     _add_where(wrapper)
+    mask_options(wrapper)
     wrapper = click.option(
         "--full-scan",
         is_flag=True,

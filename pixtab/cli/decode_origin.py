@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 from typing import Any
 
 import click
@@ -11,7 +10,7 @@ import click
 from . import PixtabCommand
 from . import output as out
 from .criteria import criteria_options
-from .options import output_opt, overwrite_opt, range_callback, zero_based_opt
+from .options import output_opt, overwrite_opt, zero_based_opt
 from .writing import check_outputs, phases
 
 log = logging.getLogger("pixtab")
@@ -36,9 +35,6 @@ def _values_cb(ctx: click.Context, param: click.Parameter, value: tuple[str, ...
 @click.option(
     "--format", "fmt", type=click.Choice(["csv", "tsv", "fits"]), default="csv", show_default=True, help="Output format."
 )
-@click.option(
-    "--rows", callback=range_callback(integer=True), metavar="A:B", help="Only rows A..B-1 (0-based; A: or :B open)."
-)
 @zero_based_opt
 @click.option("--sky", is_flag=True, help="Add ra,dec: absolute sky position in degrees (RA in [0, 360)).")
 @click.option(
@@ -61,7 +57,6 @@ def command(
     input_path: str | None,
     output: str | None,
     fmt: str,
-    rows: tuple[float, float] | None,
     zero_based: bool,
     sky: bool,
     with_cols: str | None,
@@ -96,6 +91,7 @@ def command(
       pixtab decode-origin --value 0x14064041
     """
     sep = "\t" if fmt == "tsv" else ","
+    rows, criteria = _split_rows(criteria)
     if values:
         if input_path or sky or with_cols or rows or fmt == "fits" or not criteria.empty:
             raise click.UsageError(
@@ -144,16 +140,22 @@ def command(
         out.info(f"wrote {output} ({count_between(selection, start, stop):,} rows)")
 
 
-def _row_bounds(rows: tuple[float, float] | None, nrows: int) -> tuple[int, int]:
-    """Row range from --rows (open sides: table start/end), clipped to the table."""
+def _split_rows(criteria: Any) -> tuple[Any, Any]:
+    """A --rows range limits the rows looked at (no selection pass); a row file is a criterion."""
+    rs = criteria.rows
+    if rs is None or not rs.is_range:
+        return None, criteria
+    import dataclasses
+
+    return rs, dataclasses.replace(criteria, rows=None)
+
+
+def _row_bounds(rows: Any, nrows: int) -> tuple[int, int]:
+    """Row range from a --rows range (open end: the table's end), clipped to the table."""
     if rows is None:
         return 0, nrows
-    lo, hi = rows
-    if math.isfinite(lo) and lo < 0:
-        raise click.BadParameter("row indices start at 0", param_hint="'--rows'")
-    start = int(lo) if math.isfinite(lo) else 0
-    stop = int(hi) if math.isfinite(hi) else nrows
-    start, stop = min(start, nrows), min(stop, nrows)
+    start = min(rows.lo, nrows)
+    stop = min(rows.hi if rows.hi is not None else nrows, nrows)
     return start, max(start, stop)
 
 

@@ -95,6 +95,11 @@ def _finite_sources(ctx: click.Context, param: click.Parameter, value: tuple) ->
     metavar="ISOT",
     help="DATE-OBS (and MJD-OBS) of the exposure; exposures of one field need distinct ones.",
 )
+@click.option("--keep-sky", is_flag=True, help="Leave the sky (a continuum and emission lines) in data: a table before "
+              "sky subtraction (SKYSUB false), for pixtab sky and slices.")
+@click.option("--slice-offsets", default=0.0, show_default=True, type=float, metavar="SIGMA", callback=_finite,
+              help="Multiply each IFU slice's data by its own level 1 + N(0, SIGMA) (seeded): the slice pattern "
+              "self-calibration removes; 0: none.")
 @overwrite_opt
 def command(output_path: str, overwrite: bool, sources: tuple, **kw: object) -> None:
     """Write a realistic synthetic pixel table to OUTPUT ('-': stdout, not a terminal).

@@ -47,7 +47,9 @@ COLUMNS = {
 DECODED = {"ifu": "int", "slice": "int", "xpix": "int", "ypix": "int", "exp": "int"}
 #: absolute sky position in degrees
 SKY = {"ra": "float", "dec": "float"}
-NAMES: dict[str, str] = {**COLUMNS, **DECODED, **SKY}
+#: the row's 0-based index in the table
+ROW = {"row": "int"}
+NAMES: dict[str, str] = {**COLUMNS, **DECODED, **SKY, **ROW}
 #: names whose int32 values are unsigned bit masks
 UNSIGNED32 = frozenset({"dq"})
 

@@ -146,7 +146,7 @@ def exposure_blocks(index: TableIndex, selector: Selector, exps: Sequence[int]) 
 #: set to something (a criterion added later) counts as a criterion nothing bounds
 _KNOWN = {
     "apertures", "lambdas", "ifus", "slices", "stacks", "xpix", "ypix", "exps", "method",
-    "zero_based", "where", "slice_numbering",
+    "zero_based", "where", "slice_numbering", "rows",  # rows: row spans, cut in plan_rows
 }  # fmt: skip
 
 
@@ -154,7 +154,8 @@ def unbounded(c: Criteria) -> bool:
     """Is a criterion given that no bound here can rule rows out for (row filters, detector x,
     criteria the planner does not know)?"""
     unknown = any(getattr(c, f.name) for f in dataclasses.fields(c) if f.name not in _KNOWN)
-    return bool(getattr(c, "where", ()) or c.xpix or unknown)
+    rows_or = getattr(c, "rows", None) is not None and c.method == "or"  # rows are cut only when AND-ed
+    return bool(getattr(c, "where", ()) or c.xpix or unknown or rows_or)
 
 
 def candidate_blocks(index: TableIndex, selector: Selector) -> np.ndarray:

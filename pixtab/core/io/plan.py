@@ -219,6 +219,12 @@ def plan_rows(selector: Selector, options: PlanOptions | None = None) -> Plan:
             plan = Plan(everything, "full scan", notes=why)
     if exp_spans is not None and selector.criteria.method == "and":
         plan.ranges = intersect(plan.ranges, exp_spans)
+    rows = selector.criteria.rows
+    if rows is not None and selector.criteria.method == "and":
+        plan.ranges = intersect(plan.ranges, merge(rows.spans(pt.nrows)))
+        plan.whole = plan.whole and rows.is_range  # a list's spans may be coarse blocks
+    elif rows is not None:
+        plan.whole = False
     if not plan.whole and opt.costs:
         plan.ranges = costs.coalesce(plan.ranges, costs.gap_rows(selector))
     if plan.path == "full scan":

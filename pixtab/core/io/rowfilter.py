@@ -64,6 +64,9 @@ class RowFilter:
             derived.update(self.decode(get("origin"), rows))
         if self.frame is not None:
             derived["ra"], derived["dec"] = self.frame.radec(get("xpos"), get("ypos"))
+        if "row" in self.expression.names:
+            r = rows()
+            derived["row"] = np.arange(r.start, r.stop, dtype=np.int64) if isinstance(r, range) else np.asarray(r, np.int64)
         return self.expression.evaluate(lambda name: derived[name] if name in derived else get(name), n)
 
     def decode(self, origin: np.ndarray, rows: Callable[[], Rows]) -> dict[str, np.ndarray]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,12 +25,12 @@ from ..format.expr import Expression
 from ..format.origin import DetectorDecoder
 from ..format.sky import SkyFrame
 from ..format.slicer import SKY_TO_CCD, stack_slices
+from . import masktests
 from .rowfilter import RowFilter
 from .rowsource import RowSource, Scratch
 from .table import PixTable
 
 Range = tuple[float, float]
-
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,12 @@ class Criteria:
     #: row-filter expressions, each one criterion; ``slice_numbering`` is how they read ``slice``
     where: tuple[Expression, ...] = ()
     slice_numbering: str = "ccd"
+    #: a sky mask image (:class:`~pixtab.core.format.skymask.SkyMask`, inverted or not),
+    #: region shapes (:class:`~pixtab.core.format.skymask.SkyRegions`) and a row set
+    #: (:class:`~pixtab.core.format.rowset.RowSet`)
+    sky_mask: Any = None
+    region: Any = None
+    rows: Any = None
 
     def __post_init__(self) -> None:
         if self.method not in ("and", "or"):
@@ -86,7 +93,7 @@ class Criteria:
     def _others(self) -> bool:
         """Is any criterion other than a wavelength range given?"""
         return bool(self.apertures or self.ifus or self.slices or self.stacks or self.xpix or self.ypix or self.where) or (
-            self.exps is not None
+            self.exps is not None or self.sky_mask is not None or self.region is not None or self.rows is not None
         )
 
     @property
@@ -187,6 +194,12 @@ class Selector:
             self._frame = SkyFrame.of(pt)
             self._check_apertures(c.apertures)
             self.tests.append(RowTest("sky aperture", ("xpos", "ypos"), 10, self._sky_test))
+        if c.rows is not None:
+            self.tests.append(RowTest("rows", (), 0, masktests.rows_run(pt, c.rows)))
+        if c.sky_mask is not None:
+            self.tests.append(RowTest("sky mask", ("xpos", "ypos"), 11, masktests.sky_run(pt, c.sky_mask, "--mask")))
+        if c.region is not None:
+            self.tests.append(RowTest("region", ("xpos", "ypos"), 12, masktests.sky_run(pt, c.region, "--region")))
         for expr in c.where:
             self.tests.append(_filter_test(RowFilter(pt, expr, c.zero_based, c.slice_numbering)))
         self.tests.sort(key=lambda t: t.cost)

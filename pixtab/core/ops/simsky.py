@@ -21,6 +21,26 @@ SPAXEL = 0.2  # arcsec per field pixel (WFM)
 LAMBDA_REF = 7000.0  # Angstrom where an injected source has its nominal FWHM
 
 
+def sky_parts(lam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The synthetic sky at wavelengths ``lam``: (continuum, emission lines), data units."""
+    continuum = 20.0 + 5.0 * np.sin(lam / 700.0)
+    skyline = 400.0 * np.exp(-(((lam % 293.0) - 146.0) ** 2) / 2.0)
+    return continuum, skyline
+
+
+def sky_spectrum(lam: np.ndarray) -> np.ndarray:
+    """The synthetic sky (continuum + lines) a table simulated with ``keep_sky`` has in data."""
+    continuum, skyline = sky_parts(np.asarray(lam, dtype=np.float32))
+    return continuum + skyline
+
+
+def slice_factors(seed: int, spread: float) -> np.ndarray:
+    """Level factors [ifu - 1, slice - 1] (CCD slices) that ``slice_offsets`` multiplies data by:
+    1 + N(0, spread), from a generator of their own (the rest of the table stays the same)."""
+    rng = np.random.default_rng(seed + 2000)
+    return 1.0 + spread * rng.standard_normal((24, 48))
+
+
 @dataclass(frozen=True)
 class Source:
     """An injected point source: position (deg), FWHM (arcsec) at LAMBDA_REF, peak (data units)."""

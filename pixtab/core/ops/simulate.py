@@ -26,7 +26,7 @@ from ..format.limits import LimitsAccumulator, finish_limits, reserve_limits
 from ..format.slicer import CCD_TO_SKY
 from ..io.writer import PixtableWriter, RowBatcher
 from ..progress import SILENT, Progress
-from .simsky import LAMBDA_REF, SPAXEL, SkyModel, Source
+from .simsky import LAMBDA_REF, SPAXEL, SkyModel, Source, sky_parts, slice_factors
 
 LAMBDA0, DISPERSION = 4650.0, 1.1433  # Angstrom at y = 1, Angstrom per CCD row
 FLUX_UNIT = "10**(-20)*erg/s/cm**2/Angstrom"
@@ -61,6 +61,10 @@ class SimulationSpec:
     #: lambda tilt across each slice (Angstrom from its left to its right edge), as the
     #: pipeline's wavelength solution has; 0: lambda follows the CCD row only
     lambda_tilt: float = 0.0
+    #: leave the sky (continuum and lines, :func:`~.simsky.sky_spectrum`) in data (SKYSUB false)
+    keep_sky: bool = False
+    #: spread (sigma) of per-slice level factors multiplying data (:func:`~.simsky.slice_factors`)
+    slice_offsets: float = 0.0
 
 
 def _slice_geometry(ifu: int, slc: int, exp: int) -> tuple[int, int, int]:
@@ -133,7 +137,7 @@ def build_header(spec: SimulationSpec) -> fits.Header:
         h[key("WCS")] = ("projected (intermediate)" if spec.wcs == "projected" else "positioned (final)", "")
     fluxcal = spec.wcs != "pixel"
     h[key("FLUXCAL")] = (fluxcal, "Pixel table was flux-calibrated")
-    h[key("SKYSUB")] = (fluxcal, "Pixel table was sky-subtracted")
+    h[key("SKYSUB")] = (fluxcal and not spec.keep_sky, "Pixel table was sky-subtracted")
     if len(spec.ifus) > 1:
         h[key("MERGED")] = (len(spec.ifus), "merged IFUs")
     if spec.exposures > 1:
@@ -228,18 +232,20 @@ def _block(
     if spec.lambda_tilt:
         lam = lam + spec.lambda_tilt * (frac - 0.5)
     lam = lam.astype(np.float32)
-    continuum = 20.0 + 5.0 * np.sin(lam / 700.0)
-    skyline = 400.0 * np.exp(-(((lam % 293.0) - 146.0) ** 2) / 2.0)
+    continuum, skyline = sky_parts(lam)
     if spec.sources:
         signal = sky.injected_flux(ox, oy, lam)
     else:
         signal = sky.source_flux(ox, oy) * (1.0 + 0.3 * np.cos(lam / 900.0))
     variance = (np.abs(continuum + skyline + signal) + 9.0).astype(np.float32)
     noise = rng.standard_normal(n).astype(np.float32) * np.sqrt(variance)
-    if spec.wcs == "pixel":
+    if spec.wcs == "pixel" or spec.keep_sky:
         data = continuum + skyline + signal + noise
     else:
         data = (signal + noise) * 1.0
+    if spec.slice_offsets:
+        level = np.float32(slice_factors(spec.seed, spec.slice_offsets)[ifu - 1, slc - 1])
+        data, variance = data * level, variance * level * level
     dq = np.zeros(n, dtype=np.int32)
     flagged = rng.random(n) < 0.005
     dq[flagged] = rng.choice(DQ_FLAGS, int(flagged.sum()))
@@ -314,6 +320,8 @@ def validate(spec: SimulationSpec) -> None:
         raise CriteriaError(f"DATE-OBS {spec.date_obs!r} is not an ISO date (e.g. 2023-03-14T05:12:08.118)", field="date_obs") from None
     if not (math.isfinite(spec.lambda_tilt) and abs(spec.lambda_tilt) <= 100):
         raise CriteriaError(f"lambda tilt {spec.lambda_tilt}: give -100..100 Angstrom", field="lambda_tilt")
+    if not (0 <= spec.slice_offsets < 0.5):
+        raise CriteriaError(f"slice offsets {spec.slice_offsets}: give a spread in [0, 0.5)", field="slice_offsets")
     if spec.profile not in ("gaussian", "moffat"):
         raise CriteriaError(f"unknown source profile {spec.profile!r} (gaussian or moffat)", field="profile")
     if spec.profile == "moffat" and not spec.beta > 1:

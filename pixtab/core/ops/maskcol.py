@@ -1,0 +1,51 @@
+"""A row mask of a table: one boolean per row, True where the criteria select the row.
+
+With a sky mask alone it is MPDAF's ``mask_column`` (a ``PixTableMask`` file,
+:mod:`pixtab.core.format.pixmask`), computed in one streaming pass: the
+selection runs chunk by chunk (planned like any other) and the booleans are
+written in row order as they come, ranges the planner rules out as False.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import numpy as np
+
+from ..format import pixmask
+from .rows import SILENT, Criteria, PixTable, Progress, stream_selected
+
+GAP = 1 << 20  # rows of False written at a time across ruled-out ranges
+
+
+def _false(n: int) -> Iterator[np.ndarray]:
+    while n > 0:
+        k = min(n, GAP)
+        yield np.zeros(k, dtype=bool)
+        n -= k
+
+
+def mask_chunks(pt: PixTable, criteria: Criteria, progress: Progress = SILENT) -> Iterator[np.ndarray]:
+    """Booleans for rows 0..nrows, in order, in chunks (memory: a few chunks). Flagged rows
+    are not left out: the mask says where rows are, not whether they are good."""
+
+    def work(batch):  # type: ignore[no-untyped-def]
+        out = np.zeros(batch.stop - batch.start, dtype=bool)
+        if batch.index is None:
+            out[:] = True
+        else:
+            out[batch.index] = True
+        return batch.start, out
+
+    pos = 0
+    for start, chunk in stream_selected(pt, criteria, [], keep_flagged=True, progress=progress, phase="mask", work=work):  # type: ignore[misc]
+        yield from _false(start - pos)
+        yield chunk
+        pos = start + chunk.size
+    yield from _false(pt.nrows - pos)
+
+
+def write_row_mask(pt: PixTable, criteria: Criteria, fd: int, maskfile: str, progress: Progress = SILENT) -> int:
+    """Write the PixTableMask of ``criteria`` on ``pt`` to ``fd``; the number of True rows."""
+    return pixmask.write_mask(fd, pt.nrows, mask_chunks(pt, criteria, progress), os.path.basename(pt.path), maskfile)
