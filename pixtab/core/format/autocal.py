@@ -83,7 +83,8 @@ def read(path: str) -> AutocalFactors:
 
     npts = cube("npts", 0, "i8") if "npts" in cols else np.zeros((nb, NIFUS, NSLICES), "i8")
     orig = cube("corr_orig", np.nan, "f8") if "corr_orig" in cols else None
-    extra = {k: cube(k, np.nan, "f8") for k in ("std_corr", "nkeep", "nrej") if k in cols}
+    known = {"ifu", "sli", "quad", "npts", "corr", "corr_orig"}
+    extra = {k: cube(k, np.nan, "f8") for k, v in cols.items() if k not in known and v.ndim == 1 and v.dtype.kind in "iuf"}
     return AutocalFactors(edges, cube("corr", np.nan, "f8"), npts, orig, extra)
 
 
@@ -124,8 +125,8 @@ def to_hdulist(f: AutocalFactors, cards: dict[str, object] | None = None) -> "ob
         cols.append(fits.Column(name=name, format=fmt, array=cube.ravel()))
     hdu = fits.BinTableHDU.from_columns(cols)
     for q in range(1, f.nbins + 1):
-        hdu.header[f"HIERARCH ESO DRS MUSE LAMBDA{q} MIN"] = (float(f.edges[q - 1]), "[Angstrom] lower end of wavelength range")
-        hdu.header[f"HIERARCH ESO DRS MUSE LAMBDA{q} MAX"] = (float(f.edges[q]), "[Angstrom] upper end of wavelength range")
+        hdu.header[f"HIERARCH ESO DRS MUSE LAMBDA{q} MIN"] = (float(f.edges[q - 1]), "[Angstrom] band start")
+        hdu.header[f"HIERARCH ESO DRS MUSE LAMBDA{q} MAX"] = (float(f.edges[q]), "[Angstrom] band end")
     prim = fits.PrimaryHDU()
     prim.header["HIERARCH ESO PRO CATG"] = TAG
     for k, v in (cards or {}).items():

@@ -35,33 +35,34 @@ QUANTILES = (0.5, 0.15865525393145707, 0.8413447460685429)
 
 
 class KeyedCounts:
-    """Counts [key, bin] over a key range that grows as keys arrive."""
+    """Counts [key, bin] (uint32: up to 4e9 rows per bin) over a key range that grows as keys arrive."""
 
     def __init__(self, nbins: int) -> None:
-        self.nbins, self.k0, self.counts = nbins, 0, np.zeros((0, nbins), dtype=np.int64)
+        self.nbins, self.k0, self.counts = nbins, 0, np.zeros((0, nbins), dtype=np.uint32)
 
     def add(self, keys: np.ndarray, bins: np.ndarray) -> None:
         if keys.size == 0:
             return
         lo, hi = int(keys.min()), int(keys.max()) + 1
         if self.counts.shape[0] == 0:
-            self.k0, self.counts = lo, np.zeros((hi - lo, self.nbins), dtype=np.int64)
+            self.k0, self.counts = lo, np.zeros((hi - lo, self.nbins), dtype=np.uint32)
         elif lo < self.k0 or hi > self.k0 + self.counts.shape[0]:
             nlo, nhi = min(lo, self.k0), max(hi, self.k0 + self.counts.shape[0])
-            grown = np.zeros((nhi - nlo, self.nbins), dtype=np.int64)
+            grown = np.zeros((nhi - nlo, self.nbins), dtype=np.uint32)
             grown[self.k0 - nlo : self.k0 - nlo + self.counts.shape[0]] = self.counts
             self.k0, self.counts = nlo, grown
         flat = (keys - self.k0) * self.nbins + bins
-        self.counts.reshape(-1)[:] += np.bincount(flat, minlength=self.counts.size) if flat.size * 8 > self.counts.size else 0
-        if flat.size * 8 <= self.counts.size:
-            np.add.at(self.counts.reshape(-1), flat, 1)
+        if flat.size * 8 > self.counts.size:  # dense: one bincount beats scattered adds
+            self.counts.reshape(-1)[:] += np.bincount(flat, minlength=self.counts.size).astype(np.uint32)
+        else:
+            np.add.at(self.counts.reshape(-1), flat, np.uint32(1))
 
 
 def _fine_pass(passes: Callable[[], Iterable[tuple[np.ndarray, np.ndarray]]], k0: int, nk: int, lo: np.ndarray,
                width: np.ndarray) -> np.ndarray:
     """Counts [key, 1 + bin] on the windows lo + width * [0, FINE), with below (0) and above (FINE + 1)."""
     fine = KeyedCounts(FINE + 2)
-    fine.k0, fine.counts = k0, np.zeros((nk, FINE + 2), dtype=np.int64)
+    fine.k0, fine.counts = k0, np.zeros((nk, FINE + 2), dtype=np.uint32)
     for keys, values in passes():
         k = keys - k0
         b = np.floor((values - lo[k]) / width[k])
@@ -83,6 +84,7 @@ class KeyStats:
 def _quantile(counts: np.ndarray, below: np.ndarray, q: float, lo: np.ndarray, width: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The q quantile of histograms (rows: keys) with ``below`` rows under bin 0 of edges
     lo + width * i; also whether it is outside the window."""
+    counts, below = counts.astype(np.int64), below.astype(np.int64)
     n = counts.sum(axis=1) + below
     target = q * n
     cum = np.cumsum(counts, axis=1) + below[:, None]
@@ -128,7 +130,7 @@ def keyed_stats(passes: Callable[[], Iterable[tuple[np.ndarray, np.ndarray]]]) -
             break  # fine enough everywhere (or a window missed: a narrower one would not help)
         half = np.where(width > RESOLUTION * spread, 6 * spread + 2 * width, half)
     out = [med, q16, q84]
-    n = counts.sum(axis=1)
+    n = counts.sum(axis=1, dtype=np.int64)
     with np.errstate(invalid="ignore"):
         median = np.where(n > 0, out[0], np.nan)
         spread = np.where(n > 0, (out[2] - out[1]) / 2, np.nan)

@@ -59,5 +59,5 @@ def levels_figure(cube: np.ndarray, edges: np.ndarray, title: str, ylabel: str, 
     norm = mpl.colors.BoundaryNorm(np.arange(0.5, 49.5), 48)
     cax = fig.add_axes([0.15, 0.945, 0.7, 0.008])
     fig.colorbar(mpl.cm.ScalarMappable(norm=norm, cmap=cmap), cax=cax, orientation="horizontal", ticks=[1, 12, 24, 36, 48])
-    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    fig.subplots_adjust(left=0.06, right=0.98, bottom=0.04, top=0.91, hspace=0.3, wspace=0.08)
     return fig
