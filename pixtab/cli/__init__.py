@@ -204,7 +204,7 @@ def cli(ctx: click.Context, verbose: int, quiet: int, traceback: bool) -> None:
 #: subcommand modules, in the order ``--help`` lists them
 COMMAND_MODULES = [
     "info", "extract", "index", "export", "convert", "simulate", "decode_origin", "reconstruct_det", "image", "spectrum", "fit",
-    "plot", "mask", "sky", "slices",
+    "plot", "mask", "sky", "slices", "autocal",
 ]
 
 

@@ -146,7 +146,7 @@ def _arrow_column(path: str) -> np.ndarray:
         import pyarrow.feather as feather
         import pyarrow.parquet as pq
     except ImportError:
-        raise InputError(path, "reading Parquet/Arrow row lists needs pyarrow: pip install 'pixtab[arrow]'") from None
+        raise InputError(path, "reading Parquet/Arrow row lists needs pyarrow: pip install 'pixtab[parquet]'") from None
     table = pq.read_table(path) if path.lower().endswith(".parquet") else feather.read_table(path)
     return np.asarray(table.column(_pick(path, table.column_names)).to_numpy())
 

@@ -90,9 +90,18 @@ def slice_levels(pt: PixTable, criteria: Criteria, edges: np.ndarray, progress: 
                        field, st.fallbacks)
 
 
+def _band_median(cube: np.ndarray) -> np.ndarray:
+    """Median over the bands (axis 0) of the finite values; NaN where there is none."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices (IFUs not in the table)
+        return np.nanmedian(cube, axis=0)
+
+
 def summary(lv: SliceLevels, worst: int = 5) -> list[str]:
     """A few lines: slices measured, the levels' robust spread, the most deviant slices."""
-    per_slice = np.nanmedian(np.where(lv.npts > 0, lv.level, np.nan), axis=0)  # [ifu, slice] over the bands
+    per_slice = _band_median(np.where(lv.npts > 0, lv.level, np.nan))  # [ifu, slice] over the bands
     ok = np.isfinite(per_slice)
     if not ok.any():
         return ["no slice measured"]
@@ -106,3 +115,16 @@ def summary(lv: SliceLevels, worst: int = 5) -> list[str]:
         if ok[i, s]:
             lines.append(f"  IFU {i + 1:2d} slice {s + 1:2d}: level {per_slice[i, s]:.4f}")
     return lines
+
+
+def factors_summary(f: AutocalFactors) -> str:
+    """One line about an AUTOCAL_FACTORS table."""
+    used = f.npts > 0 if f.npts.any() else np.isfinite(f.corr)
+    vals = f.corr[used & np.isfinite(f.corr)]
+    replaced = int(np.isfinite(f.corr_orig).sum()) if f.corr_orig is not None else 0
+    if vals.size == 0:
+        return f"{f.nbins} band(s), no factor computed from points"
+    mad = 1.4826 * float(np.median(np.abs(vals - np.median(vals))))
+    slices = int(used.any(axis=0).sum())
+    return (f"{f.nbins} band(s) {f.edges[0]:.0f}-{f.edges[-1]:.0f} Angstrom, {slices} slice(s) with points; corr median "
+            f"{np.median(vals):.4f}, robust spread {mad:.4f}, range {vals.min():.4f}..{vals.max():.4f}; {replaced} replaced by the DRS")
