@@ -4,7 +4,7 @@ One row per (wavelength bin ``quad``, IFU, slice), in the order the DRS indexes
 them: row = 1152 (quad - 1) + 48 (ifu - 1) + (sli - 1). Columns ifu, sli, quad,
 npts (int32), corr (float64, the factor the data are MULTIPLIED by: the IFU
 level over the slice level) and corr_orig (the factor before the DRS replaced an
-outlier by its neighbours' mean; NaN when kept). The extension header carries
+outlier by its neighbours' mean; NaN when kept). The primary header carries
 the bin edges as ESO DRS MUSE LAMBDAq MIN/MAX (Angstrom). The DRS applies a
 user table (``autocalib=user``) by row position, reading only corr and the
 LAMBDA keywords.
@@ -108,7 +108,7 @@ def merge(tables: list[AutocalFactors], sigma: float = 3.0, maxiters: int = 5) -
 
 
 def to_hdulist(f: AutocalFactors, cards: dict[str, object] | None = None) -> "object":
-    """An HDUList in the DRS's layout (rows in its order; the LAMBDA keywords in the table header).
+    """An HDUList in the DRS's layout (rows in its order; the LAMBDA keywords in the primary header).
 
     A merged table keeps npts (summed) and corr, so the DRS can apply it as a user table."""
     from astropy.io import fits
@@ -124,10 +124,10 @@ def to_hdulist(f: AutocalFactors, cards: dict[str, object] | None = None) -> "ob
         fmt = "J" if cube.dtype.kind in "iu" else "D"
         cols.append(fits.Column(name=name, format=fmt, array=cube.ravel()))
     hdu = fits.BinTableHDU.from_columns(cols)
-    for q in range(1, f.nbins + 1):
-        hdu.header[f"HIERARCH ESO DRS MUSE LAMBDA{q} MIN"] = (float(f.edges[q - 1]), "[Angstrom] band start")
-        hdu.header[f"HIERARCH ESO DRS MUSE LAMBDA{q} MAX"] = (float(f.edges[q]), "[Angstrom] band end")
     prim = fits.PrimaryHDU()
+    for q in range(1, f.nbins + 1):  # the DRS reads them from the primary header
+        prim.header[f"HIERARCH ESO DRS MUSE LAMBDA{q} MIN"] = (float(f.edges[q - 1]), "[Angstrom] band start")
+        prim.header[f"HIERARCH ESO DRS MUSE LAMBDA{q} MAX"] = (float(f.edges[q]), "[Angstrom] band end")
     prim.header["HIERARCH ESO PRO CATG"] = TAG
     for k, v in (cards or {}).items():
         prim.header[k] = v
