@@ -79,26 +79,24 @@ def test_sky_png_and_errors(simulated, tmp_path) -> None:
 
 
 def test_slices_recover_injected_offsets(simulated, tmp_path) -> None:
-    src = simulated(rows=1_000_000, ifus=[3, 4, 5, 6], keep_sky=True, slice_offsets=0.03)
+    kw = dict(rows=2_000_000, ifus=[3, 4], keep_sky=True)
+    src = simulated(**kw, slice_offsets=0.03)
     out = tmp_path / "slices.fits"
-    r = run("slices", src, "--lambda-bins", "2", "-o", out)
+    r = run("slices", src, "--lambda-bins", "4", "-o", out)
     assert r.exit_code == 0, r.output
-    assert r.output.startswith("slices measured: 192 in 2 band(s)")
+    assert r.output.startswith("slices measured: 96 in 4 band(s)")
     with fits.open(out) as h:
         t = h[1].data
-        assert h[0].header["HIERARCH ESO DRS MUSE LAMBDA2 MAX"] > h[0].header["HIERARCH ESO DRS MUSE LAMBDA1 MIN"]
-    assert len(t) == 2 * 1152 and list(t["quad"][:2]) == [1, 1] and t["ifu"][48] == 2  # the DRS's row order
+        assert h[0].header["HIERARCH ESO DRS MUSE LAMBDA4 MAX"] > h[0].header["HIERARCH ESO DRS MUSE LAMBDA1 MIN"]
+    assert len(t) == 4 * 1152 and list(t["quad"][:2]) == [1, 1] and t["ifu"][48] == 2  # the DRS's row order
     have = t["npts"] > 0
-    assert set(np.unique(t["ifu"][have])) == {3, 4, 5, 6}
-    truth = slice_factors(0, 0.03)[t["ifu"][have] - 1, t["sli"][have] - 1]
-    level = t["level"][have]
+    assert set(np.unique(t["ifu"][have])) == {3, 4} and np.allclose(t["corr"][have], 1 / t["level"][have])
+    level = np.nanmedian(np.where(t["npts"] > 0, t["level"], np.nan).reshape(4, 24, 48), axis=0)[2:4].ravel()
+    truth = slice_factors(0, 0.03)[2:4].ravel()
     rel = truth / np.median(truth)
-    noise = 1.2533 * t["spread"][have] / np.sqrt(t["npts"][have]) / t["median"][have] * level
-    assert np.corrcoef(level, rel)[0, 1] > 0.95
-    assert np.mean(np.abs(level - rel) < 4 * noise + 0.003) > 0.95
-    assert np.allclose(t["corr"][have], 1 / level)
-    flat = simulated(rows=1_000_000, ifus=[3, 4, 5, 6], keep_sky=True)
-    r0 = run("slices", flat, "--lambda-bins", "2")
+    print(f"correlation {np.corrcoef(level, rel)[0, 1]:.3f}, rms {np.std(level - rel):.4f} (offsets: {np.std(rel):.4f})")
+    assert np.corrcoef(level, rel)[0, 1] > 0.95 and np.std(level - rel) < 0.3 * np.std(rel)
+    r0 = run("slices", simulated(**kw), "--lambda-bins", "4")
     spread = float(r0.output.split("robust spread ")[1].split()[0])
     assert spread < 0.01 < float(r.output.split("robust spread ")[1].split()[0])
 
