@@ -91,7 +91,7 @@ def test_slices_recover_injected_offsets(simulated, tmp_path) -> None:
     assert len(t) == 4 * 1152 and list(t["quad"][:2]) == [1, 1] and t["ifu"][48] == 2  # the DRS's row order
     have = t["npts"] > 0
     assert set(np.unique(t["ifu"][have])) == {3, 4} and np.allclose(t["corr"][have], 1 / t["level"][have])
-    level = np.nanmedian(np.where(t["npts"] > 0, t["level"], np.nan).reshape(4, 24, 48), axis=0)[2:4].ravel()
+    level = np.median(t["level"].reshape(4, 24, 48)[:, 2:4], axis=0).ravel()  # per slice, over the bands
     truth = slice_factors(0, 0.03)[2:4].ravel()
     rel = truth / np.median(truth)
     print(f"correlation {np.corrcoef(level, rel)[0, 1]:.3f}, rms {np.std(level - rel):.4f} (offsets: {np.std(rel):.4f})")

@@ -35,7 +35,7 @@ def levels_figure(cube: np.ndarray, edges: np.ndarray, title: str, ylabel: str, 
     nb = cube.shape[0]
     x = np.arange(1, nb + 1)
     cmap = mpl.colormaps["viridis"].resampled(48)
-    fig, axes = plt.subplots(6, 4, figsize=(16, 18), sharex=True, sharey=True)
+    fig, axes = plt.subplots(6, 4, figsize=(12, 13.5), sharex=True, sharey=True)
     finite = cube[np.isfinite(cube)]
     lo, hi = (np.percentile(finite, [0.5, 99.5]) if finite.size else (0.9, 1.1))
     pad = 0.1 * (hi - lo) + 1e-3
@@ -55,7 +55,7 @@ def levels_figure(cube: np.ndarray, edges: np.ndarray, title: str, ylabel: str, 
     for ax in axes[:, 0]:
         ax.set_ylabel(ylabel)
     fig.suptitle(f"{title}\n{ylabel} per wavelength band ({edges[0]:.0f}-{edges[-1]:.0f} Angstrom, {nb} bands), "
-                 "one line per slice (colour: CCD slice 1-48)", fontsize=13)
+                 "one line per slice (colour: CCD slice 1-48)", fontsize=11)
     norm = mpl.colors.BoundaryNorm(np.arange(0.5, 49.5), 48)
     cax = fig.add_axes([0.15, 0.945, 0.7, 0.008])
     fig.colorbar(mpl.cm.ScalarMappable(norm=norm, cmap=cmap), cax=cax, orientation="horizontal", ticks=[1, 12, 24, 36, 48])
