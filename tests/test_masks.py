@@ -243,3 +243,30 @@ def test_mask_command_agrees_with_mpdaf_mask_column(simulated, tmp_path) -> None
     assert ours.maskcol.dtype == bool and np.array_equal(ours.maskcol, theirs.maskcol) and ours.maskcol.sum() > 1000
     theirs.write(str(tmp_path / "mpdaf.mask.fits"))  # and a file MPDAF wrote reads back as --rows
     assert np.array_equal(selected_rows(src, tmp_path, "--rows", tmp_path / "mpdaf.mask.fits"), np.flatnonzero(theirs.maskcol))
+
+
+@pytest.mark.parametrize("wcs", ["positioned", "projected"])
+def test_index_plans_mask_and_region_by_their_sky_box(simulated, tmp_path, wcs) -> None:
+    """With an index, a mask's or a region's sky box rules blocks out: fewer rows scanned, the
+    same output bytes as the full scan; --rows ranges scan only their rows."""
+    import re
+
+    from click.testing import CliRunner
+
+    from pixtab.cli import cli
+
+    src = simulated(rows=400_000, wcs=wcs)  # all 24 IFUs: the shapes touch a few of them
+    mask = mask_image(tmp_path / "m.fits")
+    reg = region_file(tmp_path / "r.reg", "ellipse", "box")
+    runner = CliRunner(env={"PIXTAB_CACHE_DIR": str(tmp_path / "cache")})
+    assert runner.invoke(cli, ["-q", "index", str(src)]).exit_code == 0
+    for crit in (["--mask", str(mask)], ["--region", str(reg)], ["--rows", "1000:3000"]):
+        a = runner.invoke(cli, ["-v", "extract", str(src), "-o", str(tmp_path / "a.fits"), "--overwrite", *crit])
+        b = runner.invoke(cli, ["extract", str(src), "-o", str(tmp_path / "b.fits"), "--overwrite", "--full-scan", *crit])
+        assert a.exit_code == 0 and b.exit_code == 0, a.output + b.output
+        assert (tmp_path / "a.fits").read_bytes() == (tmp_path / "b.fits").read_bytes()
+        scanned = int(re.search(r"index path: \d+ range\(s\), (\d+) of 400000 rows to scan", a.stderr)[1])  # type: ignore[index]
+        print(wcs, crit[0], scanned)
+        assert scanned < 400_000 / 4, (crit, scanned)
+        if crit[0] == "--rows":
+            assert scanned == 2000

@@ -41,6 +41,16 @@ class SkyBox:
     dec_lo: float
     dec_hi: float
 
+    def enclosing_circle(self) -> tuple[float, float, float] | None:
+        """(RA, Dec, radius in arcsec) of a circle that holds the box in the aperture metric
+        (dx = dRA cos(dec_c), dy = dDec): a bound for the planner; None: no useful one."""
+        if self.ra_half >= 90.0 or self.dec_lo > self.dec_hi or self.dec_hi - self.dec_lo >= 90.0:
+            return None
+        dec_c = 0.5 * (self.dec_lo + self.dec_hi)
+        dx = self.ra_half * math.cos(math.radians(dec_c))
+        dy = 0.5 * (self.dec_hi - self.dec_lo)
+        return self.ra_mid, dec_c, math.hypot(dx, dy) * 3600.0 * (1 + 1e-6) + 1e-3
+
 
 def split_ext(spec: str) -> tuple[str, str | int | None]:
     """``FILE.fits[EXT]`` -> (FILE.fits, EXT as an int or a name); no brackets: (spec, None)."""

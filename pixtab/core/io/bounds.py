@@ -147,7 +147,13 @@ def exposure_blocks(index: TableIndex, selector: Selector, exps: Sequence[int]) 
 _KNOWN = {
     "apertures", "lambdas", "ifus", "slices", "stacks", "xpix", "ypix", "exps", "method",
     "zero_based", "where", "slice_numbering", "rows",  # rows: row spans, cut in plan_rows
+    "sky_mask", "region",  # their sky box, as an enclosing circle
 }  # fmt: skip
+
+
+def sky_shapes(c: Criteria) -> list:
+    """The sky mask and region criteria given (objects with ``box()``)."""
+    return [s for s in (getattr(c, "sky_mask", None), getattr(c, "region", None)) if s is not None]
 
 
 def unbounded(c: Criteria) -> bool:
@@ -177,6 +183,10 @@ def candidate_blocks(index: TableIndex, selector: Selector) -> np.ndarray:
         masks.append(np.ones(index.nblocks, dtype=bool))  # e.g. detector x, row filters
     if c.apertures:
         masks.append(sky_blocks(index, selector, c.apertures))
+    for shape in sky_shapes(c):
+        circle = shape.box().enclosing_circle()
+        ap = [Aperture("circle", *circle, plain=False)] if circle is not None else None
+        masks.append(sky_blocks(index, selector, ap) if ap else np.ones(index.nblocks, dtype=bool))
     if c.exps is not None:
         masks.append(exposure_blocks(index, selector, c.exps))
     if not masks:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import costs, index_store
-from .bounds import candidate_blocks, code_lut, unbounded
+from .bounds import candidate_blocks, code_lut, sky_shapes, unbounded
 from .index import TableIndex
 from .bands import LambdaHints, lambda_band
 from .order import Disorder, Pages, find_runs
@@ -107,7 +107,7 @@ def _index_plan(index: TableIndex, selector: Selector) -> Plan:
         keep = lut[index.run_codes.astype(np.int64)]  # type: ignore[union-attr]
         runs = merge([(int(a), int(b)) for a, b in zip(index.run_starts[keep], stops[keep])])
         spans = intersect(spans, runs)
-        only_codes = not (c.lambdas or c.apertures or c.ypix or unbounded(c))
+        only_codes = not (c.lambdas or c.apertures or sky_shapes(c) or c.ypix or unbounded(c))
         return Plan(spans, "index", whole=only_codes)  # exposures: exact ranges, cut by plan_rows
     return Plan(spans, "index")
 
@@ -121,7 +121,7 @@ def _order_useful(selector: Selector) -> bool:
     bounded = bool(c.lambdas or c.ifus or c.slices or c.stacks)
     if c.method == "and":
         return bounded
-    return bounded and not (c.apertures or c.ypix or unbounded(c))
+    return bounded and not (c.apertures or sky_shapes(c) or c.ypix or unbounded(c))
 
 
 def _order_plan(pt_pages: dict[str, Pages], selector: Selector) -> Plan:

@@ -196,6 +196,8 @@ class Selector:
             self.tests.append(RowTest("sky aperture", ("xpos", "ypos"), 10, self._sky_test))
         if c.rows is not None:
             self.tests.append(RowTest("rows", (), 0, masktests.rows_run(pt, c.rows)))
+        if c.sky_mask is not None or c.region is not None:
+            self._frame = SkyFrame.of(pt)  # the planner bounds them as apertures (io.bounds)
         if c.sky_mask is not None:
             self.tests.append(RowTest("sky mask", ("xpos", "ypos"), 11, masktests.sky_run(pt, c.sky_mask, "--mask")))
         if c.region is not None:
