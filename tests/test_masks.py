@@ -270,3 +270,14 @@ def test_index_plans_mask_and_region_by_their_sky_box(simulated, tmp_path, wcs) 
         assert scanned < 400_000 / 4, (crit, scanned)
         if crit[0] == "--rows":
             assert scanned == 2000
+
+
+def test_region_parser_warnings_are_one_pixtab_line(simulated, tmp_path) -> None:
+    src = simulated(rows=20_000)
+    reg = tmp_path / "g.reg"
+    reg.write_text(f"fk5\ncircle({RA0},{DEC0},2\")\nbogus(1\n")
+    r = run("extract", src, "--region", reg, "--count")
+    assert r.exit_code == 0 and int(r.stdout) > 0
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith(f"pixtab: warning: {reg}: ") and "bogus" in r.stderr
+    reg.write_text("bogus(1\n")
+    assert "no region in the file" in one_line_error(run("extract", src, "--region", reg, "--count"), 1)

@@ -76,6 +76,9 @@ def test_sky_png_and_errors(simulated, tmp_path) -> None:
     r = run("sky", src, "--lambda", "6500:6600", "--png", tmp_path / "s.png")
     assert r.exit_code == 0 and (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
     assert "no sky row" in one_line_error(run("sky", src, "--lambda", "100:200"), 1)
+    pix = simulated(rows=20_000, wcs="pixel")
+    assert "pixel-unit table" in one_line_error(run("sky", pix, "--auto"), 1)
+    assert run("sky", pix, "--lambda", "6000:6100").exit_code == 0  # no sources: every row counts
 
 
 def test_slices_recover_injected_offsets(simulated, tmp_path) -> None:

@@ -57,13 +57,14 @@ def command(input: str, output: str | None, width: float, auto: bool, seeing: fl
       pixtab sky T.fits --region stars.reg --lambda 6000:7000
     """
     from ..core.ops.rows import atomic_output, open_table
-    from ..core.ops.skyspec import auto_sources, background_criteria, make_sky, to_hdulist
+    from ..core.ops.skyspec import auto_sources, background_criteria, check_sky_positions, make_sky, to_hdulist
 
     if not width > 0:
         raise click.BadParameter("must be a positive number of Angstrom", param_hint="'--bin'")
     is_fits = bool(output) and output.lower().endswith((".fits", ".fit", ".fts"))  # type: ignore[union-attr]
     check_outputs([(input, p) for p in file_outputs(output, png)], overwrite)
     with open_table(input) as pt, phases(input) as progress:
+        check_sky_positions(pt, criteria, auto)
         discs = None
         if auto:
             discs, fwhm = auto_sources(pt, criteria, seeing, progress)

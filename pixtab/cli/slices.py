@@ -48,7 +48,7 @@ def command(input: str, output: str | None, nbands: int | None, auto: bool, seei
     """
     from ..core.format.autocal import to_hdulist
     from ..core.ops.rows import atomic_output, open_table
-    from ..core.ops.skyspec import auto_sources, background_criteria
+    from ..core.ops.skyspec import auto_sources, background_criteria, check_sky_positions
     from ..core.ops.slicemap import band_edges, slice_levels, summary
 
     if not (output or png):
@@ -57,6 +57,7 @@ def command(input: str, output: str | None, nbands: int | None, auto: bool, seei
         output = None
     check_outputs([(input, p) for p in (output, png) if p], overwrite)
     with open_table(input) as pt, phases(input) as progress:
+        check_sky_positions(pt, criteria, auto)
         discs = None
         if auto:
             discs, fwhm = auto_sources(pt, criteria, seeing, progress)

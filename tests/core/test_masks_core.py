@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from pixtab.core.errors import CriteriaError, InputError
 from pixtab.core.format import pixmask
 from pixtab.core.format.rowset import RowSet
-from pixtab.core.format.skymask import Discs, Outside, SkyMask, split_ext
+from pixtab.core.format.skymask import SkyMask, split_ext
+from pixtab.core.format.skyshapes import Discs, Outside
 from pixtab.core.ops.binstats import keyed_stats
 
 

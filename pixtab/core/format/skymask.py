@@ -19,8 +19,10 @@ plus a few arrays of the chunk's length), and give a conservative sky box
 
 from __future__ import annotations
 
+import logging
 import math
 import re
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +30,7 @@ import numpy as np
 
 from ..errors import InputError
 
+log = logging.getLogger(__name__)
 _EXT_RE = re.compile(r"^(?P<path>.+?)\[(?P<ext>[^\[\]]+)\]$")
 
 
@@ -61,7 +64,7 @@ def split_ext(spec: str) -> tuple[str, str | int | None]:
     return m["path"], int(ext) if ext.isdigit() else ext
 
 
-def _box_of(ra: np.ndarray, dec: np.ndarray, pad_deg: float) -> SkyBox:
+def box_of(ra: np.ndarray, dec: np.ndarray, pad_deg: float) -> SkyBox:
     """A box around points (RA wrap-aware: about their circular mean)."""
     ok = np.isfinite(ra) & np.isfinite(dec)
     ra, dec = ra[ok], dec[ok]
@@ -83,7 +86,6 @@ class SkyMask:
     def __init__(self, spec: str, invert: bool = False) -> None:
         from astropy.io import fits
         from astropy.wcs import WCS, FITSFixedWarning
-        import warnings
 
         self.spec, self.invert = spec, invert
         path, ext = split_ext(spec)
@@ -142,7 +144,7 @@ class SkyMask:
         ys = np.concatenate([np.full(t.size, y0), np.full(t.size, y1), y0 + (y1 - y0) * t, y0 + (y1 - y0) * t])
         ra, dec = self.wcs.wcs_pix2world(xs, ys, 0)
         scale = float(np.max(np.abs(self.wcs.pixel_scale_matrix))) * 2  # degrees: two pixels of slack
-        return _box_of(np.asarray(ra), np.asarray(dec), scale)
+        return box_of(np.asarray(ra), np.asarray(dec), scale)
 
     def describe(self) -> str:
         return f"{self.spec}: {self.shape[1]}x{self.shape[0]} mask, {self.objects} object pixel(s)" + (" (inverted)" if self.invert else "")
@@ -162,9 +164,13 @@ class SkyRegions:
             raise InputError(path, "reading region files needs astropy's regions package: pip install 'pixtab[masks]'") from None
         self.path = path
         try:
-            regs = Regions.read(path, format=_format(path))
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                regs = Regions.read(path, format=_format(path))
         except Exception as exc:  # the parsers raise many kinds
             raise InputError(path, f"cannot read the region file: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+        for w in caught:  # e.g. a line the parser skips: ours to report, on one line
+            log.warning("%s: %s", path, str(w.message).splitlines()[0])
         shapes = list(regs)
         if not shapes:
             raise InputError(path, "no region in the file")
@@ -178,7 +184,7 @@ class SkyRegions:
         centres = [_centre(r) for r in shapes]
         ra = np.array([c[0] for c in centres])
         dec = np.array([c[1] for c in centres])
-        box = _box_of(ra, dec, 0.0)
+        box = box_of(ra, dec, 0.0)
         self.wcs = _tan_wcs(box.ra_mid, float(np.mean(dec)), self.SCALE)
         self.include = [r.to_pixel(self.wcs) for r in shapes if r.meta.get("include", True)]
         self.exclude = [r.to_pixel(self.wcs) for r in shapes if not r.meta.get("include", True)]
@@ -208,7 +214,7 @@ class SkyRegions:
             xs += [bb.ixmin - 1, bb.ixmax + 1, bb.ixmin - 1, bb.ixmax + 1]
             ys += [bb.iymin - 1, bb.iymin - 1, bb.iymax + 1, bb.iymax + 1]
         ra, dec = self.wcs.wcs_pix2world(np.array(xs, float), np.array(ys, float), 0)
-        return _box_of(np.asarray(ra), np.asarray(dec), 1e-6)
+        return box_of(np.asarray(ra), np.asarray(dec), 1e-6)
 
     def box(self) -> SkyBox:
         return self._box
@@ -255,46 +261,3 @@ def _front(ra: np.ndarray, dec: np.ndarray, wcs: Any) -> np.ndarray:
     r, d = np.radians(ra), np.radians(dec)
     return np.sin(d) * math.sin(dec0) + np.cos(d) * math.cos(dec0) * np.cos(r - ra0) > 0
 
-
-class Discs:
-    """Circles of one radius (arcsec) about sky positions (deg), in the aperture metric:
-    offsets dx = wrap(RA - ra_c) cos(dec_c), dy = Dec - dec_c."""
-
-    def __init__(self, centres: list[tuple[float, float]], radius: float, label: str = "discs") -> None:
-        self.centres, self.radius, self.label = centres, radius, label
-
-    def contains(self, ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
-        keep = np.zeros(np.shape(ra), dtype=bool)
-        for rc, dc in self.centres:
-            dx = ((np.asarray(ra) - rc + 180.0) % 360.0 - 180.0) * (3600.0 * math.cos(math.radians(dc)))
-            dy = (np.asarray(dec) - dc) * 3600.0
-            keep |= dx * dx + dy * dy < self.radius**2
-        return keep
-
-    def box(self) -> SkyBox:
-        if not self.centres:
-            return SkyBox(0.0, 0.0, 91.0, 91.0)
-        c = np.array(self.centres, dtype=float)
-        return _box_of(c[:, 0], c[:, 1], self.radius / 3600.0 * 1.001)
-
-    def describe(self) -> str:
-        return f"{len(self.centres)} {self.label} of radius {self.radius:.2f} arcsec"
-
-
-class Outside:
-    """Everywhere except the given shapes (sky rows: outside the sources)."""
-
-    def __init__(self, shapes: list[Any]) -> None:
-        self.shapes = shapes
-
-    def contains(self, ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
-        keep = np.isfinite(ra) & np.isfinite(dec)
-        for s in self.shapes:
-            keep &= ~s.contains(ra, dec)
-        return keep
-
-    def box(self) -> SkyBox:
-        return SkyBox(0.0, 360.0, -90.0, 90.0)
-
-    def describe(self) -> str:
-        return "outside " + "; ".join(s.describe() for s in self.shapes)

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..format.skymask import Discs
+from ..format.skyshapes import Discs
 from .binstats import keyed_stats
-from .rows import SILENT, Criteria, CriteriaError, EmptySelectionError, PixTable, Progress, stream_selected
+from .rows import SILENT, Criteria, CriteriaError, EmptySelectionError, InputError, PixTable, Progress, stream_selected
 
 FIELDS = ("lambda_lo", "lambda_hi", "lambda", "median", "spread", "median_err", "rows")
 #: sources found by --auto are masked out to this many FWHM from their centre
@@ -101,12 +101,19 @@ def to_hdulist(sky: SkySpectrum, cards: dict[str, object]) -> "object":
     return fits.HDUList([fits.PrimaryHDU(), hdu])
 
 
+def check_sky_positions(pt: PixTable, criteria: Criteria, auto: bool) -> None:
+    """Sources need sky positions: refuse a pixel-unit table before any work."""
+    if pt.wcs == "pixel" and (auto or criteria.sky_mask is not None or criteria.region is not None):
+        raise InputError(pt.path, "pixel-unit table (positions in pixels, no sky coordinates): the sources of "
+                                  "--mask, --region or --auto cannot be placed; give none (every row counts)")
+
+
 def background_criteria(criteria: Criteria, extra: Discs | None = None) -> Criteria:
     """``criteria`` with its sky mask and regions (and ``extra`` discs) read as SOURCES: the rows
     outside all of them are selected."""
     import dataclasses
 
-    from ..format.skymask import Outside
+    from ..format.skyshapes import Outside
 
     shapes = [s for s in (criteria.sky_mask, criteria.region, extra) if s is not None]
     return dataclasses.replace(criteria, sky_mask=None, region=Outside(shapes) if shapes else None)
