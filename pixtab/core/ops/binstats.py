@@ -31,6 +31,7 @@ import numpy as np
 COARSE, FINE = 512, 400
 #: a fine pass is repeated on a narrower window while its bins are wider than this many spreads
 RESOLUTION, MAX_FINE_PASSES = 0.05, 4
+KEY_BLOCK = 2048  # keys per block of the quantile search
 T_MAX = float(np.arcsinh(1e11))
 QUANTILES = (0.5, 0.15865525393145707, 0.8413447460685429)
 
@@ -85,7 +86,17 @@ class KeyStats:
 def _quantile(counts: np.ndarray, below: np.ndarray, above: np.ndarray, q: float, lo: np.ndarray,
               width: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The q quantile of histograms (rows: keys) with ``below`` rows under bin 0 and ``above``
-    rows over the last bin, of edges lo + width * i; also whether it is outside the window."""
+    rows over the last bin, of edges lo + width * i; also whether it is outside the window.
+    Keys are taken a block at a time (the cumulative sums are int64 copies)."""
+    parts = [_quantile_block(counts[a : a + KEY_BLOCK], below[a : a + KEY_BLOCK], above[a : a + KEY_BLOCK], q,
+                             lo[a : a + KEY_BLOCK], width[a : a + KEY_BLOCK]) for a in range(0, counts.shape[0], KEY_BLOCK)]
+    if not parts:
+        return np.zeros(0), np.zeros(0, dtype=bool)
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def _quantile_block(counts: np.ndarray, below: np.ndarray, above: np.ndarray, q: float, lo: np.ndarray,
+                    width: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     counts, below = counts.astype(np.int64), below.astype(np.int64)
     n = counts.sum(axis=1) + below + above
     target = q * n
