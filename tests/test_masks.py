@@ -270,6 +270,14 @@ def test_index_plans_mask_and_region_by_their_sky_box(simulated, tmp_path, wcs) 
         assert scanned < 400_000 / 4, (crit, scanned)
         if crit[0] == "--rows":
             assert scanned == 2000
+    # with codes the index selects whole runs: a row list must still be tested, and OR-ed rows kept
+    np.save(tmp_path / "r.npy", np.arange(0, 400_000, 7))
+    for crit in (["--ifu", "11", "--rows", str(tmp_path / "r.npy")], ["--or", "--ifu", "11", "--rows", "0:100"],
+                 ["--ifu", "11", "--rows", "100000:"], ["--or", "--ifu", "11", "--mask", str(mask)]):
+        a = runner.invoke(cli, ["extract", str(src), "-o", str(tmp_path / "a.fits"), "--overwrite", *crit])
+        b = runner.invoke(cli, ["extract", str(src), "-o", str(tmp_path / "b.fits"), "--overwrite", "--full-scan", *crit])
+        assert a.exit_code == 0 and b.exit_code == 0, a.output + b.output
+        assert (tmp_path / "a.fits").read_bytes() == (tmp_path / "b.fits").read_bytes(), crit
 
 
 def test_region_parser_warnings_are_one_pixtab_line(simulated, tmp_path) -> None:
