@@ -289,3 +289,21 @@ def test_region_parser_warnings_are_one_pixtab_line(simulated, tmp_path) -> None
     assert r.stderr.count("\n") == 1 and r.stderr.startswith(f"pixtab: warning: {reg}: ") and "bogus" in r.stderr
     reg.write_text("bogus(1\n")
     assert "no region in the file" in one_line_error(run("extract", src, "--region", reg, "--count"), 1)
+
+
+def test_mask_column_in_mpdaf_conventions(simulated, tmp_path) -> None:
+    """core.ops.maskcol.mask_column (for the MPDAF facade) is MPDAF 3.6's mask_column, also for
+    rows off the image (they take the edge pixel) and a non-zero negative pixel."""
+    np.NaN = np.nan
+    drs = pytest.importorskip("mpdaf.drs")
+    from pixtab.core.io.table import PixTable
+    from pixtab.core.ops.maskcol import mask_column
+
+    src = simulated(rows=200_000, ifus=[10, 11, 12, 13])
+    mask = mask_image(tmp_path / "m.fits", centre=(2.0, 30.0), radius=10.0)  # an object on the edge
+    with fits.open(mask, mode="update") as h:
+        h[0].data[50:55, 70:80] = -3  # MPDAF reads the image as booleans: non-zero is an object
+    with PixTable(src) as pt:
+        ours = mask_column(pt, str(mask))
+    theirs = drs.PixTable(str(src)).mask_column(str(mask)).maskcol
+    assert np.array_equal(ours, theirs) and ours.sum() > mask_reference(src, mask).size

@@ -83,11 +83,13 @@ def box_of(ra: np.ndarray, dec: np.ndarray, pad_deg: float) -> SkyBox:
 class SkyMask:
     """A sky image with a celestial WCS, read once (it is small)."""
 
-    def __init__(self, spec: str, invert: bool = False) -> None:
+    def __init__(self, spec: str, invert: bool = False, mpdaf: bool = False) -> None:
+        """``mpdaf``: MPDAF's own conventions (for the facade): a pixel != 0 is an object, and a
+        position off the image takes the nearest edge pixel."""
         from astropy.io import fits
         from astropy.wcs import WCS, FITSFixedWarning
 
-        self.spec, self.invert = spec, invert
+        self.spec, self.invert, self.mpdaf = spec, invert, mpdaf
         path, ext = split_ext(spec)
         self.path = path
         try:
@@ -114,7 +116,7 @@ class SkyMask:
             raise InputError(path, "the mask image has no celestial WCS (RA/Dec axes): cannot place rows on it")
         self.wcs = wcs.celestial
         with np.errstate(invalid="ignore"):
-            self.on = np.asarray(data > 0, dtype=bool)  # NaN > 0 is False
+            self.on = np.asarray((data != 0) if mpdaf else (data > 0), dtype=bool)  # NaN > 0 is False
         self.shape = self.on.shape
         self.objects = int(self.on.sum())
 
@@ -123,6 +125,8 @@ class SkyMask:
         with np.errstate(invalid="ignore"):
             x, y = self.wcs.wcs_world2pix(np.asarray(ra, np.float64), np.asarray(dec, np.float64), 0)
             i, j = np.floor(x + 0.5), np.floor(y + 0.5)
+            if self.mpdaf:
+                i, j = np.clip(np.nan_to_num(i), 0, self.shape[1] - 1), np.clip(np.nan_to_num(j), 0, self.shape[0] - 1)
             inside = (i >= 0) & (i < self.shape[1]) & (j >= 0) & (j < self.shape[0])
         return np.where(inside, i, 0).astype(np.intp), np.where(inside, j, 0).astype(np.intp), inside
 

@@ -46,6 +46,15 @@ def mask_chunks(pt: PixTable, criteria: Criteria, progress: Progress = SILENT) -
     yield from _false(pt.nrows - pos)
 
 
+def mask_column(pt: PixTable, maskfile: str) -> np.ndarray:
+    """MPDAF's ``PixTable.mask_column(maskfile).maskcol``: True where a row's RA/Dec falls on a
+    non-zero pixel of the sky image, rows off the image taking the nearest edge pixel (MPDAF's
+    conventions, for the facade; memory: one boolean per row, as MPDAF's)."""
+    from ..format.skymask import SkyMask
+
+    return np.concatenate([np.zeros(0, dtype=bool), *mask_chunks(pt, Criteria(sky_mask=SkyMask(maskfile, mpdaf=True)))])
+
+
 def write_row_mask(pt: PixTable, criteria: Criteria, fd: int, maskfile: str, progress: Progress = SILENT) -> int:
     """Write the PixTableMask of ``criteria`` on ``pt`` to ``fd``; the number of True rows."""
     return pixmask.write_mask(fd, pt.nrows, mask_chunks(pt, criteria, progress), os.path.basename(pt.path), maskfile)
