@@ -267,7 +267,7 @@ def test_index_plans_mask_and_region_by_their_sky_box(simulated, tmp_path, wcs) 
         assert (tmp_path / "a.fits").read_bytes() == (tmp_path / "b.fits").read_bytes()
         scanned = int(re.search(r"index path: \d+ range\(s\), (\d+) of 400000 rows to scan", a.stderr)[1])  # type: ignore[index]
         print(wcs, crit[0], scanned)
-        assert scanned < 400_000 / 4, (crit, scanned)
+        assert scanned < 0.35 * 400_000, (crit, scanned)  # the cost model joins close ranges
         if crit[0] == "--rows":
             assert scanned == 2000
     # with codes the index selects whole runs: a row list must still be tested, and OR-ed rows kept

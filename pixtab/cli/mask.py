@@ -36,15 +36,16 @@ def command(input: str, output: str, overwrite: bool, criteria: Any, **kw: Any) 
       pixtab extract T.fits --rows T.mask.fits -o objects.fits
     """
     from ..core.ops.maskcol import write_row_mask
-    from ..core.ops.rows import atomic_output, open_table
+    from ..core.fits.atomic import atomic_output
+    from ..core.io.table import PixTable
 
     if criteria.empty:
         raise click.UsageError("give --mask FILE (or another criterion): an empty mask says nothing")
     maskfile = (criteria.sky_mask.path if criteria.sky_mask is not None else
                 criteria.region.path if criteria.region is not None else "pixtab criteria")
     check_outputs([(input, output)], overwrite)
-    with open_table(input) as pt, phases(input) as progress:
+    with PixTable(input) as pt, phases(input) as progress:
         with atomic_output(output, overwrite) as fd:
-            count = write_row_mask(pt, criteria, fd, maskfile, progress)
+            count = write_row_mask(pt, criteria, fd, maskfile, progress, kw["plan"])
         nrows = pt.nrows
     ui.info(f"wrote {output} ({count:,} of {nrows:,} rows masked)")

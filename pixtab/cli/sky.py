@@ -56,20 +56,21 @@ def command(input: str, output: str | None, width: float, auto: bool, seeing: fl
       pixtab sky T.fits --mask sources.fits --bin 2.5 > sky.csv
       pixtab sky T.fits --region stars.reg --lambda 6000:7000
     """
-    from ..core.ops.rows import atomic_output, open_table
+    from ..core.fits.atomic import atomic_output
+    from ..core.io.table import PixTable
     from ..core.ops.skyspec import auto_sources, background_criteria, check_sky_positions, make_sky, to_hdulist
 
     if not width > 0:
         raise click.BadParameter("must be a positive number of Angstrom", param_hint="'--bin'")
     is_fits = bool(output) and output.lower().endswith((".fits", ".fit", ".fts"))  # type: ignore[union-attr]
     check_outputs([(input, p) for p in file_outputs(output, png)], overwrite)
-    with open_table(input) as pt, phases(input) as progress:
+    with PixTable(input) as pt, phases(input) as progress:
         check_sky_positions(pt, criteria, auto)
         discs = None
         if auto:
-            discs, fwhm = auto_sources(pt, criteria, seeing, progress)
+            discs, fwhm = auto_sources(pt, criteria, seeing, progress, kw["plan"])
             ui.info(f"{input}: --auto masks {discs.describe()} (median FWHM {fwhm:.2f} arcsec)")
-        sky = make_sky(pt, background_criteria(criteria, discs), width, progress)
+        sky = make_sky(pt, background_criteria(criteria, discs), width, progress, kw["plan"])
     if is_fits:
         cards = {"HIERARCH PIXTAB INPUT": os.path.basename(input)[-60:], "HIERARCH PIXTAB BIN": (width, "[Angstrom] bin width"),
                  "HIERARCH PIXTAB ROWS": (int(sky.rows.sum()), "sky rows used")}

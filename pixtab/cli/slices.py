@@ -47,7 +47,8 @@ def command(input: str, output: str | None, nbands: int | None, auto: bool, seei
       pixtab slices T.fits --mask sources.fits --lambda-bins 5 -o slices.fits
     """
     from ..core.format.autocal import to_hdulist
-    from ..core.ops.rows import atomic_output, open_table
+    from ..core.fits.atomic import atomic_output
+    from ..core.io.table import PixTable
     from ..core.ops.skyspec import auto_sources, background_criteria, check_sky_positions
     from ..core.ops.slicemap import band_edges, slice_levels, summary
 
@@ -56,13 +57,13 @@ def command(input: str, output: str | None, nbands: int | None, auto: bool, seei
     if output == "-":
         output = None
     check_outputs([(input, p) for p in (output, png) if p], overwrite)
-    with open_table(input) as pt, phases(input) as progress:
+    with PixTable(input) as pt, phases(input) as progress:
         check_sky_positions(pt, criteria, auto)
         discs = None
         if auto:
-            discs, fwhm = auto_sources(pt, criteria, seeing, progress)
+            discs, fwhm = auto_sources(pt, criteria, seeing, progress, kw["plan"])
             ui.info(f"{input}: --auto masks {discs.describe()} (median FWHM {fwhm:.2f} arcsec)")
-        levels = slice_levels(pt, background_criteria(criteria, discs), band_edges(pt, nbands), progress)
+        levels = slice_levels(pt, background_criteria(criteria, discs), band_edges(pt, nbands), progress, kw["plan"])
     for line in summary(levels):
         click.echo(line)
     if output:

@@ -14,7 +14,11 @@ from collections.abc import Iterator
 import numpy as np
 
 from ..format import pixmask
-from .rows import SILENT, Criteria, PixTable, Progress, stream_selected
+from ..io.plan import PlanOptions
+from ..io.scan import Scan
+from ..io.selection import Criteria
+from ..io.table import PixTable
+from ..progress import SILENT, Progress
 
 GAP = 1 << 20  # rows of False written at a time across ruled-out ranges
 
@@ -26,7 +30,8 @@ def _false(n: int) -> Iterator[np.ndarray]:
         n -= k
 
 
-def mask_chunks(pt: PixTable, criteria: Criteria, progress: Progress = SILENT) -> Iterator[np.ndarray]:
+def mask_chunks(pt: PixTable, criteria: Criteria, progress: Progress = SILENT,
+                plan: PlanOptions | None = None) -> Iterator[np.ndarray]:
     """Booleans for rows 0..nrows, in order, in chunks (memory: a few chunks). Flagged rows
     are not left out: the mask says where rows are, not whether they are good."""
 
@@ -39,7 +44,7 @@ def mask_chunks(pt: PixTable, criteria: Criteria, progress: Progress = SILENT) -
         return batch.start, out
 
     pos = 0
-    for start, chunk in stream_selected(pt, criteria, [], keep_flagged=True, progress=progress, phase="mask", work=work):  # type: ignore[misc]
+    for start, chunk in Scan(pt, criteria, plan, progress).stream([], work, keep_flagged=True, phase="mask"):
         yield from _false(start - pos)
         yield chunk
         pos = start + chunk.size
@@ -55,6 +60,7 @@ def mask_column(pt: PixTable, maskfile: str) -> np.ndarray:
     return np.concatenate([np.zeros(0, dtype=bool), *mask_chunks(pt, Criteria(sky_mask=SkyMask(maskfile, mpdaf=True)))])
 
 
-def write_row_mask(pt: PixTable, criteria: Criteria, fd: int, maskfile: str, progress: Progress = SILENT) -> int:
+def write_row_mask(pt: PixTable, criteria: Criteria, fd: int, maskfile: str, progress: Progress = SILENT,
+                   plan: PlanOptions | None = None) -> int:
     """Write the PixTableMask of ``criteria`` on ``pt`` to ``fd``; the number of True rows."""
-    return pixmask.write_mask(fd, pt.nrows, mask_chunks(pt, criteria, progress), os.path.basename(pt.path), maskfile)
+    return pixmask.write_mask(fd, pt.nrows, mask_chunks(pt, criteria, progress, plan), os.path.basename(pt.path), maskfile)

@@ -18,7 +18,12 @@ import numpy as np
 
 from ..format.skyshapes import Discs
 from .binstats import keyed_stats
-from .rows import SILENT, Criteria, CriteriaError, EmptySelectionError, InputError, PixTable, Progress, stream_selected
+from ..errors import CriteriaError, EmptySelectionError, InputError
+from ..io.plan import PlanOptions
+from ..io.scan import Scan
+from ..io.selection import Criteria
+from ..io.table import PixTable
+from ..progress import SILENT, Progress
 
 FIELDS = ("lambda_lo", "lambda_hi", "lambda", "median", "spread", "median_err", "rows")
 #: sources found by --auto are masked out to this many FWHM from their centre
@@ -52,7 +57,8 @@ class SkySpectrum:
                 "median_err": u, "rows": ""}
 
 
-def make_sky(pt: PixTable, criteria: Criteria, width: float = 1.25, progress: Progress = SILENT) -> SkySpectrum:
+def make_sky(pt: PixTable, criteria: Criteria, width: float = 1.25, progress: Progress = SILENT,
+             plan: PlanOptions | None = None) -> SkySpectrum:
     """The sky spectrum of the rows ``criteria`` select (give it the sources' complement)."""
     if not (width > 0 and math.isfinite(width)):
         raise CriteriaError(f"the bin width must be a positive number of Angstrom, not {width}", field="bin")
@@ -63,8 +69,10 @@ def make_sky(pt: PixTable, criteria: Criteria, width: float = 1.25, progress: Pr
         keys = np.floor((batch["lambda"].astype(np.float64) - anchor) / width).astype(np.int64)
         return keys, batch["data"].astype(np.float64)
 
+    scan = Scan(pt, criteria, plan, progress)  # planned once, read once per pass
+
     def passes():  # type: ignore[no-untyped-def]
-        return stream_selected(pt, criteria, ["lambda", "data"], progress=progress, phase="sky", work=reduce)
+        return scan.stream(["lambda", "data"], reduce, phase="sky")
 
     st = keyed_stats(passes)
     if st.n.sum() == 0:
@@ -76,13 +84,14 @@ def make_sky(pt: PixTable, criteria: Criteria, width: float = 1.25, progress: Pr
     return SkySpectrum(lo, hi, st.median, st.spread, st.n, pt.columns["data"].unit, width, st.fallbacks)
 
 
-def auto_sources(pt: PixTable, criteria: Criteria, seeing: float, progress: Progress = SILENT) -> tuple[Discs, float]:
+def auto_sources(pt: PixTable, criteria: Criteria, seeing: float, progress: Progress = SILENT,
+                 plan: PlanOptions | None = None) -> tuple[Discs, float]:
     """Discs over the sources ``image --peaks`` finds on the white-light image of the selected
     rows: radius AUTO_RADIUS_FWHM x their median FWHM (``seeing`` when none is found); and that FWHM."""
     from .image import ImageRequest, make_image
     from .peaks import find_peaks
 
-    im = make_image(pt, criteria, ImageRequest(0.2), progress)
+    im = make_image(pt, criteria, ImageRequest(0.2), progress, plan)
     peaks = find_peaks(im, AUTO_MAX_SOURCES, seeing)
     fwhm = float(np.median([p.fwhm_guess for p in peaks])) if peaks else seeing
     fwhm = min(max(fwhm, 0.5 * seeing), 3 * seeing)  # a blend or a hot spaxel must not set the radius

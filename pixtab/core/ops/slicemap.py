@@ -16,7 +16,13 @@ import numpy as np
 
 from ..format.autocal import DRS_EDGES, NIFUS, NSLICES, AutocalFactors
 from .binstats import keyed_stats
-from .rows import SILENT, Criteria, CriteriaError, EmptySelectionError, PixTable, Progress, get_ifu, get_slice, stream_selected
+from ..errors import CriteriaError, EmptySelectionError
+from ..format.origin import get_ifu, get_slice
+from ..io.plan import PlanOptions
+from ..io.scan import Scan
+from ..io.selection import Criteria
+from ..io.table import PixTable
+from ..progress import SILENT, Progress
 
 PER_BAND = NIFUS * NSLICES
 
@@ -54,7 +60,8 @@ def band_edges(pt: PixTable, nbands: int | None) -> np.ndarray:
     return edges
 
 
-def slice_levels(pt: PixTable, criteria: Criteria, edges: np.ndarray, progress: Progress = SILENT) -> SliceLevels:
+def slice_levels(pt: PixTable, criteria: Criteria, edges: np.ndarray, progress: Progress = SILENT,
+                 plan: PlanOptions | None = None) -> SliceLevels:
     """Levels of the rows ``criteria`` select (give it the background: the sources' complement)."""
     nb = edges.size - 1
 
@@ -67,8 +74,10 @@ def slice_levels(pt: PixTable, criteria: Criteria, edges: np.ndarray, progress: 
         values = batch["data"][ok].astype(np.float64)
         return np.concatenate([key, nb * PER_BAND + q]), np.concatenate([values, values])
 
+    scan = Scan(pt, criteria, plan, progress)
+
     def passes():  # type: ignore[no-untyped-def]
-        return stream_selected(pt, criteria, ["lambda", "origin", "data"], progress=progress, phase="slices", work=reduce)
+        return scan.stream(["lambda", "origin", "data"], reduce, phase="slices")
 
     st = keyed_stats(passes)
     size = nb * PER_BAND + nb
