@@ -14,6 +14,12 @@ Every option name the suite uses, and where (keep them meaning one thing):
 ``--ifu/--exp``     extract, reconstruct-det (lists: ``5,6`` or ``5-7``)
 ``--slice-numbering`` extract, decode-origin (``ccd`` or ``sky``)
 ``--round-float32`` extract, convert (ASCII inputs: nearest float32)
+``--mask``          every row-selecting command (sky image, pixels > 0); sky
+                    and slices: the SOURCES left out; ``--mask-invert``
+``--region``        every row-selecting command (DS9/CRTF sky shapes); sky
+                    and slices: the SOURCES left out
+``--rows``          every row-selecting command (``LO:HI`` or a row file)
+``--lambda-bins``   slices (N equal wavelength bands)
 ==================  =======================================================
 
 Callbacks raise :class:`click.BadParameter`, so bad values exit with status 2
