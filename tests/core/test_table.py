@@ -102,7 +102,7 @@ def test_ascii_table_layout_is_read(tmp_path: Path) -> None:
     src = conformance_path("pt_single_ifu.fits")
     with pixtab.open(src) as pt:
         data = pt.read(None, 0, 500)
-        header = pt.primary_header.copy()
+        header = pt.primary_header.to_astropy()
         units = {c.name: c.unit for c in pt.columns.values()}
     cols = [
         fits.Column(name, "I11" if arr.dtype.kind == "i" else "E15.7", unit=units[name], array=arr)

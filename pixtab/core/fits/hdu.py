@@ -16,10 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from astropy.io import fits
 
 from ..errors import InputError
+from .card import Card
 from .dtypes import bitpix_of, tform_of
+from .header import Header
 from .structure import BLOCK, CARD, HDUInfo, header_bytes, padded
 
 
@@ -104,7 +105,7 @@ def _raw_header(cards: list[tuple[str, str]]) -> bytes:
         if len(line) > 80:
             if not v.startswith("'"):
                 raise ValueError(f"header card too long: {line!r}")
-            line = fits.Card(k, v[1:-1].replace("''", "'")).image  # 80 x n characters
+            line = Card.create(k, v[1:-1].replace("''", "'")).image  # 80 x n characters
         lines.append(line)
     text = "".join(line.ljust(80) for line in lines) + "END".ljust(80)
     return text.ljust(padded(len(text)), " ").encode("ascii")
@@ -148,9 +149,9 @@ def bintable_header(specs: Sequence[ColumnSpec], nrows: int) -> bytes:
     return _raw_header(cards)
 
 
-def image_header(shape: tuple[int, ...], dtype: np.dtype, cards: fits.Header) -> bytes:
+def image_header(shape: tuple[int, ...], dtype: np.dtype, cards: Header) -> bytes:
     """Header of an IMAGE extension of ``shape`` (numpy order) and ``dtype``, plus ``cards``."""
-    header = fits.Header([("XTENSION", "IMAGE", "Image extension"), ("BITPIX", bitpix_of(dtype)), ("NAXIS", len(shape))])
+    header = Header([("XTENSION", "IMAGE", "Image extension"), ("BITPIX", bitpix_of(dtype)), ("NAXIS", len(shape))])
     for i, n in enumerate(reversed(shape), 1):
         header[f"NAXIS{i}"] = n
     header["PCOUNT"] = 0
@@ -162,12 +163,12 @@ def image_header(shape: tuple[int, ...], dtype: np.dtype, cards: fits.Header) ->
 class HDUFile:
     """An output FITS file laid out before any data is written.
 
-    ``primary`` is the primary HDU's header (a :class:`fits.Header`, or its
+    ``primary`` is the primary HDU's header (a :class:`Header`, or its
     exact bytes). :meth:`reserve` and :meth:`append` lay out the HDUs in file
     order; :meth:`seal` fixes the file size. Data go in with :meth:`write_at`.
     """
 
-    def __init__(self, fd: int, primary: fits.Header | bytes) -> None:
+    def __init__(self, fd: int, primary: Header | bytes) -> None:
         self.fd = fd
         blob = primary if isinstance(primary, bytes) else header_bytes(primary)
         pwrite_all(fd, blob, 0)
@@ -206,7 +207,7 @@ class HDUFile:
             raise ValueError(f"{what} grew from {reserved // BLOCK} to {len(header) // BLOCK} blocks")
         pwrite_all(self.fd, header, offset)
 
-    def rewrite_primary(self, primary: fits.Header | bytes) -> None:
+    def rewrite_primary(self, primary: Header | bytes) -> None:
         """Write the final primary header, whatever its size (call it after the last data).
 
         A header that needs more blocks than the one reserved moves everything

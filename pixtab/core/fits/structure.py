@@ -16,10 +16,9 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from astropy.io import fits
-
 from ..errors import InputError
 from .dtypes import BITPIXES
+from .header import Header
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +31,7 @@ class HDUInfo:
     """Where one HDU lives in the file."""
 
     index: int
-    header: fits.Header
+    header: Header
     header_offset: int
     data_offset: int
     data_size: int  # bytes of data, without padding
@@ -57,7 +56,7 @@ def padded(nbytes: int) -> int:
     return -(-nbytes // BLOCK) * BLOCK
 
 
-def int_value(header: fits.Header, name: str, default: int | None = None, minimum: int | None = None) -> int:
+def int_value(header: Header, name: str, default: int | None = None, minimum: int | None = None) -> int:
     """The integer value of keyword ``name``; ValueError naming it if missing or not an integer."""
     value = header.get(name, default)
     if value is None:
@@ -69,7 +68,7 @@ def int_value(header: fits.Header, name: str, default: int | None = None, minimu
     return value
 
 
-def data_size(header: fits.Header) -> int:
+def data_size(header: Header) -> int:
     """Size in bytes of the data unit described by ``header`` (FITS standard 4.4.1).
 
     Raises ValueError naming the keyword when a size keyword is missing, not an
@@ -89,7 +88,7 @@ def data_size(header: fits.Header) -> int:
     return abs(bitpix) // 8 * gcount * (pcount + math.prod(dims))
 
 
-def _repair_cards(header: fits.Header, path: Path, offset: int) -> None:
+def _repair_cards(header: Header, path: Path, offset: int) -> None:
     """Read every card's value once; an unparsable value becomes its raw text, with a warning.
 
     This is astropy's own ``verify('fix')`` for such cards, so later lookups
@@ -112,7 +111,7 @@ def _repair_cards(header: fits.Header, path: Path, offset: int) -> None:
             log.warning("%s: card %s has an unparsable value; read as the string %r", path, card.keyword, value)
 
 
-def _read_header(fd: int, offset: int, path: Path) -> tuple[fits.Header, int]:
+def _read_header(fd: int, offset: int, path: Path) -> tuple[Header, int]:
     """Read the header starting at ``offset``; return it and the data offset."""
     chunks: list[bytes] = []
     pos = offset
@@ -127,7 +126,7 @@ def _read_header(fd: int, offset: int, path: Path) -> tuple[fits.Header, int]:
             break
     text = b"".join(chunks).decode("ascii", errors="replace")
     try:
-        header = fits.Header.fromstring(text)
+        header = Header.fromstring(text)
     except Exception as exc:  # astropy raises several types for bad cards
         raise InputError(path, f"unreadable FITS header at byte {offset}: {exc}") from None
     _repair_cards(header, path, offset)
@@ -233,7 +232,7 @@ def scan_fd(fd: int, path: str | os.PathLike[str]) -> list[HDUInfo]:
     return hdus
 
 
-def header_bytes(header: fits.Header) -> bytes:
+def header_bytes(header: Header) -> bytes:
     """Serialise a header with its END card, padded to whole blocks."""
     return header.tostring(sep="", endcard=True, padding=True).encode("ascii")
 

@@ -6,9 +6,8 @@ import logging
 import re
 from dataclasses import dataclass, field
 
-from astropy.io import fits
-
 from ..errors import InputError
+from ..fits.header import Header
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +107,7 @@ COMMENTARY = ("", "COMMENT", "HISTORY")
 # a later one with another value is reported, and outputs hold one card per keyword.
 
 
-def warn_duplicates(header: fits.Header, path: str, what: str = "the primary header") -> None:
+def warn_duplicates(header: Header, path: str, what: str = "the primary header") -> None:
     """Warn once per keyword that appears again with a different value (the first one is used)."""
     seen: dict[str, object] = {}
     reported: set[str] = set()
@@ -127,7 +126,7 @@ def warn_duplicates(header: fits.Header, path: str, what: str = "the primary hea
             )
 
 
-def without_duplicates(header: fits.Header) -> fits.Header:
+def without_duplicates(header: Header) -> Header:
     """A copy of ``header`` with only the first card of each keyword (commentary cards all kept)."""
     out = header.copy()
     counts: dict[str, int] = {}
@@ -140,7 +139,7 @@ def without_duplicates(header: fits.Header) -> fits.Header:
     return out
 
 
-def parse(header: fits.Header, path: str = "") -> PixtableKeywords:
+def parse(header: Header, path: str = "") -> PixtableKeywords:
     """Read the pixtable keywords of ``header`` in one pass over its cards (first card wins)."""
     kw = PixtableKeywords()
     ranges: dict[int, dict[str, object]] = {}

@@ -11,9 +11,9 @@ import logging
 import math
 
 import numpy as np
-from astropy.io import fits
 
 from . import origin as org
+from ..fits.header import Header
 from .keywords import LIMIT_KEYS, key
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ class LimitsAccumulator:
         return out
 
 
-def set_limits(header: fits.Header, limits: dict[str, float | int | None]) -> None:
+def set_limits(header: Header, limits: dict[str, float | int | None]) -> None:
     """Write LIMITS keywords into ``header`` (in place), keeping existing card positions.
 
     Floats are written with 15 significant digits (the DRS writes float32,
@@ -94,7 +94,7 @@ def set_limits(header: fits.Header, limits: dict[str, float | int | None]) -> No
             header.append((name, value), end=True)
 
 
-def reserve_limits(header: fits.Header, has_rows: bool) -> None:
+def reserve_limits(header: Header, has_rows: bool) -> None:
     """Placeholder LIMITS (absent when there will be no rows), so that the header
     has its final size before the data pass and :func:`finish_limits` only
     changes values."""
@@ -104,6 +104,6 @@ def reserve_limits(header: fits.Header, has_rows: bool) -> None:
         set_limits(header, {k: None for k in LIMIT_KEYS})
 
 
-def finish_limits(header: fits.Header, rows: LimitsAccumulator | None, wcs: str, crval: tuple[float, float] | None) -> None:
+def finish_limits(header: Header, rows: LimitsAccumulator | None, wcs: str, crval: tuple[float, float] | None) -> None:
     """Write the LIMITS of the rows seen (``rows`` None: no rows, no LIMITS) into ``header``."""
     set_limits(header, rows.result(wcs, crval) if rows is not None else {k: None for k in LIMIT_KEYS})

@@ -23,9 +23,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-from astropy.io import fits
 
 from ..errors import InputError
+from ..fits.header import Header
 from ..fits.structure import HDUInfo, int_value, open_input, scan_fd
 from ..format import keywords as kwmod
 from ..format.columns import FLAT_FIELD_EXTNAME, REQUIRED
@@ -75,7 +75,7 @@ class PixTable:
         assert self._fd is not None
         self.size = os.fstat(self._fd).st_size
         self.hdus: list[HDUInfo] = scan_fd(self._fd, self.path)
-        self.primary_header: fits.Header = self.hdus[0].header
+        self.primary_header: Header = self.hdus[0].header
         if len(self.hdus) < 2:
             raise InputError(self.path, "no extensions: not a pixel table")
         what = what_else(self.hdus)

@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from astropy.io import fits
 
 from ..fits.hdu import ColumnSpec, HDUCopy, HDUFile, bintable_header, column_image_header, copy_range
+from ..fits.header import Header
 from ..format.keywords import without_duplicates
 from .layouts import Layout, RowBuffer
 
@@ -123,7 +123,7 @@ class PixtableWriter:
     def __init__(
         self,
         fd: int,
-        primary: fits.Header | bytes,
+        primary: Header | bytes,
         columns: Sequence[ColumnSpec],
         nrows: int,
         layout: str = "image",
@@ -177,7 +177,7 @@ class PixtableWriter:
             copy_range(fd, self.fd, nbytes, src, dst, source.path)
         self._advance(self.nrows - self.written)
 
-    def finish(self, primary: fits.Header | bytes) -> None:
+    def finish(self, primary: Header | bytes) -> None:
         """Write the final primary header (same number of blocks as the initial one)."""
         if self.written != self.nrows:
             raise ValueError(f"wrote {self.written} of {self.nrows} rows")
@@ -215,7 +215,7 @@ class RowBatcher:
         self.sink(batch)
 
 
-def primary_header_for(header: fits.Header) -> fits.Header:
+def primary_header_for(header: Header) -> Header:
     """A copy of ``header`` fit to be a primary header of a data-less HDU (one card per keyword)."""
     out = without_duplicates(header)
     out["SIMPLE"] = True

@@ -20,10 +20,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from astropy.io import fits
 
 from ..errors import CriteriaError, InputError
 from ..fits.hdu import ColumnSpec
+from ..fits.header import Header
 from ..format import origin as org
 from ..format.expr import UNSIGNED32
 from ..format.origin import DetectorDecoder
@@ -201,7 +201,7 @@ def write_fits_table(
     selection: Selection | None = None,
 ) -> None:
     """Stream the decoded rows ``start..stop-1`` (the selected ones) to ``fd`` as a FITS binary table."""
-    header = fits.Header([("SIMPLE", True), ("BITPIX", 8), ("NAXIS", 0), ("EXTEND", True)])
+    header = Header([("SIMPLE", True), ("BITPIX", 8), ("NAXIS", 0), ("EXTEND", True)])
     header["PIXTABLE"] = (os.path.basename(pt.path), "source pixel table")
     header["ROWSTART"] = (start, "0-based index of the first row decoded")
     header["PIXBASE"] = (0 if opts.zero_based else 1, "first detector pixel (1: DRS, FITS; 0: MPDAF)")

@@ -28,10 +28,10 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-from astropy.io import fits
 
 from ..errors import EmptySelectionError
 from ..fits.hdu import ColumnSpec, HDUCopy
+from ..fits.header import Header
 from ..format import origin as org
 from ..format.columns import FLAT_FIELD_EXTNAME, narrow, output_columns
 from ..format.keywords import key
@@ -64,7 +64,7 @@ def select_rows(
 # -- the output header -----------------------------------------------------------
 
 
-def output_header(pt: PixTable, selection: Selection, shifted: list[tuple[int, int, int]]) -> fits.Header:
+def output_header(pt: PixTable, selection: Selection, shifted: list[tuple[int, int, int]]) -> Header:
     """The input's primary header with the DRS updates known after the selection pass.
 
     EXPn FIRST/LAST are final (``shifted``: :meth:`ExposureMap.shifted`);
@@ -129,7 +129,7 @@ class Sink:
 
 def open_output(
     pt: PixTable, selection: Selection, criteria: Criteria, fd: int, layout: str, round_float32: bool
-) -> tuple[fits.Header, Sink]:
+) -> tuple[Header, Sink]:
     """The header and the sink (writer inside) of one output, before any row is copied."""
     specs = output_columns(pt.columns.values(), pt.storage.from_text, pt.path)
     header = output_header(pt, selection, selection.shifted)
@@ -137,7 +137,7 @@ def open_output(
     return header, Sink(pt, writer, specs, round_float32)
 
 
-def finish_output(pt: PixTable, selection: Selection, header: fits.Header, sink: Sink) -> None:
+def finish_output(pt: PixTable, selection: Selection, header: Header, sink: Sink) -> None:
     """Write the last rows, then the header with what the copy measured (MERGED, LIMITS)."""
     sink.batcher.flush()
     if key("MERGED") in header:
@@ -155,7 +155,7 @@ def write_selection(
     layout: str = "image",
     progress: Progress = SILENT,
     round_float32: bool = False,
-) -> fits.Header:
+) -> Header:
     """Copy the selected rows of ``pt`` into the open, empty file ``fd`` (phase ``copy``).
 
     Returns the final primary header. ASCII inputs are narrowed by the rule of

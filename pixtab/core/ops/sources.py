@@ -27,9 +27,9 @@ import dataclasses
 from collections.abc import Iterator
 
 import numpy as np
-from astropy.io import fits
 
 from ..errors import CriteriaError
+from ..fits.header import Header
 from ..format.catalog import Source
 from ..io.plan import Plan, PlanOptions, plan_rows
 from ..io.rowsource import RowSource
@@ -140,7 +140,7 @@ def write_sources(
     layout: str = "image",
     progress: Progress = SILENT,
     round_float32: bool = False,
-) -> list[fits.Header]:
+) -> list[Header]:
     """One copy pass (phase ``copy``) over the blocks holding any source's rows: each
     selection into its open, empty file."""
     outputs = [open_output(pt, s, c, fd, layout, round_float32) for s, c, fd in zip(selections, criteria, fds)]

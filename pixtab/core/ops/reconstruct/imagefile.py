@@ -12,9 +12,9 @@ import os
 from collections.abc import Sequence
 
 import numpy as np
-from astropy.io import fits
 
 from ...fits.hdu import HDUFile, image_header
+from ...fits.header import Header
 from ...io.table import PixTable
 from .canvas import filled
 from .request import DetectorImage, Request
@@ -24,9 +24,9 @@ _COPIED_KEYWORDS = ("OBJECT", "TELESCOP", "INSTRUME", "DATE-OBS", "MJD-OBS", "EX
 _WRITE_BYTES = 1 << 20  # image bytes written at a time
 
 
-def image_cards(im: DetectorImage, req: Request, unit: str | None) -> fits.Header:
+def image_cards(im: DetectorImage, req: Request, unit: str | None) -> Header:
     """Cards of one image HDU: linear WCS whose world coordinates are detector pixels."""
-    h = fits.Header()
+    h = Header()
     h["EXTNAME"] = (f"CHAN{im.ifu:02d}", "IFU number, as raw MUSE files name it")
     if unit is not None:
         h["BUNIT"] = (unit, f"unit of the {req.column} column")
@@ -54,7 +54,7 @@ class ImageFile:
         self, fd: int, req: Request, unit: str | None, source: PixTable, layout: Sequence[DetectorImage], dtype: np.dtype
     ) -> None:
         self.req, self.unit, self.dtype = req, unit, np.dtype(dtype)
-        primary = fits.Header([("SIMPLE", True), ("BITPIX", 8), ("NAXIS", 0), ("EXTEND", True)])
+        primary = Header([("SIMPLE", True), ("BITPIX", 8), ("NAXIS", 0), ("EXTEND", True)])
         for name in _COPIED_KEYWORDS:
             if name in source.primary_header:
                 primary[name] = (source.primary_header[name], source.primary_header.comments[name])
