@@ -1,0 +1,74 @@
+"""Start-up: the commands that move rows import only what the request needs.
+
+``import astropy.io.fits`` alone (it loads astropy.units and astropy.constants)
+costs more than a cut with an index; pixtab reads and writes headers itself
+(core/fits/header.py). These runs, in fresh processes on a small table, keep
+each command's import set from growing back.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from test_shell import _imported, clean_env
+
+#: never needed to move rows; astropy only for sexagesimal input, a sky WCS, ...
+NOT_FOR_ROWS = {"astropy", "scipy", "photutils", "matplotlib", "pyarrow", "rich", "distributed", "dask"}
+
+LAMBDA = ["--lambda", "6000:6100"]
+
+COMMANDS = {
+    "info": ["info", "{t}"],
+    "info --json": ["info", "{t}", "--json"],
+    "extract --count": ["extract", "{t}", "--count", *LAMBDA, "--ifu", "3"],
+    "extract --count (index)": ["extract", "{i}", "--count", *LAMBDA],
+    "extract -o": ["extract", "{t}", "-o", "{o}/cut.fits", *LAMBDA],
+    "extract -o (index, table layout)": ["extract", "{i}", "-o", "{o}/cut2.fits", "--layout", "table", *LAMBDA],
+    "index": ["index", "{o}/again.fits"],
+    "decode-origin csv": ["decode-origin", "{t}", "--rows", "0:10"],
+    "decode-origin --sky": ["decode-origin", "{t}", "--rows", "0:10", "--sky", "--with", "data"],
+    "decode-origin fits": ["decode-origin", "{t}", "--format", "fits", "-o", "{o}/dec.fits"],
+    "convert": ["convert", "{t}", "-o", "{o}/conv.fits"],
+    "export csv": ["export", "{t}", "-o", "{o}/rows.csv", "--format", "csv", "--decode", *LAMBDA],
+    "reconstruct-det": ["reconstruct-det", "{t}", "-o", "{o}/det.fits", "--ifu", "3"],
+    "reconstruct-det --all-ifus": ["reconstruct-det", "{t}", "-o", "{o}/dets.fits", "--all-ifus"],
+}
+
+
+@pytest.fixture(scope="module")
+def tables(simulated, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    work = tmp_path_factory.mktemp("startup")
+    table = simulated(rows=3000, ifus=[3, 4], wcs="positioned")
+    indexed = work / "indexed.fits"
+    shutil.copyfile(table, indexed)
+    shutil.copyfile(table, work / "again.fits")
+    r = subprocess.run([sys.executable, "-m", "pixtab", "index", str(indexed)], capture_output=True, text=True, env=clean_env())
+    assert r.returncode == 0, r.stderr
+    return {"t": table, "i": indexed, "o": work}
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_row_moving_command_imports_no_heavy_module(name: str, tables: dict[str, Path]) -> None:
+    args = [a.format(**{k: str(v) for k, v in tables.items()}) for a in COMMANDS[name]]
+    r = subprocess.run(
+        [sys.executable, "-m", "pixtab", *args], capture_output=True, text=True, env=clean_env(PYTHONPROFILEIMPORTTIME="1"), timeout=120
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    mods = _imported(r.stderr)
+    assert "numpy" in mods  # the import log is really there
+    assert NOT_FOR_ROWS & mods == set()
+
+
+def test_sexagesimal_input_still_works(tables: dict[str, Path]) -> None:
+    """astropy.coordinates parses it, imported only then."""
+    r = subprocess.run(
+        [sys.executable, "-m", "pixtab", "extract", str(tables["t"]), "--count", "--circle", "10:00:27.9", "+02:12:20.9", "10"],
+        capture_output=True, text=True, env=clean_env(PYTHONPROFILEIMPORTTIME="1"), timeout=120,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "astropy" in _imported(r.stderr)
