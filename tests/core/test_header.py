@@ -100,6 +100,9 @@ def test_edits_give_astropy_s_bytes(blanks: int) -> None:
     _edit(ours)
     _edit(theirs)
     assert ours.tostring() == theirs.tostring()
+    assert [ours.get(k) for k in theirs if k not in ("COMMENT", "HISTORY", "")] == [
+        theirs.get(k) for k in theirs if k not in ("COMMENT", "HISTORY", "")
+    ]
     copy = ours.copy()
     copy["EXPTIME"] = 1.0
     assert ours["EXPTIME"] == 30.0

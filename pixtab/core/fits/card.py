@@ -90,11 +90,12 @@ def format_value(value: object) -> str:
 class Card:
     """One card: a plain card of this module, or an astropy card (``ap``) for the rest."""
 
-    __slots__ = ("keyword", "hierarch", "_image", "_raw", "_rawtext", "_comment", "ap")
+    __slots__ = ("keyword", "key", "hierarch", "_image", "_raw", "_rawtext", "_comment", "ap")
 
     def __init__(self) -> None:
         self.ap: Any = None
         self.keyword = ""
+        self.key = ""  # the lookup form (see normalize)
         self.hierarch = False
         self._image: str | None = None  # None: to be formatted
         self._raw: object = ""  # the value as stored (strings keep trailing blanks)
@@ -113,6 +114,7 @@ class Card:
             if not _PRINTABLE.match(image):
                 raise NotPlain
             c.keyword, c._raw = head.strip(), image[8:].rstrip()
+            c.key = c.keyword
             return c
         if head == "HIERARCH" and image[8] == " " and "=" in image:
             keyword, rest = image[9:].split("=", 1)
@@ -140,6 +142,7 @@ class Card:
             if isinstance(c._raw, float):
                 c._rawtext = m["num"]
         c._comment = (m["comm"] or "").rstrip()
+        c.key = c.keyword.upper()
         return c
 
     @classmethod
@@ -155,6 +158,7 @@ class Card:
             c.keyword, c.hierarch = k[9:].strip(), True
         else:
             return cls.wrap(_astropy_fits().Card(keyword, value, comment))
+        c.key = c.keyword.upper()
         try:
             c._set_value(value)
             c._set_comment(comment)
@@ -168,6 +172,7 @@ class Card:
         c = cls()
         c.ap = ap
         c.keyword = ap.keyword
+        c.key = normalize(ap.keyword)
         return c
 
     def copy(self) -> Card:

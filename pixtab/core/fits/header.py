@@ -45,7 +45,7 @@ class Header:
 
     def __init__(self, cards: Iterable[Any] = ()) -> None:
         self._cards: list[Card] = []
-        self._idx: dict[str, list[int]] | None = {}
+        self._idx: dict[str, tuple[int, ...]] | None = {}
         if hasattr(cards, "cards"):  # a Header, ours or astropy's
             cards = cards.cards
         for card in cards:
@@ -78,12 +78,13 @@ class Header:
     def comments(self) -> _Comments:
         return _Comments(self)
 
-    def _index(self) -> dict[str, list[int]]:
+    def _index(self) -> dict[str, tuple[int, ...]]:
+        """Card positions by lookup key (tuples, so that copies share them)."""
         if self._idx is None:
             idx: dict[str, list[int]] = {}
             for i, card in enumerate(self._cards):
-                idx.setdefault(normalize(card.keyword), []).append(i)
-            self._idx = idx
+                idx.setdefault(card.key, []).append(i)
+            self._idx = {k: tuple(v) for k, v in idx.items()}
         return self._idx
 
     def _cardindex(self, key: str | int | tuple[str, int]) -> int:
@@ -138,16 +139,21 @@ class Header:
         if isinstance(value, tuple):
             value, comment = (value[0], None) if len(value) == 1 else (value[0], "" if value[1] is None else value[1])
         if isinstance(key, (int, tuple)):
-            self._cards[self._cardindex(key)].set(value, comment)
+            self._set(self._cardindex(key), value, comment)
             return
         keyword = normalize(key)
         if keyword in COMMENTARY:
             raise NotImplementedError("commentary cards: use astropy")
         indices = self._index().get(keyword)
         if indices:
-            self._cards[indices[0]].set(value, comment)
+            self._set(indices[0], value, comment)
         else:
             self.append((key, value, comment))
+
+    def _set(self, i: int, value: object, comment: str | None) -> None:
+        # copies share their cards (see copy): a card is copied before it changes
+        card = self._cards[i] = self._cards[i].copy()
+        card.set(value, comment)
 
     def __delitem__(self, key: str | int | tuple[str, int]) -> None:
         if isinstance(key, str):
@@ -155,10 +161,23 @@ class Header:
             if not indices:
                 raise KeyError(f"Keyword '{normalize(key)}' not found.")
             for i in reversed(indices):
-                del self._cards[i]
+                self._delete(i)
         else:
-            del self._cards[self._cardindex(key)]
-        self._idx = None
+            self._delete(self._cardindex(key))
+
+    def _delete(self, i: int) -> None:
+        """Delete card ``i``, keeping the index (only the cards after it move)."""
+        card = self._cards.pop(i)
+        idx = self._idx
+        if idx is None:
+            return
+        indices = tuple(j for j in idx[card.key] if j != i)
+        if indices:
+            idx[card.key] = indices
+        else:
+            del idx[card.key]
+        for key in {c.key for c in self._cards[i:]}:
+            idx[key] = tuple(j - 1 if j > i else j for j in idx[key])
 
     def append(self, card: Any = None, useblanks: bool = True, bottom: bool = False, end: bool = False) -> None:
         """Add a card after the last keyword card (before trailing commentary and blank cards),
@@ -167,7 +186,7 @@ class Header:
         if not end and card.is_blank:
             end = True
         if end:
-            self._cards.append(card)
+            i = len(self._cards)
         else:
             i = len(self._cards) - 1
             while i >= 0 and self._cards[i].is_blank:
@@ -175,10 +194,14 @@ class Header:
             if not bottom and card.keyword not in COMMENTARY:
                 while i >= 0 and self._cards[i].keyword in COMMENTARY:
                     i -= 1
-            self._cards.insert(i + 1, card)
-            if useblanks and self._countblanks():
-                self._useblanks(len(str(card)) // CARD)
-        self._idx = None
+            i += 1
+        self._cards.insert(i, card)
+        if i == len(self._cards) - 1 and self._idx is not None:  # at the end: the index holds
+            self._idx[card.key] = self._idx.get(card.key, ()) + (i,)
+        else:
+            self._idx = None
+        if not end and useblanks and self._countblanks():
+            self._useblanks(len(str(card)) // CARD)
 
     def insert(self, key: str | int | tuple[str, int], card: Any, useblanks: bool = True, after: bool = False) -> None:
         """Insert a card before (or ``after``) a keyword or index, exactly there."""
@@ -201,7 +224,7 @@ class Header:
     def _useblanks(self, count: int) -> None:
         for _ in range(count):
             if self._cards[-1].is_blank:
-                del self._cards[-1]
+                self._delete(len(self._cards) - 1)
             else:
                 break
 
@@ -212,24 +235,32 @@ class Header:
         return 0
 
     def copy(self) -> Header:
+        """A copy that shares the (plain) cards until one of them changes: a header of
+        a thousand cards copied for each of a hundred outputs costs little."""
         h = Header()
-        h._cards = [c.copy() for c in self._cards]
-        h._idx = None
+        h._cards = [c if c.ap is None else c.copy() for c in self._cards]
+        h._idx = None if self._idx is None else dict(self._idx)
         return h
 
     def tostring(self, sep: str = "", endcard: bool = True, padding: bool = True) -> str:
+        if sep == "":
+            text = "".join([card.image for card in self._cards])  # long cards are whole cards too
+        else:
+            text = sep.join(self._lines())
+        if endcard:
+            text += sep + _END
+        if padding:
+            text += " " * (-len(text) % BLOCK)
+        return text
+
+    def _lines(self) -> list[str]:
         lines = []
         for card in self._cards:
             s = card.image
             while s:
                 lines.append(s[:CARD])
                 s = s[CARD:]
-        text = sep.join(lines)
-        if endcard:
-            text += sep + _END
-        if padding:
-            text += " " * (-len(text) % BLOCK)
-        return text
+        return lines
 
     def to_astropy(self) -> Any:
         """This header as an ``astropy.io.fits.Header`` (for astropy's HDUs and WCS)."""
