@@ -105,21 +105,23 @@ def check_outputs(pairs: Sequence[tuple[str, str]], overwrite: bool, outputs: Se
     and two outputs may not be one file (exit 1 on a problem).
     """
     from ..core.errors import OutputError
-    from ..core.fits.atomic import check_output, same_file
+    from ..core.fits.atomic import check_output, file_key
 
     from . import batch
 
-    inputs = [src for src, _ in pairs]
+    inputs = list(dict.fromkeys(src for src, _ in pairs))  # a catalogue pairs one input with many outputs
     every = [out for _, out in pairs] + list(outputs)
     task = batch.task_index()
     if task is not None:  # the parent checked the whole run; other tasks may have
         own = list(dict.fromkeys(inputs))[task : task + 1]  # written theirs since: check this input's
         every = [out for src, out in pairs if src in own]
-    for i, out in enumerate(every):
+    seen: set[tuple[object, ...]] = set()
+    for out in every:
         check_output(out, inputs, overwrite)
-        for other in every[:i]:
-            if same_file(out, other):
-                raise OutputError(f"{out}: two inputs would write this same output")
+        key = file_key(out)
+        if key in seen:
+            raise OutputError(f"{out}: two inputs would write this same output")
+        seen.add(key)
 
 
 def for_each_input(inputs: Iterable[str], work: Callable[[str], T]) -> list[T]:

@@ -64,6 +64,16 @@ def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
         return os.path.realpath(a) == os.path.realpath(b)
 
 
+def file_key(path: str | os.PathLike[str]) -> tuple[object, ...]:
+    """A key equal for two names exactly when :func:`same_file` holds for them, so that
+    many names are compared through a dict rather than pairwise."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return ("path", os.path.realpath(path))
+    return ("file", st.st_dev, st.st_ino)
+
+
 #: the output name that means standard output
 STDOUT = "-"
 _PROC_FD = re.compile(r"/proc/(?:self|\d+)/fd/(\d+)")

@@ -12,6 +12,7 @@ cheap ones. With ``method='or'`` each test only looks at rows not yet selected.
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 from dataclasses import dataclass, field
@@ -166,14 +167,25 @@ def _ranges_mask(values: np.ndarray, ranges: Sequence[Range], scratch: Scratch |
     return out
 
 
+_MAPS: weakref.WeakKeyDictionary[PixTable, tuple[ExposureMap, DetectorDecoder]] = weakref.WeakKeyDictionary()
+
+
+def _table_maps(pt: PixTable) -> tuple[ExposureMap, DetectorDecoder]:
+    """The exposure map and detector decoder of a table, made once (a catalogue makes
+    a selector per source)."""
+    if pt not in _MAPS:
+        exposures = ExposureMap(pt.keywords.exposures, pt.nrows)
+        _MAPS[pt] = (exposures, DetectorDecoder(exposures, pt.keywords.xoffsets, pt.path))
+    return _MAPS[pt]
+
+
 class Selector:
     """Criteria bound to one table: validated, ordered tests, per-chunk selection."""
 
     def __init__(self, pt: PixTable, criteria: Criteria) -> None:
         self.pt = pt
         self.criteria = criteria
-        self.exposures = ExposureMap(pt.keywords.exposures, pt.nrows)
-        self.decoder = DetectorDecoder(self.exposures, pt.keywords.xoffsets, pt.path)
+        self.exposures, self.decoder = _table_maps(pt)
         self.tests: list[RowTest] = []
         c = criteria
         if c.exps is not None:
