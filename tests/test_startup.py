@@ -72,3 +72,17 @@ def test_sexagesimal_input_still_works(tables: dict[str, Path]) -> None:
     )
     assert r.returncode == 0, r.stderr[-2000:]
     assert "astropy" in _imported(r.stderr)
+
+
+def test_fit_imports_only_numpy_scipy_and_its_model(simulated, tmp_path: Path) -> None:
+    """fit needs scipy.optimize and its model's formulas: not astropy.modeling (nor the rest of astropy)."""
+    star = simulated(rows=20_000, ifus=[3])
+    r = subprocess.run(
+        [sys.executable, "-m", "pixtab", "fit", str(star), "--model", "moffat"],
+        capture_output=True, text=True, env=clean_env(PYTHONPROFILEIMPORTTIME="1"), timeout=120,
+    )
+    assert r.returncode in (0, 1), r.stderr[-2000:]  # a fit that fails is fine here
+    mods = _imported(r.stderr)
+    assert "scipy" in mods
+    assert (NOT_FOR_ROWS - {"scipy"}) & mods == set()
+

@@ -69,6 +69,9 @@ def parse_size(text: str) -> tuple[float, bool]:
     value = _number(text)
     if value is not None:
         return value, True
+    # "0.8arcsec" (the defaults) without importing astropy.units; other units through it
+    if text.strip().endswith("arcsec") and (value := _number(text.strip()[: -len("arcsec")])) is not None:
+        return value, False
     from astropy import units as u
 
     return float(u.Quantity(text.strip()).to_value(u.arcsec)), False

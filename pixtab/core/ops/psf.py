@@ -1,7 +1,7 @@
 """Fit a circular PSF to scattered samples (rows), with honest 1-sigma errors.
 
-The fit is a weighted least-squares fit with astropy's Levenberg-Marquardt
-fitter (scipy's ``leastsq`` under it), weights 1/sqrt(variance) from the stat column.
+The fit is a weighted least-squares fit with scipy's Levenberg-Marquardt
+(``leastsq``) and the models' analytic derivatives, weights 1/sqrt(variance) from the stat column.
 The errors are the square roots of the covariance diagonal computed from those
 weights as they are (absolute, ``absolute_sigma`` in scipy's terms): they are
 NOT rescaled by the reduced chi-square, which is reported next to them so that
@@ -94,8 +94,6 @@ def fit_psf(
     sum over spaxels a cube of that sampling would hold.
     """
     require("scipy")
-    from astropy.modeling import fitting
-
     from .psfmodels import MODELS, SIGMA_TO_FWHM
 
     if model not in MODELS:
@@ -110,36 +108,27 @@ def fit_psf(
         raise FitError(f"too few rows to fit ({len(v)}; need at least {max(MIN_ROWS, 5 * npar)})")
     x0, y0, amp, bkg = initial_guess(dx, dy, v, fwhm0)
     if model == "gaussian":
-        m = cls(amplitude=amp, x_0=x0, y_0=y0, sigma=fwhm0 / SIGMA_TO_FWHM, background=bkg if background else 0.0)
+        start = [amp, x0, y0, fwhm0 / SIGMA_TO_FWHM, bkg if background else 0.0]
     else:
         beta0 = 2.5
-        m = cls(amplitude=amp, x_0=x0, y_0=y0, gamma=fwhm0 / (2 * math.sqrt(2 ** (1 / beta0) - 1)), beta=beta0,
-                background=bkg if background else 0.0)
-    m.background.fixed = not background
-    # Levenberg-Marquardt with the models' analytic derivatives; the covariance is computed below.
-    fitter = fitting.LevMarLSQFitter(calc_uncertainties=False)
+        start = [amp, x0, y0, fwhm0 / (2 * math.sqrt(2 ** (1 / beta0) - 1)), beta0, bkg if background else 0.0]
+    names = [n for n in cls.param_names if background or n != "background"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        try:
-            fitted = fitter(m, dx, dy, v, weights=1.0 / np.sqrt(var), maxiter=200)
-        except Exception as exc:  # scipy/astropy raise on degenerate or diverging problems
-            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise FitError(f"the fit did not converge ({reason.rstrip('!.')})") from None
-    info = fitter.fit_info
-    if info.get("ierr") not in (1, 2, 3, 4):  # MINPACK's success codes
+        params, info = _levmar(cls, np.array(start, np.float64), names, dx, dy, v, 1.0 / np.sqrt(var))
+    if info["ierr"] not in (1, 2, 3, 4):  # MINPACK's success codes
         reason = str(info.get("message", "")).strip().splitlines()
         raise FitError("the fit did not converge" + (f" ({reason[0].rstrip('.')})" if reason else ""))
-    names = [n for n in cls.param_names if not getattr(fitted, n).fixed]
-    values = {n: float(getattr(fitted, n).value) for n in cls.param_names}
+    values = {n: float(p) for n, p in zip(cls.param_names, params)}
     if not all(math.isfinite(x) for x in values.values()):
         raise FitError("the fit did not converge (non-finite parameters)")
-    cov = _covariance(fitted, dx, dy, var, names)
+    cov = _covariance(cls, params, dx, dy, var, names)
     if cov is None:
         raise FitError("the fit did not converge (singular covariance: the data do not constrain the model)")
     errors = {n: math.sqrt(max(cov[i, i], 0.0)) for i, n in enumerate(names)}
     if not background:
         errors["background"] = 0.0
-    resid = (v - fitted(dx, dy)) ** 2 / var
+    resid = (v - cls.evaluate(dx, dy, *params)) ** 2 / var
     chi2_red = float(resid.sum() / max(len(v) - len(names), 1))
     shape = cls.shape(values)
     jac = cls.shape_jacobian(values)
@@ -161,11 +150,62 @@ def fit_psf(
     return PsfFit(model, values, errors, chi2_red, int(len(v)))
 
 
-def _covariance(fitted, dx, dy, var, names) -> np.ndarray | None:  # type: ignore[no-untyped-def]
+def _levmar(cls, start, names, dx, dy, v, w):  # type: ignore[no-untyped-def]
+    """Weighted least squares by scipy's ``leastsq`` (MINPACK's Levenberg-Marquardt) with the
+    model's analytic derivatives; parameters not in ``names`` stay at their start value.
+
+    The same problem, step for step, as astropy's ``LevMarLSQFitter`` set it up (values
+    clipped to the bounds before each evaluation; tolerance 1e-7, 200 evaluations).
+    Returns the parameters (clipped) and leastsq's information with ``ierr`` and ``message``.
+    """
+    from scipy import optimize
+
+    free = [cls.param_names.index(n) for n in names]
+    fixed = len(free) < len(cls.param_names)
+    bounds = [cls.bounds.get(cls.param_names[i], (None, None)) for i in free]
+
+    def full(fps):  # type: ignore[no-untyped-def]
+        p = start.copy()
+        for k, (i, (lo, hi)) in enumerate(zip(free, bounds)):
+            value = fps[k]
+            if lo is not None:
+                value = np.fmax(value, lo)
+            if hi is not None:
+                value = np.fmin(value, hi)
+            p[i] = value
+        return p
+
+    def residuals(fps):  # type: ignore[no-untyped-def]
+        out = np.ravel(w * (cls.evaluate(dx, dy, *full(fps)) - v))
+        if not np.all(np.isfinite(out)):
+            raise FitError("the fit did not converge (Objective function has encountered a non-finite value, "
+                           "this will cause the fit to fail)")
+        return out
+
+    def jacobian(fps):  # type: ignore[no-untyped-def]
+        if fixed:
+            cols = np.ravel(w) * np.array([np.ravel(c) for c in cls.fit_deriv(dx, dy, *full(fps))])
+            return [np.ravel(c) for c in cols[free]]
+        return [np.ravel(c) for c in w * np.array(cls.fit_deriv(dx, dy, *fps))]
+
+    eps = float(np.sqrt(np.finfo(float).eps))
+    try:
+        fitted, _, info, message, ierr = optimize.leastsq(
+            residuals, start[free], Dfun=jacobian, col_deriv=True, maxfev=200, epsfcn=eps**2, xtol=1e-7, full_output=True
+        )
+    except FitError:
+        raise
+    except Exception as exc:  # scipy raises on degenerate or diverging problems
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise FitError(f"the fit did not converge ({reason.rstrip('!.')})") from None
+    info.update(message=message, ierr=ierr)
+    return full(fitted), info
+
+
+def _covariance(cls, params, dx, dy, var, names) -> np.ndarray | None:  # type: ignore[no-untyped-def]
     """(J^T W J)^-1 at the solution, from the model's analytic derivatives."""
-    params = [getattr(fitted, n).value for n in fitted.param_names]
-    cols = fitted.fit_deriv(dx, dy, *params)
-    idx = [fitted.param_names.index(n) for n in names]
+    cols = cls.fit_deriv(dx, dy, *params)
+    idx = [cls.param_names.index(n) for n in names]
     jac = np.column_stack([np.broadcast_to(cols[i], dx.shape) for i in idx]) / np.sqrt(var)[:, None]
     try:
         cov = np.linalg.inv(jac.T @ jac)

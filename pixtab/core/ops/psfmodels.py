@@ -1,9 +1,9 @@
-"""Circular PSF models with a flat background, for astropy's fitters.
+"""Circular PSF models with a flat background: values, analytic derivatives, bounds.
 
-Custom :class:`~astropy.modeling.Fittable2DModel` classes rather than compound
-models (``Gaussian2D + Const2D``) so that the fitters get analytic
-derivatives: a fit of 1e5 rows then takes tens of milliseconds. Coordinates
-are sky offsets in arcsec (pixels for pixel tables).
+Plain functions of the parameters (no astropy.modeling: importing it costs more
+than a fit of 1e5 rows), fitted by :func:`pixtab.core.ops.psf.fit_psf` with
+scipy's Levenberg-Marquardt and these derivatives. Coordinates are sky offsets
+in arcsec (pixels for pixel tables).
 """
 
 from __future__ import annotations
@@ -11,20 +11,16 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from astropy.modeling import Fittable2DModel, Parameter
 
 SIGMA_TO_FWHM = 2.0 * math.sqrt(2.0 * math.log(2.0))
 BETA_MAX = 50.0  # a Moffat with a larger beta is a Gaussian for any practical purpose
 
 
-class CircularGaussian(Fittable2DModel):
+class CircularGaussian:
     """amplitude * exp(-r^2 / (2 sigma^2)) + background."""
 
-    amplitude = Parameter(default=1.0)
-    x_0 = Parameter(default=0.0)
-    y_0 = Parameter(default=0.0)
-    sigma = Parameter(default=1.0, bounds=(1e-6, None))
-    background = Parameter(default=0.0)
+    param_names = ("amplitude", "x_0", "y_0", "sigma", "background")
+    bounds: dict[str, tuple[float | None, float | None]] = {"sigma": (1e-6, None)}
 
     @staticmethod
     def evaluate(x, y, amplitude, x_0, y_0, sigma, background):  # type: ignore[no-untyped-def]
@@ -53,15 +49,11 @@ class CircularGaussian(Fittable2DModel):
         }
 
 
-class CircularMoffat(Fittable2DModel):
+class CircularMoffat:
     """amplitude * (1 + r^2 / gamma^2) ** -beta + background (beta > 1: finite flux)."""
 
-    amplitude = Parameter(default=1.0)
-    x_0 = Parameter(default=0.0)
-    y_0 = Parameter(default=0.0)
-    gamma = Parameter(default=1.0, bounds=(1e-6, None))
-    beta = Parameter(default=2.5, bounds=(1.01, BETA_MAX))
-    background = Parameter(default=0.0)
+    param_names = ("amplitude", "x_0", "y_0", "gamma", "beta", "background")
+    bounds: dict[str, tuple[float | None, float | None]] = {"gamma": (1e-6, None), "beta": (1.01, BETA_MAX)}
 
     @staticmethod
     def evaluate(x, y, amplitude, x_0, y_0, gamma, beta, background):  # type: ignore[no-untyped-def]
@@ -104,4 +96,4 @@ class CircularMoffat(Fittable2DModel):
         }
 
 
-MODELS = {"gaussian": CircularGaussian, "moffat": CircularMoffat}
+MODELS: dict[str, type[CircularGaussian] | type[CircularMoffat]] = {"gaussian": CircularGaussian, "moffat": CircularMoffat}
