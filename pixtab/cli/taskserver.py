@@ -1,6 +1,6 @@
 """A warm pixtab process that runs batch tasks one at a time, each in a forked child.
 
-Starting Python and importing numpy and astropy costs about 0.4 s; a batch of many small
+Starting Python and importing numpy and pixtab costs 0.1-0.2 s; a batch of many small
 files would pay it per file. A task server pays it once: it imports pixtab's modules, then
 for each request on stdin forks a child that runs the pixtab command line with stdout and
 stderr sent to the files the client named. The server is single-threaded, so forking it
@@ -25,19 +25,18 @@ import subprocess
 import sys
 from typing import Any, BinaryIO
 
-#: what the batch commands (info, extract, convert) import; the optional packages of the
-#: measuring commands (scipy, matplotlib...) are not worth a longer start
+#: what the batch commands (info, extract, convert, decode-origin, index) import: numpy
+#: and pixtab, no astropy (they read and write headers without it); the optional packages
+#: of the measuring commands (scipy, matplotlib...) are not worth a longer start
 _PRELOAD = (
     "numpy",
-    "astropy.io.fits",
-    "astropy.wcs",
-    "astropy.units",
     "pixtab.cli",
     "pixtab.core.io.table",
     "pixtab.core.ops.describe",
     "pixtab.core.ops.extract",
     "pixtab.core.ops.sources",
     "pixtab.core.ops.convert",
+    "pixtab.core.ops.decode",
 )
 
 
