@@ -1,16 +1,25 @@
-"""Benchmarks side by side: pixtab, MPDAF 3.6 and the raw-read limits, in one run.
+"""Every performance target of the project in one run, side by side with its yardstick.
 
-    python benchmarks/run.py --rows 8e7            # also 2e7; 3.2e8 where the disk allows
-    python benchmarks/run.py --rows 2e7 --no-mpdaf --repeat 1
+    python benchmarks/run.py                               # 2e7, 8e7 and 3.2e8 rows (~13 GB)
+    python benchmarks/run.py --sizes 2e6 --repeat 1 --no-mpdaf --jobs-rows 2e5   # smoke test
 
-Simulates the input tables (both layouts) once into --workdir, then for every
-operation runs pixtab, MPDAF (if importable; ``pip install -e '.[bench]'``) and
-the limit (``cat``, ``cp``, or numpy reading only the columns the operation
-needs), alternating the tools, each in its own process, after re-reading the
-input so the page cache is warm. Reports the median of --repeat runs with
-min-max, the peak RSS of the child (wait4 rusage), and the ratios
-pixtab/limit and MPDAF/pixtab. The markdown table is printed and saved with a
-machine description under benchmarks/results/.
+Simulates the inputs once into --workdir (image layout, a point source at the field
+centre; 4 + 4 small files for the --jobs rows), then for every case runs pixtab and its
+yardstick, alternating them, each in its own process with a warm page cache: the
+median of --repeat runs (min-max), the child's peak RSS (wait4), the ratio
+pixtab / yardstick and the issue's target for it. Yardsticks:
+
+* ``numpy C,..``: numpy reading those columns whole (``np.fromfile``);
+* ``import numpy`` (and ``scipy.optimize`` for fit): the start-up a Python tool pays anyway;
+* ``read+write``: numpy reading the columns the command reads, then writing as many
+  bytes as pixtab's output has and ``fsync``-ing them (pixtab's outputs are durable);
+* ``cp + sync``: ``cp`` then ``sync FILE``; another pixtab run (``--full-scan``, one
+  source, sequential), for the relative targets.
+
+Indexed cases use an index built beforehand in a private cache (PIXTAB_CACHE_DIR); the
+others run with an empty cache. MPDAF 3.6 (``pip install -e '.[bench]'``) runs the
+operations it has, up to --mpdaf-max-rows. The markdown table is printed and saved
+with a machine description under benchmarks/results/.
 """
 
 from __future__ import annotations
@@ -30,291 +39,242 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 PY = sys.executable
 RA, DEC = "150.1163", "2.2058"
+CUT = ["--circle", RA, DEC, "2", "--lambda", "6000:6100"]
+XYL = ["xpos", "ypos", "lambda"]
 
 
 @dataclass
-class Op:
+class Case:
     name: str
-    layout: str  # which input: image or table
-    pixtab: list[str]  # arguments after `pixtab`; IN and OUT are substituted
-    mpdaf: str | None  # operation in mpdaf_ops.py
-    limit: tuple[str, list[str]]  # ("numpy" | "bincount", columns) | ("cp", []) | ("cat", []) | ("none", [])
+    rows: int
+    pixtab: list[str]  # command after `python -m pixtab -q`: IN, OUT, STAR, CAT, FILES substituted
+    ref_name: str
+    ref: list[str]  # the yardstick's command (same substitutions; WRITE: bytes of pixtab's output)
     target: str
+    indexed: bool = False
+    mpdaf: str | None = None  # operation of mpdaf_ops.py
+    samples: dict[str, list[tuple[float, float, bool, str]]] = field(default_factory=lambda: {"pixtab": [], "ref": [], "mpdaf": []})
 
 
-OPS = [
-    Op("info", "image", ["info", "--json", "IN"], "info", ("none", []), "< 0.5 s"),
-    Op("extract 2\" + 100 A", "image", ["extract", "IN", "-o", "OUT", "--circle", RA, DEC, "2", "--lambda", "6000:6100"],
-       "extract_star", ("numpy", ["xpos", "ypos", "lambda"]), "<= 1.3x limit, >= 10x MPDAF"),
-    Op("extract 2\" + 100 A (table)", "table", ["extract", "IN", "-o", "OUT", "--circle", RA, DEC, "2", "--lambda", "6000:6100"],
-       "extract_star", ("cat", []), "-"),
-    Op("extract one IFU", "image", ["extract", "IN", "-o", "OUT", "--ifu", "5"], "extract_ifu", ("numpy", ["origin"]), "-"),
-    Op("decode-origin -> FITS", "image", ["decode-origin", "IN", "--format", "fits", "-o", "OUT"], "decode_origin",
-       ("numpy", ["origin"]), "-"),
-    Op("reconstruct-det one IFU", "image", ["reconstruct-det", "IN", "-o", "OUT", "--ifu", "5"], "reconstruct_ifu",
-       ("numpy", ["data", "origin"]), "-"),
-    Op("reconstruct-det all IFUs", "image", ["reconstruct-det", "IN", "-o", "OUT", "--all-ifus"], "reconstruct_all",
-       ("numpy", ["data", "origin"]), "<= 1.5x limit"),
-    Op("image (white light)", "image", ["image", "IN", "-o", "OUT"], "sky_image",
-       ("bincount", ["xpos", "ypos", "data", "dq"]), "<= 1.5x limit, <= 500 MB"),
-    Op("image 100 A", "image", ["image", "IN", "-o", "OUT", "--lambda", "6000:6100"], "sky_image_band",
-       ("bincount", ["xpos", "ypos", "lambda", "data", "dq"]), "-"),
-    Op("convert image -> table", "image", ["convert", "IN", "-o", "OUT", "--to", "table"], "to_table", ("cp", []), "<= 1.5x cp"),
-    Op("convert table -> image", "table", ["convert", "IN", "-o", "OUT", "--to", "image"], "to_image", ("cp", []), "<= 1.5x cp"),
-    # limit: pixtab's own layout conversion of the same table (issue 17's yardstick)
-    Op("export --decode -> Parquet", "image", ["export", "IN", "-o", "OUT.parquet", "--decode"], None,
-       ("convert", []), "<= 2x convert"),
-    Op("export --good --lambda -> Parquet", "image", ["export", "IN", "-o", "OUT.parquet", "--good", "--lambda", "6000:7000"],
-       None, ("convert", []), "-"),
-    Op("extract --where", "image", ["extract", "IN", "-o", "OUT", "--where", "dq == 0 and data > 3 * sqrt(stat)"], None,
-       ("numpy", ["dq", "data", "stat"]), "-"),
-]
-#: the DuckDB query of the export comparison, and the pixtab command giving the same number
-#: (``lambda`` is a keyword in SQL too: quote it there)
-DUCKDB_QUERY = "SELECT count(*) FROM '{out}' WHERE dq = 0 AND ifu = 5 AND xpix < 2000 AND \"lambda\" >= 5000"
-PIXTAB_QUERY = ["extract", "IN", "--count", "--good", "--ifu", "5", "--xpix", ":2000", "--lambda", "5000:"]
+def numpy_read(columns: list[str], write: bool = False) -> list[str]:
+    """numpy reading ``columns`` of IN whole; with ``write``, then WRITE bytes written to OUT and fsynced."""
+    code = (
+        "import os, sys, numpy as np\n"
+        "from pixtab.core.io.table import PixTable\n"
+        "pt = PixTable(sys.argv[1])\n"
+        "for name in sys.argv[2].split(','):\n"
+        "    c = pt.columns[name]\n"
+        "    np.fromfile(pt.path, dtype=c.dtype.newbyteorder('>'), count=pt.nrows, offset=c.offset)\n"
+        "if len(sys.argv) > 3:\n"
+        "    n, block = int(sys.argv[4]), np.zeros(1 << 24, np.uint8)\n"
+        "    with open(sys.argv[3], 'wb') as f:\n"
+        "        while n > 0:\n"
+        "            n -= f.write(block[: min(n, len(block))].data)\n"
+        "        f.flush(); os.fsync(f.fileno())\n"
+    )
+    return [PY, "-c", code, "IN", ",".join(columns)] + (["OUT", "WRITE"] if write else [])
 
 
-@dataclass
-class Sample:
-    seconds: float
-    rss_mb: float
-    ok: bool
-    note: str = ""
+IMPORT_NUMPY = [PY, "-c", "import numpy"]
+IMPORT_FIT = [PY, "-c", "import numpy, scipy.optimize, pixtab.core.ops.psfmodels"]
 
 
-@dataclass
-class Row:
-    op: Op
-    runs: dict[str, list[Sample]] = field(default_factory=lambda: {"pixtab": [], "mpdaf": [], "limit": []})
+def cases(sizes: list[int], jobs_rows: int) -> list[Case]:
+    out: list[Case] = []
+    for n in sizes:
+        big = n >= 3e8
+        if not big:
+            out += [
+                Case("extract 2\" + 100 A, no index, warm", n, ["extract", "IN", "-o", "OUT", *CUT], "numpy " + ",".join(XYL),
+                     numpy_read(XYL), "<= 1.0 (bar 1.3)", mpdaf="extract_star"),
+                Case("extract 2\" + 100 A by row order", n, ["extract", "IN", "--count", *CUT], "same, --full-scan",
+                     [PY, "-m", "pixtab", "-q", "extract", "IN", "--count", *CUT, "--full-scan"], "<= 1.0"),
+            ]
+        out += [
+            Case("info", n, ["info", "IN"], "import numpy", IMPORT_NUMPY, "<= 2", indexed=True, mpdaf="info" if not big else None),
+            Case("extract --count 2\" + 100 A, index", n, ["extract", "IN", "--count", *CUT], "import numpy", IMPORT_NUMPY, "<= 2",
+                 indexed=True),
+            Case("extract -o 2\" + 100 A, index", n, ["extract", "IN", "-o", "OUT", *CUT], "import numpy", IMPORT_NUMPY, "<= 2.5",
+                 indexed=True),
+            Case("convert image -> table", n, ["convert", "IN", "-o", "OUT", "--to", "table"], "cp + sync",
+                 ["sh", "-c", 'cp "$0" "$1" && sync "$1"', "IN", "OUT"], "<= 1.5", mpdaf="to_table" if not big else None),
+            Case("decode-origin -> FITS", n, ["decode-origin", "IN", "--format", "fits", "-o", "OUT"], "read+write",
+                 numpy_read(["origin"], write=True), "<= 3", mpdaf="decode_origin" if not big else None),
+            Case("reconstruct-det all IFUs", n, ["reconstruct-det", "IN", "-o", "OUT", "--all-ifus"], "read+write",
+                 numpy_read(["data", "origin"], write=True), "<= 2", mpdaf="reconstruct_all" if not big else None),
+        ]
+        if big or n == max(sizes):
+            out += [
+                Case("extract --catalog, 100 sources", n, ["extract", "IN", "--catalog", "CAT100", "--output-dir", "OUTDIR", "--lambda",
+                     "6000:6100"], "1 source", [PY, "-m", "pixtab", "-q", "extract", "IN", "--catalog", "CAT1", "--output-dir",
+                     "OUTDIR", "--lambda", "6000:6100"], "<= 2, <= 300 MB"),
+                Case("image (white light)", n, ["image", "IN", "-o", "OUT"], "numpy " + ",".join([*XYL, "data"]),
+                     numpy_read([*XYL, "data"]), "<= 1.5, <= 500 MB", mpdaf="sky_image" if not big else None),
+            ]
+    out.append(Case("fit (star cut from the smallest table)", min(sizes), ["fit", "STAR"], "import numpy, scipy.optimize",
+                    IMPORT_FIT, "<= 1.3"))
+    for what, extra in (("convert", ["--to", "table"]), ("extract", CUT)):  # decode-origin takes one input
+        for rows_, tag in ((min(sizes[0], 20_000_000), "4 files"), (jobs_rows, "4 small files")):
+            out.append(Case(f"{what} --jobs 2, {tag}", int(rows_), [what, "BATCH", "--output-dir", "OUTDIR", *extra, "--jobs", "2"],
+                            "sequential", [PY, "-m", "pixtab", "-q", what, "BATCH", "--output-dir", "OUTDIR", *extra],
+                            ">= 1.5x faster" if tag == "4 files" and what == "convert" else "not slower"))
+    return out
 
 
-def run(cmd: list[str], timeout: float) -> Sample:
-    """Run ``cmd`` in its own process; wall time and the child's peak RSS (wait4)."""
+def run(cmd: list[str], env: dict[str, str], timeout: float) -> tuple[float, float, bool, str]:
+    """Run ``cmd`` in its own process: (wall seconds, peak RSS MB, ok, note)."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
     timer = threading.Timer(timeout, proc.kill)
     timer.start()
     stderr = proc.stderr.read() if proc.stderr else ""
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - t0
     timer.cancel()
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    note = ""
-    if proc.returncode != 0:
-        last = (stderr.strip().splitlines() or ["?"])[-1]
-        note = "timeout" if elapsed >= timeout else f"exit {proc.returncode}: {last[:120]}"
-    return Sample(elapsed, usage.ru_maxrss / 1024, proc.returncode == 0, note)
+    code = os.waitstatus_to_exitcode(status)
+    note = "" if code == 0 else ("timeout" if elapsed >= timeout else f"exit {code}: {(stderr.strip().splitlines() or ['?'])[-1][:100]}")
+    return elapsed, usage.ru_maxrss / 1024, code == 0, note
 
 
-def warm(path: Path) -> None:
-    """Read the file once so the timed run starts with a warm page cache."""
-    with open(path, "rb") as f:
-        while f.read(1 << 24):
-            pass
+def warm(*paths: Path) -> None:
+    for path in paths:
+        with open(path, "rb") as f:
+            while f.read(1 << 24):
+                pass
 
 
-def numpy_read_cmd(path: Path, columns: list[str]) -> list[str]:
-    """numpy reading the named columns whole (the bare I/O an operation needs)."""
-    code = (
-        "import sys, numpy as np\n"
-        "from pixtab.core.io.table import PixTable\n"
-        "pt = PixTable(sys.argv[1])\n"
-        "for name in sys.argv[2].split(','):\n"
-        "    c = pt.columns[name]\n"
-        "    np.fromfile(pt.path, dtype=c.dtype.newbyteorder('>'), count=pt.nrows, offset=c.offset)\n"
-    )
-    return [PY, "-c", code, str(path), ",".join(columns)]
+def simulate(path: Path, rows: int) -> Path:
+    if not path.exists():
+        print(f"simulating {path} ...", file=sys.stderr)
+        subprocess.run([PY, "-m", "pixtab", "-q", "simulate", str(path), "--rows", str(rows), "--source", RA, DEC, "0.8", "100"],
+                       check=True)
+    return path
 
 
-def bincount_cmd(path: Path, columns: list[str]) -> list[str]:
-    """numpy reading the columns whole and binning them with one bincount (a positioned table:
-    a flat grid of 0.2" about CRVAL, no TAN projection): the reference for ``image``."""
-    code = (
-        "import sys, math, numpy as np\n"
-        "from pixtab.core.io.table import PixTable\n"
-        "pt = PixTable(sys.argv[1])\n"
-        "col = {n: np.fromfile(pt.path, dtype=pt.columns[n].dtype.newbyteorder('>'), count=pt.nrows,\n"
-        "                      offset=pt.columns[n].offset) for n in sys.argv[2].split(',')}\n"
-        "keep = col['dq'] == 0\n"
-        "if 'lambda' in col:\n"
-        "    keep &= (col['lambda'] >= 6000) & (col['lambda'] < 6100)\n"
-        "s = 3600 / 0.2\n"
-        "ix = np.floor(-col['xpos'][keep] * (s * math.cos(math.radians(pt.centre[1]))) + 0.5).astype(np.int64)\n"
-        "iy = np.floor(col['ypos'][keep] * s + 0.5).astype(np.int64)\n"
-        "ix -= ix.min(); iy -= iy.min()\n"
-        "flat = iy * (ix.max() + 1) + ix\n"
-        "n = np.bincount(flat); v = np.bincount(flat, weights=col['data'][keep])\n"
-    )
-    return [PY, "-c", code, str(path), ",".join(columns)]
+def inputs(workdir: Path, all_cases: list[Case]) -> dict[str, object]:
+    """The tables, the star cut, the catalogues and the --jobs files; the indexes in the cache."""
+    tables = {n: simulate(workdir / f"sim_{n:.1e}.fits".replace("+", ""), n) for n in sorted({c.rows for c in all_cases if
+              "--jobs" not in c.name})}
+    batches = {}
+    for n in sorted({c.rows for c in all_cases if "--jobs" in c.name}):
+        batches[n] = [simulate(workdir / f"batch_{n:.1e}_{i}.fits".replace("+", ""), n) for i in range(4)]
+    star = workdir / "star.fits"
+    if not star.exists():
+        subprocess.run([PY, "-m", "pixtab", "-q", "extract", str(tables[min(tables)]), "--circle", RA, DEC, "4", "-o", str(star)],
+                       check=True)
+    cat1, cat100 = workdir / "cat1.csv", workdir / "cat100.csv"
+    cat1.write_text(f"id,ra,dec,radius\ns0,{RA},{DEC},2\n")
+    lines = [f"s{i},{float(RA) + (i % 10 - 4.5) * 0.0015:.6f},{float(DEC) + (i // 10 - 4.5) * 0.0015:.6f},2" for i in range(100)]
+    cat100.write_text("id,ra,dec,radius\n" + "\n".join(lines) + "\n")
+    env = dict(os.environ, PIXTAB_CACHE_DIR=str(workdir / "cache"))
+    for n, t in tables.items():
+        if any(c.indexed and c.rows == n for c in all_cases):
+            subprocess.run([PY, "-m", "pixtab", "-q", "index", str(t)], check=True, env=env)
+    return {"tables": tables, "batches": batches, "STAR": star, "CAT1": cat1, "CAT100": cat100}
 
 
-def pixtab_cmd(op: Op, src: Path, out: Path) -> list[str]:
-    return [PY, "-m", "pixtab", "-q", *substitute(op.pixtab, src, out)]
+def substitute(args: list[str], c: Case, data: dict[str, object], out: Path, outdir: Path, write: int) -> list[str]:
+    subs = {"IN": str(data["tables"].get(c.rows, "")), "OUT": str(out), "OUTDIR": str(outdir), "STAR": str(data["STAR"]),  # type: ignore[union-attr]
+            "CAT1": str(data["CAT1"]), "CAT100": str(data["CAT100"]), "WRITE": str(write)}
+    res: list[str] = []
+    for a in args:
+        if a == "BATCH":
+            res += [str(p) for p in data["batches"][c.rows]]  # type: ignore[index]
+        else:
+            res.append(subs.get(a, a))
+    return res
 
 
-def substitute(args: list[str], src: Path, out: Path) -> list[str]:
-    """IN, OUT and OUT.<suffix> in an argument list."""
-    subs = {"IN": str(src), "OUT": str(out)}
-    return [subs.get(a, str(out.with_suffix(a[3:])) if a.startswith("OUT.") else a) for a in args]
-
-
-def limit_cmd(op: Op, src: Path, out: Path) -> list[str] | None:
-    kind, cols = op.limit
-    if kind == "numpy":
-        return numpy_read_cmd(src, cols)
-    if kind == "bincount":
-        return bincount_cmd(src, cols)
-    if kind == "cp":
-        return ["cp", str(src), str(out)]
-    if kind == "cat":
-        return ["sh", "-c", f"cat '{src}' > /dev/null"]
-    if kind == "convert":
-        return [PY, "-m", "pixtab", "-q", "convert", str(src), "-o", str(out), "--to", "table"]
-    return None
-
-
-def export_comparison(src: Path, workdir: Path) -> str:
-    """Parquet size against the FITS file, and a DuckDB query against pixtab's answer."""
-    pq = workdir / "export.parquet"
-    pq.unlink(missing_ok=True)
-    subprocess.run([PY, "-m", "pixtab", "-q", "export", str(src), "-o", str(pq), "--decode"], check=True)
-    plain = workdir / "export_plain.parquet"
-    plain.unlink(missing_ok=True)
-    subprocess.run([PY, "-m", "pixtab", "-q", "export", str(src), "-o", str(plain)], check=True)
-    warm(pq)
-    code = f"import duckdb; print(duckdb.sql({DUCKDB_QUERY.format(out=pq)!r}).fetchall()[0][0])"
-    t0 = time.perf_counter()
-    duck = subprocess.run([PY, "-c", code], capture_output=True, text=True)
-    t_duck = time.perf_counter() - t0
-    warm(src)
-    t0 = time.perf_counter()
-    mine = subprocess.run([PY, "-m", "pixtab", "-q", *substitute(PIXTAB_QUERY, src, src)], capture_output=True, text=True)
-    t_mine = time.perf_counter() - t0
-    fits_size = src.stat().st_size
-    lines = [
-        "| file | bytes | / FITS |",
-        "|---|---|---|",
-        f"| FITS (image layout) | {fits_size:,} | 1.00 |",
-        f"| Parquet, every column | {plain.stat().st_size:,} | {plain.stat().st_size / fits_size:.2f} |",
-        f"| Parquet, --decode | {pq.stat().st_size:,} | {pq.stat().st_size / fits_size:.2f} |",
-        "",
-        f"Query `{DUCKDB_QUERY.format(out='export.parquet')}`: DuckDB {duck.stdout.strip() or duck.stderr.strip()[-200:]} "
-        f"in {t_duck:.2f} s (new process); `pixtab {' '.join(PIXTAB_QUERY)}` on the FITS file: "
-        f"{mine.stdout.strip()} in {t_mine:.2f} s.",
-    ]
-    pq.unlink(missing_ok=True)
-    plain.unlink(missing_ok=True)
-    return "\n".join(lines)
-
-
-def have_mpdaf() -> bool:
-    return subprocess.run([PY, "-c", "import mpdaf"], capture_output=True).returncode == 0
-
-
-def simulate_inputs(rows: int, workdir: Path) -> dict[str, Path]:
-    paths = {}
-    for layout in ("image", "table"):
-        path = workdir / f"sim_{rows:.0e}_{layout}.fits".replace("+", "")
-        if not path.exists():
-            print(f"simulating {path} ...", file=sys.stderr)
-            subprocess.run([PY, "-m", "pixtab", "-q", "simulate", str(path), "--rows", str(rows), "--layout", layout], check=True)
-        paths[layout] = path
-    return paths
-
-
-def fmt(samples: list[Sample]) -> str:
-    good = [s.seconds for s in samples if s.ok]
+def fmt(s: list[tuple[float, float, bool, str]]) -> str:
+    good = [x[0] for x in s if x[2]]
     if not good:
-        return samples[0].note if samples else "-"
-    med = statistics.median(good)
-    return f"{med:.2f} ({min(good):.2f}-{max(good):.2f})"
+        return s[0][3] if s else "-"
+    return f"{statistics.median(good):.2f} ({min(good):.2f}-{max(good):.2f})"
 
 
-def median(samples: list[Sample]) -> float | None:
-    good = [s.seconds for s in samples if s.ok]
+def med(s: list[tuple[float, float, bool, str]]) -> float | None:
+    good = [x[0] for x in s if x[2]]
     return statistics.median(good) if good else None
 
 
-def peak(samples: list[Sample]) -> str:
-    good = [s.rss_mb for s in samples if s.ok]
+def mb(s: list[tuple[float, float, bool, str]]) -> str:
+    good = [x[1] for x in s if x[2]]
     return f"{max(good):.0f}" if good else "-"
 
 
-def table(rows: list[Row]) -> str:
-    head = "| operation | pixtab s (min-max) | pixtab MB | limit s | pixtab/limit | MPDAF s | MPDAF MB | MPDAF/pixtab | target |"
-    lines = [head, "|" + "---|" * 9]
-    for r in rows:
-        p, m, lim = median(r.runs["pixtab"]), median(r.runs["mpdaf"]), median(r.runs["limit"])
-        ratio_l = f"{p / lim:.2f}" if p and lim else "-"
-        ratio_m = f"{m / p:.1f}" if p and m else "-"
-        lines.append(
-            f"| {r.op.name} | {fmt(r.runs['pixtab'])} | {peak(r.runs['pixtab'])} | {fmt(r.runs['limit']) if r.runs['limit'] else '-'} "
-            f"| {ratio_l} | {fmt(r.runs['mpdaf']) if r.runs['mpdaf'] else 'not run'} | {peak(r.runs['mpdaf'])} | {ratio_m} | {r.op.target} |"
-        )
+def table(all_cases: list[Case]) -> str:
+    lines = ["| case | rows | pixtab s (min-max) | pixtab MB | yardstick | yardstick s | ratio | target | MPDAF s | MPDAF MB |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for c in all_cases:
+        p, r = med(c.samples["pixtab"]), med(c.samples["ref"])
+        ratio = "-" if not (p and r) else (f"{r / p:.2f}x faster" if "faster" in c.target else f"{p / r:.2f}")
+        lines.append(f"| {c.name} | {c.rows:.1e} | {fmt(c.samples['pixtab'])} | {mb(c.samples['pixtab'])} | {c.ref_name} "
+                     f"| {fmt(c.samples['ref'])} | {ratio} | {c.target} | {fmt(c.samples['mpdaf']) if c.samples['mpdaf'] else '-'} "
+                     f"| {mb(c.samples['mpdaf'])} |")
     return "\n".join(lines)
 
 
 def machine() -> str:
-    import numpy
     import astropy
+    import numpy
 
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return (
-        f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores, {mem:.0f} GiB, "
-        f"Python {platform.python_version()}, numpy {numpy.__version__}, astropy {astropy.__version__}"
-    )
+    load = os.getloadavg()[0]
+    return (f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores, {mem:.0f} GiB, load {load:.2f} at the end, "
+            f"Python {platform.python_version()}, numpy {numpy.__version__}, astropy {astropy.__version__}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rows", type=float, default=2e7)
+    ap.add_argument("--sizes", default="2e7,8e7,3.2e8", help="table sizes in rows, comma-separated")
+    ap.add_argument("--jobs-rows", type=float, default=2e6, help="rows of the small --jobs files")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--workdir", type=Path, default=HERE / "data")
     ap.add_argument("--no-mpdaf", action="store_true", help="skip MPDAF even if installed")
+    ap.add_argument("--mpdaf-max-rows", type=float, default=8e7)
     ap.add_argument("--mpdaf-timeout", type=float, default=600.0)
-    ap.add_argument("--only", help="comma-separated substrings of operation names to run")
+    ap.add_argument("--only", help="comma-separated substrings of case names to run")
+    ap.add_argument("--export", action="store_true", help="also the Parquet export comparison (benchmarks/export.py)")
     args = ap.parse_args()
-    rows = int(args.rows)
+    sizes = sorted(int(float(s)) for s in args.sizes.split(","))
     args.workdir.mkdir(parents=True, exist_ok=True)
-    inputs = simulate_inputs(rows, args.workdir)
-    use_mpdaf = not args.no_mpdaf and have_mpdaf()
-    ops = [o for o in OPS if not args.only or any(s in o.name for s in args.only.split(","))]
-    results = [Row(o) for o in ops]
-    out = args.workdir / "out.fits"
+    all_cases = [c for c in cases(sizes, int(args.jobs_rows)) if not args.only or any(s in c.name for s in args.only.split(","))]
+    data = inputs(args.workdir, all_cases)
+    use_mpdaf = not args.no_mpdaf and subprocess.run([PY, "-c", "import mpdaf"], capture_output=True).returncode == 0
+    out, outdir = args.workdir / "out.fits", args.workdir / "outdir"
+    with_index = dict(os.environ, PIXTAB_CACHE_DIR=str(args.workdir / "cache"))
+    no_index = dict(os.environ, PIXTAB_CACHE_DIR=str(args.workdir / "nocache"))
     for rep in range(args.repeat):
-        for r in results:
-            src = inputs[r.op.layout]
-            tools = [("pixtab", pixtab_cmd(r.op, src, out))]
-            lim = limit_cmd(r.op, src, out)
-            if lim:
-                tools.append(("limit", lim))
-            if use_mpdaf and r.op.mpdaf:
-                tools.append(("mpdaf", [PY, str(HERE / "mpdaf_ops.py"), r.op.mpdaf, str(src), str(out)]))
+        for c in all_cases:
+            src = [Path(p) for p in substitute(["IN"], c, data, out, outdir, 0) if p] if c.rows in data["tables"] else []  # type: ignore[operator]
+            tools = [("pixtab", [PY, "-m", "pixtab", "-q", *c.pixtab]), ("ref", c.ref)]
+            if use_mpdaf and c.mpdaf and c.rows <= args.mpdaf_max_rows:
+                tools.append(("mpdaf", [PY, str(HERE / "mpdaf_ops.py"), c.mpdaf, "IN", "OUT"]))
+            written = 0
             for tool, cmd in tools:
                 out.unlink(missing_ok=True)
-                out.with_suffix(".parquet").unlink(missing_ok=True)
-                warm(src)
-                timeout = args.mpdaf_timeout if tool == "mpdaf" else 3600
-                s = run(cmd, timeout)
-                r.runs[tool].append(s)
-                print(f"[{rep + 1}/{args.repeat}] {r.op.name:<28} {tool:<7} {s.seconds:8.2f} s {s.rss_mb:7.0f} MB {s.note}", file=sys.stderr)
-            out.unlink(missing_ok=True)
-            out.with_suffix(".parquet").unlink(missing_ok=True)
+                shutil.rmtree(outdir, ignore_errors=True)
+                outdir.mkdir()
+                warm(*src, *(data["batches"].get(c.rows, []) if "--jobs" in c.name else []))  # type: ignore[union-attr]
+                env = with_index if c.indexed else no_index
+                s = run(substitute(cmd, c, data, out, outdir, written), env, args.mpdaf_timeout if tool == "mpdaf" else 3600)
+                if tool == "pixtab" and out.exists():
+                    written = out.stat().st_size
+                c.samples[tool].append(s)
+                print(f"[{rep + 1}/{args.repeat}] {c.name:<42} {c.rows:8.1e} {tool:<6} {s[0]:8.2f} s {s[1]:7.0f} MB {s[3]}", file=sys.stderr)
+    out.unlink(missing_ok=True)
+    shutil.rmtree(outdir, ignore_errors=True)
     extra = ""
-    if any(o.name.startswith("export") for o in ops):
-        extra = "\n### Export: size and a DuckDB query\n\n" + export_comparison(inputs["image"], args.workdir) + "\n"
-    size = inputs["image"].stat().st_size / 1e9
-    report = (
-        f"## {rows:.2g} rows ({size:.1f} GB image layout), median of {args.repeat} (min-max), warm cache\n\n"
-        f"Machine: {machine()}. Date: {time.strftime('%Y-%m-%d')}. "
-        f"MPDAF: {'3.6' if use_mpdaf else 'not run'}.\n\n{table(results)}\n{extra}"
-    )
+    if args.export:
+        from export import export_comparison
+
+        extra = "\n### Export: size and a DuckDB query\n\n" + export_comparison(data["tables"][min(sizes)], args.workdir) + "\n"  # type: ignore[index]
+    report = (f"## Targets, median of {args.repeat} (min-max), warm cache\n\nMachine: {machine()}. Date: {time.strftime('%Y-%m-%d')}. "
+              f"MPDAF: {'3.6' if use_mpdaf else 'not run'}.\n\n{table(all_cases)}\n{extra}")
     print(report)
     dest = HERE / "results"
     dest.mkdir(exist_ok=True)
-    (dest / f"{time.strftime('%Y-%m-%d')}-{rows:.0e}.md".replace("+", "")).write_text(report)
-    shutil.rmtree(args.workdir / "__pycache__", ignore_errors=True)
+    (dest / f"{time.strftime('%Y-%m-%d')}-targets.md").write_text(report)
 
 
 if __name__ == "__main__":

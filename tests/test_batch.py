@@ -76,12 +76,15 @@ def task_servers(cwd: Path | None = None) -> list[int]:
 
 
 def running_tasks(cwd: Path) -> list[int]:
-    """Pids of the tasks that task servers forked, that still run in ``cwd`` (tasks chdir there)."""
+    """Pids of the tasks that still run in ``cwd`` (tasks chdir there): forked by task servers,
+    or by the pixtab process itself (they carry its command line)."""
     servers = set(task_servers())
     children = []
     for p in Path("/proc").iterdir():
         try:
-            if p.name.isdigit() and _ppid(int(p.name)) in servers and _cwd(int(p.name)) == str(cwd):
+            if not p.name.isdigit() or int(p.name) == os.getpid() or _cwd(int(p.name)) != str(cwd):
+                continue
+            if _ppid(int(p.name)) in servers or b"pixtab" in (p / "cmdline").read_bytes():
                 children.append(int(p.name))
         except (OSError, IndexError, ValueError):
             pass

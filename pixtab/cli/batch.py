@@ -23,6 +23,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import click
 
@@ -142,9 +143,19 @@ def run_task(argv: Sequence[str], index: int, env: dict[str, str], cwd: str, can
     return outcome
 
 
+def _local_slots(k: int) -> list[Any]:
+    """Forked from this process when it can (warm at once), else task servers."""
+    from . import forkslot
+
+    if forkslot.usable():
+        forkslot.preload()
+        return [forkslot.ForkSlot() for _ in range(k)]
+    return [TaskSlot() for _ in range(k)]
+
+
 def _local(argv: Sequence[str], n: int, jobs: int) -> Iterator[Outcome]:
     """The tasks on ``jobs`` warm task servers here, outcomes in input order."""
-    slots = [TaskSlot() for _ in range(min(jobs, n))]
+    slots = _local_slots(min(jobs, n))
     running: dict[int, _Task] = {}
     finished: dict[int, Outcome] = {}
     waiting = list(range(n))
