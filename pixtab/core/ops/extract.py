@@ -123,7 +123,7 @@ class Sink:
 
     def _write(self, chunk: dict[str, np.ndarray]) -> None:
         self.limits.add(chunk["xpos"], chunk["ypos"], chunk["lambda"], chunk["origin"])
-        self.ifus.update(int(i) for i in np.unique(org.get_ifu(chunk["origin"])))
+        self.ifus.update(int(i) for i in np.flatnonzero(np.bincount(org.get_ifu(chunk["origin"]))))  # np.unique imports numpy.ma
         self.writer.write(chunk)
 
 

@@ -56,6 +56,9 @@ class _Sources:
         self.each = [Selector(pt, source_criteria(base, s)) for s in sources]
         self.shared = base.method == "and"
         self.bands = [sel.aperture_band() for sel in self.each]
+        # bands as arrays (no band: the whole line, never empty)
+        self.band_lo = np.array([-np.inf if b is None else b[0] for b in self.bands])
+        self.band_hi = np.array([np.inf if b is None else b[1] for b in self.bands])
         cols: list[str] = []
         for sel in [self.base, *self.each]:
             cols += [c for c in sel.columns if c not in cols]
@@ -74,14 +77,19 @@ class _Sources:
         ypos = src.get("ypos", common)
         order = np.argsort(ypos, kind="stable")
         ys = ypos[order]
+        # every source's band at once: the loop below then skips, cheaply, the many
+        # sources a chunk does not reach
+        los = np.searchsorted(ys, self.band_lo, "left")
+        his = np.searchsorted(ys, self.band_hi, "right")
+        empty = common[:0]
         out = []
-        for sel, band in zip(self.each, self.bands):
+        for k, (sel, band) in enumerate(zip(self.each, self.bands)):
             if band is None:
                 cand = common
             else:
-                lo, hi = np.searchsorted(ys, band[0], "left"), np.searchsorted(ys, band[1], "right")
+                lo, hi = los[k], his[k]
                 if lo == hi:
-                    out.append(common[:0])
+                    out.append(empty)
                     continue
                 cand = common[np.sort(order[lo:hi])]
             out.append(cand[sel.aperture_test(src, cand)])

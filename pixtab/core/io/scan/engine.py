@@ -198,10 +198,10 @@ class Scan:
         if indexing:
             indexing.finish()
         layout = with_gaps(spans, pt.nrows)
-        return [
-            Selection(pt.nrows, [f.get(a) or ChunkSelection(a, b, 0, "none") for a, b in layout], e, exposures, pt)
-            for f, e in zip(found, per_exp)
-        ]
+        # one empty chunk per span, shared by every selection (a hundred sources of a big
+        # table would otherwise make millions of them; chunks are never changed)
+        empty = [ChunkSelection(a, b, 0, "none") for a, b in layout]
+        return [Selection(pt.nrows, [f.get(a, g) for (a, _), g in zip(layout, empty)], e, exposures, pt) for f, e in zip(found, per_exp)]
 
     # -- copy ----------------------------------------------------------------------
 
