@@ -1,7 +1,7 @@
 """Every performance target of the project in one run, side by side with its yardstick.
 
     python benchmarks/run.py                               # 2e7, 8e7 and 3.2e8 rows (~13 GB)
-    python benchmarks/run.py --sizes 2e6 --repeat 1 --no-mpdaf --jobs-rows 2e5   # smoke test
+    python benchmarks/run.py --sizes 2e6 --repeat 1 --no-mpdaf --jobs-rows 2e5 --no-save   # smoke test
 
 Simulates the inputs once into --workdir (image layout, a point source at the field
 centre; 4 + 4 small files for the --jobs rows), then for every case runs pixtab and its
@@ -243,6 +243,7 @@ def main() -> None:
     ap.add_argument("--mpdaf-max-rows", type=float, default=8e7)
     ap.add_argument("--mpdaf-timeout", type=float, default=600.0)
     ap.add_argument("--only", help="comma-separated substrings of case names to run")
+    ap.add_argument("--no-save", action="store_true", help="print the table only (smoke tests)")
     ap.add_argument("--export", action="store_true", help="also the Parquet export comparison (benchmarks/export.py)")
     args = ap.parse_args()
     sizes = sorted(int(float(s)) for s in args.sizes.split(","))
@@ -282,6 +283,8 @@ def main() -> None:
     report = (f"## Targets, median of {args.repeat} (min-max), warm cache\n\nMachine: {machine()}. Date: {time.strftime('%Y-%m-%d')}. "
               f"MPDAF: {'3.6' if use_mpdaf else 'not run'}.\n\n{table(all_cases)}\n{extra}")
     print(report)
+    if args.no_save:
+        return
     dest = HERE / "results"
     dest.mkdir(exist_ok=True)
     (dest / f"{time.strftime('%Y-%m-%d')}-targets.md").write_text(report)
