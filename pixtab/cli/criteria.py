@@ -64,14 +64,20 @@ def parse_dec(text: str) -> tuple[float, bool]:
     return float(Angle(text.strip(), unit=u.deg).deg), False
 
 
+#: angle units read without astropy (arcsec per unit): the common spellings of a size
+_ARCSEC_PER = {"arcsec": 1.0, '"': 1.0, "arcmin": 60.0, "'": 60.0, "deg": 3600.0, "mas": 1e-3}
+
+
 def parse_size(text: str) -> tuple[float, bool]:
     """Aperture size in arcsec (a bare number, or with an angle unit) and whether it was bare."""
     value = _number(text)
     if value is not None:
         return value, True
-    # "0.8arcsec" (the defaults) without importing astropy.units; other units through it
-    if text.strip().endswith("arcsec") and (value := _number(text.strip()[: -len("arcsec")])) is not None:
-        return value, False
+    # "0.8arcsec" (the defaults) and the common units without importing astropy.units; others through it
+    for unit, factor in _ARCSEC_PER.items():
+        head = text.strip()
+        if head.endswith(unit) and (number := _number(head[: -len(unit)].strip())) is not None:
+            return number * factor, False
     from astropy import units as u
 
     return float(u.Quantity(text.strip()).to_value(u.arcsec)), False
@@ -81,6 +87,8 @@ def aperture_callback(shape: str) -> Any:
     """Callback turning repeated ``RA DEC SIZE`` triples into :class:`Aperture` objects."""
 
     def cb(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if ctx.resilient_parsing or not value:  # completion and --help stay light (no numpy/astropy)
+            return []
         from ..core.io.selection import Aperture
 
         out = []

@@ -20,7 +20,9 @@ log = logging.getLogger("pixtab")
 PEAK_FIELDS = ("id", "ra", "dec", "peak", "fwhm_guess")
 
 
-def _size_cb(ctx: click.Context, param: click.Parameter, value: str) -> tuple[float, bool]:
+def _size_cb(ctx: click.Context, param: click.Parameter, value: str) -> tuple[float, bool] | str:
+    if ctx.resilient_parsing:  # completion: no parsing, nothing imported
+        return value
     try:
         size, bare = parse_size(value)
     except Exception:
