@@ -116,3 +116,46 @@ def test_no_source_option_keeps_the_default_table(tmp_path) -> None:
         os.close(fd)
         paths.append(p.read_bytes())
     assert paths[0] == paths[1]  # the seeing slope applies to injected sources only
+
+
+def test_default_sources_are_recorded_where_they_are(tmp_path) -> None:
+    """Every source is in the header, the default ones too, at the RA/Dec where the rows see it."""
+    from astropy.io import fits
+
+    from pixtab.core.ops.simsky import SkyModel, default_sources
+    from pixtab.core.ops.simulate import SimulationSpec
+
+    out = tmp_path / "d.fits"
+    assert CliRunner().invoke(cli, ["simulate", str(out), "--rows", "2000"]).exit_code == 0
+    h = fits.getheader(out)
+    spec = SimulationSpec()
+    model = SkyModel(spec)
+    assert h["PIXTAB SIM SOURCES"] == "default"
+    for i, (x, y, peak) in enumerate(model.sources, 1):
+        sx, sy = model.plane_offsets(h[f"PIXTAB SIM SRC{i} RA"], h[f"PIXTAB SIM SRC{i} DEC"])
+        assert abs(sx - x) < 1e-3 and abs(sy - y) < 1e-3  # arcsec
+        assert h[f"PIXTAB SIM SRC{i} PEAK"] == pytest.approx(peak, abs=1e-3)
+    assert len(default_sources(spec)) == len(model.sources)
+
+
+def test_full_density_patch(tmp_path) -> None:
+    """--full-density --lambda: every pixel of every slice in the window, as a real exposure."""
+    out = tmp_path / "p.fits"
+    args = ["simulate", str(out), "--full-density", "--ifus", "12,13", "--lambda", "6000:6100"]
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code == 0, r.output
+    from pixtab.core.io.table import PixTable
+
+    with PixTable(str(out)) as pt:
+        origin = pt.read(["origin"])["origin"]
+    y, x = org.get_y(origin), org.get_xslice(origin)
+    ifu, slc = org.get_ifu(origin), org.get_slice(origin)
+    ys = np.unique(y)
+    assert ys.size == 88 and np.ptp(ys) == 87  # every CCD row whose wavelength is in 6000-6100 A (1.1433 A a row)
+    per_slice = np.unique(ifu.astype(np.int64) * 100 + slc, return_counts=True)[1]
+    assert per_slice.size == 96 and set(per_slice // 88) <= {76, 77, 78} and (per_slice % 88 == 0).all()
+    assert np.unique(np.stack([ifu, slc, x, y]), axis=1).shape[1] == origin.size  # one row per pixel
+    per_ifu_equivalent = origin.size / 2 * 4112 / 88
+    assert 1.2e7 < per_ifu_equivalent < 1.6e7
+    r = CliRunner().invoke(cli, [*args[:2], "--full-density", "--rows", "10"])
+    assert r.exit_code == 2 and "not both" in r.output

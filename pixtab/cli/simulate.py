@@ -7,7 +7,7 @@ import math
 import click
 
 from . import PixtabCommand, output
-from .options import int_list_callback, layout_opt, overwrite_opt
+from .options import int_list_callback, layout_opt, overwrite_opt, range_callback
 from .writing import check_outputs, phases
 
 
@@ -100,23 +100,40 @@ def _finite_sources(ctx: click.Context, param: click.Parameter, value: tuple) ->
 @click.option("--slice-offsets", default=0.0, show_default=True, type=float, metavar="SIGMA", callback=_finite,
               help="Multiply each IFU slice's data by its own level 1 + N(0, SIGMA) (seeded): the slice pattern "
               "self-calibration removes; 0: none.")
+@click.option("--lambda", "lambda_range", metavar="LO:HI", callback=range_callback(),
+              help="Simulate only the detector rows of this wavelength range [LO, HI) in Angstrom (a patch of a real exposure).")
+@click.option("--full-density", is_flag=True,
+              help="A row on every pixel of every slice (in the --lambda window), as in a real exposure: about 1.3e7 rows "
+              "per IFU over the whole range; the row count follows (do not give --rows).")
 @overwrite_opt
 def command(output_path: str, overwrite: bool, sources: tuple, **kw: object) -> None:
     """Write a realistic synthetic pixel table to OUTPUT ('-': stdout, not a terminal).
 
     Rows are ordered by exposure, IFU, slice and detector row as the pipeline
     writes them, with XOFFSET keywords, LIMITS and a few bright sources. The
-    file loads in the MUSE pipeline.
+    file loads in the MUSE pipeline. Every source (the default ones too) is
+    recorded in the header (PIXTAB SIM SRCn RA/DEC/FWHM/PEAK).
+
+    --rows spreads rows thinly over every slice (1e6 rows in 24 IFUs is 1/300
+    of a real exposure, so detector pictures look like a barcode);
+    --full-density --lambda LO:HI --ifus ... gives the true density of a real
+    exposure in a small patch.
 
     \b
     Examples:
       pixtab simulate sample.fits --rows 2e6
       pixtab simulate combined.fits --exposures 3 --ifus 10,11 --layout table
       pixtab simulate star.fits --rows 2e6 --ifus 12,13 --source 150.1163 2.2058 0.8 5000
+      pixtab simulate patch.fits --full-density --ifus 12,13 --lambda 6000:6100
     """
     from ..core.fits.atomic import atomic_output
     from ..core.ops.simulate import SimulationSpec, Source, simulate, validate
 
+    ctx = click.get_current_context()
+    if kw["full_density"] and ctx.get_parameter_source("rows") is not click.core.ParameterSource.DEFAULT:
+        raise click.UsageError("--full-density sets the row count: give --rows or --full-density, not both")
+    if kw["lambda_range"] is not None:
+        kw["lambda_range"] = tuple(kw["lambda_range"])  # type: ignore[arg-type]
     spec = SimulationSpec(sources=[Source(*s) for s in sources], **kw)  # type: ignore[arg-type]
     validate(spec)
     check_outputs([], overwrite, [output_path])

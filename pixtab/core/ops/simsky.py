@@ -51,18 +51,45 @@ class Source:
     peak: float
 
 
+#: FWHM (arcsec) of the default sources, at every wavelength
+DEFAULT_FWHM = 0.8
+
+
+def _default_offsets(seed: int) -> np.ndarray:
+    """(x, y, peak) of the default sources: offsets in arcsec (x to the east), peak in data units."""
+    rng = np.random.default_rng(seed + 1000)
+    # A few compact sources (FWHM ~0.8") scattered over the field, one at the centre.
+    sources = np.column_stack([rng.uniform(-25, 25, 6), rng.uniform(-25, 25, 6), rng.uniform(200, 2000, 6)])
+    sources[0] = (0.0, 0.0, 3000.0)
+    return sources
+
+
+def default_sources(spec: "SimulationSpec") -> list[Source]:
+    """The default sources as Sources (RA/Dec of their offsets about the pointing), for the header."""
+    out = []
+    for x, y, peak in _default_offsets(spec.seed):
+        ra, dec = _offsets_to_sky(spec.ra, spec.dec, x, y)
+        out.append(Source(round(ra, 7), round(dec, 7), DEFAULT_FWHM, round(float(peak), 3)))
+    return out
+
+
+def _offsets_to_sky(ra0: float, dec0: float, x: float, y: float) -> tuple[float, float]:
+    """Inverse gnomonic projection: (RA, Dec) in degrees of offsets (arcsec) about (ra0, dec0)."""
+    xi, eta = math.radians(x / 3600.0), math.radians(y / 3600.0)
+    d0 = math.radians(dec0)
+    den = math.cos(d0) - eta * math.sin(d0)
+    ra = ra0 + math.degrees(math.atan2(xi, den))
+    dec = math.degrees(math.atan2(math.sin(d0) + eta * math.cos(d0), math.hypot(xi, den)))
+    return ra % 360.0, dec
+
+
 class SkyModel:
     """Tangent-plane positions (arcsec, x to the east) to table coordinates."""
 
     def __init__(self, spec: "SimulationSpec") -> None:
         self.spec = spec
         self.d0 = math.radians(spec.dec)
-        rng = np.random.default_rng(spec.seed + 1000)
-        # A few compact sources (FWHM ~0.8") scattered over the field, one at the centre.
-        self.sources = np.column_stack(
-            [rng.uniform(-25, 25, 6), rng.uniform(-25, 25, 6), rng.uniform(200, 2000, 6)]
-        )
-        self.sources[0] = (0.0, 0.0, 3000.0)
+        self.sources = _default_offsets(spec.seed)
         self.injected = [(*self.plane_offsets(src.ra, src.dec), src.fwhm, src.peak) for src in spec.sources]
 
     def plane_offsets(self, ra: float, dec: float) -> tuple[float, float]:
@@ -110,7 +137,7 @@ class SkyModel:
 
     def source_flux(self, ox: np.ndarray, oy: np.ndarray) -> np.ndarray:
         flux = np.zeros(ox.shape, dtype=np.float32)
-        sigma2 = 2 * (0.8 / 2.355) ** 2
+        sigma2 = 2 * (DEFAULT_FWHM / 2.355) ** 2
         for sx, sy, amp in self.sources:
             near = (np.abs(ox - sx) < 3) & (np.abs(oy - sy) < 3)
             if near.any():

@@ -26,7 +26,7 @@ from ..format.limits import LimitsAccumulator, finish_limits, reserve_limits
 from ..format.slicer import CCD_TO_SKY
 from ..io.writer import PixtableWriter, RowBatcher
 from ..progress import SILENT, Progress
-from .simsky import LAMBDA_REF, SPAXEL, SkyModel, Source, sky_parts, slice_factors
+from .simsky import LAMBDA_REF, SPAXEL, SkyModel, Source, default_sources, sky_parts, slice_factors
 
 LAMBDA0, DISPERSION = 4650.0, 1.1433  # Angstrom at y = 1, Angstrom per CCD row
 FLUX_UNIT = "10**(-20)*erg/s/cm**2/Angstrom"
@@ -65,6 +65,26 @@ class SimulationSpec:
     keep_sky: bool = False
     #: spread (sigma) of per-slice level factors multiplying data (:func:`~.simsky.slice_factors`)
     slice_offsets: float = 0.0
+    #: only the CCD rows whose wavelength falls in [lo, hi) Angstrom (None: the whole range)
+    lambda_range: tuple[float, float] | None = None
+    #: every pixel of every slice in the window holds a row, as in a real exposure
+    #: (about 1.3e7 rows per IFU over the whole range); ``rows`` is then computed
+    full_density: bool = False
+
+    def ccd_rows(self) -> tuple[int, int]:
+        """First and last CCD row (1-based) simulated."""
+        if self.lambda_range is None:
+            return 1, org.CCD_NY
+        lo, hi = (min(max(v, 0.0), 1e5) for v in self.lambda_range)  # open ends: the whole range
+        first = max(1, math.ceil((lo - LAMBDA0) / DISPERSION + 1))
+        last = min(org.CCD_NY, math.ceil((hi - LAMBDA0) / DISPERSION + 1) - 1)
+        return first, last
+
+    def __post_init__(self) -> None:
+        if self.full_density:
+            first, last = self.ccd_rows()
+            per_slice = [_slice_geometry(i, s, k)[2] for k in range(1, self.exposures + 1) for i in self.ifus for s in range(1, 49)]
+            self.rows = max(0, last - first + 1) * sum(per_slice)
 
 
 def _slice_geometry(ifu: int, slc: int, exp: int) -> tuple[int, int, int]:
@@ -75,7 +95,8 @@ def _slice_geometry(ifu: int, slc: int, exp: int) -> tuple[int, int, int]:
 
 
 def _max_rows(spec: SimulationSpec) -> int:
-    return spec.exposures * len(spec.ifus) * 48 * org.CCD_NY * 76
+    first, last = spec.ccd_rows()
+    return spec.exposures * len(spec.ifus) * 48 * max(0, last - first + 1) * 76
 
 
 def _exp_number(spec: SimulationSpec, k: int) -> int:
@@ -148,12 +169,14 @@ def build_header(spec: SimulationSpec) -> fits.Header:
             h[key(f"EXP{k} LAST")] = (first + n - 1, "last row index")
             first += n
         h[key("COMBINED")] = (spec.exposures, "combined exposures")
-    for i, src in enumerate(spec.sources, 1):
+    for i, src in enumerate(spec.sources or default_sources(spec), 1):
         h[f"HIERARCH PIXTAB SIM SRC{i} RA"] = (src.ra, "[deg] injected source")
         h[f"HIERARCH PIXTAB SIM SRC{i} DEC"] = (src.dec, "[deg]")
         h[f"HIERARCH PIXTAB SIM SRC{i} FWHM"] = (src.fwhm, "[arcsec] at the reference wavelength")
         h[f"HIERARCH PIXTAB SIM SRC{i} PEAK"] = (src.peak, "peak value in data units")
-    if spec.sources:
+    if not spec.sources:
+        h["HIERARCH PIXTAB SIM SOURCES"] = ("default", "peak*(1+0.3cos(lam/900A))")
+    else:
         h["HIERARCH PIXTAB SIM PROFILE"] = (spec.profile, "profile of the injected sources")
         if spec.profile == "moffat":
             h["HIERARCH PIXTAB SIM BETA"] = (spec.beta, "Moffat power index")
@@ -183,7 +206,9 @@ MIN_CCD_ROWS = 128
 _GOLDEN = 0.6180339887498949
 
 
-def _ccd_pixels(n: int, x_left: int, width: int, anchor: int, phase_seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _ccd_pixels(
+    n: int, x_left: int, width: int, anchor: int, phase_seed: int, y_range: tuple[int, int] = (1, org.CCD_NY)
+) -> tuple[np.ndarray, np.ndarray]:
     """(y, x) of ``n`` distinct pixels of one slice, ordered by y then x.
 
     CCD rows are spread evenly over 1..4112 with a phase of their own per slice (so
@@ -194,9 +219,11 @@ def _ccd_pixels(n: int, x_left: int, width: int, anchor: int, phase_seed: int) -
     this exposure's columns ``x_left .. x_left+width-1``, so exposures overlap on the
     detector as real ones do.
     """
-    n_y = min(org.CCD_NY, n, max(-(-n // width), MIN_CCD_ROWS))
+    first, last = y_range
+    span = last - first + 1
+    n_y = min(span, n, max(-(-n // width), MIN_CCD_ROWS))
     phase = (phase_seed * _GOLDEN) % 1.0
-    ys = 1 + np.floor((np.arange(n_y) + phase) * (org.CCD_NY / n_y)).astype(np.int32)
+    ys = first + np.floor((np.arange(n_y) + phase) * (span / n_y)).astype(np.int32)
     counts = np.array(_split(n, n_y))  # pixels per sampled row (differ by at most one)
     row = np.repeat(np.arange(n_y), counts)
     within = np.arange(n) - np.repeat(np.cumsum(counts) - counts, counts)
@@ -215,7 +242,7 @@ def _block(
 ) -> dict[str, np.ndarray]:
     """The ``n`` rows of one slice of one IFU of exposure ``k``."""
     off, x_left, width = _slice_geometry(ifu, slc, k)
-    y, x = _ccd_pixels(n, x_left, width, _slice_geometry(ifu, slc, 1)[1], ifu * 49 + slc)
+    y, x = _ccd_pixels(n, x_left, width, _slice_geometry(ifu, slc, 1)[1], ifu * 49 + slc, spec.ccd_rows())
     # Position in the field: IFUs are strips in y, stacks sit side by side in x.
     sky_slice = CCD_TO_SKY[slc]
     stack, row = divmod(sky_slice - 1, 12)
@@ -268,7 +295,12 @@ def _blocks(spec: SimulationSpec) -> Iterator[dict[str, np.ndarray]]:
     sky = SkyModel(spec)
     for k, n_exp in enumerate(_split(spec.rows, spec.exposures), 1):
         pairs = [(ifu, slc) for ifu in spec.ifus for slc in range(1, 49)]
-        for (ifu, slc), n in zip(pairs, _split(n_exp, len(pairs))):
+        if spec.full_density:  # every pixel of each slice's rows
+            first, last = spec.ccd_rows()
+            counts = [(last - first + 1) * _slice_geometry(ifu, slc, k)[2] for ifu, slc in pairs]
+        else:
+            counts = _split(n_exp, len(pairs))
+        for (ifu, slc), n in zip(pairs, counts):
             if n:
                 yield _block(spec, sky, rng, k, ifu, slc, n)
 
@@ -306,6 +338,10 @@ def flat_field_hdu() -> bytes:
 
 
 def validate(spec: SimulationSpec) -> None:
+    first, last = spec.ccd_rows()
+    if first > last:
+        top = LAMBDA0 + DISPERSION * (org.CCD_NY - 1)
+        raise CriteriaError(f"no detector row has a wavelength in {spec.lambda_range} (the range is {LAMBDA0:g}-{top:.0f} Angstrom)", field="lambda_range")
     if spec.rows < 1:
         raise CriteriaError(f"{spec.rows} rows: a table needs at least 1", field="rows")
     if spec.exposures < 1:
@@ -332,7 +368,7 @@ def validate(spec: SimulationSpec) -> None:
         if not -90 <= src.dec <= 90:
             raise CriteriaError(f"source at {src.ra} {src.dec}: declination outside -90..90", field="sources")
     limit = _max_rows(spec)
-    if spec.rows > limit:
+    if spec.rows > limit and not spec.full_density:  # full density: exactly each slice's pixels
         raise CriteriaError(
             f"{spec.rows} rows: exceeds what {len(spec.ifus)} IFU(s) x {spec.exposures} exposure(s) hold ({limit})",
             field="rows",
