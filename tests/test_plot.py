@@ -80,7 +80,53 @@ def test_png_is_an_output(simulated, tmp_path) -> None:
     one_line_error(run("plot", src, "-o", out), 1)
     assert out.read_text() == "x"
     assert run("plot", src, "-o", out, "--overwrite").exit_code == 0
-    one_line_error(run("image", src, "--png", src), 1)  # never the input
+    alias = tmp_path / "input.png"  # another name for the input, with a picture's extension
+    alias.symlink_to(src)
+    one_line_error(run("image", src, "--png", alias), 1)  # never the input
+
+
+@pytest.mark.parametrize(("name", "magic"), [("p.png", b"\x89PNG"), ("p.pdf", b"%PDF"), ("p.svg", b"<?xml")])
+def test_picture_format_follows_the_extension(simulated, tmp_path, name, magic) -> None:
+    src = simulated(**STAR_KW)
+    assert run("plot", src, "-o", tmp_path / name).exit_code == 0
+    assert (tmp_path / name).read_bytes().startswith(magic)
+
+
+@pytest.mark.parametrize("cmd", [["plot", "-o"], ["image", "--png"], ["spectrum", "--png"]])
+def test_unknown_picture_extension_is_refused(simulated, tmp_path, cmd) -> None:
+    r = run(cmd[0], simulated(rows=20_000), cmd[1], tmp_path / "w.jpg")
+    assert r.exit_code == 2 and ".png, .pdf or .svg" in r.output and not (tmp_path / "w.jpg").exists()
+
+
+@pytest.mark.parametrize("args", [["--vmin", "0", "--vmax", "200", "--stretch", "linear"], ["--zscale", "--cmap", "gray"],
+                                  ["--percentiles", "1:99", "--stretch", "log"], ["--stretch", "sqrt"]])
+def test_display_options(simulated, tmp_path, args) -> None:
+    src = simulated(**STAR_KW)
+    assert run("reconstruct-det", src, "-o", tmp_path / "d.fits", "--ifu", "13", "--png", tmp_path / "d.png", *args).exit_code == 0
+    assert run("image", src, "--png", tmp_path / "i.png", *args).exit_code == 0
+    png_shape(tmp_path / "d.png")
+
+
+@pytest.mark.parametrize("args", [["--cmap", "nocolours"], ["--percentiles", "50:10"], ["--stretch", "cubic"]])
+def test_display_usage_errors(simulated, tmp_path, args) -> None:
+    r = run("image", simulated(rows=20_000), "--png", tmp_path / "i.png", *args)
+    assert r.exit_code == 2 and not (tmp_path / "i.png").exists()
+
+
+def test_detector_limits_come_from_pixels_with_rows(tmp_path) -> None:
+    """--fill 0 leaves most pixels at 0: the limits must still span the rows' wavelengths."""
+    import numpy as np
+
+    from pixtab.core.ops.detplot import DetectorImage, detector_figure
+    from pixtab.core.ops.display import Display
+
+    data = np.zeros((50, 400), np.float32)
+    data[:, 100:120] = np.linspace(6000, 6100, 50)[:, None]
+    images = [DetectorImage("CHAN12", np.where(data == 0, np.nan, data), 1, 1, "Angstrom", 1)]
+    fig = detector_figure(images, "t", Display(), "linear", (0.0, 100.0), "lambda")
+    lo, hi = fig.axes[0].images[0].norm.vmin, fig.axes[0].images[0].norm.vmax
+    assert (lo, hi) == (6000.0, 6100.0)
+    assert fig.axes[0].images[0].get_array().shape == (50, 20)  # cropped to the columns with rows
 
 
 def test_missing_matplotlib(simulated, tmp_path, monkeypatch) -> None:

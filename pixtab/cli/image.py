@@ -10,7 +10,7 @@ import click
 
 from . import PixtabCommand
 from . import output as ui
-from .common import file_outputs, format_opts, keep_flagged_opt, png_opt, text_format, write_png
+from .common import display_opts, file_outputs, format_opts, make_display, keep_flagged_opt, png_opt, text_format, write_png
 from .criteria import criteria_options, parse_size
 from .options import input_arg, output_opt, overwrite_opt, zero_based_opt
 from .writing import check_outputs, phases
@@ -47,10 +47,11 @@ def _size_cb(ctx: click.Context, param: click.Parameter, value: str) -> tuple[fl
 @click.option("--seeing", default="0.8arcsec", show_default=True, callback=_size_cb, help="FWHM guess for --peaks (smoothing and fit start).")
 @format_opts
 @png_opt("the image (arcsinh stretch, peaks circled)")
+@display_opts("default 0.5:100, asinh")
 @overwrite_opt
 def command(input: str, output: str | None, spaxel: tuple[float, bool], column: str, statistic: str, variance: bool,
             keep_flagged: bool, peaks: int | None, seeing: tuple[float, bool], fmt: str, as_json: bool, png: str | None,
-            overwrite: bool, criteria: Any, **kw: Any) -> None:
+            overwrite: bool, criteria: Any, display: dict, **kw: Any) -> None:
     """Bin the selected rows onto a sky grid: an image without a cube.
 
     One streaming pass: each row goes to the nearest spaxel of a TAN grid
@@ -85,6 +86,7 @@ def command(input: str, output: str | None, spaxel: tuple[float, bool], column: 
     if output == "-":
         raise click.UsageError("the image is a FITS file: -o needs a file name")
     check_outputs([(input, p) for p in file_outputs(output, png)], overwrite)
+    shown = make_display(display) if png else None
     with PixTable(input) as pt, phases(input) as progress:
         size, bare = spaxel
         if pt.wcs == "pixel" and not bare:
@@ -111,7 +113,7 @@ def command(input: str, output: str | None, spaxel: tuple[float, bool], column: 
     if png:
         from ..core.ops.pictures import image_figure
 
-        write_png(png, image_figure(im, os.path.basename(input), found), overwrite)
+        write_png(png, image_figure(im, os.path.basename(input), found, shown), overwrite)
         ui.info(f"wrote {png}")
     if peaks:
         ui.emit_records([p.as_dict() for p in found], text_format(fmt, as_json), None, overwrite, PEAK_FIELDS)

@@ -124,8 +124,8 @@ def input_arg(f: F) -> F:
     return click.argument("input", type=click.Path(path_type=str))(f)
 
 
-def output_opt(required: bool = False, help: str = "Output file.") -> Callable[[F], F]:
-    return click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str), required=required, help=help)
+def output_opt(required: bool = False, help: str = "Output file.", callback: Callable[..., Any] | None = None) -> Callable[[F], F]:
+    return click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=str), required=required, help=help, callback=callback)
 
 
 def overwrite_opt(f: F) -> F:

@@ -9,7 +9,7 @@ import click
 
 from . import PixtabCommand
 from . import output as ui
-from .common import write_png
+from .common import picture_path_cb, write_png
 from .criteria import criteria_options
 from .options import input_arg, output_opt, overwrite_opt, zero_based_opt
 from .writing import check_outputs, phases
@@ -17,7 +17,7 @@ from .writing import check_outputs, phases
 
 @click.command("plot", cls=PixtabCommand)
 @input_arg
-@output_opt(required=True, help="Output PNG file.")
+@output_opt(required=True, callback=picture_path_cb, help="Output picture: PNG, PDF or SVG, by the extension.")
 @click.option("--color-by", "by", type=click.Choice(["ifu", "slice", "exp", "dq", "data"]), default="ifu", show_default=True,
               help="Colour of the points; flagged rows (dq != 0) are always drawn in red.")
 @click.option("--max-points", default=200_000, show_default=True, type=click.IntRange(1000, 5_000_000),
@@ -28,8 +28,9 @@ from .writing import check_outputs, phases
 def command(input: str, output: str, by: str, max_points: int, overwrite: bool, criteria: Any, **kw: Any) -> None:
     """Scatter plot of the sky positions of the selected rows (PNG).
 
-    Positions are offsets from the table's centre in arcsec on the tangent
-    plane, north up and east left (pixel tables: xpos/ypos in pixels). Large
+    Axes are RA/Dec (a TAN plane about the table's centre, north up, east
+    left; pixel tables: xpos/ypos in pixels); the --circle/--square apertures
+    are drawn. Large
     selections are drawn as a uniform random sample (--max-points), in one
     streaming pass and bounded memory.
 
@@ -46,6 +47,6 @@ def command(input: str, output: str, by: str, max_points: int, overwrite: bool, 
     check_outputs([(input, output)], overwrite)
     with PixTable(input) as pt, phases(input) as progress:
         s = sample_sky(pt, criteria, by, max_points, progress=progress, plan=kw["plan"])
-    fig = sky_figure(s.x, s.y, s.colour, s.flagged, by, os.path.basename(input), s.celestial, len(s.x), s.total, s.unit)
+    fig = sky_figure(s, by, os.path.basename(input))
     write_png(output, fig, overwrite)
     ui.info(f"wrote {output} ({len(s.x):,} of {s.total:,} rows drawn)")

@@ -8,7 +8,7 @@ import click
 
 from . import PixtabCommand
 from . import output as out
-from .common import png_opt, write_png
+from .common import display_opts, make_display, png_opt, write_png
 from .criteria import where_options
 from .options import input_arg, output_opt, overwrite_opt, range_callback, zero_based_opt
 from .writing import check_outputs, phases
@@ -39,7 +39,8 @@ from .writing import check_outputs, phases
 )
 @where_options
 @zero_based_opt
-@png_opt("the detector image(s), 1-99 % limits")
+@png_opt("the detector image(s), cropped to the rows, square pixels")
+@display_opts("data, stat: 0.5:99.5 with an asinh stretch; lambda, dq, weight: 0:100, linear")
 @overwrite_opt
 def command(
     input: str,
@@ -56,6 +57,7 @@ def command(
     png: str | None,
     overwrite: bool,
     where: tuple,
+    display: dict,
 ) -> None:
     """Rebuild the detector image of a column from the rows of one IFU and exposure.
 
@@ -98,6 +100,7 @@ def command(
         where=where,
     )
     check_outputs([(input, output)], overwrite, [png] if png else [])
+    shown = make_display(display) if png else None
     with PixTable(input) as pt, phases(input) as progress:
         plan = survey(pt, req, progress)  # errors about the request before any output exists
         unit = pt.columns[column].unit
@@ -107,8 +110,11 @@ def command(
     shapes = ", ".join(f"CHAN{im.ifu:02d} {im.shape[1]}x{im.shape[0]}" for im in images)
     out.info(f"wrote {output} ({shapes})")
     if png:
-        from ..core.ops.pictures import detector_figure, detector_images_from
+        from ..core.ops.detplot import detector_figure, detector_images_from
 
         title = f"{os.path.basename(input)}: {column}"
-        write_png(png, detector_figure(detector_images_from(output), title), overwrite)
+        # values spread over a range (flux, variance): robust limits, asinh; coordinates and masks: all of it, linear
+        stretch, pct = ("asinh", (0.5, 99.5)) if column in ("data", "stat") else ("linear", (0.0, 100.0))
+        images = detector_images_from(output, 0.0 if fill == "0" else None)
+        write_png(png, detector_figure(images, title, shown, stretch, pct, column), overwrite)
         out.info(f"wrote {png}")

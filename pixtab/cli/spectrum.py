@@ -23,7 +23,7 @@ from .writing import check_outputs, phases
 @criteria_options
 @zero_based_opt
 @format_opts
-@png_opt("the spectrum (sum with its 1-sigma band, rows per bin)")
+@png_opt("the mean of data per row in each bin with its 1-sigma band, and the rows per bin (partial bins marked, not in the curve)")
 @overwrite_opt
 def command(input: str, output: str | None, width: float, keep_flagged: bool, fmt: str, as_json: bool, png: str | None,
             overwrite: bool, criteria: Any, **kw: Any) -> None:

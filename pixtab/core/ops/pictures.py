@@ -1,4 +1,4 @@
-"""Pictures (PNG, matplotlib's Agg backend): the only module that imports matplotlib.
+"""Pictures (PNG, PDF or SVG by the file's extension; matplotlib's Agg backend).
 
 Every figure is titled with the file it shows and its axes carry units. Each
 ``*_figure`` function returns a figure; :func:`save` writes it to an open file.
@@ -12,9 +12,13 @@ from typing import Any
 
 import numpy as np
 
+from .display import Display, colour_map, limits
+from .display import norm as make_norm
 from .optional import require
 
 DPI = 100
+#: the sky image's default limits: from the faint end to the brightest spaxel (asinh)
+IMAGE_PERCENTILES = (0.5, 100.0)
 
 
 def _plt() -> Any:
@@ -27,11 +31,14 @@ def _plt() -> Any:
     return plt
 
 
-def save(fig: Any, fd: int) -> None:
-    """Write ``fig`` as PNG to the open file ``fd`` and free it."""
+def save(fig: Any, fd: int, fmt: str = "png") -> None:
+    """Write ``fig`` in ``fmt`` (png, pdf, svg) to the open file ``fd`` and free it."""
     plt = _plt()
+    meta = {"Creator": "pixtab"} if fmt in ("pdf", "svg") else {"Software": "pixtab"}
+    if fmt == "svg":
+        meta = {"Creator": "pixtab", "Date": None}  # no date: the same picture, the same bytes
     with os.fdopen(os.dup(fd), "wb") as f:
-        fig.savefig(f, format="png", dpi=DPI, metadata={"Software": "pixtab"}, bbox_inches="tight", pad_inches=0.15)
+        fig.savefig(f, format=fmt, dpi=DPI, metadata=meta, bbox_inches="tight", pad_inches=0.15)
     plt.close(fig)
 
 
@@ -39,16 +46,14 @@ def _unit(unit: str | None) -> str:
     return f" [{unit}]" if unit else ""
 
 
-def image_figure(im: Any, title: str, peaks: Sequence[Any] = ()) -> Any:
-    """A sky image: arcsinh stretch between robust limits, WCS axes, peaks circled and numbered."""
+def image_figure(im: Any, title: str, peaks: Sequence[Any] = (), display: Display = Display()) -> Any:
+    """A sky image: arcsinh stretch between robust limits (or the user's), WCS axes, peaks
+    circled and numbered. Limits come from the spaxels that hold rows."""
     plt = _plt()
-    from astropy.visualization import AsinhStretch, ImageNormalize
-
     data = im.image
-    finite = data[np.isfinite(data)]
     # asinh keeps the faint end linear and the bright end compressed: show up to the maximum
-    vmin, vmax = (float(np.percentile(finite, 0.5)), float(finite.max())) if finite.size else (0.0, 1.0)
-    norm = ImageNormalize(vmin=vmin, vmax=vmax, stretch=AsinhStretch(0.02))
+    lo, hi = limits(data[im.nrows > 0], display, IMAGE_PERCENTILES)
+    norm = make_norm(lo, hi, display.stretch or "asinh", asinh_a=0.02)
     ny, nx = data.shape
     wide = nx > 1.5 * ny
     size = (9.0, max(3.2, min(8.0, 8.0 * ny / nx + 2.0))) if wide else (8.0, 7.0)
@@ -64,7 +69,7 @@ def image_figure(im: Any, title: str, peaks: Sequence[Any] = ()) -> Any:
         ax = fig.add_subplot()
         ax.set_xlabel("xpos [pix] (focal plane)")
         ax.set_ylabel("ypos [pix] (focal plane)")
-    cmap = plt.get_cmap("viridis").with_extremes(bad="0.85")  # spaxels without rows: light grey
+    cmap = colour_map(plt, display.cmap or "viridis", "0.85")  # spaxels without rows: light grey
     extent = None
     if not im.celestial:  # axes in the table's own pixel coordinates
         (x0, x1), (y0, y1) = im.pixel_to_sky(np.array([-0.5, nx - 0.5]), np.array([-0.5, ny - 0.5]))
@@ -86,53 +91,34 @@ def image_figure(im: Any, title: str, peaks: Sequence[Any] = ()) -> Any:
     if "HIERARCH PIXTAB IMAGE LAMBDA LO" in im.header:
         lam = f", {im.header['HIERARCH PIXTAB IMAGE LAMBDA LO']:g}-{im.header['HIERARCH PIXTAB IMAGE LAMBDA HI']:g} Å"
     kind = "" if im.celestial else " (pixel-unit table: no celestial WCS)"
-    ax.set_title(f"{title}{lam}, {im.spaxel:g}{'″' if im.celestial else ' pix'} spaxels{kind}", fontsize=10)
-    fig.tight_layout()
-    return fig
-
-
-def detector_figure(images: Sequence[tuple[str, np.ndarray, float, float, str | None, int]], title: str) -> Any:
-    """Detector images (name, array, x0, y0 of the first pixel, unit, block size) with
-    1-99 % limits; pixels without rows in light blue."""
-    plt = _plt()
-    n = len(images)
-    cols = min(n, 6)
-    rows = -(-n // cols)
-    panel = 7.0 if n == 1 else 4.2
-    fig, axes = plt.subplots(rows, cols, figsize=(min(18, panel * cols + 1), (panel + 0.4) * rows), squeeze=False)
-    for ax in axes.ravel()[n:]:
-        ax.set_visible(False)
-    cmap = plt.get_cmap("gray").with_extremes(bad="#cfe0f5")
-    for ax, (name, data, x0, y0, unit, k) in zip(axes.ravel(), images):
-        finite = data[np.isfinite(data)]
-        lo, hi = np.percentile(finite, [1, 99]) if finite.size else (0, 1)
-        h, w = data.shape[0] * k, data.shape[1] * k
-        shown = ax.imshow(data, origin="lower", cmap=cmap, vmin=lo, vmax=hi, interpolation="nearest",
-                          extent=(x0 - 0.5, x0 + w - 0.5, y0 - 0.5, y0 + h - 0.5), aspect="auto")
-        ax.set_title(name, fontsize=9)
-        ax.set_xlabel("detector x [pix]")
-        ax.set_ylabel("detector y [pix]")
-        fig.colorbar(shown, ax=ax, label=f"value{_unit(unit)}", shrink=0.85)
-    fig.suptitle(f"{title} (1-99 % limits; no rows: light blue)", fontsize=10)
+    shown_as = display.describe(lo, hi, "asinh", IMAGE_PERCENTILES)
+    ax.set_title(f"{title}{lam}, {im.spaxel:g}{'″' if im.celestial else ' pix'} spaxels{kind}\n{shown_as}", fontsize=10)
     fig.tight_layout()
     return fig
 
 
 def spectrum_figure(spec: Any, title: str) -> Any:
     """Mean of data per row with its 1-sigma band against wavelength (gaps where a bin has
-    no row); rows used and flagged per bin below. The mean, not the sum: a sum
-    follows how many rows happen to fall in each bin."""
+    no row); rows used and flagged per bin below. The mean, not the sum: a sum follows how
+    many rows happen to fall in each bin. Partial bins (fewer than half the median rows,
+    such as a last bin cut by the table's wavelength range) are left out of the curve and
+    marked on the rows panel."""
     plt = _plt()
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 5.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     lam = spec.wavelength
-    mean, err = spec.mean, np.sqrt(spec.mean_var)
+    partial = spec.rows < 0.5 * np.median(spec.rows[spec.rows > 0]) if (spec.rows > 0).any() else spec.rows < 0
+    mean = np.where(partial, np.nan, spec.mean)
+    err = np.sqrt(spec.mean_var)
     top.fill_between(lam, mean - err, mean + err, step="mid", color="tab:blue", alpha=0.3, lw=0, label="±1σ (from stat)")
     top.step(lam, mean, where="mid", color="tab:blue", lw=0.8, label="mean of data per row")
-    top.set_ylabel(f"flux{_unit(spec.data_unit)}", fontsize=9)
+    top.set_ylabel(f"mean of data per row{_unit(spec.data_unit)}", fontsize=9)
     top.legend(fontsize=8, loc="best")
     bottom.step(lam, spec.rows, where="mid", color="0.3", lw=0.8, label="rows used")
     if spec.flagged.any():
         bottom.step(lam, spec.flagged, where="mid", color="red", lw=0.8, label="flagged (left out)")
+    if partial.any():
+        bottom.plot(lam[partial], spec.rows[partial], "x", color="tab:orange", ms=6,
+                    label=f"partial bin{'s' if partial.sum() > 1 else ''} (< half the median rows; not in the curve)")
     bottom.set_ylabel("rows / bin", fontsize=9)
     bottom.set_xlabel("wavelength [Å]")
     bottom.legend(fontsize=8, loc="best")
@@ -179,14 +165,37 @@ def _dot(colour: Any, label: str) -> Any:
     return Line2D([], [], ls="", marker="o", ms=6, color=colour, label=label)
 
 
-def sky_figure(x: np.ndarray, y: np.ndarray, colour: np.ndarray, flagged: np.ndarray, by: str,
-               title: str, celestial: bool, shown: int, total: int, unit: str | None = None) -> Any:
-    """Scatter of row positions (tangent-plane arcsec, east left) coloured by ``by``; flagged rows red."""
+def _offset_axes(fig: Any, centre: tuple[float, float]) -> Any:
+    """Axes in RA/Dec over a TAN plane whose pixel coordinates are offsets in arcsec
+    (x to the WEST, so that east is left as on the sky)."""
+    from astropy.wcs import WCS
+
+    w = WCS(naxis=2)
+    w.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    w.wcs.crval = list(centre)
+    w.wcs.crpix = [1.0, 1.0]  # pixel 0 (0-based) is the centre
+    w.wcs.cdelt = [-1 / 3600.0, 1 / 3600.0]
+    ax = fig.add_subplot(projection=w)
+    ax.coords[0].set_axislabel("RA (ICRS)")
+    ax.coords[1].set_axislabel("Dec")
+    ax.coords[0].set_major_formatter("hh:mm:ss.ss")
+    ax.coords[1].set_major_formatter("dd:mm:ss.s")
+    return ax
+
+
+def sky_figure(s: Any, by: str, title: str) -> Any:
+    """Scatter of row positions coloured by ``by`` (flagged rows red) with the selection's
+    apertures drawn; RA/Dec axes (east left) when the table has celestial coordinates."""
     plt = _plt()
+    x, y, colour, flagged, celestial, unit = s.x, s.y, s.colour, s.flagged, s.celestial, s.unit
+    shown, total = len(s.x), s.total
+    if celestial:
+        x = -x  # the WCS's pixel x runs to the west
     w = float(np.ptp(x)) if x.size else 1.0
     h = float(np.ptp(y)) if y.size else 1.0
     aspect = min(max(h / max(w, 1e-9), 0.12), 1.2)
-    fig, ax = plt.subplots(figsize=(10, 1.8 + 7.0 * aspect))
+    fig = plt.figure(figsize=(10, 1.8 + 7.0 * aspect))
+    ax = _offset_axes(fig, s.centre) if celestial else fig.add_subplot()
     handles: list[Any] = []
     good = ~flagged
     ms = max(0.2, min(16.0, 4e4 / max(shown, 1)))  # marker area (pt^2): bigger when few
@@ -211,16 +220,22 @@ def sky_figure(x: np.ndarray, y: np.ndarray, colour: np.ndarray, flagged: np.nda
     if flagged.any():
         ax.scatter(x[flagged], y[flagged], s=ms, color="red", lw=0, rasterized=True)
         handles.append(_dot("red", f"flagged (dq != 0): {int(flagged.sum()):,}"))
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Circle, Rectangle
+
+    for shape, ax_x, ax_y, size in s.apertures:
+        cx = -ax_x if celestial else ax_x
+        patch = (Circle((cx, ax_y), size) if shape == "circle" else Rectangle((cx - size, ax_y - size), 2 * size, 2 * size))
+        patch.set(fill=False, edgecolor="black", lw=1.2, ls="--")
+        ax.add_patch(patch)
+    if s.apertures:
+        handles.append(Line2D([], [], color="black", ls="--", lw=1.2, label="aperture"))
     if handles and by in ("ifu", "exp", "dq"):
         ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0,
                   ncol=2 if len(handles) > 14 else 1)
     elif handles:  # a colour bar on the right: the legend goes inside
         ax.legend(handles=handles, fontsize=7, loc="best", framealpha=0.8)
-    if celestial:
-        ax.set_xlabel("ΔRA cos δ [arcsec] (east left)")
-        ax.set_ylabel("ΔDec [arcsec]")
-        ax.invert_xaxis()
-    else:
+    if not celestial:
         ax.set_xlabel("xpos [pix]")
         ax.set_ylabel("ypos [pix]")
     ax.set_aspect("equal", adjustable="box")
@@ -228,29 +243,3 @@ def sky_figure(x: np.ndarray, y: np.ndarray, colour: np.ndarray, flagged: np.nda
     ax.set_title(f"{title}: sky positions by {by} ({note})", fontsize=10)
     fig.tight_layout()
     return fig
-
-
-def detector_images_from(path: str, max_side: int = 1400) -> list[tuple[str, np.ndarray, float, float, str | None, int]]:
-    """The CHANnn images of a reconstruct-det output, each reduced to at most
-    ``max_side`` pixels a side by the mean of k x k blocks (NaN-aware)."""
-    import warnings
-
-    from astropy.io import fits
-
-    out = []
-    with fits.open(path, memmap=True) as hdul:
-        for hdu in hdul:
-            if hdu.data is None or hdu.data.ndim != 2:
-                continue
-            k = max(1, -(-max(hdu.data.shape) // max_side))
-            data = np.asarray(hdu.data, dtype=np.float32)
-            if k > 1:
-                ny, nx = (data.shape[0] // k) * k, (data.shape[1] // k) * k
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN blocks stay NaN
-                    data = np.nanmean(data[:ny, :nx].reshape(ny // k, k, nx // k, k), axis=(1, 3))
-            h = hdu.header
-            name = str(h.get("EXTNAME", "image")) + (f", mean of {k}x{k} pixels" if k > 1 else "")
-            out.append((name, data, float(h.get("CRVAL1", 1)), float(h.get("CRVAL2", 1)), h.get("BUNIT"), k))
-            del data
-    return out

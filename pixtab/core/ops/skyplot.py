@@ -33,6 +33,9 @@ class SkySample:
     total: int  # rows selected
     celestial: bool
     unit: str | None
+    centre: tuple[float, float] = (0.0, 0.0)  # RA, Dec (deg) of the offsets' origin (celestial tables)
+    #: the criteria's apertures: (shape, x, y, size), offsets and size in arcsec (pixels for pixel tables)
+    apertures: tuple[tuple[str, float, float, float], ...] = ()
 
 
 def sample_sky(pt: PixTable, criteria: Criteria, by: str = "ifu", max_points: int = 200_000, seed: int = 0,
@@ -80,4 +83,9 @@ def sample_sky(pt: PixTable, criteria: Criteria, by: str = "ifu", max_points: in
     if plane.is_sky:
         x, y = x * 3600.0, y * 3600.0
     unit = pt.columns["data"].unit if by == "data" else None
-    return SkySample(x, y, colour, flagged, total, plane.is_sky, unit)
+    apertures = []
+    for a in criteria.apertures:
+        ax, ay = (plane.from_sky(np.array([a.ra]), np.array([a.dec])) if plane.is_sky else (np.array([a.ra]), np.array([a.dec])))
+        scale = 3600.0 if plane.is_sky else 1.0
+        apertures.append((a.shape, float(ax[0]) * scale, float(ay[0]) * scale, a.size))
+    return SkySample(x, y, colour, flagged, total, plane.is_sky, unit, (plane.ra0, plane.dec0), tuple(apertures))
