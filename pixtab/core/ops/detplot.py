@@ -2,7 +2,9 @@
 
 Each image is cropped to the pixels that hold rows and drawn with the detector's aspect
 (square pixels): a narrow box of rows stays a strip, stacked one IFU under the other,
-not a square panel. Limits come from the pixels holding rows only (a ``--fill 0`` zero
+not a square panel. When rows fill less than half the columns (a small aperture crosses
+many slices, each a band of columns), the bands are drawn side by side, each tick naming
+the detector x of its first column. Limits come from the pixels holding rows only (a ``--fill 0`` zero
 counts as empty); pixels without rows are white.
 """
 
@@ -39,38 +41,79 @@ def _crop(im: DetectorImage) -> DetectorImage:
     return DetectorImage(im.name, data, im.x0 + xs[0] * im.block, im.y0 + ys[0] * im.block, im.unit, im.block)
 
 
+@dataclass
+class Bands:
+    """Columns that hold rows, packed side by side (the empty columns between slices left out)."""
+
+    data: np.ndarray
+    starts: list[int]  # position of each band in ``data``
+    xs: list[float]  # detector x of each band's first column
+
+
+GAP = 3  # empty columns drawn between two packed bands
+
+
+def _pack(im: DetectorImage) -> Bands | None:
+    """The bands of columns holding rows, when they cover less than half the image's width."""
+    held = np.isfinite(im.data).any(axis=0)
+    if held.mean() >= 0.5:
+        return None
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], held.astype(np.int8), [0]])))
+    runs = list(zip(edges[::2], edges[1::2]))
+    parts, starts, xs, pos = [], [], [], 0
+    gap = np.full((im.data.shape[0], GAP), np.nan, dtype=im.data.dtype)
+    for a, b in runs:
+        if parts:
+            parts.append(gap)
+            pos += GAP
+        parts.append(im.data[:, a:b])
+        starts.append(pos)
+        xs.append(im.x0 + a * im.block)
+        pos += b - a
+    return Bands(np.concatenate(parts, axis=1), starts, xs)
+
+
 def detector_figure(images: Sequence[DetectorImage], title: str, display: Display,
                     default_stretch: str, default_pct: tuple[float, float], what: str) -> object:
     """One panel per image, with a shared colour scale (limits over every image's rows)."""
     plt = _plt()
     images = [_crop(im) for im in images]
+    packed = [_pack(im) for im in images]
     values = np.concatenate([im.data[np.isfinite(im.data)].ravel() for im in images])
     lo, hi = limits(values, display, default_pct)
     stretch = display.stretch or default_stretch
     nrm = norm(lo, hi, stretch)
     cmap = colour_map(plt, display.cmap or "viridis", NO_ROWS)
-    wide = all(im.data.shape[1] > 3 * im.data.shape[0] for im in images)
+    shapes = [(p.data if p else im.data).shape for im, p in zip(images, packed)]
+    wide = all(w > 3 * h for h, w in shapes)
     n = len(images)
     cols = 1 if wide else min(n, 4)
     rows = -(-n // cols)
     if wide:  # strips: one under the other, as wide as the page allows
         width = 16.0
-        heights = [max(0.6, (width - 2.5) * im.data.shape[0] / im.data.shape[1]) for im in images]
+        heights = [max(0.6, (width - 2.5) * h / w) for h, w in shapes]
         fig, axes = plt.subplots(n, 1, figsize=(width, sum(heights) + 0.7 * n + 1.2), squeeze=False,
                                  gridspec_kw={"height_ratios": heights}, layout="constrained")
     else:
         panel = 7.0 if n == 1 else 4.2
-        fig, axes = plt.subplots(rows, cols, figsize=(min(18, panel * cols + 1.5), (panel + 0.6) * rows), squeeze=False,
-                                 layout="constrained")
+        tall = max(h / w for h, w in shapes)  # panel height over width
+        fig, axes = plt.subplots(rows, cols, figsize=(min(18, panel * cols + 1.5), (panel * min(tall, 1.2) + 1.3) * rows),
+                                 squeeze=False, layout="constrained")
     for ax in axes.ravel()[n:]:
         ax.set_visible(False)
     shown = None
-    for ax, im in zip(axes.ravel(), images):
-        h, w = im.data.shape[0] * im.block, im.data.shape[1] * im.block
-        extent = (im.x0 - 0.5, im.x0 + w - 0.5, im.y0 - 0.5, im.y0 + h - 0.5)
-        shown = ax.imshow(im.data, origin="lower", cmap=cmap, norm=nrm, interpolation="nearest", extent=extent, aspect="equal")
-        ax.set_title(im.name, fontsize=9, loc="left")
-        ax.set_xlabel("detector x [pix]", fontsize=8)
+    for ax, im, p in zip(axes.ravel(), images, packed):
+        data = p.data if p else im.data
+        h, w = data.shape[0] * im.block, data.shape[1] * im.block
+        x0 = 0 if p else im.x0
+        extent = (x0 - 0.5, x0 + w - 0.5, im.y0 - 0.5, im.y0 + h - 0.5)
+        shown = ax.imshow(data, origin="lower", cmap=cmap, norm=nrm, interpolation="nearest", extent=extent, aspect="equal")
+        if p:  # ticks name the detector x where each band of columns starts
+            ax.set_xticks([float(v) for v in p.starts], [f"{x:g}" for x in p.xs], rotation=90)
+            ax.set_title(f"{im.name}: the {len(p.starts)} bands of columns that hold rows, side by side", fontsize=9, loc="left")
+        else:
+            ax.set_title(im.name, fontsize=9, loc="left")
+        ax.set_xlabel("detector x [pix]" + (" (first column of each band)" if p else ""), fontsize=8)
         ax.set_ylabel("y [pix]", fontsize=8)
         ax.tick_params(labelsize=7)
     bar = fig.colorbar(shown, ax=list(axes.ravel()[:n]), orientation="horizontal" if wide else "vertical",

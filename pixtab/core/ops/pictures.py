@@ -176,7 +176,7 @@ def _offset_axes(fig: Any, centre: tuple[float, float]) -> Any:
     w.wcs.crpix = [1.0, 1.0]  # pixel 0 (0-based) is the centre
     w.wcs.cdelt = [-1 / 3600.0, 1 / 3600.0]
     ax = fig.add_subplot(projection=w)
-    ax.coords[0].set_axislabel("RA (ICRS)")
+    ax.coords[0].set_axislabel("RA")
     ax.coords[1].set_axislabel("Dec")
     ax.coords[0].set_major_formatter("hh:mm:ss.ss")
     ax.coords[1].set_major_formatter("dd:mm:ss.s")
