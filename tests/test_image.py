@@ -15,7 +15,9 @@ from conftest_sources import CONFORMANCE_FILES, STAR_KW, STARS, conformance, one
 
 
 def image(src: Path, out: Path, *args: object) -> fits.HDUList:
-    r = run("image", src, "-o", out, *args)
+    """The image file; the nearest kernel unless ``args`` name one (these tests check exact binning)."""
+    kernel = () if "--kernel" in args else ("--kernel", "nearest")
+    r = run("image", src, "-o", out, *kernel, *args)
     assert r.exit_code == 0, r.output
     return fits.open(out)
 
@@ -34,20 +36,20 @@ def test_total_flux_and_rows(simulated, tmp_path, layout, wcs) -> None:
     src = simulated(**STAR_KW, layout=layout, wcs=wcs)
     with image(src, tmp_path / "i.fits", "--stat", "sum", "--lambda", "6000:6100") as h:
         ref = selected(src, 6000, 6100)
-        assert np.nansum(h[0].data.astype(np.float64)) == pytest.approx(ref["data"].astype(np.float64).sum(), rel=1e-6)
-        assert h["NROWS"].data.sum() == len(ref["data"]) == h[0].header["HIERARCH PIXTAB IMAGE ROWS"]
-        assert np.isnan(h[0].data[h["NROWS"].data == 0]).all()
+        assert np.nansum(h["DATA"].data.astype(np.float64)) == pytest.approx(ref["data"].astype(np.float64).sum(), rel=1e-6)
+        assert h["NROWS"].data.sum() == len(ref["data"]) == h["DATA"].header["HIERARCH PIXTAB IMAGE ROWS"]
+        assert np.isnan(h["DATA"].data[h["NROWS"].data == 0]).all()
         _, cols = read_columns(src)
         m = (cols["lambda"] >= 6000) & (cols["lambda"] < 6100)
-        assert h[0].header["HIERARCH PIXTAB IMAGE FLAGGED"] == int((cols["dq"][m] != 0).sum())
+        assert h["DATA"].header["HIERARCH PIXTAB IMAGE FLAGGED"] == int((cols["dq"][m] != 0).sum())
 
 
 @pytest.mark.parametrize("wcs", ["positioned", "projected"])
 def test_wcs_round_trip_and_rows_on_their_spaxel(simulated, tmp_path, wcs) -> None:
     src = simulated(**STAR_KW, wcs=wcs)
     with image(src, tmp_path / "i.fits", "--stat", "sum") as h:
-        w = WCS(h[0].header)
-        assert w.has_celestial and h[0].header["CD1_1"] < 0 < h[0].header["CD2_2"]  # east left, north up
+        w = WCS(h["DATA"].header)
+        assert w.has_celestial and h["DATA"].header["CD1_1"] < 0 < h["DATA"].header["CD2_2"]  # east left, north up
         counts = h["NROWS"].data
     ra, dec = radec(src)
     ok = selected(src)
@@ -67,7 +69,7 @@ def test_wcs_round_trip_and_rows_on_their_spaxel(simulated, tmp_path, wcs) -> No
 def test_sources_land_on_their_spaxel(simulated, tmp_path) -> None:
     src = simulated(**STAR_KW)
     with image(src, tmp_path / "i.fits") as h:
-        w, data = WCS(h[0].header), h[0].data
+        w, data = WCS(h["DATA"].header), h["DATA"].data
     for s in STARS:
         x, y = w.all_world2pix([[s.ra, s.dec]], 0)[0]
         c, r = int(round(x)), int(round(y))
@@ -85,11 +87,11 @@ def test_statistics_and_variance(simulated, tmp_path) -> None:
     ) as hv:
         n = hs["NROWS"].data
         used = n > 0
-        assert np.allclose(hm[0].data[used], hs[0].data[used] / n[used], rtol=1e-5)
-        assert np.allclose(hs["STAT"].data[used], hv[0].data[used], rtol=1e-5)
-        assert np.allclose(hm["STAT"].data[used], hv[0].data[used] / n[used] ** 2, rtol=1e-5)
-        assert (hw["STAT"].data[used] <= hv[0].data[used] / n[used] * (1 + 1e-5)).all()  # 1/sum(1/var) <= mean var / n
-        assert hv[0].header["BUNIT"].startswith("(") and hs["STAT"].header["BUNIT"].endswith(")**2")
+        assert np.allclose(hm["DATA"].data[used], hs["DATA"].data[used] / n[used], rtol=1e-5)
+        assert np.allclose(hs["STAT"].data[used], hv["DATA"].data[used], rtol=1e-5)
+        assert np.allclose(hm["STAT"].data[used], hv["DATA"].data[used] / n[used] ** 2, rtol=1e-5)
+        assert (hw["STAT"].data[used] <= hv["DATA"].data[used] / n[used] * (1 + 1e-5)).all()  # 1/sum(1/var) <= mean var / n
+        assert hv["DATA"].header["BUNIT"].startswith("(") and hs["STAT"].header["BUNIT"].endswith(")**2")
 
 
 def test_keep_flagged(simulated, tmp_path) -> None:
@@ -103,17 +105,17 @@ def test_keep_flagged(simulated, tmp_path) -> None:
 def test_spaxel_size(simulated, tmp_path) -> None:
     src = simulated(**STAR_KW)
     with image(src, tmp_path / "a.fits") as a, image(src, tmp_path / "b.fits", "--spaxel", "0.4") as b:
-        assert b[0].header["CD2_2"] == pytest.approx(0.4 / 3600)
+        assert b["DATA"].header["CD2_2"] == pytest.approx(0.4 / 3600)
         assert b["NROWS"].data.sum() == a["NROWS"].data.sum()
-        assert b[0].data.shape[0] == pytest.approx(a[0].data.shape[0] / 2, abs=1)
+        assert b["DATA"].data.shape[0] == pytest.approx(a["DATA"].data.shape[0] / 2, abs=1)
 
 
 def test_pixel_table_has_no_celestial_wcs(simulated, tmp_path) -> None:
     src = simulated(rows=100_000, ifus=[1], wcs="pixel")
-    r = run("image", src, "-o", tmp_path / "p.fits")
+    r = run("image", src, "-o", tmp_path / "p.fits", "--kernel", "nearest")
     assert r.exit_code == 0 and "without a celestial WCS" in r.output
     with fits.open(tmp_path / "p.fits") as h:
-        assert h[0].header["CTYPE1"] == "LINEAR" and not WCS(h[0].header).has_celestial
+        assert h["DATA"].header["CTYPE1"] == "LINEAR" and not WCS(h["DATA"].header).has_celestial
         assert h["NROWS"].data.sum() == len(selected(src)["data"])
 
 
@@ -121,7 +123,7 @@ def test_pixel_table_has_no_celestial_wcs(simulated, tmp_path) -> None:
 def test_combined_and_extracted(simulated, tmp_path, exposures) -> None:
     src = simulated(**STAR_KW, exposures=exposures)
     with image(src, tmp_path / "all.fits", "--stat", "sum") as h:
-        assert np.nansum(h[0].data.astype(float)) == pytest.approx(selected(src)["data"].astype(float).sum(), rel=1e-6)
+        assert np.nansum(h["DATA"].data.astype(float)) == pytest.approx(selected(src)["data"].astype(float).sum(), rel=1e-6)
     with image(src, tmp_path / "e2.fits", "--stat", "sum", "--exp", "2") as h:
         _, cols = read_columns(src)
         first = fits.getheader(src)["HIERARCH ESO DRS MUSE PIXTABLE EXP2 FIRST"]
@@ -139,14 +141,14 @@ def test_conformance_tables(tmp_path, name) -> None:
     with image(src, tmp_path / "c.fits", "--stat", "sum") as h:
         ref = selected(src)
         assert h["NROWS"].data.sum() == len(ref["data"])
-        assert np.nansum(h[0].data.astype(float)) == pytest.approx(ref["data"].astype(float).sum(), rel=1e-5, abs=1e-3)
-        assert WCS(h[0].header).has_celestial == ("pixel" not in name)
+        assert np.nansum(h["DATA"].data.astype(float)) == pytest.approx(ref["data"].astype(float).sum(), rel=1e-5, abs=1e-3)
+        assert WCS(h["DATA"].header).has_celestial == ("pixel" not in name)
 
 
 def test_same_image_for_both_layouts(tmp_path) -> None:
     a, b = conformance("pt_projected_image.fits"), conformance("pt_projected_bintable.fits")
     with image(a, tmp_path / "a.fits") as ha, image(b, tmp_path / "b.fits") as hb:
-        assert np.array_equal(ha[0].data, hb[0].data, equal_nan=True)
+        assert np.array_equal(ha["DATA"].data, hb["DATA"].data, equal_nan=True)
 
 
 @pytest.mark.parametrize(
@@ -178,3 +180,55 @@ def test_input_errors(simulated, tmp_path) -> None:
 def test_missing_column_is_an_input_error(simulated, tmp_path) -> None:
     line = one_line_error(run("image", simulated(rows=20_000), "-o", tmp_path / "w.fits", "--column", "weight"), 1)
     assert "--column" in line and "no weight column" in line
+
+
+def test_drizzle_keeps_flux_and_fills_a_narrow_band(simulated, tmp_path) -> None:
+    """Each row's drop is spread over the spaxels it overlaps by the fraction each holds: the
+    sum image keeps the flux, and a 100 A band has no empty spaxel inside the field where the
+    nearest kernel leaves holes (rows sample the sky on a grid that is not the image's)."""
+    src = simulated(**STAR_KW)
+    ref = selected(src, 6000, 6100)
+    with image(src, tmp_path / "d.fits", "--kernel", "drizzle", "--stat", "sum", "--lambda", "6000:6100") as h:
+        assert np.nansum(h["DATA"].data.astype(np.float64)) == pytest.approx(ref["data"].astype(np.float64).sum(), rel=1e-5)
+        assert h["NROWS"].data.sum() >= len(ref["data"])  # a row touches one to four spaxels
+    dense = simulated(full_density=True, lambda_range=(6000.0, 6100.0), ifus=[12, 13], sources=STARS)
+    with image(dense, tmp_path / "m.fits", "--kernel", "drizzle", "--spaxel", "0.1arcsec") as h:
+        assert np.isfinite(h["DATA"].data[3:-3, 3:-3]).all()
+    with image(dense, tmp_path / "n.fits", "--kernel", "nearest", "--spaxel", "0.1arcsec") as h:
+        assert np.isnan(h["DATA"].data[3:-3, 3:-3]).mean() > 0.5  # 0.1" spaxels under rows 0.2" apart: holes
+
+
+def test_drizzle_weights_are_overlap_fractions() -> None:
+    """One row at a spaxel corner with pixfrac 1 and equal spaxels: a quarter in each of four."""
+    from pixtab.core.ops.image import footprints
+    from pixtab.core.ops.tangent import Plane
+
+    class Frame:
+        wcs, is_pixel, ra0, dec0 = "pixel", True, 0.0, 0.0
+
+    plane = Plane(Frame())  # type: ignore[arg-type]
+    x, y = np.array([0.5], np.float32), np.array([0.5], np.float32)
+    parts = [(int(r[0]), int(c[0]), float(f[0])) for r, c, f in footprints(plane, 1.0, x, y, None, 1.0) if f[0] > 0]
+    assert sorted(parts) == [(0, 0, 0.25), (0, 1, 0.25), (1, 0, 0.25), (1, 1, 0.25)]
+    parts = [(int(r[0]), int(c[0]), float(f[0])) for r, c, f in footprints(plane, 1.0, x * 0, y * 0, None, 0.8) if f[0] > 0]
+    assert parts == [(0, 0, 1.0)]  # a drop inside one spaxel stays there
+
+
+def test_opens_in_mpdaf_as_it_is(simulated, tmp_path) -> None:
+    """MUSE's DATA/STAT layout: MPDAF's Image(path) finds the data, its variance and WCS without ext=."""
+    numpy_nan = getattr(np, "NaN", None)
+    np.NaN = np.nan  # type: ignore[attr-defined]  # mpdaf 3.6 still names it
+    mpdaf_obj = pytest.importorskip("mpdaf.obj")
+    src = simulated(**STAR_KW)
+    out = tmp_path / "w.fits"
+    assert run("image", src, "-o", out, "--variance", "--lambda", "6000:6100").exit_code == 0
+    im = mpdaf_obj.Image(str(out))
+    with fits.open(out) as h:
+        assert h[0].data is None and [x.name for x in h] == ["PRIMARY", "DATA", "STAT", "NROWS"]
+        assert np.array_equal(im.data.filled(np.nan), h["DATA"].data, equal_nan=True)
+        assert np.allclose(im.var.filled(np.nan), h["STAT"].data, equal_nan=True)
+    dec, ra = im.wcs.pix2sky([[0, 0]])[0]
+    ref = WCS(fits.getheader(out, "DATA")).pixel_to_world_values(0, 0)
+    assert abs(ra - ref[0]) < 1e-9 and abs(dec - ref[1]) < 1e-9
+    if numpy_nan is None:
+        del np.NaN  # type: ignore[attr-defined]

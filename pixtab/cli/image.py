@@ -34,11 +34,16 @@ def _size_cb(ctx: click.Context, param: click.Parameter, value: str) -> tuple[fl
 
 @click.command("image", cls=PixtabCommand)
 @input_arg
-@output_opt(help="Output FITS image (IMAGE, NROWS and with --variance STAT extensions).")
+@output_opt(help="Output FITS image (MUSE layout: DATA, with --variance STAT, and NROWS extensions).")
 @click.option("--spaxel", default="0.2arcsec", show_default=True, callback=_size_cb, help="Spaxel size (arcsec, or with a unit). Pixel tables: a bare number is in focal-plane pixels (0.2\" each).")
 @click.option("--column", type=click.Choice(["data", "stat", "weight"]), default="data", show_default=True, help="Column to image.")
 @click.option("--stat", "statistic", type=click.Choice(["mean", "sum", "wmean"]), default="mean", show_default=True,
               help="Per spaxel: mean, sum, or inverse-variance weighted mean (weights 1/stat) of the column over its rows.")
+@click.option("--kernel", type=click.Choice(["drizzle", "nearest"]), default="drizzle", show_default=True,
+              help="drizzle: spread each row over the spaxels its drop (pixfrac x 0.2\" square) overlaps, as the pipeline's "
+              "drizzle; nearest: each row into its nearest spaxel.")
+@click.option("--pixfrac", default=0.8, show_default=True, type=click.FloatRange(0, 1, min_open=True),
+              help="Drop size of --kernel drizzle, as a fraction of the table's spaxel (the pipeline's default 0.8).")
 @click.option("--variance", is_flag=True, help="Add a STAT extension: the variance of each spaxel's value, from stat.")
 @keep_flagged_opt
 @criteria_options
@@ -49,16 +54,21 @@ def _size_cb(ctx: click.Context, param: click.Parameter, value: str) -> tuple[fl
 @png_opt("the image (arcsinh stretch, peaks circled)")
 @display_opts("default 0.5:100, asinh")
 @overwrite_opt
-def command(input: str, output: str | None, spaxel: tuple[float, bool], column: str, statistic: str, variance: bool,
+def command(input: str, output: str | None, spaxel: tuple[float, bool], column: str, statistic: str, kernel: str, pixfrac: float,
+            variance: bool,
             keep_flagged: bool, peaks: int | None, seeing: tuple[float, bool], fmt: str, as_json: bool, png: str | None,
             overwrite: bool, criteria: Any, display: dict, **kw: Any) -> None:
     """Bin the selected rows onto a sky grid: an image without a cube.
 
-    One streaming pass: each row goes to the nearest spaxel of a TAN grid
-    centred on the table's centre (north up, east left); spaxels without rows
-    are NaN. The FITS output has a celestial WCS (astropy, DS9), the image in
-    its primary HDU (EXTNAME IMAGE), the rows per spaxel in NROWS, and with
-    --variance the variance of each value in STAT. Flagged rows (dq != 0) are
+    One streaming pass onto a TAN grid centred on the table's centre (north
+    up, east left). --kernel drizzle (default) spreads each row over the
+    spaxels its drop overlaps (a square of --pixfrac times the table's 0.2"
+    spaxel), weighted by the fraction each holds, as the pipeline's drizzle:
+    a narrow band has no holes. --kernel nearest drops each row into its
+    nearest spaxel. Spaxels without rows are NaN. The FITS output follows
+    MUSE's products (MPDAF's Image(path) and DS9 open it as it is): an empty
+    primary HDU, the image in DATA with a celestial WCS, with --variance its
+    variance in STAT, the rows touching each spaxel in NROWS. Flagged rows (dq != 0) are
     left out unless --keep-flagged. Pixel-unit tables give an image in
     focal-plane pixels, without a celestial WCS. The weight column of combined
     tables is not applied (--stat wmean weights rows by 1/stat); there is no
@@ -93,7 +103,7 @@ def command(input: str, output: str | None, spaxel: tuple[float, bool], column: 
             size /= 0.2  # arcsec to focal-plane pixels
         if pt.wcs == "pixel" and peaks:
             raise InputError(input, "pixel-unit table: no sky positions, so no source catalogue")
-        req = ImageRequest(size, column, statistic, keep_flagged, variance)
+        req = ImageRequest(size, column, statistic, keep_flagged, variance, kernel, pixfrac)
         im = make_image(pt, criteria, req, progress, kw["plan"])
         for note in im.notes:
             log.warning("%s", note)

@@ -1,13 +1,20 @@
 """A sky image straight from the pixel table, in one streaming pass.
 
 Rows are binned onto square spaxels of a TAN grid about the table's centre
-(north up, east left; pixel tables: a plain grid of focal-plane pixels). A row
-goes to the spaxel whose centre is nearest to it; spaxel centres sit at whole
-multiples of the spaxel size from the tangent point. Per spaxel the image holds
-the sum, the mean or the inverse-variance weighted mean of a column over its
-rows; a second image counts the rows, an optional third holds the variance of
-the value (from stat). Spaxels without rows are NaN. Flagged rows (dq != 0) are
-left out unless asked for.
+(north up, east left; pixel tables: a plain grid of focal-plane pixels); spaxel
+centres sit at whole multiples of the spaxel size from the tangent point.
+
+Kernels: ``drizzle`` (the default, as the pipeline's drizzle resampler, in the sky
+plane only: the band is collapsed) spreads each row over the spaxels its drop
+overlaps, a square of pixfrac times the table's own spaxel (0.2" in WFM) centred
+on the row, each spaxel weighted by the fraction of the drop it holds; the
+spaxel's mean is the weighted mean sum(w v) / sum(w) with variance
+sum(w^2 stat) / sum(w)^2, its sum is sum(w v) (flux kept). ``nearest`` drops each
+row into the spaxel whose centre is nearest (a narrow band then leaves holes).
+Per spaxel the image holds the sum, the mean or the inverse-variance weighted
+mean of a column over its rows; a second image counts the rows that touch it,
+an optional third holds the variance of the value (from stat). Spaxels without
+rows are NaN. Flagged rows (dq != 0) are left out unless asked for.
 
 Memory: a few chunks of rows and the float64 sums of the image (8 bytes per
 spaxel and quantity), whatever the table size.
@@ -31,6 +38,11 @@ from ..progress import SILENT, Progress
 from .tangent import Plane
 
 STATISTICS = ("sum", "mean", "wmean")
+KERNELS = ("drizzle", "nearest")
+#: the pipeline's default pixfrac (muse_scipost_make_cube --pixfrac 0.8,0.8)
+PIXFRAC = 0.8
+#: MUSE WFM spaxel (arcsec): the input pixel size when the table's header gives none
+TABLE_SPAXEL = 0.2
 COLUMNS = ("data", "stat", "weight")
 #: header cards copied from the table's primary header
 COPIED = ("TELESCOP", "INSTRUME", "OBJECT", "DATE-OBS", "MJD-OBS", "EXPTIME", "RADESYS", "EQUINOX")
@@ -45,8 +57,14 @@ class ImageRequest:
     statistic: str = "mean"
     keep_flagged: bool = False
     variance: bool = False
+    kernel: str = "drizzle"
+    pixfrac: float = PIXFRAC
 
     def __post_init__(self) -> None:
+        if self.kernel not in KERNELS:
+            raise CriteriaError(f"kernel must be one of {', '.join(KERNELS)}, not {self.kernel!r}", field="kernel")
+        if not (0 < self.pixfrac <= 1):
+            raise CriteriaError(f"pixfrac must be in (0, 1], not {self.pixfrac}", field="pixfrac")
         if not (self.spaxel > 0 and math.isfinite(self.spaxel)):
             raise CriteriaError(f"spaxel size must be a positive number, not {self.spaxel}", field="spaxel")
         if self.statistic not in STATISTICS:
@@ -99,6 +117,42 @@ def spaxel_bins(plane: Plane, step: float, xpos: np.ndarray, ypos: np.ndarray, b
     return np.floor(y, out=y), np.floor(x, out=x)
 
 
+def _table_spaxel(pt: PixTable, plane: Plane) -> float:
+    """The table's own spaxel (arcsec; 1 for pixel tables): the size of a row's drop before pixfrac."""
+    if not plane.is_sky:
+        return 1.0
+    cd = pt.primary_header.get("CD2_2")
+    return abs(float(cd)) * 3600.0 if isinstance(cd, (int, float)) and cd else TABLE_SPAXEL
+
+
+def footprints(plane: Plane, step: float, xpos: np.ndarray, ypos: np.ndarray, buf, drop: float):  # type: ignore[no-untyped-def]
+    """(row, col, fraction) arrays, one triple per spaxel offset a row's drop can reach: the
+    spaxel and the fraction of the drop (a square ``drop`` spaxels wide) it holds. A drop of
+    0 is the nearest spaxel, with fraction 1."""
+    if drop == 0:
+        row, col = spaxel_bins(plane, step, xpos, ypos, buf)
+        yield row, col, np.ones(row.size)
+        return
+    x, y = plane.spaxels32(xpos, ypos, 1.0 / step, buf)
+    if plane.is_sky:
+        x = -x  # east to the left
+    axes = []
+    for c in (y.astype(np.float64), x.astype(np.float64)):
+        lo = c - drop / 2
+        first = np.floor(lo + 0.5)
+        parts = []
+        for k in range(math.ceil(drop) + 1):  # spaxels first .. first + k the drop can reach
+            b = first + k
+            part = (np.minimum(c + drop / 2, b + 0.5) - np.maximum(lo, b - 0.5)) / drop
+            parts.append((b, np.clip(part, 0.0, 1.0)))
+        axes.append(parts)
+    for row, fy in axes[0]:
+        for col, fx in axes[1]:
+            frac = fy * fx
+            if frac.any():
+                yield row, col, frac
+
+
 def make_image(
     pt: PixTable, criteria: Criteria, req: ImageRequest, progress: Progress = SILENT, plan: PlanOptions | None = None
 ) -> SkyImage:
@@ -110,48 +164,49 @@ def make_image(
     need_stat = req.statistic == "wmean" or req.variance
     columns = ["xpos", "ypos", req.column] + (["stat"] if need_stat and req.column != "stat" else [])
 
-    def reduce(batch: RowBatch) -> tuple[Block | None, int, int]:
+    drop_size = 0.0 if req.kernel == "nearest" else req.pixfrac * _table_spaxel(pt, plane) / req.spaxel  # in output spaxels
+
+    def reduce(batch: RowBatch) -> tuple[list[Block | None], int, int]:
         if len(batch) == 0:
-            return None, 0, batch.flagged
+            return [], 0, batch.flagged
         buf = lambda name, n: batch.scratch.get("image " + name, n, np.float32)  # noqa: E731
-        row, col = spaxel_bins(plane, step, batch["xpos"], batch["ypos"], buf)
-        v = batch[req.column]
-        values: dict[str, np.ndarray | None] = {"n": None}
-        if req.statistic == "wmean" or req.variance:
-            stat = batch["stat"].astype(np.float64)
-            v = v.astype(np.float64)
+        v = batch[req.column].astype(np.float64)
+        stat = batch["stat"].astype(np.float64) if need_stat else None
         if req.statistic == "wmean":
             with np.errstate(divide="ignore", invalid="ignore"):
-                w = np.where(stat > 0, 1.0 / stat, 0.0)
-            values["w"] = w
-            values["wv"] = w * v
-        else:
-            values["v"] = v
-            if req.variance:
-                values["var"] = stat
+                inv = np.where(stat > 0, 1.0 / stat, 0.0)  # type: ignore[operator]
         kept = len(batch) - (batch.flagged if batch.drop is not None else 0)
-        return Block.of((row, col), values, batch.drop), kept, batch.flagged
+        blocks = []
+        for row, col, frac in footprints(plane, step, batch["xpos"], batch["ypos"], buf, drop_size):
+            w = frac * inv if req.statistic == "wmean" else frac
+            values: dict[str, np.ndarray | None] = {"n": (frac > 0).astype(np.float64), "w": w, "wv": w * v}
+            if req.variance:
+                values["var"] = w * w * stat  # type: ignore[operator]
+            blocks.append(Block.of((row, col), values, batch.drop))
+        return blocks, kept, batch.flagged
 
     canvas = Canvas(2)
     rows = flagged = 0
-    for block, n, nflag in Scan(pt, criteria, plan, progress).stream(columns, reduce, req.keep_flagged, dense=True, phase="image"):  # type: ignore[misc]
-        canvas.add(block)
+    for blocks, n, nflag in Scan(pt, criteria, plan, progress).stream(columns, reduce, req.keep_flagged, dense=True, phase="image"):  # type: ignore[misc]
+        for block in blocks:
+            canvas.add(block)
         rows += n
         flagged += nflag
     if rows == 0:
         raise EmptySelectionError(f"{pt.path}: no row matches the criteria" + (f" ({flagged} flagged rows left out)" if flagged else ""))
     (row0, col0), sums = canvas.trimmed("n")
-    n = sums["n"].astype(np.int64)
+    n = np.rint(sums["n"]).astype(np.int64)
     with np.errstate(divide="ignore", invalid="ignore"):
-        if req.statistic == "sum":
-            image = np.where(n > 0, sums["v"], np.nan)
+        held = sums["w"] > 0
+        if req.statistic == "sum":  # the weights are the fractions of each row's drop: flux is kept
+            image = np.where(n > 0, sums["wv"], np.nan)
             var = sums["var"] if req.variance else None
-        elif req.statistic == "mean":
-            image = np.where(n > 0, sums["v"] / n, np.nan)
-            var = sums["var"] / n.astype(float) ** 2 if req.variance else None
-        else:
-            image = np.where(sums["w"] > 0, sums["wv"] / sums["w"], np.nan)
-            var = 1.0 / sums["w"] if req.variance else None
+        else:  # mean: weights = fractions; wmean: fractions / stat
+            image = np.where(held, sums["wv"] / sums["w"], np.nan)
+            if req.statistic == "wmean":
+                var = 1.0 / sums["w"] if req.variance else None
+            else:
+                var = sums["var"] / sums["w"] ** 2 if req.variance else None
     if var is not None:
         var = np.where(n > 0, var, np.nan)
     unit = pt.columns[req.column].unit
@@ -199,21 +254,26 @@ def _header(
 
 
 def to_hdulist(im: SkyImage) -> fits.HDUList:
-    """IMAGE (primary: float32 values), NROWS (int32), and STAT (variance) if made."""
-    primary = fits.PrimaryHDU(im.image.astype(np.float32), header=im.header.copy())
-    primary.header["EXTNAME"] = "IMAGE"
+    """MUSE's product layout, so that MPDAF's ``Image(path)`` and DS9 open it as it is: an
+    empty primary HDU (provenance), DATA (float32 values), STAT (variance) if made, NROWS."""
+    primary = fits.PrimaryHDU(header=fits.Header([c for c in im.header.cards if not _is_wcs(c.keyword)]))
+    data = fits.ImageHDU(im.image.astype(np.float32), header=im.header.copy(), name="DATA")
     if im.unit:
-        primary.header["BUNIT"] = im.unit
-    hdus = [primary]
-    counts = fits.ImageHDU(im.nrows.astype(np.int32), header=im.header.copy(), name="NROWS")
-    counts.header["BUNIT"] = ("", "rows per spaxel")
-    hdus.append(counts)
+        data.header["BUNIT"] = im.unit
+    hdus = [primary, data]
     if im.variance is not None:
         var = fits.ImageHDU(im.variance.astype(np.float32), header=im.header.copy(), name="STAT")
         if im.unit:
             var.header["BUNIT"] = f"({im.unit})**2"
         hdus.append(var)
+    counts = fits.ImageHDU(im.nrows.astype(np.int32), header=im.header.copy(), name="NROWS")
+    counts.header["BUNIT"] = ("", "rows per spaxel")
+    hdus.append(counts)
     return fits.HDUList(hdus)
+
+
+def _is_wcs(keyword: str) -> bool:
+    return keyword.startswith(("WCSAXES", "CTYPE", "CUNIT", "CRVAL", "CRPIX", "CD1_", "CD2_"))
 
 
 def write_image(im: SkyImage, fd: int) -> None:
