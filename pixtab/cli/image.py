@@ -20,8 +20,8 @@ log = logging.getLogger("pixtab")
 PEAK_FIELDS = ("id", "ra", "dec", "peak", "fwhm_guess")
 
 
-def _size_cb(ctx: click.Context, param: click.Parameter, value: str) -> tuple[float, bool] | str:
-    if ctx.resilient_parsing:  # completion: no parsing, nothing imported
+def _size_cb(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[float, bool] | str | None:
+    if ctx.resilient_parsing or value is None:  # completion: no parsing, nothing imported
         return value
     try:
         size, bare = parse_size(value)
@@ -50,13 +50,15 @@ def _size_cb(ctx: click.Context, param: click.Parameter, value: str) -> tuple[fl
 @zero_based_opt
 @click.option("--peaks", type=click.IntRange(1, None), metavar="N", help="Find the N brightest sources; print id,ra,dec,peak,fwhm_guess.")
 @click.option("--seeing", default="0.8arcsec", show_default=True, callback=_size_cb, help="FWHM guess for --peaks (smoothing and fit start).")
+@click.option("--min-separation", "separation", callback=_size_cb, metavar="SIZE",
+              help="--peaks: two sources are at least this far apart (default 1.5 x --seeing).")
 @format_opts
 @png_opt("the image (arcsinh stretch, peaks circled)")
 @display_opts("default 0.5:100, asinh")
 @overwrite_opt
 def command(input: str, output: str | None, spaxel: tuple[float, bool], column: str, statistic: str, kernel: str, pixfrac: float,
             variance: bool,
-            keep_flagged: bool, peaks: int | None, seeing: tuple[float, bool], fmt: str, as_json: bool, png: str | None,
+            keep_flagged: bool, peaks: int | None, seeing: tuple[float, bool], separation: tuple[float, bool] | None, fmt: str, as_json: bool, png: str | None,
             overwrite: bool, criteria: Any, display: dict, **kw: Any) -> None:
     """Bin the selected rows onto a sky grid: an image without a cube.
 
@@ -77,7 +79,11 @@ def command(input: str, output: str | None, spaxel: tuple[float, bool], column: 
     --peaks N finds the N brightest sources (photutils: smoothing by --seeing,
     local maxima, Gaussian fits), then measures each again on the rows around
     it (no binning), and prints id,ra,dec,peak,fwhm_guess on stdout, brightest
-    first: RA/Dec in degrees, peak in data units, FWHM in arcsec.
+    first: RA/Dec in degrees, peak in data units, FWHM in arcsec. Not taken
+    for sources: maxima on spaxels with under half the median rows or within
+    one --seeing of the covered area's edge, a second maximum within
+    --min-separation of a brighter one, and candidates whose refit on the rows
+    fails or moves away from the image estimate.
 
     \b
     Examples:
@@ -112,7 +118,8 @@ def command(input: str, output: str | None, spaxel: tuple[float, bool], column: 
             from ..core.ops.fit import spaxel_area
             from ..core.ops.peaks import find_peaks, refine_on_rows
 
-            found = refine_on_rows(pt, criteria, find_peaks(im, peaks, seeing[0]), spaxel_area(pt))
+            apart = 1.5 * seeing[0] if separation is None else separation[0]
+            found = refine_on_rows(pt, criteria, find_peaks(im, peaks, seeing[0], separation=apart), spaxel_area(pt), peaks, apart)
             if len(found) < peaks:
                 log.warning("%s: found %d source(s) above the threshold, %d asked for", input, len(found), peaks)
     if output:
