@@ -195,3 +195,20 @@ def test_across_ra_zero_and_near_the_pole(simulated, ra0, dec0, wcs) -> None:
     assert 0 <= res["ra"] < 360 and sep_arcsec(res["ra"], res["dec"], star.ra, star.dec) < 0.03
     p = csv_records(run("image", src, "--peaks", "1").stdout)[0]
     assert sep_arcsec(float(p["ra"]), float(p["dec"]), star.ra, star.dec) < 0.1
+
+
+def test_a_neighbour_in_the_aperture_is_masked_and_reported(simulated) -> None:
+    """The default simulation has a source 2.9" from its brightest: fitted in a 4" aperture,
+    the neighbour's rows are left out (one message says so) and the fit is good again."""
+    src = simulated(rows=2_000_000)
+    r = run("fit", src, "--circle", "150.1163", "2.2058", "4arcsec", "--lambda", "6000:7000", "--json")
+    assert r.exit_code == 0, r.output
+    rec = json.loads(r.stdout.splitlines()[0])
+    assert rec["chi2_red"] < 2.0 and abs(rec["fwhm"] - 0.8) < 0.01
+    assert "light of 1 other source(s) in the aperture (peaking 2.9\" from the target)" in r.stderr
+
+
+def test_fit_errors_name_the_file(simulated) -> None:
+    src = simulated(**STAR_KW)
+    line = one_line_error(run("fit", src, "--circle", STARS[0].ra, STARS[0].dec, "2", "--lambda", "6000:6001"), 1)
+    assert line.startswith(f"Error: {src}: too few rows to fit")

@@ -17,7 +17,7 @@ import click
 
 from .. import __version__
 from ..core.fits.atomic import Interrupted, interrupted, note_interrupt  # light: no numpy/astropy
-from . import batch, completion, output
+from . import batch, completion, output, thirdparty
 
 EXIT_OK, EXIT_FAILURE, EXIT_INTERRUPTED = 0, 1, 130
 
@@ -285,6 +285,7 @@ def main(args: list[str] | None = None, prog_name: str = "pixtab") -> None:
     import warnings
 
     previous_showwarning, warnings.showwarning = warnings.showwarning, _warning_line
+    thirdparty.install()
     previous = {sig: signal.signal(sig, _on_signal) for sig in STOP_SIGNALS}
     sys.unraisablehook = _quiet_unraisable
     for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGQUIT):

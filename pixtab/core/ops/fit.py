@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .neighbours import find_neighbours, mask_rows
 from .psf import FitError, PsfFit, fit_psf
 from .psfmodels import BETA_MAX
 from ..errors import CriteriaError, EmptySelectionError, InputError
@@ -67,6 +68,8 @@ class Rows:
     reach: float  # aperture radius / half side (arcsec), or the farthest row
     square: bool
     flagged: int
+    #: offsets (arcsec) of other sources found in the aperture, whose rows were left out
+    neighbours: tuple[tuple[float, float], ...] = ()
 
 
 def sky_rows(
@@ -173,7 +176,23 @@ def fit_table(
         _check_edge(fit, rows)
         return fit
 
-    whole = one(slice(None), req.fwhm0)
+    try:
+        whole = one(slice(None), req.fwhm0)
+    except FitError as exc:
+        raise FitError(f"{pt.path}: {exc}") from None
+    for _ in range(2):  # a fainter neighbour shows once a brighter one is out
+        shape = {k: whole.get(k) for k in ("peak", "fwhm", "background", "beta")}
+        cx, cy = whole.get("x"), whole.get("y")
+        resid = rows.data - radial_profile(shape, req.model)(np.hypot(rows.dx - cx, rows.dy - cy))
+        more = find_neighbours(rows.dx, rows.dy, resid, rows.stat, (cx, cy), whole.get("fwhm"))
+        if not more:
+            break
+        rows = mask_rows(rows, more, whole.get("fwhm"))
+        rows = replace(rows, neighbours=(*rows.neighbours, *more))
+        try:
+            whole = one(slice(None), whole.get("fwhm"))
+        except FitError as exc:
+            raise FitError(f"{pt.path}: with the rows of {len(rows.neighbours)} other source(s) left out: {exc}") from None
     if req.model == "moffat" and whole.get("beta") > 0.98 * BETA_MAX:
         log.warning("%s: the Moffat beta ran to its bound (%g): the profile is Gaussian-like; try the gaussian model", pt.path, BETA_MAX)
     lo, hi = float(rows.lam.min()), float(rows.lam.max())
