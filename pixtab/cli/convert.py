@@ -6,7 +6,7 @@ import click
 
 from . import PixtabCommand
 from .options import batch_opts, inputs_arg, json_opt, output_dir_opts, output_opt, overwrite_opt, round_float32_opt
-from .output import info, print_json
+from .output import info, print_json, shown_path
 from .writing import check_outputs, for_each_input, make_output_dir, output_paths, phases
 
 
@@ -78,7 +78,7 @@ def command(
         if as_json:
             print_json(result.as_dict(), path)
         extra = f", {result.rounded_values:,} values rounded to float32" if result.rounded_values else ""
-        info(f"wrote {target} ({result.rows:,} rows, {result.source_layout} -> {result.layout} layout{extra})")
+        info(f"wrote {shown_path(target)} ({result.rows:,} rows, {result.source_layout} -> {result.layout} layout{extra})")
 
     for_each_input(inputs, one)
 
@@ -94,4 +94,4 @@ def _from_export(path: str, target: str, layout: str | None, overwrite: bool, as
         result = rebuild(src, fd, layout, target, progress)
     if as_json:
         print_json(result.as_dict())
-    info(f"wrote {target} ({result.rows:,} rows, {src.kind} -> {result.layout} layout)")
+    info(f"wrote {shown_path(target)} ({result.rows:,} rows, {src.kind} -> {result.layout} layout)")

@@ -125,12 +125,12 @@ def command(
                     ui.echo(f"{path}: {result.selected}" if len(inputs) > 1 else str(result.selected))
                 log_io(path, io_before)
                 return
-            check_selection(pt, selection, allow_empty)
+            check_selection(pt, selection, allow_empty, criteria)
             with atomic_output(out, overwrite) as fd:
                 write_selection(pt, selection, criteria, fd, layout, progress, round_float32)
             result = summarize(pt, selection, out, layout)
         log_io(path, io_before)
-        ui.info(f"wrote {out} ({result.selected:,} of {result.rows:,} rows, {layout} layout)")
+        ui.info(f"wrote {ui.shown_path(out)} ({result.selected:,} of {result.rows:,} rows, {layout} layout)")
         if as_json:
             ui.print_json(result.as_dict(), path)
 

@@ -90,7 +90,8 @@ def _print_human(d: dict, prefix: bool) -> None:
     if d["centre"]:
         lines.append(("centre", f"RA {d['centre']['ra']:.7f}  Dec {d['centre']['dec']:.7f} deg"))
     for e in d["exposures"]:
-        lines.append((f"exposure {e['exp']}", f"rows {e['first']}..{e['last']} ({e['last'] - e['first'] + 1:,})"))
+        count = e["last"] - e["first"] + 1
+        lines.append((f"exposure {e['exp']}", f"rows {e['first']}..{e['last']} ({count:,})" if count > 0 else "no rows (0)"))
     lim = d["limits"]
     for axis in ("x", "y", "lambda", "ifu", "slice"):
         lines.append((f"limits {axis}", f"{_fmt(lim[axis + '_low'])} .. {_fmt(lim[axis + '_high'])}"))

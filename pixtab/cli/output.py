@@ -117,6 +117,11 @@ def echo(text: str = "") -> None:
         sys.stdout.flush()
 
 
+def shown_path(path: str) -> str:
+    """A path as messages name it: '-' is the standard output."""
+    return "standard output" if path == "-" else path
+
+
 def info(message: str) -> None:
     """A human message on stderr ("wrote X"), silenced by ``-q``."""
     logging.getLogger("pixtab").info(message)

@@ -139,4 +139,4 @@ def command(output_path: str, overwrite: bool, sources: tuple, **kw: object) -> 
     check_outputs([], overwrite, [output_path])
     with phases(output_path) as progress, atomic_output(output_path, overwrite) as fd:
         simulate(fd, spec, progress=progress)
-    output.info(f"wrote {output_path} ({spec.rows:,} rows, {spec.layout} layout, {spec.wcs})")
+    output.info(f"wrote {output.shown_path(output_path)} ({spec.rows:,} rows, {spec.layout} layout, {spec.wcs})")

@@ -296,12 +296,11 @@ def log_io(path: str, before: tuple[int, int] | None) -> None:
     """Debug line: bytes this process read since ``before`` (see :func:`process_io`)."""
     after = process_io()
     if before is not None and after is not None:
-        log.debug(
-            "%s: read %d bytes (%d from storage, the rest from the page cache)",
-            path,
-            after[0] - before[0],
-            after[1] - before[1],
-        )
+        read, fetched = after[0] - before[0], after[1] - before[1]
+        if fetched <= read:
+            log.debug("%s: read %d bytes (%d from storage, the rest from the page cache)", path, read, fetched)
+        else:  # the kernel's read-ahead fetched pages beyond those asked for
+            log.debug("%s: read %d bytes; storage delivered %d (read-ahead included)", path, read, fetched)
 
 
 def process_io() -> tuple[int, int] | None:

@@ -11,6 +11,8 @@ cheap ones. With ``method='or'`` each test only looks at rows not yet selected.
 
 from __future__ import annotations
 
+import logging
+
 import math
 import weakref
 from collections.abc import Callable, Sequence
@@ -32,6 +34,8 @@ from .rowsource import RowSource, Scratch
 from .table import PixTable
 
 Range = tuple[float, float]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -234,8 +238,15 @@ class Selector:
                         "as plain numbers in pixels (no units, no sexagesimal)",
                         field=ap.shape,
                     )
-            elif not -90.0 <= ap.dec <= 90.0:
-                raise CriteriaError(f"{ap.label()}: declination {ap.dec:g} is outside -90..90 deg", field=ap.shape)
+                continue
+            swapped = " (RA and Dec swapped?)" if -90.0 <= ap.ra <= 90.0 and 0.0 <= ap.dec < 360.0 else ""
+            if not -90.0 <= ap.dec <= 90.0:
+                raise CriteriaError(f"{ap.label()}: declination {ap.dec:g} is outside -90..90 deg{swapped}", field=ap.shape)
+            if not 0.0 <= ap.ra < 360.0:
+                # read modulo 360 (an aperture may straddle RA 0: -0.0005 is 359.9995), with a
+                # warning: a negative RA is as often a Dec typed first
+                log.warning("%s: RA %g read as %g (RA runs 0..360 deg%s)", ap.label(), ap.ra, ap.ra % 360.0,
+                            "; RA and Dec swapped?" if swapped else "")
 
     # -- tests ------------------------------------------------------------------
 

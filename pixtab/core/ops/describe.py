@@ -52,6 +52,8 @@ def stats(pt: PixTable, progress: Progress = SILENT) -> dict[str, object]:
     for _, chunk in Scan(pt, progress=progress).copy(None, names):
         for n in names:
             a = chunk[n]
+            if n == "dq" and a.dtype == np.int32:
+                a = a.view(np.uint32)  # the flag mask, unsigned as everywhere it is shown (bit 31 is no sign)
             if a.dtype.kind == "f":
                 finite = np.isfinite(a)
                 n_bad = a.size - int(np.count_nonzero(finite))

@@ -268,7 +268,7 @@ def prepare_export(
     selection = None
     if not criteria.empty or scan.options.build_index:
         selection = scan.select()
-        check_selection(pt, selection, allow_empty)
+        check_selection(pt, selection, allow_empty, criteria)
         if criteria.empty:
             selection = None  # read for the index only: every row, as without it
     return Export(pt, criteria, req, names, selection, scan)

@@ -43,6 +43,7 @@ from ..io.table import PixTable
 from ..io.writer import PixtableWriter, RowBatcher, primary_header_for
 from .flatfield import trimmed_flat_field
 from ..progress import SILENT, Progress
+from .explain import empty_selection
 
 log = logging.getLogger(__name__)
 
@@ -206,10 +207,12 @@ def summarize(pt: PixTable, selection: Selection, output: str | None, layout: st
     return ExtractResult(pt.path, output, pt.nrows, selection.count(), layout, exps)
 
 
-def check_selection(pt: PixTable, selection: Selection, allow_empty: bool) -> None:
+def check_selection(pt: PixTable, selection: Selection, allow_empty: bool, criteria: Criteria | None = None) -> None:
     """Raise :class:`EmptySelectionError` (field ``allow_empty``) when nothing is selected
-    and an empty table was not asked for."""
+    and an empty table was not asked for; with ``criteria``, saying why."""
     if selection.count() == 0 and not allow_empty:
+        if criteria is not None:
+            raise empty_selection(pt, criteria, tail="nothing written", field="allow_empty")
         raise EmptySelectionError(f"{pt.path}: no row matches the criteria; nothing written", field="allow_empty")
 
 

@@ -17,13 +17,14 @@ import numpy as np
 from .neighbours import find_neighbours, mask_rows
 from .psf import FitError, PsfFit, fit_psf
 from .psfmodels import BETA_MAX
-from ..errors import CriteriaError, EmptySelectionError, InputError
+from ..errors import CriteriaError, InputError
 from ..format.sky import SkyFrame
 from ..io.plan import PlanOptions
 from ..io.scan import Scan
 from ..io.selection import Criteria
 from ..io.table import PixTable
 from ..progress import SILENT, Progress
+from .explain import empty_selection
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,7 @@ def sky_rows(
         if n > MAX_ROWS:
             raise InputError(pt.path, f"more than {MAX_ROWS:,} rows selected for a fit: choose an aperture and/or a wavelength range")
     if n == 0:
-        raise EmptySelectionError(f"{pt.path}: no row matches the criteria" + (f" ({flagged} flagged rows left out)" if flagged else ""))
+        raise empty_selection(pt, criteria, flagged)
     return {k: np.concatenate(v) for k, v in parts.items()}, flagged
 
 

@@ -29,12 +29,13 @@ import numpy as np
 from astropy.io import fits
 
 from .canvas import Block, Canvas
-from ..errors import CriteriaError, EmptySelectionError, InputError
+from ..errors import CriteriaError, InputError
 from ..io.plan import PlanOptions
 from ..io.scan import RowBatch, Scan
 from ..io.selection import Criteria
 from ..io.table import PixTable
 from ..progress import SILENT, Progress
+from .explain import empty_selection
 from .tangent import Plane
 
 STATISTICS = ("sum", "mean", "wmean")
@@ -193,7 +194,7 @@ def make_image(
         rows += n
         flagged += nflag
     if rows == 0:
-        raise EmptySelectionError(f"{pt.path}: no row matches the criteria" + (f" ({flagged} flagged rows left out)" if flagged else ""))
+        raise empty_selection(pt, criteria, flagged)
     (row0, col0), sums = canvas.trimmed("n")
     n = np.rint(sums["n"]).astype(np.int64)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import CriteriaError, EmptySelectionError
+from ..errors import CriteriaError
 from ..format.origin import get_ifu, get_slice
 from ..io.plan import PlanOptions
 from ..io.scan import Scan, exposure_numbers
 from ..io.selection import Criteria
 from ..io.table import PixTable
 from ..progress import SILENT, Progress
+from .explain import empty_selection
 from .tangent import Plane
 
 COLOUR_BY = ("ifu", "slice", "exp", "dq", "data")
@@ -74,7 +75,7 @@ def sample_sky(pt: PixTable, criteria: Criteria, by: str = "ifu", max_points: in
             best = np.argpartition(kept[0], max_points)[:max_points]
             kept = [a[best] for a in kept]
     if not total or kept is None:
-        raise EmptySelectionError(f"{pt.path}: no row matches the criteria")
+        raise empty_selection(pt, criteria)
     if kept[0].size > max_points:
         best = np.argpartition(kept[0], max_points)[:max_points]
         kept = [a[best] for a in kept]

@@ -16,12 +16,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from .canvas import Block, Canvas
-from ..errors import CriteriaError, EmptySelectionError
+from ..errors import CriteriaError
 from ..io.plan import PlanOptions
 from ..io.scan import Scan
 from ..io.selection import Criteria
 from ..io.table import PixTable
 from ..progress import SILENT, Progress
+from .explain import empty_selection
 
 FIELDS = ("lambda_lo", "lambda_hi", "lambda", "sum", "sum_var", "mean", "mean_var", "rows", "flagged")
 
@@ -94,7 +95,7 @@ def make_spectrum(
         flags.add(flagged)
     if canvas.origin is None:
         nflag = int(flags.sums["f"].sum()) if flags.origin is not None else 0
-        raise EmptySelectionError(f"{pt.path}: no row matches the criteria" + (f" ({nflag} flagged rows left out)" if nflag else ""))
+        raise empty_selection(pt, criteria, nflag)
     (k0,), sums = canvas.trimmed("n")
     if span is not None and all(map(math.isfinite, span)):
         # Cover the whole cut, empty bins included.
