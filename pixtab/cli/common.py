@@ -101,10 +101,10 @@ def make_display(display: dict[str, Any]) -> Any:
     from ..core.ops.display import Display
 
     if display.get("cmap"):
-        from ..core.ops.pictures import _plt
+        from ..core.ops.pictures import pyplot
 
         try:
-            _plt().get_cmap(display["cmap"])
+            pyplot().get_cmap(display["cmap"])
         except ValueError:
             raise click.BadParameter(f"unknown colour map {display['cmap']!r} (e.g. gray, viridis, magma, inferno, cividis)",
                                      param_hint="'--cmap'") from None

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .display import Display, colour_map, limits, norm
-from .pictures import _plt, _unit
+from .pictures import pyplot, unit_label
 
 NO_ROWS = "white"
 
@@ -76,7 +76,7 @@ def _pack(im: DetectorImage) -> Bands | None:
 def detector_figure(images: Sequence[DetectorImage], title: str, display: Display,
                     default_stretch: str, default_pct: tuple[float, float], what: str) -> object:
     """One panel per image, with a shared colour scale (limits over every image's rows)."""
-    plt = _plt()
+    plt = pyplot()
     images = [_crop(im) for im in images]
     packed = [_pack(im) for im in images]
     values = np.concatenate([im.data[np.isfinite(im.data)].ravel() for im in images])
@@ -118,7 +118,7 @@ def detector_figure(images: Sequence[DetectorImage], title: str, display: Displa
         ax.tick_params(labelsize=7)
     bar = fig.colorbar(shown, ax=list(axes.ravel()[:n]), orientation="horizontal" if wide else "vertical",
                        fraction=0.04 if wide else 0.05, aspect=60 if wide else 30)
-    bar.set_label(f"{what}{_unit(images[0].unit)}", fontsize=8)
+    bar.set_label(f"{what}{unit_label(images[0].unit)}", fontsize=8)
     bar.ax.tick_params(labelsize=7)
     fig.suptitle(f"{title} ({display.describe(lo, hi, default_stretch, default_pct)}; no rows: white)", fontsize=10)
     return fig

@@ -21,7 +21,7 @@ DPI = 100
 IMAGE_PERCENTILES = (0.5, 100.0)
 
 
-def _plt() -> Any:
+def pyplot() -> Any:
     require("matplotlib")
     import matplotlib
 
@@ -33,7 +33,7 @@ def _plt() -> Any:
 
 def save(fig: Any, fd: int, fmt: str = "png") -> None:
     """Write ``fig`` in ``fmt`` (png, pdf, svg) to the open file ``fd`` and free it."""
-    plt = _plt()
+    plt = pyplot()
     meta = {"Creator": "pixtab"} if fmt in ("pdf", "svg") else {"Software": "pixtab"}
     if fmt == "svg":
         meta = {"Creator": "pixtab", "Date": None}  # no date: the same picture, the same bytes
@@ -42,14 +42,14 @@ def save(fig: Any, fd: int, fmt: str = "png") -> None:
     plt.close(fig)
 
 
-def _unit(unit: str | None) -> str:
+def unit_label(unit: str | None) -> str:
     return f" [{unit}]" if unit else ""
 
 
 def image_figure(im: Any, title: str, peaks: Sequence[Any] = (), display: Display = Display()) -> Any:
     """A sky image: arcsinh stretch between robust limits (or the user's), WCS axes, peaks
     circled and numbered. Limits come from the spaxels that hold rows."""
-    plt = _plt()
+    plt = pyplot()
     data = im.image
     # asinh keeps the faint end linear and the bright end compressed: show up to the maximum
     lo, hi = limits(data[im.nrows > 0], display, IMAGE_PERCENTILES)
@@ -78,7 +78,7 @@ def image_figure(im: Any, title: str, peaks: Sequence[Any] = (), display: Displa
     what = f"{im.header.get('HIERARCH PIXTAB IMAGE STAT', '')} of {im.header.get('HIERARCH PIXTAB IMAGE COLUMN', 'data')}"
     bar = fig.colorbar(shown, ax=ax, orientation="horizontal" if wide else "vertical", fraction=0.05, pad=0.18 if wide else 0.04,
                        aspect=40 if wide else 25)
-    bar.set_label(f"{what}{_unit(im.unit)}", fontsize=8)
+    bar.set_label(f"{what}{unit_label(im.unit)}", fontsize=8)
     # ticks evenly spaced in the stretched scale (an asinh bar crowds linear ticks)
     bar.set_ticks([float(norm.inverse(t)) for t in np.linspace(0, 1, 6)])
     bar.ax.tick_params(labelsize=7)
@@ -103,7 +103,7 @@ def spectrum_figure(spec: Any, title: str) -> Any:
     many rows happen to fall in each bin. Partial bins (fewer than half the median rows,
     such as a last bin cut by the table's wavelength range) are left out of the curve and
     marked on the rows panel."""
-    plt = _plt()
+    plt = pyplot()
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 5.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     lam = spec.wavelength
     partial = spec.rows < 0.5 * np.median(spec.rows[spec.rows > 0]) if (spec.rows > 0).any() else spec.rows < 0
@@ -111,7 +111,7 @@ def spectrum_figure(spec: Any, title: str) -> Any:
     err = np.sqrt(spec.mean_var)
     top.fill_between(lam, mean - err, mean + err, step="mid", color="tab:blue", alpha=0.3, lw=0, label="±1σ (from stat)")
     top.step(lam, mean, where="mid", color="tab:blue", lw=0.8, label="mean of data per row")
-    top.set_ylabel(f"mean of data per row{_unit(spec.data_unit)}", fontsize=9)
+    top.set_ylabel(f"mean of data per row{unit_label(spec.data_unit)}", fontsize=9)
     top.legend(fontsize=8, loc="best")
     bottom.step(lam, spec.rows, where="mid", color="0.3", lw=0.8, label="rows used")
     if spec.flagged.any():
@@ -129,7 +129,7 @@ def spectrum_figure(spec: Any, title: str) -> Any:
 
 def fit_figure(rows: Any, results: Sequence[dict], model: Any, title: str, unit: str | None, name: str = "model") -> Any:
     """Radial profile of the rows and the fitted model (whole range); FWHM against wavelength."""
-    plt = _plt()
+    plt = pyplot()
     bins = [r for r in results if r["bin"] != "all"]
     whole = results[0]
     fig, axes = plt.subplots(1, 2 if bins else 1, figsize=(11 if bins else 6.5, 4.5), squeeze=False)
@@ -141,7 +141,7 @@ def fit_figure(rows: Any, results: Sequence[dict], model: Any, title: str, unit:
     ax.plot(rr, model(rr), color="red", lw=1.5, label=f"{name} fit, FWHM {whole['fwhm']:.3f}″")
     ax.axhline(whole["background"], color="tab:blue", lw=0.8, ls="dashed", label="background")
     ax.set_xlabel("distance from the fitted centre [arcsec]")
-    ax.set_ylabel(f"data{_unit(unit)}")
+    ax.set_ylabel(f"data{unit_label(unit)}")
     ax.legend(fontsize=8)
     ax.set_title(f"{title}: radial profile, {whole['lambda_lo']:.0f}-{whole['lambda_hi']:.0f} Å", fontsize=10)
     if bins:
@@ -186,7 +186,7 @@ def _offset_axes(fig: Any, centre: tuple[float, float]) -> Any:
 def sky_figure(s: Any, by: str, title: str) -> Any:
     """Scatter of row positions coloured by ``by`` (flagged rows red) with the selection's
     apertures drawn; RA/Dec axes (east left) when the table has celestial coordinates."""
-    plt = _plt()
+    plt = pyplot()
     x, y, colour, flagged, celestial, unit = s.x, s.y, s.colour, s.flagged, s.celestial, s.unit
     shown, total = len(s.x), s.total
     if celestial:
@@ -216,7 +216,7 @@ def sky_figure(s: Any, by: str, title: str) -> Any:
         c = colour[good].astype(float)
         lo, hi = np.nanpercentile(c, [1, 99]) if c.size else (0, 1)
         sc = ax.scatter(x[good], y[good], s=ms, c=c, cmap="viridis", vmin=lo, vmax=hi, lw=0, rasterized=True)
-        fig.colorbar(sc, ax=ax, label=by + (_unit(unit) if by == "data" else ""), shrink=0.85)
+        fig.colorbar(sc, ax=ax, label=by + (unit_label(unit) if by == "data" else ""), shrink=0.85)
     if flagged.any():
         ax.scatter(x[flagged], y[flagged], s=ms, color="red", lw=0, rasterized=True)
         handles.append(_dot("red", f"flagged (dq != 0): {int(flagged.sum()):,}"))
