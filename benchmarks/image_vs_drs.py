@@ -36,7 +36,7 @@ def pixtab(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "pixtab", "-q", *args], check=True)
 
 
-def measure(image: np.ndarray, wcs: WCS, stars: list[tuple[float, float]], footprint: np.ndarray | None) -> dict:
+def measure(image: np.ndarray, wcs: WCS, stars: list[tuple[float, float]]) -> dict:
     import astropy.units as u
     from astropy.modeling import fitting, models
     from photutils.aperture import SkyCircularAperture, aperture_photometry
@@ -91,11 +91,10 @@ def main() -> int:
             collapsed = np.nanmean(data[planes], axis=0)
         images["DRS make_cube drizzle, mean over the band"] = (collapsed, w3.celestial)
     stars = [(s[0], s[1]) for s in STARS]
-    footprint = None
     print(f"| image ({args.band} A) | empty spaxels in the field | " + " | ".join(f"star {i + 1}: 1\" flux, centroid offset" for i in range(len(stars))) + " |")
     print("|---|---|" + "---|" * len(stars))
     for name, (img, w) in images.items():
-        m = measure(img, w, stars, footprint)
+        m = measure(img, w, stars)
         cells = " | ".join(f"{f:,.0f}, {d:.3f}\"" for f, d in m["stars"])
         print(f"| {name} | {m['empty']} of {m['spaxels']} | {cells} |")
     return 0

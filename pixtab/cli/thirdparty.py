@@ -27,7 +27,8 @@ class _AfterAstropy(importlib.abc.MetaPathFinder):
 
         def exec_module(module: ModuleType) -> None:
             load(module)
-            sys.meta_path.remove(self) if self in sys.meta_path else None
+            if self in sys.meta_path:
+                sys.meta_path.remove(self)
             logger = getattr(module, "log", None)
             try:
                 logger.disable_warnings_logging()  # type: ignore[union-attr]

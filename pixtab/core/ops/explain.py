@@ -85,8 +85,9 @@ def _outside(ra: float, dec: float, size_arcsec: float, box: tuple[float, float,
     """Whether a point lies farther than ``size`` from a RA/Dec box (small-field metric)."""
     x0, x1, y0, y1 = box
     ddec = max(y0 - dec, 0.0, dec - y1)
-    dra = min(abs((ra - x) + 180.0) % 360.0 - 180.0 for x in (x0, x1)) if not x0 <= ra % 360.0 <= x1 else 0.0
-    dra = abs(dra) * math.cos(math.radians(min(max(dec, y0), y1)))
+    inside = x0 <= ra % 360.0 <= x1
+    dra = 0.0 if inside else min(abs((ra - x + 180.0) % 360.0 - 180.0) for x in (x0, x1))
+    dra *= math.cos(math.radians(min(max(dec, y0), y1)))
     return math.hypot(dra, ddec) * 3600.0 > 1.5 * size_arcsec  # a square's corner reaches 1.41 x
 
 
