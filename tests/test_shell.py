@@ -234,9 +234,11 @@ def test_completing_any_option_is_light_and_fast(command: str) -> None:
     r = run([], "module", _PIXTAB_COMPLETE="bash_complete", COMP_WORDS=words, COMP_CWORD="2", PYTHONPROFILEIMPORTTIME="1")
     assert r.returncode == 0 and "plain,--help" in r.stdout.splitlines()
     assert HEAVY & _imported(r.stderr) == set()
-    best = min(_timed_completion(words) for _ in range(3))
-    load = os.getloadavg()[0] / (os.cpu_count() or 1)  # a shared machine: allow for the cores being busy
-    assert best <= 0.15 * max(1.0, load), f"{best:.3f} s to complete {words!r}"
+    # CPU time of the completing process (user + system), best of 5: what the user waits for on
+    # an idle machine; on a shared one, busy cores slow even that (caches), hence the allowance
+    best = min(_timed_completion(words) for _ in range(5))
+    busy = os.getloadavg()[0] / (os.cpu_count() or 1)
+    assert best <= 0.15 * max(1.0, busy), f"{best:.3f} s of CPU to complete {words!r} (load {busy:.1f} per core)"
 
 
 def test_completion_after_given_values_is_light() -> None:
@@ -248,10 +250,13 @@ def test_completion_after_given_values_is_light() -> None:
 
 
 def _timed_completion(words: str) -> float:
-    start = time.perf_counter()
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     r = run([], "module", _PIXTAB_COMPLETE="bash_complete", COMP_WORDS=words, COMP_CWORD="2")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     assert r.returncode == 0
-    return time.perf_counter() - start
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 @pytest.mark.parametrize(("words", "cword", "expected"), [("pixtab inf", "1", "plain,info\n"), ("pixtab simulate --layout t", "3", "plain,table\n")])
