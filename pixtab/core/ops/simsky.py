@@ -73,6 +73,23 @@ def default_sources(spec: "SimulationSpec") -> list[Source]:
     return out
 
 
+def source_cards(spec: "SimulationSpec") -> list[tuple[str, object, str]]:
+    """Header cards recording every source of a simulation, the default ones too."""
+    cards: list[tuple[str, object, str]] = []
+    for i, src in enumerate(spec.sources or default_sources(spec), 1):
+        cards += [(f"HIERARCH PIXTAB SIM SRC{i} RA", src.ra, "[deg] injected source"),
+                  (f"HIERARCH PIXTAB SIM SRC{i} DEC", src.dec, "[deg]"),
+                  (f"HIERARCH PIXTAB SIM SRC{i} FWHM", src.fwhm, "[arcsec] at the reference wavelength"),
+                  (f"HIERARCH PIXTAB SIM SRC{i} PEAK", src.peak, "peak value in data units")]
+    if not spec.sources:
+        return cards + [("HIERARCH PIXTAB SIM SOURCES", "default", "peak*(1+0.3cos(lam/900A))")]
+    cards.append(("HIERARCH PIXTAB SIM PROFILE", spec.profile, "profile of the injected sources"))
+    if spec.profile == "moffat":
+        cards.append(("HIERARCH PIXTAB SIM BETA", spec.beta, "Moffat power index"))
+    return cards + [("HIERARCH PIXTAB SIM SEEING SLOPE", spec.seeing_slope, "FWHM ~ (lambda/LREF)**slope"),
+                    ("HIERARCH PIXTAB SIM LREF", LAMBDA_REF, "[Angstrom] wavelength of the nominal FWHM")]
+
+
 def _offsets_to_sky(ra0: float, dec0: float, x: float, y: float) -> tuple[float, float]:
     """Inverse gnomonic projection: (RA, Dec) in degrees of offsets (arcsec) about (ra0, dec0)."""
     xi, eta = math.radians(x / 3600.0), math.radians(y / 3600.0)

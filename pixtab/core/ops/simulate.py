@@ -26,7 +26,7 @@ from ..format.limits import LimitsAccumulator, finish_limits, reserve_limits
 from ..format.slicer import CCD_TO_SKY
 from ..io.writer import PixtableWriter, RowBatcher
 from ..progress import SILENT, Progress
-from .simsky import LAMBDA_REF, SPAXEL, SkyModel, Source, default_sources, sky_parts, slice_factors
+from .simsky import LAMBDA_REF, SPAXEL, SkyModel, Source, sky_parts, slice_factors, source_cards
 
 LAMBDA0, DISPERSION = 4650.0, 1.1433  # Angstrom at y = 1, Angstrom per CCD row
 FLUX_UNIT = "10**(-20)*erg/s/cm**2/Angstrom"
@@ -169,19 +169,7 @@ def build_header(spec: SimulationSpec) -> fits.Header:
             h[key(f"EXP{k} LAST")] = (first + n - 1, "last row index")
             first += n
         h[key("COMBINED")] = (spec.exposures, "combined exposures")
-    for i, src in enumerate(spec.sources or default_sources(spec), 1):
-        h[f"HIERARCH PIXTAB SIM SRC{i} RA"] = (src.ra, "[deg] injected source")
-        h[f"HIERARCH PIXTAB SIM SRC{i} DEC"] = (src.dec, "[deg]")
-        h[f"HIERARCH PIXTAB SIM SRC{i} FWHM"] = (src.fwhm, "[arcsec] at the reference wavelength")
-        h[f"HIERARCH PIXTAB SIM SRC{i} PEAK"] = (src.peak, "peak value in data units")
-    if not spec.sources:
-        h["HIERARCH PIXTAB SIM SOURCES"] = ("default", "peak*(1+0.3cos(lam/900A))")
-    else:
-        h["HIERARCH PIXTAB SIM PROFILE"] = (spec.profile, "profile of the injected sources")
-        if spec.profile == "moffat":
-            h["HIERARCH PIXTAB SIM BETA"] = (spec.beta, "Moffat power index")
-        h["HIERARCH PIXTAB SIM SEEING SLOPE"] = (spec.seeing_slope, "FWHM ~ (lambda/LREF)**slope")
-        h["HIERARCH PIXTAB SIM LREF"] = (LAMBDA_REF, "[Angstrom] wavelength of the nominal FWHM")
+    h.extend(source_cards(spec))
     if spec.lambda_tilt:
         h["HIERARCH PIXTAB SIM LAMBDA TILT"] = (spec.lambda_tilt, "[Angstrom] across each slice")
     reserve_limits(h, spec.rows > 0)
