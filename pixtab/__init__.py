@@ -1,33 +1,46 @@
-"""pixtab: streaming tools for MUSE pixel tables.
+"""pixtab: streaming tools for MUSE pixel tables, and their Python API.
 
-The command-line tool is the product; this package also offers a small Python API::
+::
 
     import pixtab
-    with pixtab.open("PIXTABLE_OBJECT_0001.fits") as pt:
-        print(pt.nrows, pt.layout, pt.keywords.wcs)
-        for chunk in pt.iter_chunks(["lambda", "data"]):
-            ...
+    with pixtab.open("PIXTABLE_REDUCED_0001.fits") as pt:      # pixtab.Table
+        print(pt)                                              # file, rows, layout, state, exposures
+        sel = pt.select(circle=(150.1163, 2.2058, 2.0), lam=(6000, 6100))
+        print(sel.count(), sel.read(["data", "dq"]))           # dq as uint32
+        sel.write("star.fits")                                 # as `pixtab extract`
 
-Heavy modules (numpy, astropy) are imported lazily so that ``pixtab --help``
-stays fast.
+See :mod:`pixtab.api`; ``pixtab.mpdaf.PixTable`` is a drop-in for MPDAF's.
+Everything heavy (numpy, astropy) is imported on first use, so that
+``import pixtab`` and ``pixtab --help`` stay fast.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 __date__ = "2026-11-24"  # fixed date used in generated man pages
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .core.io.table import PixTable
+    from .api import Table
+
+_LAZY = ("Table", "Selection", "PixtabError", "InputError", "CriteriaError", "OutputError", "EmptySelectionError")
 
 
-def open(path: str) -> "PixTable":  # noqa: A001 - mirrors builtins.open on purpose
-    """Open a pixel table for streaming reads (see :class:`pixtab.core.io.table.PixTable`)."""
-    from .core.io.table import PixTable
+def open(path: str) -> "Table":  # noqa: A001 - mirrors builtins.open on purpose
+    """Open a pixel table (:class:`pixtab.api.Table`): ``repr`` describes it, ``select(...)``
+    selects rows lazily, ``read``/``iter_chunks`` stream columns."""
+    from .api import Table
 
-    return PixTable(path)
+    return Table(path)
 
 
-__all__ = ["__version__", "open"]
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from . import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'pixtab' has no attribute {name!r}")
+
+
+__all__ = ["__version__", "open", *_LAZY]

@@ -4,7 +4,8 @@ Everything the API needs from the selection/copy passes goes through these few
 functions, so that moving to another engine changes this file only:
 ``select`` (plan and run the selection pass), ``rows`` (its row indices),
 ``iter_rows`` (the selected rows of some columns, block by block, reading only
-blocks that hold selected rows) and ``write`` (the extract writer, atomic).
+blocks that hold selected rows), ``write`` (the extract writer, atomic), and
+the measuring operations (image, spectrum, fit, reconstruct_det).
 """
 
 from __future__ import annotations
@@ -21,13 +22,11 @@ from ..core.io.table import PixTable
 from ..core.ops.extract import Selection, check_columns, check_selection, select_rows, write_selection
 from ..core.ops.selected import iter_selected
 
-__all__ = ["Criteria", "PixTable", "Selection", "iter_rows", "rows", "select", "write"]
+__all__ = ["Criteria", "PixTable", "Selection", "fit", "from_rows", "image", "iter_rows", "reconstruct_det", "rows", "select", "spectrum", "write", "write_replaced"]
 
 
-def select(pt: PixTable, criteria: Criteria, full_scan: bool = False) -> Selection:
+def select(pt: PixTable, criteria: Criteria) -> Selection:
     """Plan and run the selection pass of ``criteria`` over ``pt`` (as ``pixtab extract``)."""
-    if full_scan != criteria.full_scan:
-        criteria = Criteria(**{**criteria.__dict__, "full_scan": full_scan})
     return select_rows(pt, criteria, plan=PlanOptions())
 
 
@@ -56,3 +55,79 @@ def write(
     check_selection(pt, selection, allow_empty)
     with atomic_output(path, overwrite) as fd:
         write_selection(pt, selection, criteria, fd, layout)
+
+
+def from_rows(pt: PixTable, rows: np.ndarray, chunk_rows: int = 1 << 19) -> Selection:
+    """A selection of explicit rows (sorted, unique int64) of ``pt``."""
+    from ..core.format.exposures import ExposureMap
+    from ..core.ops.extract import ChunkSelection
+
+    exposures = ExposureMap(pt.keywords.exposures, pt.nrows)
+    chunks = []
+    per_exp: dict[int, int] = {e: 0 for e in exposures.numbers}
+    for a in range(0, pt.nrows, chunk_rows):
+        b = min(a + chunk_rows, pt.nrows)
+        lo, hi = np.searchsorted(rows, [a, b])
+        local = rows[lo:hi] - a
+        chunks.append(ChunkSelection.of(a, b, local))
+        exposures.count(a, local, per_exp)
+    return Selection(pt.nrows, chunks, per_exp, exposures)
+
+
+def write_replaced(
+    pt: PixTable,
+    selection: Selection,
+    criteria: Criteria,
+    path: str | os.PathLike[str],
+    replaced: dict[str, np.ndarray],
+    layout: str = "image",
+    overwrite: bool = False,
+) -> None:
+    """:func:`write`, with the selected rows of some columns replaced by ``replaced``
+    (one value per selected row, in the column's type): LIMITS follow the new values."""
+    from ..core.ops.extract import finish_output, open_output
+
+    check_columns(pt)
+    check_selection(pt, selection, False)
+    names = list(pt.columns)
+    with atomic_output(path, overwrite) as fd:
+        header, sink = open_output(pt, selection, criteria, fd, layout, False)
+        done = 0
+        for rows_, arrays in iter_selected(pt, names, selection):
+            n = len(rows_)
+            for name, values in replaced.items():
+                arrays[name] = values[done : done + n]
+            done += n
+            sink.add(np.asarray(rows_), dict(arrays))
+        finish_output(pt, selection, header, sink)
+
+
+# -- the measuring operations (as the commands run them) --------------------------------
+
+
+def image(pt: PixTable, criteria: Criteria, spaxel: float, column: str, statistic: str, keep_flagged: bool, variance: bool):  # type: ignore[no-untyped-def]
+    from ..core.ops.image import ImageRequest, make_image, to_hdulist
+
+    return to_hdulist(make_image(pt, criteria, ImageRequest(spaxel, column, statistic, keep_flagged, variance)))
+
+
+def spectrum(pt: PixTable, criteria: Criteria, width: float, keep_flagged: bool):  # type: ignore[no-untyped-def]
+    from ..core.ops.spectrum import make_spectrum
+
+    return make_spectrum(pt, criteria, width, keep_flagged)
+
+
+def fit(pt: PixTable, criteria: Criteria, model: str, background: bool, bins: int | None, width: float | None, fwhm0: float) -> list[dict]:
+    from ..core.ops.fit import FitRequest, fit_table
+
+    return fit_table(pt, criteria, FitRequest(model, background, bins, width, fwhm0))[0]
+
+
+def reconstruct_det(pt: PixTable, path: str, **request: object) -> None:
+    """Detector images of ``pt`` into the new file ``path`` (as ``pixtab reconstruct-det``)."""
+    from ..core.ops.reconstruct import Request, survey, write_streamed
+
+    req = Request(**request)  # type: ignore[arg-type]
+    plan = survey(pt, req)
+    with atomic_output(path, False) as fd:
+        write_streamed(fd, pt, plan, pt.columns[req.column].unit)

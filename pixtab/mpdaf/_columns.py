@@ -9,6 +9,7 @@ the facade widens floats to float64 as MPDAF does.
 from __future__ import annotations
 
 import os
+import weakref
 from typing import Any
 
 import numpy as np
@@ -39,6 +40,7 @@ class CoreColumns:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.table = CoreTable(path)
+        weakref.finalize(self, self.table.close)  # the table's descriptor goes with this object
         self.path = self.table.path
         self.nrows = self.table.nrows
         self.header = self.table.primary_header.copy()

@@ -18,6 +18,7 @@ README's "Coming from MPDAF" section lists every such difference.
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Any
 
 import astropy.units as u
@@ -371,9 +372,13 @@ class PixTable(SelectMixin, DetectorMixin):
 
 
 def _unit(text: str | None, default: u.UnitBase) -> u.UnitBase:
+    """The unit of a column's unit string (the DRS's strings parse, with a style warning
+    from astropy that says nothing to a user: silenced)."""
     if not text:
         return default
-    try:
-        return u.Unit(text)
-    except ValueError:
-        return u.Unit(text, parse_strict="silent")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", u.UnitsWarning)
+        try:
+            return u.Unit(text)
+        except ValueError:
+            return u.Unit(text, parse_strict="silent")
