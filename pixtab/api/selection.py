@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
 def unsigned_dq(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """``dq`` viewed as uint32 (in place in the dict): its bits are flags, bit 31 included."""
     if "dq" in arrays and arrays["dq"].dtype.kind == "i" and arrays["dq"].dtype.itemsize == 4:
-        arrays["dq"] = arrays["dq"].view(np.uint32)
+        arrays["dq"] = arrays["dq"].view(arrays["dq"].dtype.str.replace("i", "u"))  # keeps the byte order
     return arrays
 
 

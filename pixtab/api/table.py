@@ -74,16 +74,18 @@ class Table:
 
     # -- reading ----------------------------------------------------------------------
 
-    def read(self, names: Iterable[str] | None = None, start: int = 0, stop: int | None = None) -> dict[str, np.ndarray]:
-        """Rows ``start..stop-1`` of the named columns (all if None), native numpy arrays;
-        ``dq`` as uint32 (bit 31 is a flag, not a sign). Memory: 4 bytes per row and column."""
-        return unsigned_dq(self._pt.read(names, start, stop))
+    def read(self, names: Iterable[str] | None = None, start: int = 0, stop: int | None = None,
+             native: bool = True) -> dict[str, np.ndarray]:
+        """Rows ``start..stop-1`` of the named columns (all if None), numpy arrays; ``dq``
+        as uint32 (bit 31 is a flag, not a sign). ``native=False``: big-endian as stored
+        (no byte swap). Memory: 4 bytes per row and column."""
+        return unsigned_dq(self._pt.read(names, start, stop, native))
 
     def iter_chunks(self, names: Iterable[str] | None = None, start: int = 0, stop: int | None = None,
-                    chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[Chunk]:
+                    chunk_rows: int = DEFAULT_CHUNK_ROWS, native: bool = True) -> Iterator[Chunk]:
         """:class:`Chunk` objects (``start``, ``stop``, ``arrays``) covering the rows in order,
         read ahead in a thread; bounded memory (``chunk_rows`` rows); dq as uint32."""
-        for chunk in self._pt.iter_chunks(names, start, stop, chunk_rows):
+        for chunk in self._pt.iter_chunks(names, start, stop, chunk_rows, native=native):
             unsigned_dq(chunk.arrays)
             yield chunk
 
