@@ -124,12 +124,12 @@ class DetectorMixin:
         return _image(image, int(ystart), int(xstart), self.unit_data)
 
     def reconstruct_det_waveimage(self) -> Any:
-        """The wavelengths of a one-IFU table on its detector pixels (NaN, masked, where no row)."""
+        """The wavelengths of a one-IFU table on its detector pixels (0 where no row, as MPDAF)."""
         if self.nrows == 0:
             return None
         ypix, xpix = self._det_coords()
         ystart, xstart = ypix.min(), xpix.min()
-        image = np.full((ypix.max() - ystart + 1, xpix.max() - xstart + 1), np.nan)
+        image = np.zeros((ypix.max() - ystart + 1, xpix.max() - xstart + 1))
         image[ypix - ystart, xpix - xstart] = self.get_lambda()
         return _image(image, int(ystart), int(xstart), self.wave)
 
