@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Sequence
 
 import astropy.units as u
@@ -49,11 +50,13 @@ def wcs_state(unit: u.UnitBase) -> str:
 def unit_string(unit: u.UnitBase, stored: str | None) -> str:
     """The unit string to write: the stored one when it still means ``unit``, else the DRS's."""
     if stored:
-        try:
-            if u.Unit(stored, parse_strict="silent") == unit:
-                return stored
-        except (ValueError, TypeError):
-            pass
+        with warnings.catch_warnings():  # the DRS's strings parse, with a style warning
+            warnings.simplefilter("ignore", u.UnitsWarning)
+            try:
+                if u.Unit(stored, parse_strict="silent") == unit:
+                    return stored
+            except (ValueError, TypeError):
+                pass
     key = unit.to_string()
     return _DRS_UNITS.get(key, unit.to_string("fits"))
 
@@ -96,6 +99,8 @@ def write_table(
     (replaced atomically, as MPDAF's write overwrites), in ``WRITE_ROWS`` pieces."""
     if nrows == 0:
         raise ValueError("a pixel table with no rows cannot be written (the pipeline cannot save one)")
+    if not len(header) or header.cards[0].keyword != "SIMPLE":  # a header built in memory
+        header = fits.PrimaryHDU(header=header.copy()).header
     hdr = primary_header_for(header)
     reserve_limits(hdr, True)
     acc = LimitsAccumulator()
