@@ -217,10 +217,14 @@ class Selection:
     # -- measuring (as the commands) -----------------------------------------------------
 
     def _measured(self) -> tuple[Any, Any, Any]:
-        """(core table, criteria, cleanup) to measure these rows with; an explicit row set or
-        replaced columns go through a temporary extract (as big as the selection)."""
+        """(core table, criteria, temporary directory or None) to measure these rows with:
+        the table and the criteria, or for an explicit row set or replaced columns a
+        temporary extract (as big as the selection)."""
         if self.criteria is not None and not self._replaced:
             return self._pt, self.criteria, None
+        return self._extracted()
+
+    def _extracted(self) -> tuple[Any, Any, Any]:
         from ..core.io.table import PixTable as CoreTable
 
         tmp = tempfile.TemporaryDirectory(prefix="pixtab-")
@@ -276,14 +280,9 @@ class Selection:
 
         from .criteria import _ranges
 
-        pt, crit, tmp = self._measured() if not (self.criteria is not None and self.criteria.empty) else (self._pt, None, None)
-        if tmp is None and crit is not None and not crit.empty:  # criteria: through a temporary extract
-            tmp = tempfile.TemporaryDirectory(prefix="pixtab-")
-            path = os.path.join(tmp.name, "rows.fits")
-            self.write(path)
-            from ..core.io.table import PixTable as CoreTable
-
-            pt = CoreTable(path)
+        every_row = self.criteria is not None and self.criteria.empty and not self._replaced
+        # The command images a whole table: a selection goes through a temporary extract.
+        pt, _, tmp = (self._pt, None, None) if every_row else self._extracted()
         out_dir = tempfile.TemporaryDirectory(prefix="pixtab-")
         try:
             out = os.path.join(out_dir.name, "det.fits")
