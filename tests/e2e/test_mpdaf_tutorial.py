@@ -1,7 +1,7 @@
 """MPDAF's PixTable tutorial (examples/mpdaf_tutorial.py) with MPDAF and with pixtab.mpdaf,
 on the same simulated tables: every value the tutorial shows must agree.
 
-Needs MPDAF (``pip install 'pixtab[bench]'``) and scipy; skipped with that reason without.
+Needs MPDAF (in the ``test`` and ``bench`` extras) and scipy; skipped with that reason without.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ RA, DEC = 150.1163, 2.2058
 def _mpdaf_pixtable():  # type: ignore[no-untyped-def]
     pytest.importorskip("scipy", reason="the tutorial's fit needs scipy")
     if importlib.util.find_spec("mpdaf") is None:
-        pytest.skip("MPDAF is not installed (pip install 'pixtab[bench]'): nothing to compare with")
+        pytest.skip("MPDAF is not installed (pip install mpdaf, or pixtab[test]): nothing to compare with")
     if not hasattr(np, "NaN"):
         np.NaN = np.nan  # type: ignore[attr-defined]  # MPDAF 3.6 imports need it under numpy 2
     from mpdaf.drs import PixTable
