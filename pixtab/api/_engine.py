@@ -17,12 +17,12 @@ import numpy as np
 
 from ..core.fits.atomic import atomic_output
 from ..core.io.plan import PlanOptions
-from ..core.io.selection import Criteria
+from ..core.io.selection import Aperture, Criteria, ccd_slices
 from ..core.io.table import PixTable
 from ..core.ops.extract import Selection, check_columns, check_selection, select_rows, write_selection
 from ..core.ops.selected import iter_selected
 
-__all__ = ["Criteria", "PixTable", "Selection", "fit", "from_rows", "image", "iter_rows", "reconstruct_det", "rows", "select", "spectrum", "write", "write_replaced"]
+__all__ = ["Aperture", "Criteria", "ccd_slices", "PixTable", "Selection", "fit", "from_rows", "image", "iter_rows", "reconstruct_det", "rows", "select", "spectrum", "write", "write_replaced"]
 
 
 def select(pt: PixTable, criteria: Criteria) -> Selection:

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..core.errors import CriteriaError
 from ..core.format.expr import parse
-from ..core.io.selection import Aperture, Criteria, ccd_slices
+from ._engine import Aperture, Criteria, ccd_slices
 
 INT_BOUNDS = {"ifu": (1, 24), "slice": (1, 48), "stack": (1, 4), "exp": (0, 9999)}
 GOOD = "dq == 0"

@@ -182,7 +182,7 @@ class SelectMixin:
     def _extract_planned(self, filename: Any, given: dict[str, Any], method: str) -> Any:
         """extract through pixtab's engine (file-backed table, no in-memory change)."""
         from ..api import _engine
-        from ..core.io.selection import Aperture, Criteria
+        from ..api._engine import Aperture, Criteria
 
         src = self._source
         pt = src.table
