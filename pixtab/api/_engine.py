@@ -25,9 +25,12 @@ from ..core.ops.selected import iter_selected
 __all__ = ["Aperture", "Criteria", "ccd_slices", "PixTable", "Selection", "fit", "from_rows", "image", "iter_rows", "reconstruct_det", "rows", "select", "spectrum", "write", "write_replaced"]
 
 
-def select(pt: PixTable, criteria: Criteria) -> Selection:
-    """Plan and run the selection pass of ``criteria`` over ``pt`` (as ``pixtab extract``)."""
-    return select_rows(pt, criteria, plan=PlanOptions())
+def select(pt: PixTable, criteria: Criteria, full_scan: bool = False) -> Selection:
+    """Plan and run the selection pass of ``criteria`` over ``pt`` (as ``pixtab extract``);
+    ``full_scan``: test every row (no index, no use of the row order)."""
+    from dataclasses import replace
+
+    return select_rows(pt, replace(criteria, full_scan=full_scan), plan=PlanOptions())
 
 
 def rows(selection: Selection) -> np.ndarray:

@@ -105,7 +105,6 @@ def build(
     any: bool = False,  # noqa: A002 - "any of the criteria"
     zero_based: bool = False,
     slice_numbering: str = "ccd",
-    full_scan: bool = False,
 ) -> Criteria:
     """The criteria of ``select(...)`` (see :meth:`pixtab.api.Table.select`)."""
     slices = _ints("slice", slice)
@@ -122,7 +121,6 @@ def build(
         zero_based=zero_based,
         where=_where(where, good),
         slice_numbering=slice_numbering,
-        full_scan=full_scan,
     )
 
 
@@ -161,7 +159,6 @@ def narrowed(a: Criteria, b: Criteria) -> Criteria | None:
         exps=_common(a.exps, b.exps),
         zero_based=a.zero_based if (a.xpix or a.ypix or a.where) else b.zero_based,
         where=a.where + b.where,
-        full_scan=a.full_scan or b.full_scan,
     )
     empties = [
         (a.lambdas and b.lambdas and not merged.lambdas),

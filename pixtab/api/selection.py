@@ -44,8 +44,9 @@ class Selection:
     """
 
     def __init__(self, table: "Table", criteria: Any, rows: np.ndarray | None = None,
-                 replaced: dict[str, np.ndarray] | None = None) -> None:
+                 replaced: dict[str, np.ndarray] | None = None, full_scan: bool = False) -> None:
         self._table = table
+        self.full_scan = full_scan
         self.criteria = criteria  # the core's Criteria (None: an explicit row set)
         self._rows = rows
         self._core: Any = None
@@ -58,7 +59,7 @@ class Selection:
     def _selection(self) -> Any:
         if self._core is None:
             if self.criteria is not None:
-                self._core = _engine.select(self._pt, self.criteria)
+                self._core = _engine.select(self._pt, self.criteria, self.full_scan)
             else:
                 self._core = _engine.from_rows(self._pt, self._rows)
         return self._core
@@ -166,15 +167,16 @@ class Selection:
 
     # -- narrowing ----------------------------------------------------------------------
 
-    def select(self, **criteria: Any) -> "Selection":
+    def select(self, full_scan: bool = False, **criteria: Any) -> "Selection":
         """These rows AND ``criteria`` (same arguments as :meth:`pixtab.api.Table.select`)."""
         more = build(**criteria)
+        full_scan = full_scan or self.full_scan
         if self._replaced:
             raise CriteriaError("narrow the selection before replacing columns (with_columns)", field="with_columns")
         both = narrowed(self.criteria, more) if self.criteria is not None else None
         if both is not None:
-            return Selection(self._table, both)
-        other = Selection(self._table, more).rows
+            return Selection(self._table, both, full_scan=full_scan)
+        other = Selection(self._table, more, full_scan=full_scan).rows
         return Selection(self._table, None, np.intersect1d(self.rows, other, assume_unique=True))
 
     def with_columns(self, **columns: Any) -> "Selection":
@@ -194,7 +196,7 @@ class Selection:
             if name.lower() == "dq" and arr.dtype.kind == "u":
                 arr = arr.astype(np.uint32).view(np.int32)
             replaced[name.lower()] = arr.astype(col.dtype, casting="same_kind") if arr.dtype != col.dtype else arr
-        out = Selection(self._table, self.criteria, self._rows, replaced)
+        out = Selection(self._table, self.criteria, self._rows, replaced, self.full_scan)
         out._core = self._core
         return out
 

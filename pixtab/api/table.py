@@ -91,7 +91,7 @@ class Table:
 
     # -- selecting --------------------------------------------------------------------
 
-    def select(self, **criteria: Any) -> Selection:
+    def select(self, full_scan: bool = False, **criteria: Any) -> Selection:
         """The rows meeting ``criteria``, as a lazy :class:`Selection` (nothing is read yet).
 
         Criteria (all optional, AND-ed; ``any=True`` OR-s them, as ``--or``):
@@ -112,7 +112,7 @@ class Table:
         """
         from .criteria import build
 
-        return Selection(self, build(**criteria))
+        return Selection(self, build(**criteria), full_scan=full_scan)
 
     def all(self) -> Selection:
         """Every row, as a :class:`Selection`."""

@@ -70,6 +70,8 @@ def test_selection_is_extract(case: dict, layout: str, tmp_path: Path) -> None:
         assert sel.count() == expected["nrows"]
         np.testing.assert_array_equal(sel.rows, _npz(expected["rows"]))
         assert sel.rows.dtype == np.int64
+        if layout == "image":  # every read path of the planner keeps the same rows
+            np.testing.assert_array_equal(pt.select(full_scan=True, **api_criteria(case["criteria"])).rows, sel.rows)
         sel.write(api_out, layout=layout)
     assert api_out.read_bytes() == cli_out.read_bytes()
 
