@@ -90,12 +90,12 @@ def write_table(
     header: fits.Header,
     specs: Sequence[ColumnSpec],
     nrows: int,
-    read: Callable[[str, int, int], np.ndarray],
+    read: Callable[[list[str], int, int], dict[str, np.ndarray]],
     state: str,
     layout: str = "image",
     extra_hdus: Sequence[HDUCopy] = (),
 ) -> None:
-    """Write ``nrows`` rows, ``read(name, start, stop)`` giving each column's values, to ``path``
+    """Write ``nrows`` rows, ``read(names, start, stop)`` giving the columns' values, to ``path``
     (replaced atomically, as MPDAF's write overwrites), in ``WRITE_ROWS`` pieces."""
     if nrows == 0:
         raise ValueError("a pixel table with no rows cannot be written (the pipeline cannot save one)")
@@ -108,7 +108,8 @@ def write_table(
         writer = PixtableWriter(fd, hdr, specs, nrows, layout, extra_hdus)
         for a in range(0, nrows, WRITE_ROWS):
             b = min(a + WRITE_ROWS, nrows)
-            chunk = {s.name: np.asarray(read(s.name, a, b)).astype(s.dtype, copy=False) for s in specs}
+            values = read([s.name for s in specs], a, b)
+            chunk = {s.name: np.asarray(values[s.name]).astype(s.dtype, copy=False) for s in specs}
             acc.add(chunk["xpos"], chunk["ypos"], chunk["lambda"], chunk["origin"])
             writer.write(chunk)
         finish_limits(hdr, acc, state, centre(header, state))

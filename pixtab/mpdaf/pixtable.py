@@ -213,11 +213,17 @@ class PixTable(ColumnsMixin, SelectMixin, DetectorMixin):
         self.filename = filename
         self.ima = save_as_ima
 
-    def _slice(self, name: str, start: int, stop: int) -> np.ndarray:
-        if name in self._cols:
-            return self._cols[name][start:stop]
-        assert self._source is not None
-        return self._source.read(name, slice(start, stop))
+    def _slice(self, names: list[str], start: int, stop: int) -> dict[str, np.ndarray]:
+        """Rows ``start..stop-1`` of ``names``: in-memory columns sliced, the others read
+        from the file in one go (one read of the interleaved rows of a BINTABLE)."""
+        out = {n: self._cols[n][start:stop] for n in names if n in self._cols}
+        rest = [n for n in names if n not in out]
+        if rest and isinstance(self._source, CoreColumns):
+            out.update(self._source.table.read(rest, start, stop))
+        elif rest:
+            assert self._source is not None
+            out.update({n: self._source.read(n, slice(start, stop)) for n in rest})
+        return out
 
     def _has(self, name: str) -> bool:
         return name in self._cols or (self._source is not None and self._source.has(name))
