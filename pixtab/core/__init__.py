@@ -8,7 +8,7 @@ Layers (a module imports only its own layer and those below; tests/core/test_lay
                        one HDU writer), atomic (atomic output, output checks)
     format/            keywords, limits, origin (codec, DetectorDecoder), exposures
                        (ExposureMap), columns (output columns, ASCII narrowing), sky, slicer
-    io/                table (PixTable: pixtab.open), layouts (image, BINTABLE, ASCII TABLE:
+    io/                table (PixTable, behind pixtab.open), layouts (image, BINTABLE, ASCII TABLE:
                        typed and raw reads), rowsource, selection (Criteria, Selector),
                        writer (PixtableWriter, placements, RowBatcher)
     ops/               extract, convert, decode, reconstruct/, simulate, describe

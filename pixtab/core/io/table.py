@@ -1,8 +1,8 @@
 """``PixTable``: open a pixel table, validate it, describe it, and stream its columns.
 
-The public library API (``pixtab.open(path)`` returns one)::
+The core's reader (the public API, :mod:`pixtab.api`, wraps one: ``pixtab.open``)::
 
-    with pixtab.open("PIXTABLE_OBJECT_0001.fits") as pt:
+    with PixTable("PIXTABLE_OBJECT_0001.fits") as pt:
         pt.nrows, pt.layout, pt.columns, pt.keywords, pt.wcs, pt.centre
         cols = pt.read(["lambda", "data"], 0, 1000)        # dict of native arrays
         for chunk in pt.iter_chunks(["lambda", "data"]):   # Chunk(start, stop, arrays)
