@@ -2,7 +2,7 @@
 
 Everything the API needs from the selection/copy passes goes through these few
 functions, so that moving to another engine changes this file only:
-``select`` (plan and run the selection pass), ``rows`` (its row indices),
+``select`` (plan and run the selection pass), ``narrow``, ``rows`` (row indices),
 ``iter_rows`` (the selected rows of some columns, block by block, reading only
 blocks that hold selected rows), ``write`` (the extract writer, atomic), and
 the measuring operations (image, spectrum, fit, reconstruct_det).
@@ -17,31 +17,34 @@ import numpy as np
 
 from ..core.fits.atomic import atomic_output
 from ..core.io.plan import PlanOptions
+from ..core.io.scan import Scan, Selection
 from ..core.io.selection import Aperture, Criteria, ccd_slices
 from ..core.io.table import PixTable
-from ..core.ops.extract import Selection, check_columns, check_selection, select_rows, write_selection
-from ..core.ops.selected import iter_selected
+from ..core.ops.extract import check_columns, check_selection, write_selection
 
-__all__ = ["Aperture", "Criteria", "ccd_slices", "PixTable", "Selection", "fit", "from_rows", "image", "iter_rows", "reconstruct_det", "rows", "select", "spectrum", "write", "write_replaced"]
+__all__ = ["Aperture", "Criteria", "PixTable", "Selection", "ccd_slices", "fit", "image", "iter_rows", "narrow", "reconstruct_det", "rows", "select", "spectrum", "write", "write_replaced"]
 
 
 def select(pt: PixTable, criteria: Criteria, full_scan: bool = False) -> Selection:
     """Plan and run the selection pass of ``criteria`` over ``pt`` (as ``pixtab extract``);
     ``full_scan``: test every row (no index, no use of the row order)."""
-    from dataclasses import replace
+    return Scan(pt, criteria, PlanOptions(full_scan=full_scan)).select()
 
-    return select_rows(pt, replace(criteria, full_scan=full_scan), plan=PlanOptions())
+
+def narrow(selection: Selection, criteria: Criteria) -> Selection:
+    """The rows of ``selection`` that also meet ``criteria`` (reads only chunks with rows)."""
+    return selection.narrow(criteria)
 
 
 def rows(selection: Selection) -> np.ndarray:
     """Sorted int64 indices of the selected rows."""
-    parts = [cs.indices() + cs.start for cs in selection.chunks if cs.count]
-    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+    return selection.rows
 
 
 def iter_rows(pt: PixTable, names: Sequence[str], selection: Selection | None) -> Iterator[tuple[np.ndarray | range, dict[str, np.ndarray]]]:
-    """``(rows, arrays)`` of the selected rows, in order (all rows without a selection)."""
-    yield from iter_selected(pt, list(names), selection)
+    """``(rows, arrays)`` of the selected rows, in order (all rows without a selection),
+    reading only the blocks that hold selected rows."""
+    yield from Scan(pt).copy(selection, list(names))
 
 
 def write(
@@ -58,23 +61,6 @@ def write(
     check_selection(pt, selection, allow_empty)
     with atomic_output(path, overwrite) as fd:
         write_selection(pt, selection, criteria, fd, layout)
-
-
-def from_rows(pt: PixTable, rows: np.ndarray, chunk_rows: int = 1 << 19) -> Selection:
-    """A selection of explicit rows (sorted, unique int64) of ``pt``."""
-    from ..core.format.exposures import ExposureMap
-    from ..core.ops.extract import ChunkSelection
-
-    exposures = ExposureMap(pt.keywords.exposures, pt.nrows)
-    chunks = []
-    per_exp: dict[int, int] = {e: 0 for e in exposures.numbers}
-    for a in range(0, pt.nrows, chunk_rows):
-        b = min(a + chunk_rows, pt.nrows)
-        lo, hi = np.searchsorted(rows, [a, b])
-        local = rows[lo:hi] - a
-        chunks.append(ChunkSelection.of(a, b, local))
-        exposures.count(a, local, per_exp)
-    return Selection(pt.nrows, chunks, per_exp, exposures)
 
 
 def write_replaced(
@@ -96,7 +82,7 @@ def write_replaced(
     with atomic_output(path, overwrite) as fd:
         header, sink = open_output(pt, selection, criteria, fd, layout, False)
         done = 0
-        for rows_, arrays in iter_selected(pt, names, selection):
+        for rows_, arrays in iter_rows(pt, names, selection):
             n = len(rows_)
             for name, values in replaced.items():
                 arrays[name] = values[done : done + n]

@@ -34,7 +34,7 @@ def unsigned_dq(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 class Selection:
-    """Rows of one table meeting some criteria (or an explicit row set), evaluated lazily.
+    """Rows of one table meeting some criteria (or narrowed by several), evaluated lazily.
 
     ``count()``, ``rows``, ``read(names)``, ``table()``, ``decode()``, ``sky()`` give
     the rows; ``select(...)`` narrows; ``write(path)`` writes them as ``pixtab extract``
@@ -43,13 +43,14 @@ class Selection:
     commands do.
     """
 
-    def __init__(self, table: "Table", criteria: Any, rows: np.ndarray | None = None,
+    def __init__(self, table: "Table", criteria: Any, core: Any = None,
                  replaced: dict[str, np.ndarray] | None = None, full_scan: bool = False) -> None:
         self._table = table
         self.full_scan = full_scan
-        self.criteria = criteria  # the core's Criteria (None: an explicit row set)
-        self._rows = rows
-        self._core: Any = None
+        #: the core's Criteria; None for rows that no one set of criteria describes (``core`` given)
+        self.criteria = criteria
+        self._core: Any = core  # the engine's selection, once run
+        self._rows: np.ndarray | None = None
         self._replaced = replaced or {}
 
     @property
@@ -58,15 +59,12 @@ class Selection:
 
     def _selection(self) -> Any:
         if self._core is None:
-            if self.criteria is not None:
-                self._core = _engine.select(self._pt, self.criteria, self.full_scan)
-            else:
-                self._core = _engine.from_rows(self._pt, self._rows)
+            self._core = _engine.select(self._pt, self.criteria, self.full_scan)
         return self._core
 
     def __repr__(self) -> str:
-        n = f"{self._core.count:,} rows" if self._core is not None else "not run yet"
-        what = "explicit rows" if self.criteria is None else ("every row" if self.criteria.empty else "criteria")
+        n = f"{self._core.count():,} rows" if self._core is not None else "not run yet"
+        what = "narrowed rows" if self.criteria is None else ("every row" if self.criteria.empty else "criteria")
         return f"<pixtab.Selection of {os.path.basename(self._pt.path)}: {what}, {n}>"
 
     def __len__(self) -> int:
@@ -76,7 +74,7 @@ class Selection:
 
     def count(self) -> int:
         """Number of selected rows."""
-        return self._selection().count
+        return self._selection().count()
 
     @property
     def rows(self) -> np.ndarray:
@@ -174,10 +172,10 @@ class Selection:
         if self._replaced:
             raise CriteriaError("narrow the selection before replacing columns (with_columns)", field="with_columns")
         both = narrowed(self.criteria, more) if self.criteria is not None else None
-        if both is not None:
+        if both is not None:  # one set of criteria: planned as a whole, measurable as the commands
             return Selection(self._table, both, full_scan=full_scan)
-        other = Selection(self._table, more, full_scan=full_scan).rows
-        return Selection(self._table, None, np.intersect1d(self.rows, other, assume_unique=True))
+        # else the engine tests ``more`` on these rows only (reading only chunks that hold some)
+        return Selection(self._table, None, _engine.narrow(self._selection(), more))
 
     def with_columns(self, **columns: Any) -> "Selection":
         """These rows with some columns replaced (one value per selected row, in row order),
@@ -196,8 +194,8 @@ class Selection:
             if name.lower() == "dq" and arr.dtype.kind == "u":
                 arr = arr.astype(np.uint32).view(np.int32)
             replaced[name.lower()] = arr.astype(col.dtype, casting="same_kind") if arr.dtype != col.dtype else arr
-        out = Selection(self._table, self.criteria, self._rows, replaced, self.full_scan)
-        out._core = self._core
+        out = Selection(self._table, self.criteria, self._core, replaced, self.full_scan)
+        out._rows = self._rows
         return out
 
     # -- writing -------------------------------------------------------------------------
@@ -220,7 +218,7 @@ class Selection:
 
     def _measured(self) -> tuple[Any, Any, Any]:
         """(core table, criteria, temporary directory or None) to measure these rows with:
-        the table and the criteria, or for an explicit row set or replaced columns a
+        the table and the criteria, or for narrowed rows or replaced columns a
         temporary extract (as big as the selection)."""
         if self.criteria is not None and not self._replaced:
             return self._pt, self.criteria, None

@@ -208,7 +208,7 @@ class SelectMixin:
             zero_based=True,
         )
         selection = _engine.select(pt, crit)
-        if selection.count == 0:
+        if selection.count() == 0:
             return None
         if filename is not None:
             _engine.write(pt, selection, crit, filename, "image", overwrite=True)
