@@ -292,9 +292,10 @@ def test_core_decoder_names_the_missing_keyword(single: Path, tmp_path: Path) ->
 
 
 def test_chunked_decode_equals_one_pass(combined: Path) -> None:
+    from pixtab.core.io.table import PixTable
     from pixtab.core.ops.decode import DecodeOptions, iter_decoded
 
-    with pixtab.open(combined) as pt:
+    with PixTable(combined) as pt:  # the core's table (pixtab.open gives the API's)
         opts = DecodeOptions(zero_based=True, sky=True, with_columns=("weight",))
         one = list(iter_decoded(pt, opts))
         many = list(iter_decoded(pt, opts, 3, 14_000, chunk_rows=997))
