@@ -11,7 +11,7 @@ from astropy.io import fits
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import pixtab
+from pixtab.core.io.table import PixTable as CoreTable  # the core's table (pixtab.open gives the API's)
 from pixtab.core.format import origin as org
 from pixtab.core.fits.atomic import atomic_output, check_output
 from pixtab.core.format.exposures import ExposureMap
@@ -36,7 +36,7 @@ def _astropy_column(path: Path, name: str) -> np.ndarray:
 @pytest.mark.conformance
 @pytest.mark.parametrize("path", ALL_FILES, ids=[p.name for p in ALL_FILES])
 def test_reader_matches_astropy_bit_for_bit(path: Path) -> None:
-    with pixtab.open(path) as pt:
+    with CoreTable(path) as pt:
         data = pt.read(None)
         for name, values in data.items():
             ref = _astropy_column(path, name).astype(values.dtype)
@@ -47,7 +47,7 @@ def test_reader_matches_astropy_bit_for_bit(path: Path) -> None:
 @pytest.mark.parametrize("chunk", [1, 999, 4096, 10**7])
 def test_chunks_tile_the_table(chunk: int) -> None:
     path = conformance_path("pt_drs_combined_bintable.fits")
-    with pixtab.open(path) as pt:
+    with CoreTable(path) as pt:
         whole = pt.read(["lambda", "origin"])
         parts = list(pt.iter_chunks(["lambda", "origin"], chunk_rows=chunk, prefetch=chunk > 1))
         assert parts[0].start == 0 and parts[-1].stop == pt.nrows
@@ -57,7 +57,7 @@ def test_chunks_tile_the_table(chunk: int) -> None:
 
 
 def test_partial_range_and_column_name_case() -> None:
-    with pixtab.open(conformance_path("pt_projected_image.fits")) as pt:
+    with CoreTable(conformance_path("pt_projected_image.fits")) as pt:
         part = pt.read(["LAMBDA"], 100, 250)["lambda"]
         assert np.array_equal(part, pt.read(["lambda"])["lambda"][100:250])
         with pytest.raises(InputError, match="no column 'nope'"):
@@ -65,7 +65,7 @@ def test_partial_range_and_column_name_case() -> None:
 
 
 def test_keywords_of_a_drs_combined_table() -> None:
-    with pixtab.open(conformance_path("pt_drs_combined_image.fits")) as pt:
+    with CoreTable(conformance_path("pt_drs_combined_image.fits")) as pt:
         k = pt.keywords
         assert k.exposures == [Exposure(1, 0, 11078), Exposure(2, 11079, 22142), Exposure(3, 22143, 29534)]
         assert k.combined == 3 and k.merged == 2 and k.weighted and k.fluxcal and k.skysub
@@ -100,7 +100,7 @@ def test_origin_test_vectors_from_the_format_doc() -> None:
 def test_ascii_table_layout_is_read(tmp_path: Path) -> None:
     """MPDAF's save_as_ima=False writes an ASCII TABLE; it must be readable."""
     src = conformance_path("pt_single_ifu.fits")
-    with pixtab.open(src) as pt:
+    with CoreTable(src) as pt:
         data = pt.read(None, 0, 500)
         header = pt.primary_header.to_astropy()
         units = {c.name: c.unit for c in pt.columns.values()}
@@ -110,7 +110,7 @@ def test_ascii_table_layout_is_read(tmp_path: Path) -> None:
     ]
     path = tmp_path / "ascii.fits"
     fits.HDUList([fits.PrimaryHDU(header=header), fits.TableHDU.from_columns(cols)]).writeto(path)
-    with pixtab.open(path) as pt:
+    with CoreTable(path) as pt:
         assert pt.layout == "ascii-table" and pt.nrows == 500
         back = pt.read(None)
         assert back["origin"].dtype == np.int64 and np.array_equal(back["origin"], data["origin"])
