@@ -21,8 +21,10 @@ from ..core.io.scan import Scan, Selection
 from ..core.io.selection import Aperture, Criteria, ccd_slices
 from ..core.io.table import PixTable
 from ..core.ops.extract import check_columns, check_selection, write_selection
+from ..core.format.rowset import RowSet
+from ..core.format.skymask import SkyMask, SkyRegions
 
-__all__ = ["Aperture", "Criteria", "PixTable", "Selection", "ccd_slices", "fit", "image", "iter_rows", "narrow", "reconstruct_det", "rows", "select", "spectrum", "write", "write_replaced"]
+__all__ = ["Aperture", "Criteria", "PixTable", "RowSet", "Selection", "SkyMask", "SkyRegions", "ccd_slices", "mask_column", "fit", "image", "iter_rows", "narrow", "reconstruct_det", "rows", "select", "spectrum", "write", "write_replaced"]
 
 
 def select(pt: PixTable, criteria: Criteria, full_scan: bool = False) -> Selection:
@@ -120,3 +122,10 @@ def reconstruct_det(pt: PixTable, path: str, **request: object) -> None:
     plan = survey(pt, req)
     with atomic_output(path, False) as fd:
         write_streamed(fd, pt, plan, pt.columns[req.column].unit)
+
+
+def mask_column(pt: PixTable, maskfile: str) -> np.ndarray:
+    """MPDAF's ``mask_column`` booleans of ``pt`` for a sky mask image (one pass, planned)."""
+    from ..core.ops.maskcol import mask_column as column
+
+    return column(pt, maskfile)

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..core.errors import CriteriaError
 from ..core.format.expr import parse
-from ._engine import Aperture, Criteria, ccd_slices
+from ._engine import Aperture, Criteria, RowSet, SkyMask, SkyRegions, ccd_slices
 
 INT_BOUNDS = {"ifu": (1, 24), "slice": (1, 48), "stack": (1, 4), "exp": (0, 9999)}
 GOOD = "dq == 0"
@@ -85,6 +85,27 @@ def _ints(field: str, value: Any) -> list[int] | None:
     return sorted(set(out))
 
 
+def _rows(rows: Any) -> Any:
+    """``rows=``: a spec as the commands' ``--rows`` ("LO:HI" or a file), ``range``, or a numpy
+    array of row indices or of one boolean per row."""
+    if rows is None:
+        return None
+    if isinstance(rows, str):
+        return RowSet.parse(rows)
+    if isinstance(rows, range) and rows.step == 1:
+        if rows.stop <= rows.start:
+            raise CriteriaError(f"rows {rows} is empty", field="rows")
+        return RowSet(f"{rows.start}:{rows.stop}", rows.start, rows.stop)
+    import numpy as np
+
+    arr = np.asarray(rows)
+    if arr.dtype == bool:
+        return RowSet("mask", flags=arr)
+    if arr.dtype.kind not in "iu" or (arr.size and arr.min() < 0):
+        raise CriteriaError("rows must be row indices (>= 0), booleans, a range or a LO:HI spec", field="rows")
+    return RowSet("indices", indices=np.unique(arr.astype(np.int64)))
+
+
 def _where(where: Any, good: bool) -> tuple[Any, ...]:
     texts = [] if where is None else [where] if isinstance(where, str) else list(where)
     return tuple(parse(t) for t in ([GOOD] if good else []) + texts)
@@ -102,12 +123,18 @@ def build(
     exp: Any = None,
     where: Any = None,
     good: bool = False,
+    rows: Any = None,
+    mask: Any = None,
+    mask_invert: bool = False,
+    region: Any = None,
     any: bool = False,  # noqa: A002 - "any of the criteria"
     zero_based: bool = False,
     slice_numbering: str = "ccd",
 ) -> Criteria:
     """The criteria of ``select(...)`` (see :meth:`pixtab.api.Table.select`)."""
     slices = _ints("slice", slice)
+    if mask_invert and mask is None:
+        raise CriteriaError("mask_invert needs a mask", field="mask_invert")
     return Criteria(
         apertures=_apertures("circle", circle) + _apertures("square", square),
         lambdas=_ranges("lambda", lam),
@@ -121,6 +148,9 @@ def build(
         zero_based=zero_based,
         where=_where(where, good),
         slice_numbering=slice_numbering,
+        sky_mask=SkyMask(str(mask), mask_invert) if mask is not None else None,
+        region=SkyRegions(str(region)) if region is not None else None,
+        rows=_rows(rows),
     )
 
 
@@ -145,6 +175,8 @@ def narrowed(a: Criteria, b: Criteria) -> Criteria | None:
         return a
     if a.method == "or" or b.method == "or" or (a.apertures and b.apertures):
         return None
+    if any(getattr(a, k) is not None and getattr(b, k) is not None for k in ("sky_mask", "region", "rows")):
+        return None
     if (a.xpix or a.ypix or a.where) and (b.xpix or b.ypix or b.where) and a.zero_based != b.zero_based:
         return None
     merged = replace(
@@ -159,6 +191,9 @@ def narrowed(a: Criteria, b: Criteria) -> Criteria | None:
         exps=_common(a.exps, b.exps),
         zero_based=a.zero_based if (a.xpix or a.ypix or a.where) else b.zero_based,
         where=a.where + b.where,
+        sky_mask=a.sky_mask if a.sky_mask is not None else b.sky_mask,
+        region=a.region if a.region is not None else b.region,
+        rows=a.rows if a.rows is not None else b.rows,
     )
     empties = [
         (a.lambdas and b.lambdas and not merged.lambdas),

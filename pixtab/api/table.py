@@ -106,6 +106,9 @@ class Table:
           counts them (``zero_based=True``: MPDAF's), half-open; a list is OR-ed.
         * ``where="dq == 0 and data > 3*sqrt(stat)"``: a row filter (the CLI's ``--where``
           language; dq unsigned); ``good=True`` is ``where="dq == 0"``.
+        * ``mask="sky.fits"`` (``mask_invert=True``: its background), ``region="r.reg"``: sky
+          masks as ``--mask``/``--region``; ``rows``: a ``"LO:HI"`` spec or a file as ``--rows``,
+          a ``range``, or a numpy array of row indices or of one boolean per row.
         * ``full_scan=True``: test every row (no index, no row-order planning).
 
         Raises :class:`pixtab.CriteriaError` for a request that makes no sense.

@@ -7,6 +7,7 @@ README ("Coming from MPDAF").
 """
 
 from . import pixtable
+from .mask import PixTableMask
 from .pixtable import PixTable
 
-__all__ = ["PixTable", "pixtable"]
+__all__ = ["PixTable", "PixTableMask", "pixtable"]

@@ -18,6 +18,7 @@ README's "Coming from MPDAF" section lists every such difference.
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from typing import Any
 
@@ -255,7 +256,24 @@ class PixTable(ColumnsMixin, SelectMixin, DetectorMixin):
         self.primary_header[f"{KEYWORD} {key}"] = val
 
     def mask_column(self, maskfile: Any = None) -> Any:
-        raise NotImplementedError("mask_column (a sky mask image to a row column) is pixtab issue #24; not in this facade yet")
+        """A :class:`PixTableMask`: True for rows whose sky position falls on a pixel != 0 of
+        the sky image ``maskfile`` (rows off the image take the nearest edge pixel, as MPDAF)."""
+        import tempfile
+
+        from ..api import _engine
+        from .mask import PixTableMask
+
+        if isinstance(self._source, CoreColumns) and not self._cols:
+            col = _engine.mask_column(self._source.table, str(maskfile))
+        else:  # an in-memory table: through a temporary file of it
+            with tempfile.TemporaryDirectory(prefix="pixtab-") as tmp:
+                path = os.path.join(tmp, "pixtable.fits")
+                filename, ima = self.filename, self.ima
+                self.write(path)
+                self.filename, self.ima = filename, ima
+                with _engine.PixTable(path) as pt:
+                    col = _engine.mask_column(pt, str(maskfile))
+        return PixTableMask(maskfile=maskfile, maskcol=col, pixtable=self.filename)
 
 
 def _unit(text: str | None, default: u.UnitBase) -> u.UnitBase:

@@ -17,6 +17,7 @@ import pixtab
 from pixtab.cli import cli
 
 import drs
+from skyimages import sky_mask
 
 RA, DEC = 150.1163, 2.2058
 STAR = ["--circle", str(RA), str(DEC), "2", "--lambda", "6000:6100"]
@@ -201,3 +202,32 @@ def test_combined_table_decode_and_exposures(combined: Path, tmp_path: Path) -> 
         sel.write(tmp_path / "e2.fits")
     run("extract", combined, "-o", tmp_path / "cli.fits", "--exp", "2", "--ifu", "11")
     assert (tmp_path / "e2.fits").read_bytes() == (tmp_path / "cli.fits").read_bytes()
+
+
+def test_rows_mask_and_region_criteria_match_the_commands(table: Path, tmp_path: Path) -> None:
+    mask = sky_mask(tmp_path / "mask.fits")
+    region = tmp_path / "r.reg"
+    region.write_text(f"# Region file format: DS9\nfk5\ncircle({RA},{DEC},1.5\")\n")
+    with pixtab.open(table) as pt:
+        n_mask = pt.select(mask=mask).count()
+        n_inv = pt.select(mask=mask, mask_invert=True).count()
+        n_region = pt.select(region=region).count()
+        star = pt.select(circle=(RA, DEC, 2.0))
+        rows = star.rows
+        assert pt.select(rows=rows).count() == rows.size
+        flags = np.zeros(pt.nrows, dtype=bool)
+        flags[rows] = True
+        np.testing.assert_array_equal(pt.select(rows=flags).rows, rows)
+        np.testing.assert_array_equal(pt.select(rows="1000:2000").rows, np.arange(1000, 2000))
+        np.testing.assert_array_equal(pt.select(rows=range(5, 9)).rows, np.arange(5, 9))
+        both = star.select(mask=mask)  # narrowed: one set of criteria
+        assert both.criteria is not None
+        n_both = both.count()
+        with pytest.raises(pixtab.CriteriaError):
+            pt.select(rows="9:3")
+    def count(*args: object) -> int:
+        return int(run("extract", table, "--count", *args))
+    assert n_mask == count("--mask", mask) and n_inv == count("--mask", mask, "--mask-invert")
+    assert 0 < n_mask and 0 < n_inv and n_mask + n_inv <= 400_000  # rows off the image are in neither
+    assert n_region == count("--region", region) > 0
+    assert n_both == count("--circle", RA, DEC, "2", "--mask", mask)

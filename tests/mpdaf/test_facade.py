@@ -16,6 +16,7 @@ from pixtab.mpdaf import PixTable
 
 import drs
 from conftest import conformance_file
+from skyimages import sky_mask
 
 RA, DEC = 150.1163, 2.2058
 
@@ -144,9 +145,29 @@ def test_combined_tables_decode_x_per_exposure(tmp_path: Path) -> None:
         pix.origin2xpix(origin[:10])  # which exposure? the offsets differ between them
 
 
-def test_mask_column_is_issue_24(table: Path) -> None:
-    with pytest.raises(NotImplementedError, match="#24"):
-        PixTable(str(table)).mask_column("mask.fits")
+def test_mask_column(table: Path, tmp_path: Path) -> None:
+    from pixtab.mpdaf import PixTableMask
+
+    mask = sky_mask(tmp_path / "mask.fits")
+    pix = PixTable(str(table))
+    m = pix.mask_column(str(mask))
+    assert m.maskcol.dtype == bool and m.maskcol.shape == (pix.nrows,) and 0 < m.maskcol.sum() < pix.nrows
+    mem = pix.extract(ifu=[12, 13])  # an in-memory copy: same answer
+    np.testing.assert_array_equal(mem.mask_column(str(mask)).maskcol, m.maskcol)
+    assert mem.filename is None
+    m.write(str(tmp_path / "m.fits"))
+    back = PixTableMask(str(tmp_path / "m.fits"))
+    np.testing.assert_array_equal(back.maskcol, m.maskcol)
+    assert (back.maskfile, back.pixtable) == ("mask.fits", "t.fits")
+    sub = pix.extract_from_mask(m.maskcol)
+    assert sub.nrows == m.maskcol.sum()
+    try:
+        if not hasattr(np, "NaN"):
+            np.NaN = np.nan  # type: ignore[attr-defined]
+        from mpdaf.drs import PixTable as MpdafPixTable
+    except ImportError:
+        return
+    np.testing.assert_array_equal(MpdafPixTable(str(table)).mask_column(str(mask)).maskcol, m.maskcol)
 
 
 def test_detector_image_without_mpdaf(table: Path, monkeypatch: pytest.MonkeyPatch) -> None:
