@@ -34,7 +34,7 @@ class Table:
     nrows = property(lambda self: self._pt.nrows)
     layout = property(lambda self: self._pt.layout)
     columns = property(lambda self: self._pt.columns)
-    primary_header = property(lambda self: self._pt.primary_header)
+    primary_header = property(lambda self: self._pt.primary_header.to_astropy(), doc="The primary header (an astropy Header, a copy).")
     keywords = property(lambda self: self._pt.keywords)
     centre = property(lambda self: self._pt.centre)
     flat_field = property(lambda self: self._pt.flat_field)

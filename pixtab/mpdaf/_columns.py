@@ -43,7 +43,7 @@ class CoreColumns:
         weakref.finalize(self, self.table.close)  # the table's descriptor goes with this object
         self.path = self.table.path
         self.nrows = self.table.nrows
-        self.header = self.table.primary_header.copy()
+        self.header = self.table.primary_header.to_astropy()  # MPDAF's type (a copy)
         self.ima = self.table.layout == "image"
         self.units = {name: c.unit for name, c in self.table.columns.items()}
 

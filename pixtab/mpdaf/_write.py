@@ -20,6 +20,7 @@ from astropy.io import fits
 
 from ..core.fits.atomic import atomic_output
 from ..core.fits.hdu import ColumnSpec, HDUCopy
+from ..core.fits.header import Header as FitsHeader
 from ..core.format import keywords as kwmod
 from ..core.format.exposures import ExposureMap
 from ..core.format.limits import LimitsAccumulator, finish_limits, reserve_limits
@@ -101,7 +102,7 @@ def write_table(
         raise ValueError("a pixel table with no rows cannot be written (the pipeline cannot save one)")
     if not len(header) or header.cards[0].keyword != "SIMPLE":  # a header built in memory
         header = fits.PrimaryHDU(header=header.copy()).header
-    hdr = primary_header_for(header)
+    hdr = primary_header_for(FitsHeader.fromstring(header.tostring()))  # the writer's own header type
     reserve_limits(hdr, True)
     acc = LimitsAccumulator()
     with atomic_output(path, overwrite=True) as fd:
