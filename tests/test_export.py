@@ -279,7 +279,7 @@ def test_export_of_an_ascii_table_is_not_rebuilt(tmp_path: Path) -> None:
 
     src = conformance_path("pt_single_ifu.fits")
     with pixtab.open(src) as pt:
-        arrays, header = pt.read(None, 0, 300), pt.primary_header.to_astropy()
+        arrays, header = pt.read(None, 0, 300), pt.primary_header  # an astropy Header (API)
     cols = [fits.Column(n, "I11" if a.dtype.kind in "iu" else "E16.9", array=a) for n, a in arrays.items()]  # dq: uint32
     fits.HDUList([fits.PrimaryHDU(header=header), fits.TableHDU.from_columns(cols)]).writeto(tmp_path / "a.fits")
     export(tmp_path / "a.fits", tmp_path / "a.parquet")
