@@ -16,14 +16,57 @@ facade/MPDAF time, facade/CLI time, facade/MPDAF peak RSS.
 from __future__ import annotations
 
 import argparse
+import os
+import platform
 import subprocess
 import sys
 import tempfile
+import threading
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-from run import PY, Sample, have_mpdaf, machine, run, warm  # noqa: E402
+PY = sys.executable
+
+
+@dataclass
+class Sample:
+    seconds: float
+    rss_mb: float
+    ok: bool
+    note: str = ""
+
+
+def run(cmd: list[str], timeout: float) -> Sample:
+    """``cmd`` in its own process: wall time and the child's peak RSS (wait4)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    timer = threading.Timer(timeout, proc.kill)
+    timer.start()
+    stderr = proc.stderr.read() if proc.stderr else ""
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - t0
+    timer.cancel()
+    code = os.waitstatus_to_exitcode(status)
+    note = "" if code == 0 else f"exit {code}: {(stderr.strip().splitlines() or ['?'])[-1][:100]}"
+    return Sample(elapsed, usage.ru_maxrss / 1024, code == 0, note)
+
+
+def warm(path: Path) -> None:
+    """Read the file once so the timed run starts with a warm page cache."""
+    with open(path, "rb") as f:
+        while f.read(1 << 24):
+            pass
+
+
+def have_mpdaf() -> bool:
+    return subprocess.run([PY, "-c", "import mpdaf"], capture_output=True).returncode == 0
+
+
+def machine() -> str:
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (f"{platform.node()} {platform.machine()}, {os.cpu_count()} cores, {mem:.0f} GiB, "
+            f"load {os.getloadavg()[0]:.2f} at the end, Python {platform.python_version()}")
 
 RA, DEC = 150.1163, 2.2058
 NAN_SHIM = "import numpy; numpy.NaN = numpy.nan\n"  # MPDAF 3.6 imports need it under numpy 2
