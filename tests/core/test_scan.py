@@ -75,7 +75,7 @@ def test_everything_reads_nothing(table: Path) -> None:
 def test_copy_reads_the_rows_asked_for(simulated, idx: list[int], start: int, span: int) -> None:
     with PixTable(simulated(rows=20_000, ifus=[12])) as pt:
         chunks = [ChunkSelection.of(0, 10_000, np.array(idx, dtype=np.int64)), ChunkSelection(10_000, 20_000, 10_000, "all")]
-        sel = Selection(pt.nrows, chunks, {0: len(idx) + 10_000}, Scan(pt).select().exposures, pt)
+        sel = Selection(pt.nrows, chunks, {0: len(idx) + 10_000}, Scan(pt).select().exposures, Scan(pt))
         want = sel.rows[(sel.rows >= start) & (sel.rows < start + span)]
         scan = Scan(pt, chunk_rows=777)
         got = list(scan.copy(sel, ["origin"], start, start + span))

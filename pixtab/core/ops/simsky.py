@@ -9,13 +9,11 @@ wavelength as seeing does).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from .simulate import SimulationSpec
 
 SPAXEL = 0.2  # arcsec per field pixel (WFM)
 LAMBDA_REF = 7000.0  # Angstrom where an injected source has its nominal FWHM
@@ -51,6 +49,19 @@ class Source:
     peak: float
 
 
+class SkySpec(Protocol):
+    """What the sky model reads of a simulation's spec (``simulate.SimulationSpec`` has it)."""
+
+    ra: float
+    dec: float
+    seed: int
+    wcs: str
+    sources: Sequence[Source]
+    profile: str
+    beta: float
+    seeing_slope: float
+
+
 #: FWHM (arcsec) of the default sources, at every wavelength
 DEFAULT_FWHM = 0.8
 
@@ -64,7 +75,7 @@ def _default_offsets(seed: int) -> np.ndarray:
     return sources
 
 
-def default_sources(spec: "SimulationSpec") -> list[Source]:
+def default_sources(spec: "SkySpec") -> list[Source]:
     """The default sources as Sources (RA/Dec of their offsets about the pointing), for the header."""
     out = []
     for x, y, peak in _default_offsets(spec.seed):
@@ -73,7 +84,7 @@ def default_sources(spec: "SimulationSpec") -> list[Source]:
     return out
 
 
-def source_cards(spec: "SimulationSpec") -> list[tuple[str, object, str]]:
+def source_cards(spec: "SkySpec") -> list[tuple[str, object, str]]:
     """Header cards recording every source of a simulation, the default ones too."""
     cards: list[tuple[str, object, str]] = []
     for i, src in enumerate(spec.sources or default_sources(spec), 1):
@@ -103,7 +114,7 @@ def _offsets_to_sky(ra0: float, dec0: float, x: float, y: float) -> tuple[float,
 class SkyModel:
     """Tangent-plane positions (arcsec, x to the east) to table coordinates."""
 
-    def __init__(self, spec: "SimulationSpec") -> None:
+    def __init__(self, spec: "SkySpec") -> None:
         self.spec = spec
         self.d0 = math.radians(spec.dec)
         self.sources = _default_offsets(spec.seed)

@@ -130,7 +130,7 @@ class Scan:
         indexing = self._indexing()
         chunk_rows = self.tuning.chunk_rows
         if sel is None and indexing is None and within is None:
-            return Selection.everything(pt, chunk_rows)
+            return Selection.everything(pt, chunk_rows, self)
         selector = sel or Selector(pt, Criteria())
         if within is not None:
             layout = [(c.start, c.stop) for c in within.chunks]
@@ -167,7 +167,7 @@ class Scan:
         if indexing:
             indexing.finish()
         chunks = [found.get(a) or ChunkSelection(a, b, 0, "none") for a, b in layout]
-        return Selection(pt.nrows, chunks, per_exp, selector.exposures, pt)
+        return Selection(pt.nrows, chunks, per_exp, selector.exposures, self)
 
     def select_many(self, many: ManySelector, plan: Plan, phase: str = "select") -> list[Selection]:
         """One pass: a selection for each of ``many``'s selectors, reading the ranges of ``plan``."""
@@ -201,7 +201,11 @@ class Scan:
         # one empty chunk per span, shared by every selection (a hundred sources of a big
         # table would otherwise make millions of them; chunks are never changed)
         empty = [ChunkSelection(a, b, 0, "none") for a, b in layout]
-        return [Selection(pt.nrows, [f.get(a, g) for (a, _), g in zip(layout, empty)], e, exposures, pt) for f, e in zip(found, per_exp)]
+        return [Selection(pt.nrows, [f.get(a, g) for (a, _), g in zip(layout, empty)], e, exposures, self) for f, e in zip(found, per_exp)]
+
+    def narrow(self, selection: Selection, criteria: Criteria) -> Selection:
+        """The rows of ``selection`` that also meet ``criteria`` (a pass over its chunks with rows)."""
+        return Scan(self.pt, criteria, self.options, self.progress).select(within=selection)
 
     # -- copy ----------------------------------------------------------------------
 

@@ -16,16 +16,26 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import numpy as np
 
 from ...format.exposures import ExposureMap
+from ..selection import Criteria
+from ..table import PixTable
 from .tuning import COPY_BLOCK_SHIFT
 
-if TYPE_CHECKING:
-    from ..selection import Criteria
-    from ..table import PixTable
+Columns = Iterator[tuple[np.ndarray | range, dict[str, np.ndarray]]]
+
+
+class Passes(Protocol):
+    """The passes a selection reads through (:class:`~.engine.Scan` is one)."""
+
+    pt: PixTable
+
+    def copy(self, selection: Any, names: Sequence[str], start: int = 0, stop: int | None = None) -> Columns: ...
+
+    def narrow(self, selection: Any, criteria: Criteria) -> Any: ...
 
 
 @dataclass
@@ -94,18 +104,23 @@ class Selection:
     """The rows of one table that meet some criteria (see the module docstring for memory).
 
     ``chunks`` cover the table in order; ``per_exposure`` counts the selected rows
-    of each exposure number (0: a single-exposure table). ``table`` is the table
-    selected from (needed by :meth:`iter_columns` and :meth:`narrow`).
+    of each exposure number (0: a single-exposure table). ``passes`` reads the
+    table selected from (needed by :meth:`iter_columns` and :meth:`narrow`).
     """
 
     nrows: int
     chunks: list[ChunkSelection]
     per_exposure: dict[int, int]
     exposures: ExposureMap
-    table: "PixTable | None" = field(default=None, repr=False, compare=False)
+    passes: Passes | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def table(self) -> PixTable | None:
+        """The table selected from."""
+        return self.passes.pt if self.passes is not None else None
 
     @classmethod
-    def everything(cls, pt: "PixTable", chunk_rows: int) -> "Selection":
+    def everything(cls, pt: PixTable, chunk_rows: int, passes: Passes | None = None) -> "Selection":
         """Every row of ``pt`` (nothing read)."""
         exposures = ExposureMap(pt.keywords.exposures, pt.nrows)
         chunks = [ChunkSelection(a, min(a + chunk_rows, pt.nrows), min(chunk_rows, pt.nrows - a), "all")
@@ -113,7 +128,7 @@ class Selection:
         per_exp = {e: 0 for e in exposures.numbers}
         for a, b, e in exposures.runs(0, pt.nrows):
             per_exp[e] = per_exp.get(e, 0) + b - a
-        return cls(pt.nrows, chunks, per_exp, exposures, pt)
+        return cls(pt.nrows, chunks, per_exp, exposures, passes)
 
     def count(self) -> int:
         """Number of selected rows (nothing read, nothing materialised)."""
@@ -156,18 +171,14 @@ class Selection:
                 total += int(np.count_nonzero((idx >= start) & (idx < stop)))
         return total
 
-    def iter_columns(self, names: Sequence[str], start: int = 0, stop: int | None = None) -> Iterator[tuple[np.ndarray | range, dict[str, np.ndarray]]]:
+    def iter_columns(self, names: Sequence[str], start: int = 0, stop: int | None = None) -> Columns:
         """``(rows, arrays)`` chunk by chunk: the table rows and the named columns at the
         selected rows of ``start..stop-1``; only the blocks holding selected rows are read."""
-        from .engine import Scan
+        yield from self._passes().copy(self, names, start, stop)
 
-        yield from Scan(self._table()).copy(self, names, start, stop)
-
-    def narrow(self, criteria: "Criteria") -> "Selection":
+    def narrow(self, criteria: Criteria) -> "Selection":
         """The rows of this selection that also meet ``criteria`` (reads only chunks with rows)."""
-        from .engine import Scan
-
-        return Scan(self._table(), criteria).select(within=self)
+        return self._passes().narrow(self, criteria)  # type: ignore[no-any-return]
 
     def union(self, others: "Sequence[Selection]") -> "Selection":
         """The rows in this selection or any of ``others`` (same table, same chunks)."""
@@ -176,9 +187,9 @@ class Selection:
             parts = [s.chunks[i].indices() for s in (self, *others) if s.chunks[i].count]
             idx = unique_ints(np.concatenate(parts)) if parts else np.empty(0, np.int64)
             chunks.append(ChunkSelection.of(cs.start, cs.stop, idx))
-        return Selection(self.nrows, chunks, {}, self.exposures, self.table)
+        return Selection(self.nrows, chunks, {}, self.exposures, self.passes)
 
-    def _table(self) -> "PixTable":
-        if self.table is None:
+    def _passes(self) -> Passes:
+        if self.passes is None:
             raise ValueError("this selection is not tied to a table")
-        return self.table
+        return self.passes
