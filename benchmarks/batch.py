@@ -70,7 +70,7 @@ def main() -> None:
     names = [f"exp{k:02d}_{a.rows}.fits" for k in range(a.files)]
     for name in names:
         if not (a.workdir / name).exists():
-            subprocess.run([*PIXTAB, "-q", "simulate", name, "--rows", a.rows, "--seed", str(names.index(name))],
+            subprocess.run([*PIXTAB, "-q", "simulate", name, "--nrows", a.rows, "--seed", str(names.index(name))],
                            cwd=a.workdir, check=True)
     for name in names:  # warm the page cache
         subprocess.run(["cat", name], cwd=a.workdir, stdout=subprocess.DEVNULL, check=True)

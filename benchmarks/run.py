@@ -147,7 +147,7 @@ def warm(*paths: Path) -> None:
 def simulate(path: Path, rows: int) -> Path:
     if not path.exists():
         print(f"simulating {path} ...", file=sys.stderr)
-        subprocess.run([PY, "-m", "pixtab", "-q", "simulate", str(path), "--rows", str(rows), "--source", RA, DEC, "0.8", "100"],
+        subprocess.run([PY, "-m", "pixtab", "-q", "simulate", str(path), "--nrows", str(rows), "--source", RA, DEC, "0.8", "100"],
                        check=True)
     return path
 

@@ -130,7 +130,7 @@ def simulate(workdir: Path, rows: int) -> dict[str, Path]:
         path = workdir / f"scan_{rows:.0e}_{label}.fits".replace("+", "")
         if not path.exists():
             print(f"simulating {path} ...", file=sys.stderr)
-            subprocess.run([PY, "-m", "pixtab", "-q", "simulate", str(path), "--rows", str(rows), *extra],
+            subprocess.run([PY, "-m", "pixtab", "-q", "simulate", str(path), "--nrows", str(rows), *extra],
                            check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
         out[label] = path
     return out

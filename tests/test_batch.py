@@ -31,9 +31,9 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A directory with three small tables, one bad file and a bigger table (slow enough to interrupt)."""
     d = tmp_path_factory.mktemp("batch")
     for name, rows, extra in (("a.fits", "3e4", []), ("b.fits", "2e4", ["--layout", "table"]), ("c.fits", "1e4", ["--exposures", "2"])):
-        assert run(["-q", "simulate", name, "--rows", rows, *extra], d).returncode == 0
+        assert run(["-q", "simulate", name, "--nrows", rows, *extra], d).returncode == 0
     (d / "bad.fits").write_bytes(b"not a FITS file\n" * 10)
-    assert run(["-q", "simulate", "big1.fits", "--rows", "1e7"], d).returncode == 0
+    assert run(["-q", "simulate", "big1.fits", "--nrows", "1e7"], d).returncode == 0
     for name in ("big2.fits", "big3.fits"):
         os.link(d / "big1.fits", d / name)
     return d

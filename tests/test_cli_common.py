@@ -48,24 +48,24 @@ def test_verbose_and_quiet_are_counted(args: list[str], verbose: int, quiet: int
     [([], logging.INFO), (["-v"], logging.DEBUG), (["-vv"], logging.DEBUG), (["-q"], logging.WARNING), (["-qq"], logging.ERROR), (["-v", "-q"], logging.WARNING)],
 )
 def test_verbosity_sets_the_log_level(args: list[str], level: int, tables: tuple[Path, Path]) -> None:
-    result = CliRunner().invoke(cli, [*args, "info", "--nrows", str(tables[0])], catch_exceptions=False)
+    result = CliRunner().invoke(cli, [*args, "info", "--get", "nrows", str(tables[0])], catch_exceptions=False)
     assert (result.exit_code, result.stdout) == (0, "1500\n")
     assert logging.getLogger("pixtab").level == level
 
 
 def test_quiet_silences_info_but_not_data(tmp_path: Path) -> None:
     out = tmp_path / "s.fits"
-    loud = CliRunner().invoke(cli, ["simulate", str(out), "--rows", "500", "--ifus", "1"], catch_exceptions=False)
+    loud = CliRunner().invoke(cli, ["simulate", str(out), "--nrows", "500", "--ifus", "1"], catch_exceptions=False)
     assert (loud.exit_code, loud.stdout, loud.stderr) == (0, "", f"wrote {out} (500 rows, image layout, positioned)\n")
-    quiet = CliRunner().invoke(cli, ["-q", "simulate", str(out), "--rows", "500", "--ifus", "1", "--overwrite"], catch_exceptions=False)
+    quiet = CliRunner().invoke(cli, ["-q", "simulate", str(out), "--nrows", "500", "--ifus", "1", "--overwrite"], catch_exceptions=False)
     assert (quiet.exit_code, quiet.stdout, quiet.stderr) == (0, "", "")
-    data = CliRunner().invoke(cli, ["-qq", "info", "--nrows", str(out)], catch_exceptions=False)
+    data = CliRunner().invoke(cli, ["-qq", "info", "--get", "nrows", str(out)], catch_exceptions=False)
     assert (data.exit_code, data.stdout, data.stderr) == (0, "500\n", "")
 
 
 def test_quiet_from_the_environment(tmp_path: Path) -> None:
     out = tmp_path / "s.fits"
-    result = CliRunner(env={"PIXTAB_QUIET": "1"}).invoke(cli, ["simulate", str(out), "--rows", "500", "--ifus", "1"], catch_exceptions=False)
+    result = CliRunner(env={"PIXTAB_QUIET": "1"}).invoke(cli, ["simulate", str(out), "--nrows", "500", "--ifus", "1"], catch_exceptions=False)
     assert (result.exit_code, result.stderr) == (0, "")
 
 
@@ -99,9 +99,9 @@ def test_traceback_reraises_the_original(tmp_path: Path, args: list[str], env: d
 
 
 def test_criteria_error_is_a_usage_error(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli, ["simulate", str(tmp_path / "x.fits"), "--rows", "1e12", "--ifus", "1"])
+    result = CliRunner().invoke(cli, ["simulate", str(tmp_path / "x.fits"), "--nrows", "1e12", "--ifus", "1"])
     assert (result.exit_code, result.stdout) == (2, "")
-    assert result.stderr.endswith("Error: --rows: 1000000000000 rows: exceeds what 1 IFU(s) x 1 exposure(s) hold (15000576)\n")
+    assert result.stderr.endswith("Error: --nrows: 1000000000000 rows: exceeds what 1 IFU(s) x 1 exposure(s) hold (15000576)\n")
     assert not (tmp_path / "x.fits").exists()
 
 
@@ -166,7 +166,7 @@ def test_many_inputs_carry_on_past_a_bad_one(tables: tuple[Path, Path], bad: Pat
 
 def test_many_inputs_all_bad(tmp_path: Path, bad: Path) -> None:
     missing = tmp_path / "missing.fits"
-    result = CliRunner().invoke(cli, ["info", "--nrows", str(bad), str(missing)], catch_exceptions=False)
+    result = CliRunner().invoke(cli, ["info", "--get", "nrows", str(bad), str(missing)], catch_exceptions=False)
     assert (result.exit_code, result.stdout) == (1, "")
     assert result.stderr.splitlines()[-1] == f"Error: 2 of 2 inputs failed: {bad}, {missing}"
 
@@ -195,7 +195,7 @@ def test_main_exits_130_when_an_interrupt_was_swallowed(monkeypatch, tmp_path, c
     monkeypatch.setattr(atomic, "_INTERRUPTED", signal.SIGINT)
     out = tmp_path / "s.fits"
     with pytest.raises(SystemExit) as info:
-        main(["simulate", str(out), "--rows", "100"])
+        main(["simulate", str(out), "--nrows", "100"])
     assert info.value.code == 130
     assert capsys.readouterr().err.endswith("Interrupted.\n")
     assert list(tmp_path.iterdir()) == []

@@ -612,7 +612,7 @@ def test_pipeline_loads_the_output(combined: Ref, tmp_path: Path, layout: str) -
 def test_extension_with_cut_padding_is_written_whole(tmp_path) -> None:
     """An input whose last extension lost its final padding still gives a well-formed output."""
     src = tmp_path / "ff.fits"
-    assert CliRunner().invoke(cli, ["simulate", str(src), "--rows", "5000", "--ifus", "3", "--flat-field"]).exit_code == 0
+    assert CliRunner().invoke(cli, ["simulate", str(src), "--nrows", "5000", "--ifus", "3", "--flat-field"]).exit_code == 0
     with PixTable(src) as pt:
         last = pt.extra_hdus[-1]
     cut = tmp_path / "cut.fits"

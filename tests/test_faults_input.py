@@ -279,7 +279,7 @@ def test_bad_input_is_one_error_line(case: str, base: dict[str, Path], tmp_path:
     assert result.exit_code == 1, (result.stdout, result.stderr)
     assert_one_line_error(result.stdout, result.stderr, path, *fragments)
     # --json and --stats fail the same way, before any output.
-    for flags in (["--json"], ["--stats", "--json"], ["--nrows"]):
+    for flags in (["--json"], ["--stats", "--json"], ["--get", "nrows"]):
         again = info(*flags, str(path))
         assert (again.exit_code, again.stdout, again.stderr) == (1, "", result.stderr), flags
 
@@ -315,7 +315,7 @@ def test_non_ascii_card_is_one_error_line(base: dict[str, Path], tmp_path: Path)
 def test_several_inputs_keep_going(base: dict[str, Path], tmp_path: Path) -> None:
     """A bad input among good ones: the good ones are described, then exit 1 (fitscheck's rule)."""
     bad = _no_extname(base, tmp_path)
-    result = info("--nrows", str(base["image"]), str(bad), str(base["table"]))
+    result = info("--get", "nrows", str(base["image"]), str(bad), str(base["table"]))
     assert result.exit_code == 1
     assert result.stdout == f"{base['image']}: {ROWS}\n{base['table']}: {ROWS}\n"  # several inputs: named
     assert result.stderr.splitlines() == [
@@ -337,7 +337,7 @@ def test_unknown_image_column_is_carried(base: dict[str, Path], tmp_path: Path) 
     result = info("--json", "--stats", str(path))
     assert (result.exit_code, result.stderr) == (0, "")
     got = json.loads(result.stdout)
-    assert info("--columns", str(path)).stdout == "xpos,ypos,lambda,data,skyfrac,dq,stat,origin\n"
+    assert info("--get", "columns", str(path)).stdout == "xpos,ypos,lambda,data,skyfrac,dq,stat,origin\n"
     assert got["columns"]["skyfrac"] == {"dtype": "float32", "unit": "count"}
     assert got["stats"]["columns"]["skyfrac"] == {"min": 0.0, "max": float(ROWS - 1), "nan": 0, "inf": 0}
 
@@ -352,7 +352,7 @@ def test_unknown_table_columns_carried_or_warned(base: dict[str, Path], tmp_path
     assert result.exit_code == 0
     assert result.stderr == f"pixtab: warning: {path}: column 'spectrum' (TFORM 3E) is not a scalar number; it is ignored\n"
     got = json.loads(result.stdout)
-    assert info("--columns", str(path)).stdout == "xpos,ypos,lambda,data,dq,stat,origin,skyfrac\n"
+    assert info("--get", "columns", str(path)).stdout == "xpos,ypos,lambda,data,dq,stat,origin,skyfrac\n"
     assert got["columns"]["skyfrac"] == {"dtype": "float32", "unit": None}
 
 
@@ -505,7 +505,7 @@ def test_zero_row_table_is_described(layout: str, base: dict[str, Path], tmp_pat
     assert st["columns"]["xpos"] == {"min": None, "max": None, "nan": 0, "inf": 0}
     assert set(st["limits"].values()) == {None}
     assert st["ifus"] == {} and st["dq_nonzero_fraction"] == 0.0
-    assert info("--nrows", str(path)).stdout == "0\n"
+    assert info("--get", "nrows", str(path)).stdout == "0\n"
     with fits.open(path) as hdul:  # astropy agrees the file is valid
         hdul.verify("exception")
         assert hdul[1].header["NAXIS2"] == 0
@@ -591,7 +591,7 @@ def test_cut_in_final_padding_is_read_with_a_warning(base: dict[str, Path], tmp_
     last = _hdu(base["image"], -1)
     path = tmp_path / "shortpad.fits"
     path.write_bytes(blob[: last.data_offset + last.data_size + 10])
-    result = info("--nrows", str(path))
+    result = info("--get", "nrows", str(path))
     assert result.exit_code == 0
     assert result.stdout == f"{ROWS}\n"
     missing = 2880 - (last.data_size + 10) % 2880
@@ -604,7 +604,7 @@ def test_weighted_table_without_weight_column_warns(base: dict[str, Path], tmp_p
     weight = next(h for h in (_hdu(base["image2"], i) for i in range(1, 9)) if h.extname == "weight")
     path = tmp_path / "noweight.fits"
     path.write_bytes(blob[: weight.header_offset])
-    result = info("--columns", str(path))
+    result = info("--get", "columns", str(path))
     assert result.exit_code == 0
     assert result.stdout == "xpos,ypos,lambda,data,dq,stat,origin\n"
     assert result.stderr == f"pixtab: warning: {path}: keyword 'ESO DRS MUSE PIXTABLE WEIGHTED' is T but there is no weight column\n"

@@ -48,7 +48,7 @@ def test_good_templates_still_work(table: Path, tmp_path: Path) -> None:
 
 
 WRITERS = {
-    "simulate": lambda src, out: ["simulate", out, "--rows", "200"],
+    "simulate": lambda src, out: ["simulate", out, "--nrows", "200"],
     "extract": lambda src, out: ["extract", src, "-o", out, "--ifu", "3"],
     "convert": lambda src, out: ["convert", src, "-o", out],
     "decode-origin": lambda src, out: ["decode-origin", src, "-o", out],

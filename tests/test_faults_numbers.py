@@ -13,7 +13,7 @@ from conftest_faults import make_table, run_pixtab
 @pytest.mark.parametrize(
     "args",
     [
-        ["--rows", "nan"], ["--rows", "inf"], ["--rows", "-inf"], ["--rows", "1e400"], ["--rows", "0x10"],
+        ["--nrows", "nan"], ["--nrows", "inf"], ["--nrows", "-inf"], ["--nrows", "1e400"], ["--nrows", "0x10"],
         ["--ifus", "1-99999999999999"], ["--ifus", "0-3"], ["--ifus", "99999999999999999999999"],
         ["--seed", "-1"], ["--ra", "nan"], ["--ra", "inf"], ["--ra", "360"], ["--dec", "nan"], ["--dec", "inf"],
         ["--exposures", "1e9"], ["--source", "nan", "2", "1", "100"], ["--source", "150", "2", "inf", "100"],
@@ -64,5 +64,5 @@ def test_many_exposures_simulate_quickly(tmp_path: Path) -> None:
     header = build_header(SimulationSpec(rows=200_000, exposures=40))
     assert time.monotonic() - t0 < 5
     assert sum(1 for k in header if k.endswith("XOFFSET")) == 40 * 24 * 48
-    run = run_pixtab(["simulate", str(tmp_path / "s.fits"), "--rows", "2e5", "--exposures", "40"], timeout=90)
+    run = run_pixtab(["simulate", str(tmp_path / "s.fits"), "--nrows", "2e5", "--exposures", "40"], timeout=90)
     assert run.returncode == 0, run.stderr

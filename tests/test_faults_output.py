@@ -29,7 +29,7 @@ from pixtab.core.errors import OutputError
 
 from conftest_faults import REPO, assert_one_line_error, pixtab_cmd, run_pixtab, sha256, temporaries
 
-SIM = ["--rows", "2e5", "--ifus", "1-4"]
+SIM = ["--nrows", "2e5", "--ifus", "1-4"]
 
 
 def simulate(*args: str):
@@ -50,7 +50,7 @@ def refs(tmp_path_factory: pytest.TempPathFactory) -> dict[int, str]:
 
 
 def _valid_table(path: Path, rows: int = 200_000) -> None:
-    result = CliRunner().invoke(cli, ["info", "--nrows", str(path)], catch_exceptions=False)
+    result = CliRunner().invoke(cli, ["info", "--get", "nrows", str(path)], catch_exceptions=False)
     assert (result.exit_code, result.stdout) == (0, f"{rows}\n"), result.stderr
 
 
@@ -91,7 +91,7 @@ def test_write_error_mid_table(code: int, reason: str, layout: str, tmp_path: Pa
 
     monkeypatch.setattr(os, "pwrite", failing_pwrite)
     out = tmp_path / "full.fits"
-    result = CliRunner().invoke(cli, ["simulate", str(out), "--layout", layout, "--rows", "3e5", "--exposures", "2"])
+    result = CliRunner().invoke(cli, ["simulate", str(out), "--layout", layout, "--nrows", "3e5", "--exposures", "2"])
     monkeypatch.setattr(os, "pwrite", real)
     assert big["failed"]
     assert result.exit_code == 1
@@ -107,7 +107,7 @@ def test_fsync_failure_is_a_write_error(tmp_path: Path, monkeypatch: pytest.Monk
 
     monkeypatch.setattr(os, "fsync", failing_fsync)
     out = tmp_path / "late.fits"
-    result = CliRunner().invoke(cli, ["simulate", str(out), "--rows", "1000"])
+    result = CliRunner().invoke(cli, ["simulate", str(out), "--nrows", "1000"])
     assert result.exit_code == 1
     assert_one_line_error(result.stdout, result.stderr, out, "write failed: no space left on device")
     assert list(tmp_path.iterdir()) == []
@@ -129,7 +129,7 @@ def test_read_only_output_directory(tmp_path: Path) -> None:
     try:
         preexec = _drop_dac_override if os.geteuid() == 0 else None
         try:
-            proc = run_pixtab(["simulate", str(out), "--rows", "1000"], preexec_fn=preexec)
+            proc = run_pixtab(["simulate", str(out), "--nrows", "1000"], preexec_fn=preexec)
         except subprocess.SubprocessError as exc:  # no CAP_SETPCAP: cannot make root obey modes
             pytest.skip(f"cannot drop root's file capabilities: {exc}")
         assert proc.returncode == 1, proc.stderr
@@ -170,7 +170,7 @@ def test_existing_output_needs_overwrite(tmp_path: Path, refs: dict[int, str]) -
 def test_existing_output_in_a_real_process(tmp_path: Path) -> None:
     out = tmp_path / "t.fits"
     out.write_bytes(b"precious")
-    proc = run_pixtab(["simulate", str(out), "--rows", "100"])
+    proc = run_pixtab(["simulate", str(out), "--nrows", "100"])
     assert proc.returncode == 1
     assert_one_line_error(proc.stdout, proc.stderr, out, "--overwrite")
     assert out.read_bytes() == b"precious"
@@ -178,7 +178,7 @@ def test_existing_output_in_a_real_process(tmp_path: Path) -> None:
 
 def test_output_in_missing_directory(tmp_path: Path) -> None:
     out = tmp_path / "missing" / "t.fits"
-    result = CliRunner().invoke(cli, ["simulate", str(out), "--rows", "100"])
+    result = CliRunner().invoke(cli, ["simulate", str(out), "--nrows", "100"])
     assert result.exit_code == 1
     assert_one_line_error(result.stdout, result.stderr, out, f"directory {out.parent} does not exist")
     assert list(tmp_path.iterdir()) == []
@@ -186,7 +186,7 @@ def test_output_in_missing_directory(tmp_path: Path) -> None:
 
 def test_output_is_a_directory_is_a_usage_error(tmp_path: Path) -> None:
     """click.Path(dir_okay=False) rejects it before any work: exit 2 naming OUTPUT."""
-    result = CliRunner().invoke(cli, ["simulate", str(tmp_path), "--rows", "100"])
+    result = CliRunner().invoke(cli, ["simulate", str(tmp_path), "--nrows", "100"])
     assert result.exit_code == 2
     assert result.stdout == ""
     assert f"Invalid value for 'OUTPUT': File '{tmp_path}' is a directory." in result.stderr
@@ -214,7 +214,7 @@ def test_output_equal_to_input_is_refused(tmp_path: Path) -> None:
 def _start_big_write(out: Path, argv: list[str] | None = None) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if k != "PIXTAB_DEBUG"}
     return subprocess.Popen(
-        pixtab_cmd(*(argv or ["simulate", str(out), "--rows", "3e7"])),
+        pixtab_cmd(*(argv or ["simulate", str(out), "--nrows", "3e7"])),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -31,7 +31,7 @@ def _writers(src: Path, out: str) -> dict[str, list[str]]:
     return {
         "extract": ["extract", str(src), "-o", out, "--ifu", "3"],
         "convert": ["convert", str(src), "-o", out],
-        "simulate": ["simulate", out, "--rows", "3000", "--ifus", "2"],
+        "simulate": ["simulate", out, "--nrows", "3000", "--ifus", "2"],
     }
 
 

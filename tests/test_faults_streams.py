@@ -37,7 +37,7 @@ def _run(args: list[str], *, stdout: object = subprocess.PIPE, close: tuple[int,
 
 
 WRITERS = {
-    "simulate": lambda src, out: ["simulate", str(out), "--rows", "2000"],
+    "simulate": lambda src, out: ["simulate", str(out), "--nrows", "2000"],
     "extract": lambda src, out: ["extract", str(src), "-o", str(out), "--ifu", "3"],
     "convert": lambda src, out: ["convert", str(src), "-o", str(out)],
     "decode-origin": lambda src, out: ["decode-origin", str(src), "--format", "fits", "-o", str(out)],
@@ -64,12 +64,12 @@ def test_closed_stderr_keeps_errors_silent_and_the_status(tmp_path: Path) -> Non
 
 
 def test_closed_stderr_data_still_on_stdout(table: Path) -> None:
-    run = _run(["info", "--nrows", str(table)], close=(2,))
+    run = _run(["info", "--get", "nrows", str(table)], close=(2,))
     assert (run.returncode, run.stdout) == (0, "5000\n")
 
 
 STDOUT_COMMANDS = {
-    "info --nrows": lambda src: ["info", "--nrows", str(src)],
+    "info --nrows": lambda src: ["info", "--get", "nrows", str(src)],
     "info --json": lambda src: ["info", "--json", str(src)],
     "info": lambda src: ["info", str(src)],
     "extract --count": lambda src: ["extract", str(src), "--count", "--ifu", "3"],

@@ -56,7 +56,7 @@ def test_fwhm_follows_the_seeing_slope(simulated) -> None:
         assert r["fwhm"] == pytest.approx(STAR.fwhm * (r["lambda"] / LAMBDA_REF) ** -0.2, rel=0.02)
         assert r["lambda_lo"] <= r["lambda"] < r["lambda_hi"]
     assert res[1]["fwhm"] > res[-1]["fwhm"]
-    widths = fit(src, "--circle", STAR.ra, STAR.dec, "2", "--bin-width", "1000", "--lambda", "5000:8000")
+    widths = fit(src, "--circle", STAR.ra, STAR.dec, "2", "--bin", "1000", "--lambda", "5000:8000")
     assert [(r["lambda_lo"], r["lambda_hi"]) for r in widths[1:]] == [(5000, 6000), (6000, 7000), (7000, 8000)]
 
 
@@ -177,7 +177,7 @@ def test_errors(simulated) -> None:
     assert "no row" in one_line_error(run("fit", src, "--lambda", "100:200"), 1)
 
 
-@pytest.mark.parametrize("args", [["--bins", "2", "--bin-width", "10"], ["--bins", "0"], ["--bin-width", "-1"], ["--model", "airy"]])
+@pytest.mark.parametrize("args", [["--bins", "2", "--bin", "10"], ["--bins", "0"], ["--bin", "-1"], ["--model", "airy"]])
 def test_usage_errors(simulated, args) -> None:
     assert run("fit", simulated(rows=20_000), *args).exit_code == 2
 

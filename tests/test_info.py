@@ -114,10 +114,10 @@ def test_info_simulated(simulated, kw: dict) -> None:
 def test_info_single_value_flags(simulated) -> None:
     path = str(simulated(layout="table"))
     r = CliRunner()
-    assert r.invoke(cli, ["info", "--nrows", path]).stdout == "20000\n"
-    assert r.invoke(cli, ["info", "--layout", path]).stdout == "table\n"
-    assert r.invoke(cli, ["info", "--wcs", path]).stdout == "positioned\n"
-    assert r.invoke(cli, ["info", "--columns", path]).stdout == "xpos,ypos,lambda,data,dq,stat,origin\n"
+    assert r.invoke(cli, ["info", "--get", "nrows", path]).stdout == "20000\n"
+    assert r.invoke(cli, ["info", "--get", "layout", path]).stdout == "table\n"
+    assert r.invoke(cli, ["info", "--get", "wcs", path]).stdout == "positioned\n"
+    assert r.invoke(cli, ["info", "--get", "columns", path]).stdout == "xpos,ypos,lambda,data,dq,stat,origin\n"
 
 
 def test_info_json_lines_for_several_inputs(simulated) -> None:

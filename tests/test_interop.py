@@ -34,14 +34,14 @@ def _simulate(path: Path, *args: str) -> Path:
 @pytest.mark.parametrize("layout", ["image", "table"])
 @pytest.mark.parametrize("wcs", ["pixel", "projected", "positioned"])
 def test_simulated_single_exposure_makes_a_cube(tmp_path: Path, wcs: str, layout: str) -> None:
-    src = _simulate(tmp_path / "sim.fits", "--rows", "40000", "--ifus", "5,6", "--wcs", wcs, "--layout", layout)
+    src = _simulate(tmp_path / "sim.fits", "--nrows", "40000", "--ifus", "5,6", "--wcs", wcs, "--layout", layout)
     cube = drs.make_cube(src, tmp_path)
     assert fits.getdata(cube, 1).ndim == 3
 
 
 @pytest.mark.parametrize("layout", ["image", "table"])
 def test_simulated_combined_table_makes_a_cube_and_round_trips(tmp_path: Path, layout: str) -> None:
-    src = _simulate(tmp_path / "comb.fits", "--rows", "30000", "--ifus", "10,11", "--exposures", "3", "--layout", layout)
+    src = _simulate(tmp_path / "comb.fits", "--nrows", "30000", "--ifus", "10,11", "--exposures", "3", "--layout", layout)
     drs.make_cube(src, tmp_path)
     back = drs.roundtrip(src, tmp_path)
     with pixtab.open(src) as a, pixtab.open(back) as b:
@@ -52,7 +52,7 @@ def test_simulated_combined_table_makes_a_cube_and_round_trips(tmp_path: Path, l
 
 
 def test_flat_field_extension_is_accepted(tmp_path: Path) -> None:
-    src = _simulate(tmp_path / "ff.fits", "--rows", "20000", "--ifus", "3", "--flat-field")
+    src = _simulate(tmp_path / "ff.fits", "--nrows", "20000", "--ifus", "3", "--flat-field")
     drs.make_cube(src, tmp_path)
 
 
@@ -66,7 +66,7 @@ def drs_combined(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[P
     pointings = [(150.1163, 2.2058), (150.1170, 2.2050), (150.1155, 2.2066)]
     for k, (ra, dec) in enumerate(pointings, 1):
         path = _simulate(
-            base / f"exp{k}.fits", "--rows", "15000", "--ifus", f"{k + 3},{k + 4}", "--wcs", "projected",
+            base / f"exp{k}.fits", "--nrows", "15000", "--ifus", f"{k + 3},{k + 4}", "--wcs", "projected",
             "--ra", str(ra), "--dec", str(dec), "--seed", str(k),
         )
         # Distinct DATE-OBS and exposure times, as real exposures have.
@@ -109,7 +109,7 @@ def test_detector_coordinates_survive_drs_combination(drs_combined: tuple[Path, 
 
 @pytest.mark.parametrize("layout", ["image", "table"])
 def test_extract_output_makes_a_cube(tmp_path: Path, layout: str) -> None:
-    src = _simulate(tmp_path / "sim.fits", "--rows", "200000", "--ifus", "11-14")
+    src = _simulate(tmp_path / "sim.fits", "--nrows", "200000", "--ifus", "11-14")
     out = tmp_path / "star.fits"
     args = ["extract", str(src), "-o", str(out), "--circle", "150.1163", "2.2058", "3arcsec",
             "--lambda", "6000:6600", "--layout", layout]

@@ -28,7 +28,7 @@ def _pixtab(*args: object) -> None:
 @pytest.mark.parametrize("suffix, layout", [(".parquet", "image"), (".arrow", "table")])
 def test_rebuilt_export_makes_a_cube_and_round_trips(tmp_path: Path, suffix: str, layout: str) -> None:
     src = tmp_path / "sim.fits"
-    _pixtab("simulate", src, "--rows", "60000", "--ifus", "10,11", "--exposures", "2", "--flat-field")
+    _pixtab("simulate", src, "--nrows", "60000", "--ifus", "10,11", "--exposures", "2", "--flat-field")
     _pixtab("export", src, "-o", tmp_path / f"rows{suffix}", "--decode", "--good", "--lambda", "4600:9000")
     back = tmp_path / "back.fits"
     _pixtab("convert", tmp_path / f"rows{suffix}", "-o", back, "--to", layout)

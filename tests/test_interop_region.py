@@ -38,7 +38,7 @@ def test_region_cube_from_cuts(tmp_path: Path) -> None:
     exposures = []
     for k, ((ra, dec), date) in enumerate(zip(POINTINGS, DATES)):
         path = tmp_path / f"PIXTABLE_REDUCED_{k:04d}.fits"
-        pixtab("simulate", str(path), "--rows", "3e6", "--ifus", "9-16", "--wcs", "projected", "--seed", str(k),
+        pixtab("simulate", str(path), "--nrows", "3e6", "--ifus", "9-16", "--wcs", "projected", "--seed", str(k),
                "--ra", repr(ra), "--dec", repr(dec), "--date-obs", date,
                "--source", *map(repr, SOURCE), "0.8", "500")
         exposures.append(path)

@@ -99,7 +99,7 @@ def test_short_and_long_help(entry: str, args: list[str]) -> None:
 
 @pytest.mark.parametrize("entry", ENTRIES)
 def test_exit_codes(entry: str, table: Path, tmp_path: Path) -> None:
-    ok = run(["info", "--nrows", str(table)], entry)
+    ok = run(["info", "--get", "nrows", str(table)], entry)
     assert (ok.returncode, ok.stdout, ok.stderr) == (0, "2000\n", "")
     missing = tmp_path / "missing.fits"
     fail = run(["info", str(missing)], entry)
@@ -135,17 +135,17 @@ def test_pipes_get_no_escape_codes_and_no_progress(table: Path, tmp_path: Path) 
         r = run(["info", str(table)], **env)
         assert r.returncode == 0 and r.stderr == ""
         assert "\x1b" not in r.stdout and r.stdout.startswith("path ")
-        r = run(["simulate", str(out), "--rows", "2e5", "--ifus", "1", "--overwrite"], **env)
+        r = run(["simulate", str(out), "--nrows", "2e5", "--ifus", "1", "--overwrite"], **env)
         assert (r.returncode, r.stdout) == (0, "")
         assert r.stderr == f"wrote {out} (200,000 rows, image layout, positioned)\n"
 
 
 def test_quiet_silences_info_messages(tmp_path: Path) -> None:
     out = tmp_path / "q.fits"
-    r = run(["--quiet", "simulate", str(out), "--rows", "1000", "--ifus", "1"])
+    r = run(["--quiet", "simulate", str(out), "--nrows", "1000", "--ifus", "1"])
     assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
     assert out.stat().st_size > 0
-    r = run(["simulate", str(out), "--rows", "1000", "--ifus", "1", "--overwrite"], PIXTAB_QUIET="1")
+    r = run(["simulate", str(out), "--nrows", "1000", "--ifus", "1", "--overwrite"], PIXTAB_QUIET="1")
     assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
 
 
@@ -160,9 +160,9 @@ def test_terminal_gets_colour_unless_no_color(table: Path) -> None:
 
 def test_progress_only_on_a_terminal_and_not_with_quiet(tmp_path: Path) -> None:
     out = tmp_path / "p.fits"
-    status, shown = run_pty(["simulate", str(out), "--rows", "1e6", "--ifus", "1-2"])
+    status, shown = run_pty(["simulate", str(out), "--nrows", "1e6", "--ifus", "1-2"])
     assert status == 0 and f"simulate {out}".encode() in shown and b"%" in shown
-    status, quiet = run_pty(["-q", "simulate", str(out), "--rows", "1e6", "--ifus", "1-2", "--overwrite"])
+    status, quiet = run_pty(["-q", "simulate", str(out), "--nrows", "1e6", "--ifus", "1-2", "--overwrite"])
     assert (status, quiet) == (0, b"")
 
 
@@ -172,7 +172,7 @@ def test_signal_during_a_write_leaves_nothing(tmp_path: Path, sig: int, status: 
     """A batch scheduler's SIGTERM or a Ctrl-C mid-write: no target, no ``.NAME.tmp-*``."""
     out = tmp_path / "big.fits"
     proc = subprocess.Popen(
-        [PIXTAB, "simulate", str(out), "--rows", "3e7"],
+        [PIXTAB, "simulate", str(out), "--nrows", "3e7"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=clean_env(),

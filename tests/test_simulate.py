@@ -45,7 +45,7 @@ def test_same_seed_same_bytes(tmp_path) -> None:
     digests = []
     for name in ("a.fits", "b.fits"):
         out = tmp_path / name
-        assert r.invoke(cli, ["simulate", str(out), "--rows", "5000", "--seed", "3"]).exit_code == 0
+        assert r.invoke(cli, ["simulate", str(out), "--nrows", "5000", "--seed", "3"]).exit_code == 0
         digests.append(hashlib.sha256(out.read_bytes()).hexdigest())
     assert digests[0] == digests[1]
 
@@ -53,14 +53,14 @@ def test_same_seed_same_bytes(tmp_path) -> None:
 def test_refuses_existing_output_and_bad_options(tmp_path) -> None:
     r = CliRunner()
     out = tmp_path / "s.fits"
-    assert r.invoke(cli, ["simulate", str(out), "--rows", "100"]).exit_code == 0
-    again = r.invoke(cli, ["simulate", str(out), "--rows", "100"])
+    assert r.invoke(cli, ["simulate", str(out), "--nrows", "100"]).exit_code == 0
+    again = r.invoke(cli, ["simulate", str(out), "--nrows", "100"])
     assert again.exit_code == 1 and "--overwrite" in again.stderr
-    assert r.invoke(cli, ["simulate", str(out), "--rows", "100", "--overwrite"]).exit_code == 0
-    for bad in (["--rows", "-5"], ["--rows", "1.5"], ["--ifus", "25"], ["--ifus", "3-1"], ["--wcs", "sky"]):
+    assert r.invoke(cli, ["simulate", str(out), "--nrows", "100", "--overwrite"]).exit_code == 0
+    for bad in (["--nrows", "-5"], ["--nrows", "1.5"], ["--ifus", "25"], ["--ifus", "3-1"], ["--wcs", "sky"]):
         res = r.invoke(cli, ["simulate", str(tmp_path / "x.fits"), *bad])
         assert res.exit_code == 2, bad
-    too_many = r.invoke(cli, ["simulate", str(tmp_path / "x.fits"), "--rows", "1e9", "--ifus", "1"])
+    too_many = r.invoke(cli, ["simulate", str(tmp_path / "x.fits"), "--nrows", "1e9", "--ifus", "1"])
     assert too_many.exit_code == 2 and "exceeds" in too_many.stderr
     assert not (tmp_path / "x.fits").exists()
 
@@ -90,7 +90,7 @@ def test_injected_sources_are_recorded_and_validated(tmp_path) -> None:
     from pixtab.cli import cli
 
     out = tmp_path / "s.fits"
-    args = ["simulate", str(out), "--rows", "20000", "--ifus", "13", "--source", "150.1163", "2.2058", "0.8", "500",
+    args = ["simulate", str(out), "--nrows", "20000", "--ifus", "13", "--source", "150.1163", "2.2058", "0.8", "500",
             "--source", "150.1170", "2.2060", "1.0", "100", "--profile", "moffat", "--beta", "3", "--seeing-slope", "-0.2"]
     r = CliRunner().invoke(cli, args)
     assert r.exit_code == 0, r.output
@@ -98,7 +98,7 @@ def test_injected_sources_are_recorded_and_validated(tmp_path) -> None:
     assert (h["PIXTAB SIM SRC2 RA"], h["PIXTAB SIM SRC2 FWHM"], h["PIXTAB SIM SRC2 PEAK"]) == (150.117, 1.0, 100.0)
     assert (h["PIXTAB SIM PROFILE"], h["PIXTAB SIM BETA"], h["PIXTAB SIM SEEING SLOPE"]) == ("moffat", 3.0, -0.2)
     for bad in (["--source", "1", "2", "0", "5"], ["--source", "1", "95", "1", "5"], ["--profile", "moffat", "--beta", "1"]):
-        r = CliRunner().invoke(cli, ["simulate", str(tmp_path / "x.fits"), "--rows", "1000", *bad])
+        r = CliRunner().invoke(cli, ["simulate", str(tmp_path / "x.fits"), "--nrows", "1000", *bad])
         assert r.exit_code == 2 and not (tmp_path / "x.fits").exists(), r.output
 
 

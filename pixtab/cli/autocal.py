@@ -6,7 +6,7 @@ import os
 
 import click
 
-from . import PixtabCommand
+from .errors import PixtabCommand
 from . import output as ui
 from .common import png_opt, write_png
 from .options import overwrite_opt

@@ -27,6 +27,7 @@ from typing import Any
 
 import click
 
+from .errors import ARGV_KEY
 from .taskserver import TaskSlot
 
 #: the index of the one input a task process handles
@@ -34,7 +35,6 @@ INPUT_ENV = "PIXTAB_BATCH_INPUT"
 #: the pid of the process that started the task (the task ends itself when it dies)
 PARENT_ENV = "PIXTAB_BATCH_PARENT"
 META_KEY = "pixtab.batch"
-ARGV_KEY = "pixtab.argv"
 _POLL = 0.02  # seconds between looks at running local tasks
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from . import PixtabCommand
+from .errors import PixtabCommand
 from .options import batch_opts, inputs_arg, json_opt, output_dir_opts, output_opt, overwrite_opt, round_float32_opt
 from .output import info, print_json, shown_path
 from .writing import check_outputs, for_each_input, make_output_dir, output_paths, phases

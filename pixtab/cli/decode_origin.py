@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from . import PixtabCommand
+from .errors import PixtabCommand
 from . import output as out
 from .criteria import criteria_options
 from .options import output_opt, overwrite_opt, zero_based_opt

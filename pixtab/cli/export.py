@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from . import PixtabCommand
+from .errors import PixtabCommand
 from . import output as ui
 from .criteria import criteria_options
 from .options import input_arg, json_opt, output_opt, overwrite_opt, zero_based_opt

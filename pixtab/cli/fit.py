@@ -9,12 +9,13 @@ from typing import Any
 
 import click
 
-from . import PixtabCommand
+from .errors import PixtabCommand
 from . import output as ui
 from .common import file_outputs, format_opts, png_opt, text_format, write_png
 from .criteria import criteria_options
 from .image import _size_cb
 from .options import input_arg, output_opt, overwrite_opt, zero_based_opt
+from .registry import deprecated
 from .writing import check_outputs, phases
 
 
@@ -24,7 +25,8 @@ from .writing import check_outputs, phases
 @criteria_options
 @zero_based_opt
 @click.option("--bins", type=click.IntRange(1, 10000), metavar="N", help="Also fit N equal wavelength bins.")
-@click.option("--bin-width", type=float, metavar="ANGSTROM", help="Also fit bins of this width (Angstrom).")
+@click.option("--bin", "bin_width", type=float, metavar="ANGSTROM", help="Also fit bins of this width (Angstrom).")
+@deprecated("--bin-width", "--bin", "bin_width")
 @click.option("--model", type=click.Choice(["gaussian", "moffat"]), default="gaussian", show_default=True, help="Circular PSF model.")
 @click.option("--background/--no-background", default=True, show_default=True, help="Fit a flat background too.")
 @click.option("--seeing", default="0.8arcsec", show_default=True, callback=_size_cb, help="FWHM to start the fit from.")
@@ -39,7 +41,7 @@ def command(input: str, output: str | None, bins: int | None, bin_width: float |
     dDec); without an aperture, from the middle of the rows. Weights are
     1/sqrt(stat); rows with dq != 0, non-finite values or stat <= 0 are left
     out. The first result row (bin "all") fits the whole range; with --bins or
-    --bin-width one row per wavelength bin follows (a failed bin has NaNs and
+    --bin one row per wavelength bin follows (a failed bin has NaNs and
     the reason in status).
 
     Columns: bin, lambda_lo, lambda_hi, lambda (mean of the rows) [Angstrom];
@@ -63,7 +65,7 @@ def command(input: str, output: str | None, bins: int | None, bin_width: float |
     Examples:
       pixtab fit star.fits
       pixtab fit sample.fits --circle 150.1163 2.2058 2 --lambda 6000:6100 --bins 4
-      pixtab fit star.fits --model moffat --bin-width 500 --json
+      pixtab fit star.fits --model moffat --bin 500 --json
       pixtab fit star.fits --bins 10 --png fit.png
     """
     from ..core.ops.fit import FitRequest, fit_table, radial_profile
@@ -71,9 +73,9 @@ def command(input: str, output: str | None, bins: int | None, bin_width: float |
     from ..core.ops.neighbours import MASK_FWHM
 
     if bins is not None and bin_width is not None:
-        raise click.UsageError("give --bins or --bin-width, not both")
+        raise click.UsageError("give --bins or --bin, not both")
     if bin_width is not None and not bin_width > 0:
-        raise click.BadParameter("must be a positive number of Angstrom", param_hint="'--bin-width'")
+        raise click.BadParameter("must be a positive number of Angstrom", param_hint="'--bin'")
     req = FitRequest(model, background, bins, bin_width, seeing[0])
     check_outputs([(input, p) for p in file_outputs(output, png)], overwrite)
     with PixTable(input) as pt, phases(input) as progress:

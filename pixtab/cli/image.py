@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from . import PixtabCommand
+from .errors import PixtabCommand
 from . import output as ui
 from .common import display_opts, file_outputs, format_opts, make_display, keep_flagged_opt, png_opt, text_format, write_png
 from .criteria import criteria_options, parse_size

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from . import PixtabCommand
+from .errors import PixtabCommand
 from . import output as ui
 from .options import inputs_arg, json_opt
 from .writing import for_each_input, phases

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import click
 
-from . import PixtabCommand, output
+from . import output
+from .errors import PixtabCommand
 from .options import batch_opts, inputs_arg, json_opt
+from .registry import deprecated
 from .writing import for_each_input, phases
 
 _SINGLE = {
@@ -13,6 +15,7 @@ _SINGLE = {
     "layout": "layout",
     "wcs": "wcs",
     "combined": "combined",
+    "columns": "columns",
 }
 
 
@@ -21,10 +24,18 @@ _SINGLE = {
 @json_opt
 @batch_opts
 @click.option("--stats", is_flag=True, help="Also stream the data once: min/max/NaN per column, dq, IFUs, slices.")
-@click.option("--nrows", "single", flag_value="nrows", help="Print only the number of rows.")
-@click.option("--layout", "single", flag_value="layout", help="Print only the layout (image, table, ascii-table).")
-@click.option("--wcs", "single", flag_value="wcs", help="Print only the WCS state (pixel, projected, positioned).")
-@click.option("--columns", "single", flag_value="columns", help="Print only the column names, comma-separated.")
+@click.option(
+    "--get",
+    "single",
+    type=click.Choice(list(_SINGLE)),
+    metavar="FIELD",
+    help="Print only this field, bare, for scripts: nrows, layout (image, table, ascii-table), wcs (pixel, "
+    "projected, positioned), combined, columns (comma-separated).",
+)
+@deprecated("--nrows", "--get nrows", "single", "nrows")
+@deprecated("--layout", "--get layout", "single", "layout")
+@deprecated("--wcs", "--get wcs", "single", "wcs")
+@deprecated("--columns", "--get columns", "single", "columns")
 def command(inputs: tuple[str, ...], as_json: bool, stats: bool, single: str | None) -> None:
     """Describe pixel tables: layout, rows, columns, state, exposures, limits.
 
@@ -35,7 +46,7 @@ def command(inputs: tuple[str, ...], as_json: bool, stats: bool, single: str | N
     Examples:
       pixtab info PIXTABLE_REDUCED_0001.fits
       pixtab info --json *.fits | jq .rows
-      n=$(pixtab info --nrows table.fits)
+      n=$(pixtab info --get nrows table.fits)
     """
 
     def one(path: str) -> None:

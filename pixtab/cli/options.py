@@ -1,26 +1,9 @@
-"""Shared options and their parsing callbacks.
+"""Option decorators and the parsers of their values (ranges, integer lists, batch options).
 
-Every option name the suite uses, and where (keep them meaning one thing):
-
-==================  =======================================================
-``-o/--output``     extract, decode-origin, reconstruct-det, convert, simulate
-``--output-dir``    extract, convert (many inputs), with ``--name``
-``--name``          template for outputs in ``--output-dir`` (``{stem}``)
-``--overwrite``     every command that writes a file
-``--json``          info, extract (summary and ``--count``), convert
-``--zero-based``    extract, decode-origin, reconstruct-det (MPDAF's pixels)
-``--layout``        extract, simulate (``image`` or ``table``)
-``--xpix/--ypix``   extract, reconstruct-det (half-open ``LO:HI``)
-``--ifu/--exp``     extract, reconstruct-det (lists: ``5,6`` or ``5-7``)
-``--slice-numbering`` extract, decode-origin (``ccd`` or ``sky``)
-``--round-float32`` extract, convert (ASCII inputs: nearest float32)
-``--mask``          every row-selecting command (sky image, pixels > 0); sky
-                    and slices: the SOURCES left out; ``--mask-invert``
-``--region``        every row-selecting command (DS9/CRTF sky shapes); sky
-                    and slices: the SOURCES left out
-``--rows``          every row-selecting command (``LO:HI`` or a row file)
-``--lambda-bins``   slices (N equal wavelength bands)
-==================  =======================================================
+Which options the commands share, and what each name means on all of them, is
+the table of :mod:`.registry` (checked against the commands by a test); the
+row-selection options are in :mod:`.criteria`, the measuring commands' output
+options in :mod:`.common`.
 
 Callbacks raise :class:`click.BadParameter`, so bad values exit with status 2
 and a message naming the option.

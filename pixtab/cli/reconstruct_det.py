@@ -6,7 +6,7 @@ import os
 
 import click
 
-from . import PixtabCommand
+from .errors import PixtabCommand
 from . import output as out
 from .common import display_opts, make_display, png_opt, write_png
 from .criteria import where_options

@@ -6,8 +6,10 @@ import math
 
 import click
 
-from . import PixtabCommand, output
+from . import output
+from .errors import PixtabCommand
 from .options import int_list_callback, layout_opt, overwrite_opt, range_callback
+from .registry import deprecated
 from .writing import check_outputs, phases
 
 
@@ -36,7 +38,8 @@ def _finite_sources(ctx: click.Context, param: click.Parameter, value: tuple) ->
 
 @click.command("simulate", cls=PixtabCommand)
 @click.argument("output_path", metavar="OUTPUT", type=click.Path(dir_okay=False, path_type=str))
-@click.option("--rows", default="1e6", show_default=True, callback=_rows, help="Total number of rows (up to 3.2e8 and more).")
+@click.option("--nrows", "rows", default="1e6", show_default=True, callback=_rows, metavar="N", help="Total number of rows (up to 3.2e8 and more).")
+@deprecated("--rows", "--nrows", "rows")
 @layout_opt()
 @click.option("--ifus", default="1-24", show_default=True, callback=int_list_callback(1, 24), help="IFUs to include (5,6 or 1-24).")
 @click.option("--exposures", default=1, show_default=True, type=click.IntRange(1, 99), help="Exposures; >1 makes a combined table.")
@@ -104,7 +107,7 @@ def _finite_sources(ctx: click.Context, param: click.Parameter, value: tuple) ->
               help="Simulate only the detector rows of this wavelength range [LO, HI) in Angstrom (a patch of a real exposure).")
 @click.option("--full-density", is_flag=True,
               help="A row on every pixel of every slice (in the --lambda window), as in a real exposure: about 1.3e7 rows "
-              "per IFU over the whole range; the row count follows (do not give --rows).")
+              "per IFU over the whole range; the row count follows (do not give --nrows).")
 @overwrite_opt
 def command(output_path: str, overwrite: bool, sources: tuple, **kw: object) -> None:
     """Write a realistic synthetic pixel table to OUTPUT ('-': stdout, not a terminal).
@@ -114,16 +117,16 @@ def command(output_path: str, overwrite: bool, sources: tuple, **kw: object) -> 
     file loads in the MUSE pipeline. Every source (the default ones too) is
     recorded in the header (PIXTAB SIM SRCn RA/DEC/FWHM/PEAK).
 
-    --rows spreads rows thinly over every slice (1e6 rows in 24 IFUs is 1/300
+    --nrows spreads rows thinly over every slice (1e6 rows in 24 IFUs is 1/300
     of a real exposure, so detector pictures look like a barcode);
     --full-density --lambda LO:HI --ifus ... gives the true density of a real
     exposure in a small patch.
 
     \b
     Examples:
-      pixtab simulate sample.fits --rows 2e6
+      pixtab simulate sample.fits --nrows 2e6
       pixtab simulate combined.fits --exposures 3 --ifus 10,11 --layout table
-      pixtab simulate star.fits --rows 2e6 --ifus 12,13 --source 150.1163 2.2058 0.8 5000
+      pixtab simulate star.fits --nrows 2e6 --ifus 12,13 --source 150.1163 2.2058 0.8 5000
       pixtab simulate patch.fits --full-density --ifus 12,13 --lambda 6000:6100
     """
     from ..core.fits.atomic import atomic_output
@@ -131,7 +134,7 @@ def command(output_path: str, overwrite: bool, sources: tuple, **kw: object) -> 
 
     ctx = click.get_current_context()
     if kw["full_density"] and ctx.get_parameter_source("rows") is not click.core.ParameterSource.DEFAULT:
-        raise click.UsageError("--full-density sets the row count: give --rows or --full-density, not both")
+        raise click.UsageError("--full-density sets the row count: give --nrows or --full-density, not both")
     if kw["lambda_range"] is not None:
         kw["lambda_range"] = tuple(kw["lambda_range"])  # type: ignore[arg-type]
     spec = SimulationSpec(sources=[Source(*s) for s in sources], **kw)  # type: ignore[arg-type]

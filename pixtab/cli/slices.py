@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from . import PixtabCommand
+from .errors import PixtabCommand
 from . import output as ui
 from .common import png_opt, write_png
 from .criteria import criteria_options

@@ -130,11 +130,12 @@ def for_each_input(inputs: Iterable[str], work: Callable[[str], T]) -> list[T]:
     Exits with status 1 at the end when any input failed (fitscheck's rule).
     With a single input the error propagates unchanged; with ``--jobs`` or
     ``--scheduler`` every input runs as a task of its own (:mod:`.batch`). Errors are worded by
-    :func:`pixtab.cli.describe_error`, as for a single input; usage errors
+    :func:`pixtab.cli.errors.describe_error`, as for a single input; usage errors
     (exit 2) stop the run whatever the number of inputs.
     """
     from ..core.errors import CriteriaError, PixtabError
-    from . import EXIT_FAILURE, batch, describe_error
+    from . import batch
+    from .errors import EXIT_FAILURE, describe_error
 
     inputs = list(inputs)
     task = batch.task_index()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from pixtab.cli import ADVICE, OPTIONS, describe_error
+from pixtab.cli.errors import ADVICE, describe_error
+from pixtab.cli.registry import FIELDS as OPTIONS
 from pixtab.core.errors import CriteriaError, InputError, OutputError
 
 

@@ -85,3 +85,85 @@ def test_the_checker_sees_an_upward_import(tmp_path: Path) -> None:
     finally:
         fake.unlink()
     assert "pixtab.core.io.table" in names and "click" in names
+
+
+# -- no import loops: the core's modules, ops subpackages, and the CLI -------------------
+
+PIXTAB = CORE.parent
+
+
+def _edges(path: Path, mods: set[str]) -> set[str]:
+    """The modules of ``mods`` that ``path`` imports; ``from pkg import sub`` of a submodule
+    depends on ``sub``, not on the package's own code (a package runs before its modules anyway)."""
+    here = _module(path).split(".")
+    package = here if path.name == "__init__.py" else here[:-1]
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names if a.name in mods}
+        elif isinstance(node, ast.ImportFrom):
+            base = ".".join(package[: len(package) - node.level + 1] + ([node.module] if node.module else [])) if node.level else node.module or ""
+            subs = [f"{base}.{a.name}" for a in node.names]
+            if all(sub in mods for sub in subs):
+                out |= set(subs)
+            elif base in mods:
+                out.add(base)
+    return out
+
+
+def _graph(root: Path) -> dict[str, set[str]]:
+    """Module -> the modules of the same tree it imports (at any depth of its code)."""
+    paths = {_module(p): p for p in root.rglob("*.py")}
+    return {m: _edges(p, set(paths)) - {m} for m, p in paths.items()}
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+@pytest.mark.parametrize("tree", ["core", "cli"])
+def test_no_import_loop(tree: str) -> None:
+    """No module imports itself back through others (imports inside functions count too)."""
+    assert _cycles(_graph(PIXTAB / tree)) == []
+
+
+def test_ops_subpackages_stand_alone() -> None:
+    """A subpackage of ops (one operation) imports the lower layers and itself, no sibling operation."""
+    ops = CORE / "ops"
+    for pkg in (p for p in ops.iterdir() if (p / "__init__.py").exists()):
+        for path in pkg.rglob("*.py"):
+            for name in _imports(path):
+                if name.startswith("pixtab.core.ops.") and not name.startswith(_module(pkg)):
+                    pytest.fail(f"{_module(path)} imports {name}: outside its operation")
+
+
+def test_the_loop_finder_finds_a_loop() -> None:
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]

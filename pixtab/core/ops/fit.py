@@ -52,7 +52,7 @@ class FitRequest:
         if self.bins is not None and self.bins < 1:
             raise CriteriaError(f"the number of bins must be at least 1, not {self.bins}", field="bins")
         if self.bin_width is not None and not self.bin_width > 0:
-            raise CriteriaError(f"the bin width must be positive, not {self.bin_width}", field="bin_width")
+            raise CriteriaError(f"the bin width must be positive, not {self.bin_width}", field="bin")
 
 
 @dataclass

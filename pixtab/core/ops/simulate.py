@@ -331,7 +331,7 @@ def validate(spec: SimulationSpec) -> None:
         top = LAMBDA0 + DISPERSION * (org.CCD_NY - 1)
         raise CriteriaError(f"no detector row has a wavelength in {spec.lambda_range} (the range is {LAMBDA0:g}-{top:.0f} Angstrom)", field="lambda_range")
     if spec.rows < 1:
-        raise CriteriaError(f"{spec.rows} rows: a table needs at least 1", field="rows")
+        raise CriteriaError(f"{spec.rows} rows: a table needs at least 1", field="nrows")
     if spec.exposures < 1:
         raise CriteriaError(f"{spec.exposures} exposures: a table needs at least 1", field="exposures")
     if spec.wcs not in ("pixel", "projected", "positioned"):
@@ -359,7 +359,7 @@ def validate(spec: SimulationSpec) -> None:
     if spec.rows > limit and not spec.full_density:  # full density: exactly each slice's pixels
         raise CriteriaError(
             f"{spec.rows} rows: exceeds what {len(spec.ifus)} IFU(s) x {spec.exposures} exposure(s) hold ({limit})",
-            field="rows",
+            field="nrows",
         )
 
 
