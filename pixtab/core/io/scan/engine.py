@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from functools import cached_property
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -39,23 +39,12 @@ from ..rowsource import RowSource, Scratch
 from ..selection import Criteria, Selector
 from ..table import PixTable
 from .batch import RowBatch, reduce_chunk
-from .selection import ChunkSelection, Selection
+from .selection import ChunkSelection, ManySelector, Selection
 from .tuning import WINDOW, WORKERS, tuning_of
 
 T = TypeVar("T")
 R = TypeVar("R")
 Span = tuple[int, int]
-
-
-class ManySelector(Protocol):
-    """Many selections in one pass (a catalogue): ``base`` holds the criteria they share."""
-
-    base: Selector
-    columns: list[str]
-
-    def __len__(self) -> int: ...
-
-    def select(self, src: RowSource) -> list[np.ndarray]: ...
 
 
 class Scan:
@@ -216,14 +205,7 @@ class Scan:
         most = self.tuning.copy_rows
         if selection is None:
             return [(a, min(a + most, stop), -1) for a in range(start, stop, most)]
-        out = []
-        for i, cs in enumerate(selection.chunks):
-            if cs.stop <= start or cs.start >= stop:
-                continue
-            for a, b in cs.blocks():
-                a, b = max(a, start), min(b, stop)
-                out += [(s, min(s + most, b), i) for s in range(a, b, most)]
-        return out
+        return selection.copy_spans(start, stop, most)
 
     def rows_to_read(self, selection: Selection | None, start: int = 0, stop: int | None = None) -> int:
         """Rows :meth:`copy` reads (for a progress total)."""

@@ -21,7 +21,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from ...format.exposures import ExposureMap
-from ..selection import Criteria
+from ..rowsource import RowSource
+from ..selection import Criteria, Selector
 from ..table import PixTable
 from .tuning import COPY_BLOCK_SHIFT
 
@@ -36,6 +37,17 @@ class Passes(Protocol):
     def copy(self, selection: Any, names: Sequence[str], start: int = 0, stop: int | None = None) -> Columns: ...
 
     def narrow(self, selection: Any, criteria: Criteria) -> Any: ...
+
+
+class ManySelector(Protocol):
+    """Many selections in one pass (a catalogue): ``base`` holds the criteria they share."""
+
+    base: Selector
+    columns: list[str]
+
+    def __len__(self) -> int: ...
+
+    def select(self, src: RowSource) -> list[np.ndarray]: ...
 
 
 @dataclass
@@ -157,6 +169,18 @@ class Selection:
     def shifted(self) -> list[tuple[int, int, int]]:
         """(exp, FIRST, LAST) of an output of these rows (DRS rule; empty for a single exposure)."""
         return self.exposures.shifted(self.per_exposure)
+
+    def copy_spans(self, start: int, stop: int, most: int) -> list[tuple[int, int, int]]:
+        """(start, stop, chunk number) of the reads of a copy of the selected rows of
+        ``start..stop-1``: the blocks that hold selected rows, at most ``most`` rows each."""
+        out = []
+        for i, cs in enumerate(self.chunks):
+            if cs.stop <= start or cs.start >= stop:
+                continue
+            for a, b in cs.blocks():
+                a, b = max(a, start), min(b, stop)
+                out += [(s, min(s + most, b), i) for s in range(a, b, most)]
+        return out
 
     def count_between(self, start: int, stop: int) -> int:
         """Selected rows of ``start..stop-1``."""
