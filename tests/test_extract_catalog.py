@@ -149,7 +149,7 @@ def test_peaks_pipe_into_catalog(tmp_path: Path) -> None:
     px = f"{shlex.quote(sys.executable)} -m pixtab"
     src = " ".join(f"--source {ra!r} {dec!r} 0.8 3000" for ra, dec in ((RA0, DEC0), (RA0 + 4e-3, DEC0 - 1.5e-3)))
     script = (
-        f"set -e; {px} -q simulate t.fits --rows 4e5 --ifus 9-16 {src}; "
+        f"set -e; {px} -q simulate t.fits --nrows 4e5 --ifus 9-16 {src}; "
         f"{px} image t.fits --peaks 2 | {px} extract t.fits --catalog - --radius 2arcsec --output-dir stars --json"
     )
     r = subprocess.run(["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=300)

@@ -47,7 +47,7 @@ def calibrations(d: Path) -> list[tuple[Path, str]]:
 
 def test_drs_autocal_factors_are_read_and_a_merged_table_applies(tmp_path: Path) -> None:
     src = tmp_path / "pt.fits"
-    r = run("simulate", src, "--wcs", "pixel", "--ifus", "10", "--rows", "4e6", "--slice-offsets", "0.03")
+    r = run("simulate", src, "--wcs", "pixel", "--ifus", "10", "--nrows", "4e6", "--slice-offsets", "0.03")
     assert r.exit_code == 0, r.output
     cal = calibrations(tmp_path)
     deep = drs.run_recipe("muse_scipost", [(src, "PIXTABLE_OBJECT")], tmp_path / "deep", {**PARAMS, "autocalib": "deepfield"},

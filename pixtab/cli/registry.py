@@ -18,8 +18,11 @@ import click
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-SELECTING = ("decode-origin", "export", "extract", "fit", "image", "plot", "spectrum")
-WRITING = ("convert", "decode-origin", "export", "extract", "fit", "image", "plot", "reconstruct-det", "spectrum")
+SELECTING = ("decode-origin", "export", "extract", "fit", "image", "mask", "plot", "sky", "slices", "spectrum")
+WRITING = (
+    "autocal", "convert", "decode-origin", "export", "extract", "fit", "image", "mask", "plot", "reconstruct-det", "sky",
+    "slices", "spectrum",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,10 @@ SHARED: dict[str, Shared] = {
     "--where": _s("a row-filter expression over the columns", (*SELECTING, "reconstruct-det")),
     "--good": _s("only rows with dq == 0", (*SELECTING, "reconstruct-det"), flag=True),
     "--or": _s("keep rows meeting any criterion, not all", SELECTING, flag=True),
+    "--mask": _s("rows on a pixel > 0 of a sky mask image (sky, slices: the sources left out)", SELECTING),
+    "--mask-invert": _s("--mask selects the pixels equal to 0 instead", SELECTING, flag=True),
+    "--region": _s("rows inside the shapes of a DS9/CRTF region file (sky, slices: the sources left out)", SELECTING),
+    "--rows": _s("a row set: a half-open range LO:HI of 0-based rows, or a FILE of rows", SELECTING),
     # -- how rows are found (the planner; never which rows) --
     "--full-scan": _s("test every row: no index, no use of the row order", SELECTING, flag=True),
     "--build-index": _s("index the table on the way (a full scan) into the cache", SELECTING, flag=True),
@@ -61,14 +68,15 @@ SHARED: dict[str, Shared] = {
     "--allow-empty": _s("write an output with no row when nothing is selected", "export extract", flag=True),
     "--layout": _s("on-disk layout of a pixel table written: image or table", "extract simulate"),
     "--round-float32": _s("ASCII inputs: accept the nearest float32", "convert extract", flag=True),
-    "--format": _s("format of what is printed or written", "decode-origin export fit image spectrum"),
-    "--json": _s("JSON on stdout (one object per line)", "convert export extract fit image index info spectrum", flag=True),
-    "--png": _s("also draw a PNG picture to this file", "fit image reconstruct-det spectrum"),
+    "--format": _s("format of what is printed or written", "decode-origin export fit image sky spectrum"),
+    "--json": _s("JSON on stdout (one object per line)", "convert export extract fit image index info sky spectrum", flag=True),
+    "--png": _s("also draw a PNG picture to this file", "autocal fit image reconstruct-det sky slices spectrum"),
     "--column": _s("the column measured or rebuilt", "image reconstruct-det"),
     "--sky": _s("add absolute ra, dec (degrees)", "decode-origin export", flag=True),
     "--keep-flagged": _s("keep rows with dq != 0 (left out and counted by default)", "image spectrum", flag=True),
-    "--seeing": _s("FWHM guess of the sources (arcsec)", "fit image"),
-    "--bin": _s("wavelength bin width in Angstrom", "fit spectrum"),
+    "--seeing": _s("FWHM guess of the sources (arcsec)", "fit image sky slices"),
+    "--auto": _s("leave out the sources image --peaks finds", "sky slices", flag=True),
+    "--bin": _s("wavelength bin width in Angstrom", "fit sky spectrum"),
     # -- many inputs --
     "--jobs": _s("inputs processed at once (processes)", "convert extract info"),
     "--scheduler": _s("a Dask scheduler to run the inputs on", "convert extract info"),
