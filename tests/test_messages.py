@@ -81,7 +81,7 @@ def test_info_shows_dq_unsigned_and_empty_exposures(simulated, tmp_path) -> None
     assert "..-1" not in r.stdout
 
 
-@pytest.mark.parametrize("args", [["simulate", "-", "--rows", "100"], ["extract", "SRC", "-o", "-", "--ifu", "12"],
+@pytest.mark.parametrize("args", [["simulate", "-", "--nrows", "100"], ["extract", "SRC", "-o", "-", "--ifu", "12"],
                                   ["convert", "SRC", "-o", "-"]])
 def test_stdout_is_named_standard_output(simulated, args) -> None:
     src = simulated(rows=20_000, ifus=[12])

@@ -126,7 +126,7 @@ def test_default_sources_are_recorded_where_they_are(tmp_path) -> None:
     from pixtab.core.ops.simulate import SimulationSpec
 
     out = tmp_path / "d.fits"
-    assert CliRunner().invoke(cli, ["simulate", str(out), "--rows", "2000"]).exit_code == 0
+    assert CliRunner().invoke(cli, ["simulate", str(out), "--nrows", "2000"]).exit_code == 0
     h = fits.getheader(out)
     spec = SimulationSpec()
     model = SkyModel(spec)
@@ -157,5 +157,5 @@ def test_full_density_patch(tmp_path) -> None:
     assert np.unique(np.stack([ifu, slc, x, y]), axis=1).shape[1] == origin.size  # one row per pixel
     per_ifu_equivalent = origin.size / 2 * 4112 / 88
     assert 1.2e7 < per_ifu_equivalent < 1.6e7
-    r = CliRunner().invoke(cli, [*args[:2], "--full-density", "--rows", "10"])
+    r = CliRunner().invoke(cli, [*args[:2], "--full-density", "--nrows", "10"])
     assert r.exit_code == 2 and "not both" in r.output

@@ -40,7 +40,7 @@ SHARED: dict[str, Shared] = {
     # -- which rows (the criteria: one test each; --or joins them) --
     "--circle": _s("rows closer than RADIUS to (RA, DEC)", SELECTING),
     "--square": _s("rows within a square around (RA, DEC)", SELECTING),
-    "--lambda": _s("wavelength range LO:HI in Angstrom", SELECTING),
+    "--lambda": _s("wavelength range LO:HI in Angstrom (simulate: the rows it makes)", (*SELECTING, "simulate")),
     "--ifu": _s("IFUs 1..24 (reconstruct-det: the one IFU to rebuild)", (*SELECTING, "reconstruct-det")),
     "--slice": _s("CCD slices 1..48", SELECTING),
     "--slice-numbering": _s("how slice numbers are read and printed: ccd or sky", SELECTING),
@@ -70,6 +70,13 @@ SHARED: dict[str, Shared] = {
     "--round-float32": _s("ASCII inputs: accept the nearest float32", "convert extract", flag=True),
     "--format": _s("format of what is printed or written", "decode-origin export fit image sky spectrum"),
     "--json": _s("JSON on stdout (one object per line)", "convert export extract fit image index info sky spectrum", flag=True),
+    # -- pictures (--png) --
+    "--cmap": _s("picture: the matplotlib colour map", "image reconstruct-det"),
+    "--percentiles": _s("picture: limits at these percentiles of the pixels holding rows", "image reconstruct-det"),
+    "--stretch": _s("picture: the stretch between the limits", "image reconstruct-det"),
+    "--vmin": _s("picture: the value drawn at the bottom of the colour map", "image reconstruct-det"),
+    "--vmax": _s("picture: the value drawn at the top of the colour map", "image reconstruct-det"),
+    "--zscale": _s("picture: limits by zscale instead of percentiles", "image reconstruct-det", flag=True),
     "--png": _s("also draw a PNG picture to this file", "autocal fit image reconstruct-det sky slices spectrum"),
     "--column": _s("the column measured or rebuilt", "image reconstruct-det"),
     "--sky": _s("add absolute ra, dec (degrees)", "decode-origin export", flag=True),
