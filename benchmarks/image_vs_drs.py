@@ -70,7 +70,7 @@ def main() -> int:
     table = work / "stars.fits"
     if not table.exists():
         src = [a for s in STARS for a in ("--source", *map(str, s))]
-        pixtab("simulate", str(table), "--rows", "4e6", "--ifus", "11-14", "--seeing-slope", "-0.2", *src)
+        pixtab("simulate", str(table), "--nrows", "4e6", "--ifus", "11-14", "--seeing-slope", "-0.2", *src)
     lo, hi = (float(v) for v in args.band.split(":"))
     cut = work / "band.fits"
     pixtab("extract", str(table), "-o", str(cut), "--lambda", f"{lo - 5}:{hi + 5}", "--overwrite")

@@ -108,7 +108,7 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     src = work / f"facade_{rows:.0e}.fits".replace("+", "")
     if not src.exists():
-        subprocess.run([PY, "-m", "pixtab", "simulate", str(src), "--rows", str(rows)], check=True)
+        subprocess.run([PY, "-m", "pixtab", "simulate", str(src), "--nrows", str(rows)], check=True)
     tools = ["pixtab.mpdaf", "cli"] + ([] if args.no_mpdaf or not have_mpdaf() else ["mpdaf"])
     results: dict[str, Sample] = {}
     for tool in tools:

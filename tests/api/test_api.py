@@ -32,14 +32,14 @@ def run(*args: str) -> str:
 @pytest.fixture(scope="module")
 def table(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("api") / "t.fits"
-    run("simulate", path, "--rows", "4e5", "--ifus", "12,13", "--source", RA, DEC, "0.8", "5000")
+    run("simulate", path, "--nrows", "4e5", "--ifus", "12,13", "--source", RA, DEC, "0.8", "5000")
     return path
 
 
 @pytest.fixture(scope="module")
 def combined(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("api") / "c.fits"
-    run("simulate", path, "--rows", "1e5", "--ifus", "10,11", "--exposures", "3")
+    run("simulate", path, "--nrows", "1e5", "--ifus", "10,11", "--exposures", "3")
     return path
 
 

@@ -73,7 +73,7 @@ def test_mpdaf_remote_data_tests_pass_on_a_local_stand_in(tmp_path: Path) -> Non
     from pixtab.cli import cli
 
     full, cut = tmp_path / "full.fits", tmp_path / "testpix-small.fits"
-    for args in (["simulate", str(full), "--rows", "1e6", "--ifus", "1", "--wcs", "projected"],
+    for args in (["simulate", str(full), "--nrows", "1e6", "--ifus", "1", "--wcs", "projected"],
                  ["extract", str(full), "-o", str(cut), "--xpix", "1001:2921", "--ypix", "1001:2102"]):
         r = CliRunner().invoke(cli, args)
         assert r.exit_code == 0, r.output

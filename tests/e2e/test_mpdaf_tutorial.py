@@ -59,7 +59,7 @@ def test_the_tutorial_gives_mpdafs_numbers(tmp_path: Path, wcs: str) -> None:
     from pixtab.mpdaf import PixTable
 
     table = tmp_path / "t.fits"
-    args = ["simulate", str(table), "--rows", "4e5", "--ifus", "12,13", "--wcs", wcs, "--source", str(RA), str(DEC), "0.8", "5000"]
+    args = ["simulate", str(table), "--nrows", "4e5", "--ifus", "12,13", "--wcs", wcs, "--source", str(RA), str(DEC), "0.8", "5000"]
     assert CliRunner().invoke(cli, args).exit_code == 0
     tut = _tutorial()
     (tmp_path / "a").mkdir()

@@ -29,7 +29,7 @@ def run(*args: object) -> None:
 @pytest.fixture(scope="module")
 def table(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("facade") / "t.fits"
-    run("simulate", path, "--rows", "2e5", "--ifus", "12,13", "--wcs", "projected", "--source", RA, DEC, "0.8", "5000")
+    run("simulate", path, "--nrows", "2e5", "--ifus", "12,13", "--wcs", "projected", "--source", RA, DEC, "0.8", "5000")
     return path
 
 
@@ -110,7 +110,7 @@ def test_in_memory_tables_get_the_pipelines_unit_strings(tmp_path: Path) -> None
 
 def test_write_of_a_file_backed_table_streams_and_keeps_extensions(tmp_path: Path) -> None:
     src = tmp_path / "ff.fits"
-    run("simulate", src, "--rows", "5e4", "--ifus", "3", "--flat-field")
+    run("simulate", src, "--nrows", "5e4", "--ifus", "3", "--flat-field")
     pix = PixTable(str(src))
     pix.set_stat(pix.get_stat() * 4)
     pix.write(str(tmp_path / "out.fits"))
