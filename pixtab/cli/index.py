@@ -23,8 +23,8 @@ def command(inputs: tuple[str, ...], sidecar: bool, rebuild: bool, as_json: bool
     the blocks a cut can touch, whatever the row order. The index goes to
     the per-user cache ($PIXTAB_CACHE_DIR, else $XDG_CACHE_HOME/pixtab, else
     ~/.cache/pixtab), keyed by the file's identity; --sidecar writes it next
-    to the table instead. An index whose table changed (size, time, inode,
-    headers) is ignored with a warning. A valid index is not rebuilt unless
+    to the table instead. An index whose table changed (size, mtime, ctime,
+    inode, headers) is ignored with a warning. A valid index is not rebuilt unless
     --rebuild.
 
     \b

@@ -13,8 +13,12 @@ Places, looked up in this order:
   else ``~/.cache/pixtab``: ``index-<dev>-<inode>.npz``, so a renamed file
   keeps its index and two files never share one.
 
-Identity: size, mtime_ns, device, inode and a SHA-256 of the primary header
-and of the headers of the column HDUs. Any difference means a stale index; a
+Identity: size, mtime_ns, ctime_ns, device, inode and a SHA-256 of the
+primary header and of the headers of the column HDUs. Any difference means a
+stale index. The inode's change time is what makes the identity exact: data
+rewritten in place with the same size and headers can have its mtime put
+back (``touch -r``), never its ctime. (A rename or chmod changes the ctime
+too: the index is then rebuilt, which costs time, never a wrong answer.) A
 file that does not parse, is truncated, or describes another table is
 foreign. Both are ignored with a warning, never used. Writes go to a
 temporary file in the target directory, then ``os.replace``: readers see the
@@ -29,9 +33,11 @@ import hashlib
 import json
 import logging
 import os
+import stat
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -69,6 +75,7 @@ def identity(pt: PixTable) -> dict[str, object]:
     return {
         "size": st.st_size,
         "mtime_ns": st.st_mtime_ns,
+        "ctime_ns": st.st_ctime_ns,
         "dev": st.st_dev,
         "ino": st.st_ino,
         "headers_sha256": h.hexdigest(),
@@ -123,10 +130,27 @@ def save(index: TableIndex, path: Path) -> bool:
                 pass
 
 
+def _open_regular(path: Path) -> BinaryIO:
+    """Open ``path`` for reading only if it is a regular file (ValueError otherwise).
+
+    O_NONBLOCK: opening a FIFO for reading would wait for a writer forever; the
+    type is then checked on the open descriptor, so a swap after a stat cannot fool it.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError("not a regular file")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def read(path: Path) -> TableIndex:
     """Parse an index file; ValueError (with the reason) when it is not a valid one."""
     try:
-        with np.load(path, allow_pickle=False) as z:
+        with _open_regular(path) as f, np.load(f, allow_pickle=False) as z:
             if not hasattr(z, "files") or "meta" not in z.files:
                 raise ValueError("no metadata")
             meta = json.loads(bytes(z["meta"]).decode())
@@ -136,7 +160,7 @@ def read(path: Path) -> TableIndex:
             hi = {n: z[f"hi_{n}"] for n in FLOAT_FIELDS + INT_FIELDS}
             runs = (z["run_starts"], z["run_codes"]) if "run_starts" in z.files else (None, None)
     except (OSError, KeyError, EOFError, ValueError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
-        raise ValueError(f"unreadable: {exc}") from None
+        raise ValueError(f"unreadable: {exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}") from None
     if not isinstance(meta.get("identity"), dict):
         raise ValueError("no file identity recorded")
     try:
@@ -153,7 +177,7 @@ def _matches(index: TableIndex, pt: PixTable, ident: dict[str, object]) -> str |
     """Why ``index`` does not describe ``pt`` as it is now (None: it does)."""
     if index.nrows != pt.nrows:
         return f"it indexes {index.nrows} rows, the table has {pt.nrows}"
-    for k in ("size", "mtime_ns", "dev", "ino", "headers_sha256"):
+    for k in ("size", "headers_sha256", "dev", "ino", "mtime_ns", "ctime_ns"):
         if index.identity.get(k) != ident[k]:
             return f"the file changed since it was indexed ({k} differs)"
     return None
