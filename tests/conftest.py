@@ -119,3 +119,43 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
         return cache[key]
 
     return make
+
+
+def _no_internal_error(stderr: object, what: object) -> None:
+    text = stderr.decode("utf-8", "replace") if isinstance(stderr, bytes) else str(stderr or "")
+    assert "internal error" not in text, f"{what}: internal error on stderr:\n{text}"
+
+
+@pytest.fixture(autouse=True)
+def _fault_suite_has_no_internal_error(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every CLI run of the fault suite (test_faults_*, test_fuzz_*) is checked: never 'internal error' on stderr.
+
+    Subprocess runs are checked where their stderr is collected (``communicate``, hence
+    ``subprocess.run``); in-process runs through click's ``CliRunner.invoke``.
+    """
+    name = request.module.__name__.rpartition(".")[2]
+    if not name.startswith(("test_faults_", "test_fuzz_")):
+        return
+    import subprocess
+
+    from click.testing import CliRunner
+
+    communicate = subprocess.Popen.communicate
+    invoke = CliRunner.invoke
+
+    def checked_communicate(self: subprocess.Popen, *a: object, **kw: object) -> tuple:
+        out, err = communicate(self, *a, **kw)
+        _no_internal_error(err, self.args)
+        return out, err
+
+    def checked_invoke(self: CliRunner, *a: object, **kw: object) -> object:
+        result = invoke(self, *a, **kw)
+        try:
+            err = result.stderr
+        except ValueError:  # stderr mixed into output
+            err = result.output
+        _no_internal_error(err, a[1:2])
+        return result
+
+    monkeypatch.setattr(subprocess.Popen, "communicate", checked_communicate)
+    monkeypatch.setattr(CliRunner, "invoke", checked_invoke)

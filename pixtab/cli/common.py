@@ -114,3 +114,12 @@ def make_display(display: dict[str, Any]) -> Any:
 def file_outputs(*paths: str | None) -> list[str]:
     """The outputs that are files ('-' and None are stdout or nothing)."""
     return [p for p in paths if p and p != "-"]
+
+
+def title_name(path: str) -> str:
+    """A file's name for a figure title: undecodable bytes as U+FFFD, control characters
+    (a tab...) escaped, so that any legal file name can be drawn."""
+    import os
+
+    name = os.fsencode(os.path.basename(path)).decode("utf-8", "replace")
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in name)

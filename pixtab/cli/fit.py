@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from typing import Any
 
 import click
 
 from .errors import PixtabCommand
 from . import output as ui
-from .common import file_outputs, format_opts, png_opt, text_format, write_png
+from .common import file_outputs, format_opts, png_opt, text_format, title_name, write_png
 from .criteria import criteria_options
 from .image import _size_cb
 from .options import input_arg, output_opt, overwrite_opt, zero_based_opt
@@ -95,6 +94,6 @@ def command(input: str, output: str | None, bins: int | None, bin_width: float |
     if png:
         from ..core.ops.pictures import fit_figure
 
-        fig = fit_figure(rows, results, radial_profile(results[0], model), os.path.basename(input), unit, model)
+        fig = fit_figure(rows, results, radial_profile(results[0], model), title_name(input), unit, model)
         write_png(png, fig, overwrite)
         ui.info(f"wrote {png}")

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 import click
 
 from .errors import PixtabCommand
 from . import output as ui
-from .common import display_opts, file_outputs, format_opts, make_display, keep_flagged_opt, png_opt, text_format, write_png
+from .common import display_opts, file_outputs, format_opts, make_display, keep_flagged_opt, png_opt, text_format, title_name, write_png
 from .criteria import criteria_options, parse_size
 from .options import input_arg, output_opt, overwrite_opt, zero_based_opt
 from .writing import check_outputs, phases
@@ -130,7 +129,7 @@ def command(input: str, output: str | None, spaxel: tuple[float, bool], column: 
     if png:
         from ..core.ops.pictures import image_figure
 
-        write_png(png, image_figure(im, os.path.basename(input), found, shown), overwrite)
+        write_png(png, image_figure(im, title_name(input), found, shown), overwrite)
         ui.info(f"wrote {png}")
     if peaks:
         ui.emit_records([p.as_dict() for p in found], text_format(fmt, as_json), None, overwrite, PEAK_FIELDS)

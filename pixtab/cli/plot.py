@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import click
 
 from .errors import PixtabCommand
 from . import output as ui
-from .common import picture_path_cb, write_png
+from .common import picture_path_cb, title_name, write_png
 from .criteria import criteria_options
 from .options import input_arg, output_opt, overwrite_opt, zero_based_opt
 from .writing import check_outputs, phases
@@ -47,6 +46,6 @@ def command(input: str, output: str, by: str, max_points: int, overwrite: bool, 
     check_outputs([(input, output)], overwrite)
     with PixTable(input) as pt, phases(input) as progress:
         s = sample_sky(pt, criteria, by, max_points, progress=progress, plan=kw["plan"])
-    fig = sky_figure(s, by, os.path.basename(input))
+    fig = sky_figure(s, by, title_name(input))
     write_png(output, fig, overwrite)
     ui.info(f"wrote {output} ({len(s.x):,} of {s.total:,} rows drawn)")

@@ -9,7 +9,7 @@ import click
 
 from .errors import PixtabCommand
 from . import output as ui
-from .common import file_outputs, format_opts, keep_flagged_opt, png_opt, text_format, write_png
+from .common import file_outputs, format_opts, keep_flagged_opt, png_opt, text_format, title_name, write_png
 from .criteria import criteria_options
 from .options import input_arg, output_opt, overwrite_opt, zero_based_opt
 from .writing import check_outputs, phases
@@ -53,7 +53,9 @@ def command(input: str, output: str | None, width: float, keep_flagged: bool, fm
     with PixTable(input) as pt, phases(input) as progress:
         spec = make_spectrum(pt, criteria, width, keep_flagged, progress, kw["plan"])
     if is_fits:
-        cards = {"HIERARCH PIXTAB INPUT": os.path.basename(input)[-60:], "HIERARCH PIXTAB BIN": (width, "[Angstrom] bin width"),
+        from ..core.fits.cards import printable
+
+        cards = {"HIERARCH PIXTAB INPUT": printable(os.path.basename(input), keep_last=60), "HIERARCH PIXTAB BIN": (width, "[Angstrom] bin width"),
                  "HIERARCH PIXTAB ROWS": (int(spec.rows.sum()), "rows used"),
                  "HIERARCH PIXTAB FLAGGED": (int(spec.flagged.sum()), "selected rows left out for dq != 0")}
         with atomic_output(output, overwrite) as fd:  # type: ignore[arg-type]
@@ -67,5 +69,5 @@ def command(input: str, output: str | None, width: float, keep_flagged: bool, fm
     if png:
         from ..core.ops.pictures import spectrum_figure
 
-        write_png(png, spectrum_figure(spec, os.path.basename(input)), overwrite)
+        write_png(png, spectrum_figure(spec, title_name(input)), overwrite)
         ui.info(f"wrote {png}")

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import CriteriaError, InputError
+from ..fits.cards import printable
 from ..fits.hdu import ColumnSpec
 from ..fits.header import Header
 from ..format import origin as org
@@ -202,7 +203,7 @@ def write_fits_table(
 ) -> None:
     """Stream the decoded rows ``start..stop-1`` (the selected ones) to ``fd`` as a FITS binary table."""
     header = Header([("SIMPLE", True), ("BITPIX", 8), ("NAXIS", 0), ("EXTEND", True)])
-    header["PIXTABLE"] = (os.path.basename(pt.path), "source pixel table")
+    header["PIXTABLE"] = (printable(os.path.basename(pt.path)), "source pixel table")
     header["ROWSTART"] = (start, "0-based index of the first row decoded")
     header["PIXBASE"] = (0 if opts.zero_based else 1, "first detector pixel (1: DRS, FITS; 0: MPDAF)")
     header["SLICENUM"] = (opts.slice_numbering.upper(), "slice numbering: CCD (origin field) or SKY")

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from astropy.io import fits
 
+from ..fits.cards import printable
 from .canvas import Block, Canvas
 from ..errors import CriteriaError, InputError
 from ..io.plan import PlanOptions
@@ -241,7 +242,7 @@ def _header(
         h["CRPIX1"], h["CRPIX2"] = float(1 - col0), float(1 - row0)
         h["CD1_1"], h["CD1_2"], h["CD2_1"], h["CD2_2"] = step, 0.0, 0.0, step
         h["COMMENT"] = "pixel-unit table: world coordinates are focal-plane xpos/ypos, not sky"
-    h["HIERARCH PIXTAB IMAGE INPUT"] = pt.path[-60:]
+    h["HIERARCH PIXTAB IMAGE INPUT"] = printable(pt.path, keep_last=60)
     h["HIERARCH PIXTAB IMAGE COLUMN"] = req.column
     h["HIERARCH PIXTAB IMAGE STAT"] = (req.statistic, "statistic over the rows of a spaxel")
     h["HIERARCH PIXTAB IMAGE SPAXEL"] = (req.spaxel, "[arcsec] spaxel size" if plane.is_sky else "[pix] spaxel size")

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ...fits.cards import printable
 from ...fits.hdu import HDUFile, image_header
 from ...fits.header import Header
 from ...io.table import PixTable
@@ -58,7 +59,7 @@ class ImageFile:
         for name in _COPIED_KEYWORDS:
             if name in source.primary_header:
                 primary[name] = (source.primary_header[name], source.primary_header.comments[name])
-        primary["PIXTABLE"] = (os.path.basename(source.path), "source pixel table")
+        primary["PIXTABLE"] = (printable(os.path.basename(source.path)), "source pixel table")
         primary["PIXBASE"] = (req.base, "first detector pixel (1: DRS, FITS; 0: MPDAF)")
         self.file = HDUFile(fd, primary)
         self.slots: dict[int, tuple[int, int]] = {}  # ifu -> (header offset, header bytes)
