@@ -2,7 +2,7 @@
 
 12: ``extract --catalog`` checks its outputs against each other in linear time (10,000 sources).
 13/18: spectrum bounds its bin count: a cut of more than MAX_BINS bins, or bins too fine for
-       the wavelengths, is one clear line; never an OverflowError, never raw numpy warnings.
+       the wavelengths, is a usage error (exit 2); never an OverflowError, never raw numpy warnings.
 14: a file name that is not printable ASCII goes into FITS cards escaped; plot draws it.
 16/17: huge numbers in catalogues, --circle and --radius: one clear line or a correct answer.
 19: a float card that overflows (EXPTIME = 1E999) is copied as written, never re-formatted.
@@ -77,13 +77,13 @@ def test_ten_thousand_sources_are_checked_in_linear_time(tiny: Path, tmp_path: P
 )
 def test_spectrum_bounds_its_bins(table: Path, lam: str, width: str, fragment: str) -> None:
     run = run_pixtab(["spectrum", str(table), "--lambda", lam, "--bin", width], timeout=60)
-    _one_line(run, 1, fragment)
+    _one_line(run, 2, fragment)
     assert run.stdout == ""
 
 
 def test_spectrum_without_a_cut_and_tiny_bins_is_one_line(table: Path) -> None:
     run = run_pixtab(["spectrum", str(table), "--bin", "1e-300"], timeout=60)
-    _one_line(run, 1, "bins")
+    _one_line(run, 2, "bins")
 
 
 def test_spectrum_with_a_wide_but_sane_cut_still_works(table: Path) -> None:

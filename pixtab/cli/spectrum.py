@@ -32,7 +32,9 @@ def command(input: str, output: str | None, width: float, keep_flagged: bool, fm
     Per bin [lambda_lo, lambda_hi): lambda (bin centre), sum of data and its
     variance sum_var (sum of stat), mean of data and its variance mean_var
     (sum of stat / rows^2), rows used and rows left out for dq != 0 (flagged).
-    Bins start at the lower end of --lambda (else at a multiple of --bin).
+    Bins start at the lower end of --lambda (else at a multiple of --bin);
+    a --lambda cut is covered whole, empty bins included, up to a million
+    bins (more is a usage error: use a larger --bin or a narrower cut).
     Output: a FITS binary table (EXTNAME SPECTRUM, units in TUNITn) when -o
     ends in .fits, else CSV/TSV/JSON Lines (on stdout without -o).
 

@@ -5,6 +5,10 @@ data and its variance (sum of stat / n^2), the number of rows used and the
 number of selected rows left out for dq != 0. Bins are ``width`` Angstrom wide,
 starting at the lower end of the wavelength cut when there is one, else at a
 multiple of the width; only the span of bins that hold rows is reported.
+
+A wavelength cut is covered whole, empty bins included, up to MAX_BINS bins: a
+wider cut (``--lambda 0:1e9 --bin 1`` would be a billion lines of zeros) and
+bins too fine to number the wavelengths are refused with one line.
 """
 
 from __future__ import annotations
@@ -23,6 +27,11 @@ from ..io.selection import Criteria
 from ..io.table import PixTable
 from ..progress import SILENT, Progress
 from .explain import empty_selection
+
+#: most bins a spectrum covers (a million: 0.005 Angstrom over the whole MUSE range)
+MAX_BINS = 1_000_000
+#: bin numbers stay below this (float64 counts every integer up to 2**53 exactly)
+_MAX_BIN_NUMBER = 2.0**52
 
 FIELDS = ("lambda_lo", "lambda_hi", "lambda", "sum", "sum_var", "mean", "mean_var", "rows", "flagged")
 
@@ -78,9 +87,20 @@ def make_spectrum(
         raise CriteriaError(f"the bin width must be a positive number of Angstrom, not {width}", field="bin")
     span = criteria.lambda_span()
     anchor = span[0] if span is not None and math.isfinite(span[0]) else 0.0
+    if span is not None and all(map(math.isfinite, span)):
+        covered = (span[1] - span[0]) / width
+        if not covered <= MAX_BINS:
+            raise CriteriaError(
+                f"--lambda {span[0]:g}:{span[1]:g} with bins of {width:g} Angstrom makes {covered:.3g} bins "
+                f"(at most {MAX_BINS:,}): use a larger --bin or a narrower --lambda", field="bin")
 
     def bins(lam: np.ndarray) -> np.ndarray:
-        return np.floor((lam.astype(np.float64) - anchor) / width).astype(np.int64)
+        with np.errstate(over="ignore", invalid="ignore"):
+            k = np.floor((lam.astype(np.float64) - anchor) / width)
+        if k.size and not np.all(np.abs(k) < _MAX_BIN_NUMBER):
+            raise CriteriaError(f"bins of {width:g} Angstrom are too fine to number the wavelengths of the rows "
+                                f"from {anchor:g}: use a larger --bin", field="bin")
+        return k.astype(np.int64)
 
     def reduce(batch) -> tuple[Block | None, Block | None]:  # type: ignore[no-untyped-def]
         used = Block.of((bins(batch["lambda"]),), {"n": None, "sum": batch["data"].astype(np.float64),
