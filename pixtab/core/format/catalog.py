@@ -47,9 +47,17 @@ class CatalogError(CriteriaError):
     """A catalogue line that cannot be read (a usage error: the command line named it)."""
 
 
+def _number(value: object, what: str) -> float:
+    """``float(value)`` of a JSON number; an integer too large for a float is a ValueError."""
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except OverflowError:
+        raise ValueError(f"{what} {str(value)[:20]}... is too large") from None
+
+
 def _angle(text: object, what: str, hours: bool) -> float:
     if isinstance(text, (int, float)) and not isinstance(text, bool):
-        value = float(text)
+        value = _number(text, what)
     else:
         s = str(text).strip()
         try:
@@ -61,7 +69,7 @@ def _angle(text: object, what: str, hours: bool) -> float:
             unit = u.hourangle if hours and (":" in s or "h" in s.lower()) else u.deg
             try:
                 value = float(Angle(s, unit=unit).deg)
-            except (ValueError, TypeError):
+            except (ValueError, TypeError, OverflowError):
                 raise ValueError(f"{what} {s!r} is not an angle") from None
     if not math.isfinite(value):
         raise ValueError(f"{what} {text!r} is not finite")
@@ -71,10 +79,13 @@ def _angle(text: object, what: str, hours: bool) -> float:
 def _size(text: object, what: str) -> float | None:
     if text is None or (isinstance(text, str) and not text.strip()):
         return None
-    try:
-        value = float(text)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ValueError(f"{what} {text!r} is not a number of arcsec") from None
+    if isinstance(text, int) and not isinstance(text, bool):
+        value = _number(text, what)
+    else:
+        try:
+            value = float(text)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise ValueError(f"{what} {text!r} is not a number of arcsec") from None
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"{what} must be a positive number of arcsec, not {text!r}")
     return value
@@ -112,6 +123,8 @@ def _rows(lines: list[tuple[int, str]]) -> list[tuple[int, dict[str, object]]]:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise CatalogError(f"line {n}: not JSON ({exc.msg})", "catalog") from None
+            except (ValueError, RecursionError) as exc:  # an integer of 4300+ digits; nesting too deep
+                raise CatalogError(f"line {n}: not a usable JSON object ({str(exc).split(';')[0][:80]})", "catalog") from None
             if not isinstance(obj, dict):
                 raise CatalogError(f"line {n}: not a JSON object", "catalog")
             rows.append((n, {str(k).lower(): v for k, v in obj.items()}))
@@ -132,7 +145,11 @@ def _rows(lines: list[tuple[int, str]]) -> list[tuple[int, dict[str, object]]]:
 
 
 def parse_catalog(text: str, default_radius: float | None = None) -> list[Source]:
-    """The sources of a catalogue's text; :class:`CatalogError` names the first bad line."""
+    """The sources of a catalogue's text; :class:`CatalogError` names the first bad line.
+
+    A leading byte-order mark (what spreadsheets save as "CSV UTF-8") is not part of the text.
+    """
+    text = text.removeprefix("\ufeff")
     lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip() and not line.lstrip().startswith("#")]
     if not lines:
         raise CatalogError("the catalogue is empty", "catalog")

@@ -38,6 +38,9 @@ Range = tuple[float, float]
 log = logging.getLogger(__name__)
 
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
 @dataclass(frozen=True)
 class Aperture:
     """A sky aperture: centre in degrees (pixels for pixel tables), size in arcsec (pixels).
@@ -301,7 +304,7 @@ class Selector:
         for ap in self.criteria.apertures:
             dx, dy = self._frame.offsets(ra, dec, ap.ra, ap.dec)
             if ap.shape == "circle":
-                hit = dx**2 + dy**2 < ap.size**2
+                hit = dx**2 + dy**2 < ap.size * ap.size  # a float product overflows to inf; ** raises
             else:
                 hit = (np.abs(dx) < ap.size) & (np.abs(dy) < ap.size)
             keep[ci[hit]] = True
@@ -341,7 +344,10 @@ class Selector:
             reach_rad = 1.5 * r + 1e-9
             lo, hi = -(d + reach_rad), -(d - reach_rad)
         pad = 1e-6 * max(1.0, abs(lo), abs(hi))
-        return np.float32(lo - pad), np.float32(hi + pad)
+        lo, hi = lo - pad, hi + pad
+        if not (abs(lo) < _FLOAT32_MAX and abs(hi) < _FLOAT32_MAX):
+            return None  # an aperture wider than float32 can say (--circle RA DEC 1e300) bounds nothing
+        return np.float32(lo), np.float32(hi)
 
     # -- evaluation ---------------------------------------------------------
 
