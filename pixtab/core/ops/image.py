@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from astropy.io import fits
 
-from ..fits.cards import printable
+from ..fits.cards import copy_cards, printable
 from .canvas import Block, Canvas
 from ..errors import CriteriaError, InputError
 from ..io.plan import PlanOptions
@@ -221,9 +221,7 @@ def _header(
     pt: PixTable, plane: Plane, req: ImageRequest, step: float, row0: int, col0: int, criteria: Criteria, rows: int, flagged: int
 ) -> fits.Header:
     h = fits.Header()
-    for k in COPIED:
-        if k in pt.primary_header:
-            h[k] = (pt.primary_header[k], pt.primary_header.comments[k])
+    copy_cards(pt.primary_header, h, COPIED)
     h["WCSAXES"] = 2
     if plane.is_sky:
         # Bin (row, col) has its centre at plane x = -col * step, y = row * step.

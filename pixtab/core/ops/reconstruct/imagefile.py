@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ...fits.cards import printable
+from ...fits.cards import copy_cards, printable
 from ...fits.hdu import HDUFile, image_header
 from ...fits.header import Header
 from ...io.table import PixTable
@@ -56,9 +56,7 @@ class ImageFile:
     ) -> None:
         self.req, self.unit, self.dtype = req, unit, np.dtype(dtype)
         primary = Header([("SIMPLE", True), ("BITPIX", 8), ("NAXIS", 0), ("EXTEND", True)])
-        for name in _COPIED_KEYWORDS:
-            if name in source.primary_header:
-                primary[name] = (source.primary_header[name], source.primary_header.comments[name])
+        copy_cards(source.primary_header, primary, _COPIED_KEYWORDS)
         primary["PIXTABLE"] = (printable(os.path.basename(source.path)), "source pixel table")
         primary["PIXBASE"] = (req.base, "first detector pixel (1: DRS, FITS; 0: MPDAF)")
         self.file = HDUFile(fd, primary)
