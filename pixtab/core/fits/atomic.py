@@ -207,7 +207,7 @@ def atomic_output(path: str | os.PathLike[str], overwrite: bool = False) -> Iter
         target = Path(os.path.realpath(target))  # replace the file the link points to, not the link
     directory = target.parent if str(target.parent) else Path(".")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.tmp-", dir=directory)
+        fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(target.name, directory), dir=directory)
     except OSError as exc:
         raise OutputError(f"{path}: cannot create a file in {directory}: {_reason(exc)}") from None
     try:
@@ -226,6 +226,19 @@ def atomic_output(path: str | os.PathLike[str], overwrite: bool = False) -> Iter
     except BaseException:
         _remove(tmp)
         raise
+
+
+def _temp_prefix(name: str, directory: Path) -> str:
+    """``.NAME.tmp-``, NAME cut short when the temporary name would exceed the directory's
+    longest file name (a legal 255-byte output name must not fail for its temporary's sake)."""
+    try:
+        longest = os.pathconf(directory, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        longest = 255
+    room = max(1, longest - len(".") - len(".tmp-") - 8)  # mkstemp adds 8 random characters
+    while len(os.fsencode(name)) > room:
+        name = name[:-1]
+    return f".{name}.tmp-"
 
 
 @contextmanager
