@@ -38,6 +38,10 @@ UNITS = {
 }
 
 
+#: most wavelength bins a fit makes (as many as --bins allows)
+MAX_BINS = 10_000
+
+
 @dataclass(frozen=True)
 class FitRequest:
     model: str = "gaussian"
@@ -51,8 +55,8 @@ class FitRequest:
             raise CriteriaError("give either a number of wavelength bins or a bin width, not both", field="bins")
         if self.bins is not None and self.bins < 1:
             raise CriteriaError(f"the number of bins must be at least 1, not {self.bins}", field="bins")
-        if self.bin_width is not None and not self.bin_width > 0:
-            raise CriteriaError(f"the bin width must be positive, not {self.bin_width}", field="bin")
+        if self.bin_width is not None and not (self.bin_width > 0 and math.isfinite(self.bin_width)):
+            raise CriteriaError(f"the bin width must be a positive number of Angstrom, not {self.bin_width}", field="bin")
 
 
 @dataclass
@@ -130,7 +134,11 @@ def bin_edges(lam: np.ndarray, criteria: Criteria, req: FitRequest) -> np.ndarra
     if req.bins is not None:
         return np.linspace(lo, hi, req.bins + 1)
     assert req.bin_width is not None
-    k = max(1, math.ceil((hi - lo) / req.bin_width - 1e-9))
+    covered = (hi - lo) / req.bin_width
+    if not covered <= MAX_BINS:
+        raise CriteriaError(f"bins of {req.bin_width:g} Angstrom over {lo:g}-{hi:g} Angstrom make {covered:.3g} bins "
+                            f"(at most {MAX_BINS:,}): use larger bins", field="bin_width")
+    k = max(1, math.ceil(covered - 1e-9))
     return np.minimum(lo + req.bin_width * np.arange(k + 1), hi)
 
 
@@ -170,6 +178,7 @@ def fit_table(
 ) -> tuple[list[dict], Rows]:
     """Fit the whole range (an error if that fails), then each wavelength bin (failures reported per bin)."""
     rows = load_rows(pt, criteria, progress, plan)
+    edges = bin_edges(rows.lam, criteria, req)  # before any fit: bins that cannot be made are refused first
     area = spaxel_area(pt)
 
     def one(sel: np.ndarray | slice, fwhm0: float) -> PsfFit:
@@ -198,7 +207,6 @@ def fit_table(
         log.warning("%s: the Moffat beta ran to its bound (%g): the profile is Gaussian-like; try the gaussian model", pt.path, BETA_MAX)
     lo, hi = float(rows.lam.min()), float(rows.lam.max())
     out = [result_row("all", lo, hi, rows.lam, whole, rows, "ok", req.model)]
-    edges = bin_edges(rows.lam, criteria, req)
     if edges is None:
         return out, rows
     which = np.searchsorted(edges, rows.lam, side="right") - 1
