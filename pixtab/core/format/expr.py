@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import CriteriaError
+from .compare import compile_compare
 
 #: table columns an expression may name, with their kind
 COLUMNS = {
@@ -77,14 +78,6 @@ _BITWISE: dict[type, Callable[[object, object], object]] = {
     ast.BitXor: np.bitwise_xor,
     ast.LShift: np.left_shift,
     ast.RShift: np.right_shift,
-}
-_COMPARE: dict[type, Callable[[object, object], object]] = {
-    ast.Eq: np.equal,
-    ast.NotEq: np.not_equal,
-    ast.Lt: np.less,
-    ast.LtE: np.less_equal,
-    ast.Gt: np.greater,
-    ast.GtE: np.greater_equal,
 }
 _SYMBOL = {
     ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%",
@@ -156,6 +149,12 @@ def parse(text: str) -> Expression:
     """Parse and validate ``text``; raise :class:`ExpressionError` showing the offending part."""
     if not text.strip():
         raise ExpressionError("empty expression", text, 0, len(text))
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # bytes of another encoding, read from the command line
+        shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        raise ExpressionError(f"the expression is not UTF-8 text (byte 0x{ord(text[exc.start]) & 0xFF:02x})", shown,
+                              exc.start, exc.end) from None
     shown = re.sub(r"\s", " ", text)  # one line: positions are columns
     # 'lambda' is a Python keyword: read it as a placeholder name, remembering where it was.
     spots = [m.start() for m in _LAMBDA.finditer(shown)]
@@ -242,13 +241,15 @@ class _Compiler:
         raise self.fail(node, f"{type(v).__name__} literal {self.part(node)} is not allowed (numbers only)")
 
     def _UnaryOp(self, node: ast.UnaryOp) -> tuple[str, _Fn]:
-        kind, fn = self.compile(node.operand)
         if isinstance(node.op, ast.Not):
-            t = _truth(kind, fn)
+            t = _truth(*self.compile(node.operand))
             return "bool", lambda get: np.logical_not(t(get))
+        kind, fn = self.value(node.operand)
         if isinstance(node.op, ast.Invert):
             if kind == "float":
                 raise self.fail(node, "~ needs an integer or a condition, not a float")
+            if kind == "bool":  # Python: ~True is -2, not False
+                kind, fn = "int", _cast(fn, np.int64)
             return kind, lambda get: np.invert(fn(get))
         if kind == "bool":
             kind, fn = "int", _cast(fn, np.int64)
@@ -256,8 +257,8 @@ class _Compiler:
         return kind, lambda get: op(fn(get))
 
     def _BinOp(self, node: ast.BinOp) -> tuple[str, _Fn]:
-        lk, lf = self.compile(node.left)
-        rk, rf = self.compile(node.right)
+        lk, lf = self.value(node.left)
+        rk, rf = self.value(node.right)
         t = type(node.op)
         if t in _BITWISE:
             if "float" in (lk, rk):
@@ -279,8 +280,27 @@ class _Compiler:
         return kind, lambda get: op(lf(get), rf(get))
 
     def _BoolOp(self, node: ast.BoolOp) -> tuple[str, _Fn]:
-        parts = [_truth(*self.compile(v)) for v in node.values]
-        op = np.logical_and if isinstance(node.op, ast.And) else np.logical_or
+        """``and``/``or`` give one of their operands, as in Python: ``(0 or 3) + 1`` is 4.
+
+        Conditions give a condition; numbers of one kind give that kind. Operands of
+        mixed kinds give a value of either type in Python: usable as a condition only.
+        """
+        compiled = [self.compile(v) for v in node.values]
+        kinds = {k for k, _ in compiled}
+        is_and = isinstance(node.op, ast.And)
+        if len(kinds) == 1 and kinds <= {"int", "float"}:
+            fns = [fn for _, fn in compiled]
+
+            def pick(get: Values) -> object:
+                out = fns[0](get)
+                for f in fns[1:]:  # and: the first false operand, else the last; or: the first true one
+                    nxt = f(get)
+                    out = np.where((out != 0) == is_and, nxt, out)
+                return out
+
+            return kinds.pop(), pick
+        parts = [_truth(*c) for c in compiled]
+        op = np.logical_and if is_and else np.logical_or
 
         def run(get: Values) -> object:
             out = parts[0](get)
@@ -288,47 +308,18 @@ class _Compiler:
                 out = op(out, p(get))
             return out
 
-        return "bool", run
+        return ("bool" if kinds == {"bool"} else "cond"), run
+
+    def value(self, node: ast.AST) -> tuple[str, _Fn]:
+        """Compile an operand of an operator, comparison or function: a number or a condition."""
+        kind, fn = self.compile(node)
+        if kind == "cond":
+            raise self.fail(node, "and/or of values of different types can only be a condition here "
+                                  "(in Python its value would be either operand)")
+        return kind, fn
 
     def _Compare(self, node: ast.Compare) -> tuple[str, _Fn]:
-        operands = [self.compile(node.left)]
-        tests: list[_Fn] = []
-        for op, right in zip(node.ops, node.comparators):
-            t = type(op)
-            if t in (ast.In, ast.NotIn):
-                values = self._literal_set(right)
-                left = operands[-1][1]
-                invert = t is ast.NotIn
-                tests.append(lambda get, f=left, v=values, inv=invert: np.isin(f(get), v, invert=inv))
-                operands.append(("float", lambda get, v=values: v))  # a chain cannot go on usefully
-                continue
-            if t not in _COMPARE:
-                raise self.fail(node, f"comparison '{_SYMBOL.get(t, t.__name__)}' is not allowed (use == or !=)")
-            operands.append(self.compile(right))
-            (_, lf), (_, rf) = operands[-2], operands[-1]
-            tests.append(lambda get, f=lf, g=rf, o=_COMPARE[t]: o(f(get), g(get)))
-
-        def run(get: Values) -> object:
-            out = tests[0](get)
-            for test in tests[1:]:
-                out = np.logical_and(out, test(get))
-            return out
-
-        return "bool", run
-
-    def _literal_set(self, node: ast.AST) -> np.ndarray:
-        """The right side of ``in``: a tuple, list or set of number literals."""
-        if not isinstance(node, (ast.Tuple, ast.List, ast.Set)):
-            raise self.fail(node, "'in' needs a list of numbers, e.g. ifu in (5, 6, 7)")
-        values = []
-        for elt in node.elts:
-            if any(isinstance(n, ast.Name) for n in ast.walk(elt)):
-                raise self.fail(elt, "'in' needs number literals, not names")
-            _, fn = self.compile(elt)
-            values.append(fn(lambda name: np.empty(0)))
-        if not values:
-            raise self.fail(node, "'in' needs at least one number")
-        return np.array(values, dtype=np.float64 if any(isinstance(v, np.floating) for v in values) else np.int64)
+        return compile_compare(self, node)
 
     def _Call(self, node: ast.Call) -> tuple[str, _Fn]:
         func = node.func
@@ -337,7 +328,7 @@ class _Compiler:
             raise self.fail(func, f"'{what}' cannot be called (functions: {', '.join(FUNCTIONS)})")
         if node.keywords or len(node.args) != 1 or isinstance(node.args[0], ast.Starred):
             raise self.fail(node, f"{func.id}() takes exactly one argument")
-        kind, fn = self.compile(node.args[0])
+        kind, fn = self.value(node.args[0])
         np_fn, result = FUNCTIONS[func.id]
         if kind == "bool":
             kind, fn = "int", _cast(fn, np.int64)
@@ -357,7 +348,7 @@ def _cast(fn: _Fn, dtype: type) -> _Fn:
 
 def _truth(kind: str, fn: _Fn) -> _Fn:
     """A value as a condition: a bool as is, a number true when non-zero (Python's rule)."""
-    if kind == "bool":
+    if kind in ("bool", "cond"):
         return fn
     return lambda get: np.not_equal(fn(get), 0)
 
