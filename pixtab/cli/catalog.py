@@ -104,7 +104,8 @@ def run(
             keep = [k for k, sel in enumerate(selections) if sel.count() or opts["allow_empty"]]
             if empty:
                 what = "written with 0 rows" if opts["allow_empty"] else "not written (--allow-empty writes 0-row tables)"
-                ui.warning(f"{path}: {len(empty)} of {len(sources)} sources select no row ({', '.join(empty)}): {what}")
+                shown = ", ".join(empty[:10]) + (f" and {len(empty) - 10:,} more" if len(empty) > 10 else "")
+                ui.warning(f"{path}: {len(empty)} of {len(sources)} sources select no row ({shown}): {what}")
             if not keep:
                 raise EmptySelectionError(f"{path}: no source selects any row; nothing written", field="allow_empty")
             for group in (keep[i : i + OPEN_OUTPUTS] for i in range(0, len(keep), OPEN_OUTPUTS)):
