@@ -16,6 +16,7 @@ pyarrow is optional: :func:`require_pyarrow` names the install command.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 from collections.abc import Iterator, Sequence
@@ -32,6 +33,8 @@ METADATA_KEY = b"pixtab"
 META_VERSION = 1
 PARQUET_MAGIC = b"PAR1"
 ARROW_MAGIC = b"ARROW1"
+#: footer entry written after the rows: their count and a digest of the rows and the metadata
+ROWS_KEY = b"pixtab_rows"
 
 
 def require_pyarrow() -> Any:
@@ -96,23 +99,51 @@ class ExportMeta:
 
     @classmethod
     def decode(cls, raw: bytes, path: str) -> ExportMeta:
+        """Parse and check every field (types, dtypes, header, extensions): InputError otherwise."""
+        from .arrow_meta import check_meta
+
         try:
             d = json.loads(raw)
-            if d.get("version") != META_VERSION:
-                raise InputError(path, f"pixtab metadata version {d.get('version')!r} is not supported")
-            d["columns"] = [ColumnMeta(**c) for c in d["columns"]]
-            return cls(**d)
-        except InputError:
-            raise
-        except (ValueError, TypeError, KeyError) as exc:
-            raise InputError(path, f"damaged pixtab metadata ({type(exc).__name__}: {exc})") from None
+        except (ValueError, RecursionError) as exc:
+            raise InputError(path, f"damaged pixtab metadata (not JSON: {str(exc)[:80]})") from None
+        if isinstance(d, dict) and d.get("version") != META_VERSION:
+            raise InputError(path, f"pixtab metadata version {str(d.get('version'))[:20]!r} is not supported")
+        problem = check_meta(d)
+        if problem:
+            raise InputError(path, f"damaged pixtab metadata: {problem}")
+        d["columns"] = [ColumnMeta(**c) for c in d["columns"]]
+        return cls(**d)
 
     def hdu_bytes(self) -> list[bytes]:
-        return [base64.b64decode(b) for b in self.extra_hdus]
+        return [base64.b64decode(b, validate=True) for b in self.extra_hdus]
 
     @staticmethod
     def pack_hdus(blobs: Sequence[bytes]) -> list[str]:
         return [base64.b64encode(b).decode("ascii") for b in blobs]
+
+
+class RowDigest:
+    """An order-sensitive digest of the columns' bytes, whatever the batch sizes, and of the metadata.
+
+    Written by export after the rows, checked by convert while it rebuilds: rows
+    reordered, dropped or edited since the export (or metadata edited) do not match.
+    """
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.names = list(names)
+        self._h = {n: hashlib.blake2b(digest_size=16) for n in self.names}
+        self.rows = 0
+
+    def update(self, cols: dict[str, np.ndarray]) -> None:
+        for n in self.names:
+            self._h[n].update(np.ascontiguousarray(cols[n]).view(np.uint8).data)
+        self.rows += len(cols[self.names[0]]) if self.names else 0
+
+    def record(self, meta_raw: bytes) -> bytes:
+        total = hashlib.blake2b(meta_raw, digest_size=16)
+        for n in self.names:
+            total.update(self._h[n].digest())
+        return json.dumps({"rows": self.rows, "digest": total.hexdigest()}).encode()
 
 
 class ArrowInput:
@@ -139,7 +170,19 @@ class ArrowInput:
         except (pa.ArrowException, OSError) as exc:
             raise InputError(self.path, f"unreadable {kind} file: {exc}") from None
         raw = (self.schema.metadata or {}).get(METADATA_KEY)
+        self.meta_raw: bytes | None = raw
         self.meta: ExportMeta | None = ExportMeta.decode(raw, self.path) if raw is not None else None
+        #: the footer record written after the rows (None: not a pixtab export as written)
+        self.rows_record: bytes | None = self._rows_record(pa)
+
+    def _rows_record(self, pa: Any) -> bytes | None:
+        try:
+            if self.kind == "parquet":
+                return (self._pq.metadata.metadata or {}).get(ROWS_KEY)
+            n = self._ipc.num_record_batches
+            return ((self._ipc.get_batch_with_custom_metadata(n - 1)[1] or {}).get(ROWS_KEY) if n else None)  # type: ignore[no-any-return]
+        except (pa.ArrowException, OSError):
+            return None
 
     @property
     def names(self) -> list[str]:

@@ -32,7 +32,7 @@ from ..format.keywords import key
 from ..format.limits import LimitsAccumulator, finish_limits
 from ..format.origin import DetectorDecoder
 from ..format.sky import SkyFrame
-from ..io.arrow import ColumnMeta, ExportMeta, require_pyarrow, stored_dtype
+from ..io.arrow import METADATA_KEY, ROWS_KEY, ColumnMeta, ExportMeta, RowDigest, require_pyarrow, stored_dtype
 from ..io.rowfilter import decode_fields
 from ..io.plan import PlanOptions
 from ..io.scan import Scan, Selection
@@ -201,6 +201,9 @@ class Export:
         fields = [_field_name(pt, n) for n in names]
         dtypes = [np.dtype(_DERIVED_DTYPES[n]) if n not in pt.columns else stored_dtype(n, pt.columns[n].dtype) for n in names]
 
+        # Rows that can be converted back carry a digest, so that a reordered or edited export is refused.
+        digest = RowDigest([_field_name(pt, n) for n in pt.columns]) if complete and req.fmt in ("parquet", "arrow") else None
+
         def batches() -> Iterator[dict[str, np.ndarray]]:
             progress.start("export", self.scan.rows_to_read(selection))
             for rows, arrays in self.scan.copy(selection, read):
@@ -212,6 +215,8 @@ class Export:
                     out["ra"], out["dec"] = frame.radec(arrays["xpos"], arrays["ypos"])
                 if "row" in names:
                     out["row"] = np.arange(rows.start, rows.stop, dtype=np.int64) if isinstance(rows, range) else rows
+                if digest is not None:
+                    digest.update(out)
                 yield out
 
         meta = self._meta(complete, decoded) if req.fmt in ("parquet", "arrow") else None
@@ -221,7 +226,7 @@ class Export:
             if req.fmt in ("csv", "tsv"):
                 _write_text(f, fields, batches(), "\t" if req.fmt == "tsv" else ",")
             else:
-                _write_arrow(f, req, fields, dtypes, units, batches(), meta)  # type: ignore[arg-type]
+                _write_arrow(f, req, fields, dtypes, units, batches(), meta, digest)  # type: ignore[arg-type]
         size = os.fstat(fd).st_size
         return ExportResult(pt.path, output, req.fmt, pt.nrows, self.selected, fields, complete and req.fmt != "csv", size)
 
@@ -305,6 +310,7 @@ def _write_arrow(
     units: dict[str, str | None],
     batches: Iterator[dict[str, np.ndarray]],
     meta: ExportMeta,
+    digest: RowDigest | None,
 ) -> None:
     """Parquet (zstd, row groups of ``req.row_group_rows``) or an Arrow IPC file."""
     pa = require_pyarrow()
@@ -335,8 +341,23 @@ def _write_arrow(
     try:
         for cols in batches:
             sink.add(cols)
-    finally:
         sink.close()
+        if digest is not None:
+            record = {ROWS_KEY: digest.record(meta.encode()[METADATA_KEY])}
+            if req.fmt == "parquet":
+                writer.add_key_value_metadata(record)
+            else:  # an empty last batch carries it
+                writer.write_batch(pa.record_batch([pa.array([], type=fl.type) for fl in schema], schema=schema),
+                                   custom_metadata=record)
+    except BaseException:
+        # Close the writer while its file is still open (else its finaliser writes to a closed
+        # file and pyarrow prints "Exception ignored"); the temporary file is removed anyway.
+        for close in (sink.close, writer.close):
+            try:
+                close()
+            except Exception:
+                pass
+        raise
     writer.close()
 
 

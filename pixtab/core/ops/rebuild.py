@@ -3,7 +3,9 @@
 The export's metadata (:class:`~pixtab.core.io.arrow.ExportMeta`) holds the
 primary header as FITS bytes, each column's FITS name, type and unit, and the
 other extensions; the columns come from the file (dq back from uint32 to the
-int32 bits it was). Whatever a pixel table would lack is refused, saying what.
+int32 bits it was). Whatever a pixel table would lack is refused, saying what,
+and so is an export whose rows or metadata changed since it was written: the
+export's footer holds a digest of both, checked while the rows are copied.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import numpy as np
 from ..errors import InputError
 from ..fits.hdu import ColumnSpec
 from ..format.columns import REQUIRED
-from ..io.arrow import ArrowInput, ExportMeta
+from ..io.arrow import ArrowInput, ExportMeta, RowDigest
 from ..io.writer import PixtableWriter
 from ..progress import SILENT, Progress
 
@@ -60,6 +62,12 @@ def check_rebuildable(src: ArrowInput) -> ExportMeta:
         raise InputError(
             src.path, f"has {src.nrows} rows, the export had {meta.rows}: its header (EXPn, LIMITS) would not match the rows"
         )
+    if src.rows_record is None:
+        raise InputError(
+            src.path,
+            "has no row checksum of pixtab export (written or rewritten by another program): its rows may not be "
+            "in the order its header (EXPn FIRST/LAST) describes; export the FITS table again",
+        )
     return meta
 
 
@@ -87,9 +95,17 @@ def rebuild(src: ArrowInput, fd: int, layout: str | None = None, output: str = "
     except ValueError as exc:
         raise InputError(src.path, f"cannot write the pixel table: {exc}") from None
     progress.start("convert", src.nrows)
+    digest = RowDigest([c.name for c in meta.columns])
     for batch in src.iter_batches([c.name for c in meta.columns]):
+        digest.update(batch)
         writer.write({c.fits_name: batch[c.name].view(c.dtype) for c in meta.columns})
         progress.advance(len(batch[meta.columns[0].name]))
+    if digest.record(src.meta_raw or b"") != src.rows_record:
+        raise InputError(
+            src.path,
+            "the rows or the metadata changed since the export (row checksum differs: reordered, edited or "
+            "damaged): its header (EXPn FIRST/LAST, XOFFSET) would describe other rows; export the FITS table again",
+        )
     writer.finish(header)
     return RebuildResult(src.path, output, layout, src.nrows, [s.name for s in specs], meta.extra_names)
 
