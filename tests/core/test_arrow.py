@@ -14,8 +14,19 @@ pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
 
 
+PRIMARY = ("SIMPLE  =                    T".ljust(80) + "END".ljust(80)).ljust(2880)
+
+
+def _extension() -> bytes:
+    """A whole FITS image extension (header blocks, then its padded data)."""
+    from astropy.io import fits
+
+    hdu = fits.ImageHDU(np.arange(256, dtype=np.uint8).repeat(11), name="FF")
+    return hdu.header.tostring().encode("ascii") + hdu.data.tobytes().ljust(2880, b"\0")
+
+
 def _meta(**kw) -> ExportMeta:
-    base = dict(source="t.fits", layout="image", rows=2, primary_header="SIMPLE  =" + " " * 2871,
+    base = dict(source="t.fits", layout="image", rows=2, primary_header=PRIMARY,
                 columns=[ColumnMeta("dq", "dq", "int32", None)])  # fmt: skip
     base.update(kw)
     return ExportMeta(**base)
@@ -31,7 +42,7 @@ def test_sniff(tmp_path: Path) -> None:
 
 
 def test_metadata_round_trip_and_hdus() -> None:
-    m = _meta(extra_hdus=ExportMeta.pack_hdus([b"XTENSION" + bytes(range(256)) * 11]), extra_names=["FF"])
+    m = _meta(extra_hdus=ExportMeta.pack_hdus([_extension()]), extra_names=["FF"])
     back = ExportMeta.decode(m.encode()[b"pixtab"], "x")
     assert back == m and back.hdu_bytes()[0].startswith(b"XTENSION")
 

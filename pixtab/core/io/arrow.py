@@ -107,7 +107,7 @@ class ExportMeta:
         except (ValueError, RecursionError) as exc:
             raise InputError(path, f"damaged pixtab metadata (not JSON: {str(exc)[:80]})") from None
         if isinstance(d, dict) and d.get("version") != META_VERSION:
-            raise InputError(path, f"pixtab metadata version {str(d.get('version'))[:20]!r} is not supported")
+            raise InputError(path, f"pixtab metadata version {repr(d.get('version'))[:40]} is not supported")
         problem = check_meta(d)
         if problem:
             raise InputError(path, f"damaged pixtab metadata: {problem}")
