@@ -28,6 +28,7 @@ Exit status:
   1    runtime or data error (also: some of several inputs failed)
   2    usage error (bad option or value)
   130  interrupted (Ctrl-C); 143 on SIGTERM, 129 SIGHUP, 131 SIGQUIT: no partial output is left.
+  141  killed by SIGPIPE: the reader of stdout stopped early (| head), as for cat or grep.
 
 \b
 Environment:

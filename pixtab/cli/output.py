@@ -53,6 +53,13 @@ def silence_stdout() -> None:
 
 #: the first failed write to stdout of this run, re-raised by every later write and at the end
 _stdout_failure: StdoutError | None = None
+#: the reader of stdout went away (``| head``): the run ends as Unix tools do, by SIGPIPE
+_reader_gone = False
+
+
+def reader_gone() -> bool:
+    """Did a write to stdout meet a closed pipe during this run?"""
+    return _reader_gone
 
 
 @contextmanager
@@ -62,12 +69,13 @@ def writing_stdout() -> Iterator[None]:
     A closed pipe (``| head``) is not an error: it propagates as BrokenPipeError,
     which ends the run quietly.
     """
-    global _stdout_failure
+    global _stdout_failure, _reader_gone
     if _stdout_failure is not None:
         raise _stdout_failure
     try:
         yield
     except BrokenPipeError:
+        _reader_gone = True
         silence_stdout()
         raise
     except OSError as exc:

@@ -114,6 +114,10 @@ def run(group: click.Group, args: list[str] | None = None, prog_name: str = "pix
         rv = group.main(args=args, prog_name=prog_name, standalone_mode=False)
         code = rv if isinstance(rv, int) else EXIT_OK
         output.flush_stdout()
+    except SystemExit as exc:  # click's own exit (it ends a run whose stdout pipe closed with 1)
+        code = exc.code if isinstance(exc.code, int) else EXIT_FAILURE
+    except BrokenPipeError:
+        code = EXIT_FAILURE  # the reader is gone: see below
     except click.ClickException as exc:
         try:
             exc.show()
@@ -137,4 +141,17 @@ def run(group: click.Group, args: list[str] | None = None, prog_name: str = "pix
         output.release_stdout()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    if output.reader_gone() and code != EXIT_OK:
+        _die_of_sigpipe()
     sys.exit(code)
+
+
+def _die_of_sigpipe() -> None:
+    """End as Unix tools do when their reader stops early (``| head``): killed by SIGPIPE,
+    status 141 in the shell, without a message (Python itself ignores SIGPIPE)."""
+    try:
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGPIPE)
