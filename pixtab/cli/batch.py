@@ -15,6 +15,7 @@ This module is the CLI's: the core never runs commands.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -101,24 +102,43 @@ class _Task:
                     "out": self.out, "err": self.err})
 
     def wait(self, timeout: float) -> Outcome | None:
-        code = self.slot.wait(timeout)
+        try:
+            code = self.slot.wait(timeout)
+        except BaseException:
+            self.discard()
+            raise
         if code is None:
             return None
         data = []
         for path in (self.out, self.err):
             with open(path, "rb") as f:
                 data.append(f.read())
-            os.unlink(path)
+        self.discard()
         return Outcome(self.index, code, data[0], data[1])
+
+    def discard(self) -> None:
+        """Remove the files that hold the task's output (no ``pixtab-task-*`` is ever left)."""
+        for path in (self.out, self.err):
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
 
     def abandon(self) -> None:
         """Stop the task (SIGTERM: it removes its temporary output) and wait for it.
 
         One signal only: a second one could land in the task's clean-up and cut it short.
+        A task server that is gone already (the whole process group got the signal) is
+        not an error here: the run is stopping anyway.
         """
-        self.slot.terminate()
-        while self.wait(1.0) is None:
+        try:
+            self.slot.terminate()
+            while self.wait(1.0) is None:
+                pass
+        except OSError:
             pass
+        finally:
+            self.discard()
 
 
 _slots = threading.local()
@@ -180,21 +200,75 @@ def _local(argv: Sequence[str], n: int, jobs: int) -> Iterator[Outcome]:
         for task in running.values():
             task.abandon()
         for slot in slots:
-            slot.close()
+            try:
+                slot.close()
+            except OSError:  # already gone (SIGTERM to the process group)
+                pass
+
+
+_ADDRESS = re.compile(r"(?:(?P<scheme>[a-z][a-z0-9+.-]*)://)?(?P<host>\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):(?P<port>\d{1,5})")
+
+
+def check_address(address: str) -> str:
+    """A Dask scheduler address (``[tcp|tls]://HOST:PORT``), checked before any connection:
+    a typo must not cost a 10-second wait and a traceback."""
+    m = _ADDRESS.fullmatch(address.strip())
+    if m is None or m["scheme"] not in (None, "tcp", "tls") or not 0 < int(m["port"]) < 65536:
+        raise click.BadParameter(
+            f"{address!r} is not a scheduler address (tcp://HOST:PORT or HOST:PORT; tls:// with Dask's TLS settings)",
+            param_hint="'--scheduler'",
+        )
+    return address.strip()
+
+
+def _probe(address: str) -> None:
+    """Fail fast, in one line, where a Dask client would retry for seconds and then leave a
+    half-made client whose finaliser hangs and prints a traceback: TLS without certificates,
+    nothing listening at the address."""
+    import socket
+
+    import dask
+
+    m = _ADDRESS.fullmatch(address)
+    assert m is not None
+    if m["scheme"] == "tls" and not dask.config.get("distributed.comm.tls.client.cert", None):
+        raise click.ClickException(
+            f"cannot reach the Dask scheduler at {address}: tls:// needs Dask's TLS settings "
+            "(distributed.comm.tls.ca-file and .client.cert/.key, e.g. DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT)"
+        )
+    try:
+        socket.create_connection((m["host"].strip("[]"), int(m["port"])), timeout=10).close()
+    except OSError as exc:
+        raise click.ClickException(f"cannot reach the Dask scheduler at {address}: {exc.strerror or exc}") from None
+
+
+def _forget_failed_client() -> None:
+    """Collect the client that failed half-way now, its finaliser's complaints dropped."""
+    import gc
+
+    hook, sys.unraisablehook = sys.unraisablehook, lambda unraisable: None
+    try:
+        gc.collect()
+    finally:
+        sys.unraisablehook = hook
 
 
 def _dask(argv: Sequence[str], paths: Sequence[str], address: str) -> Iterator[Outcome]:
     """One Dask task per input on the cluster at ``address``, results in input order."""
+    address = check_address(address)
     try:
         from distributed import Client, Event
     except ImportError:
         raise click.ClickException(
             "--scheduler needs Dask distributed: pip install 'pixtab[cluster]'"
         ) from None
+    _probe(address)
     try:
         client = Client(address, timeout="10s", set_as_default=False)
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise click.ClickException(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+    except Exception as exc:  # refused, not a scheduler...: one line
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        _forget_failed_client()
+        raise click.ClickException(f"cannot reach the Dask scheduler at {address}: {reason}") from None
     token = uuid.uuid4().hex
     cancel = f"pixtab-cancel-{token}"
     env, cwd = task_env(), os.getcwd()

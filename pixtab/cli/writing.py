@@ -117,7 +117,9 @@ def check_outputs(pairs: Sequence[tuple[str, str]], overwrite: bool, outputs: Se
         every = [out for src, out in pairs if src in own]
     seen: set[tuple[object, ...]] = set()
     for out in every:
-        check_output(out, inputs, overwrite)
+        # A task may be a rerun (Dask retries the tasks of a dead worker): its own committed
+        # output is no reason to stop; the commit itself refuses any other existing file.
+        check_output(out, inputs, overwrite or task is not None)
         key = file_key(out)
         if key in seen:
             raise OutputError(f"{out}: two inputs would write this same output")
@@ -140,6 +142,9 @@ def for_each_input(inputs: Iterable[str], work: Callable[[str], T]) -> list[T]:
     inputs = list(inputs)
     task = batch.task_index()
     if task is not None:  # this process is one task of a batch: that input alone
+        from ..core.fits.atomic import tolerate_reruns
+
+        tolerate_reruns()
         batch.watch_parent()
         return [work(inputs[task])]
     if len(inputs) == 1:
