@@ -121,12 +121,12 @@ def test_unknown_option_suggests_the_near_one(table: Path) -> None:
 
 
 def test_closed_pipe_leaves_no_traceback(table: Path) -> None:
-    """``pixtab info *.fits | head -1``: the first line, then a quiet exit."""
+    """``pixtab info *.fits | head -1``: the first line, then a quiet death by SIGPIPE (as cat's)."""
     inputs = " ".join([shlex.quote(str(table))] * 20)
     script = f'{shlex.quote(PIXTAB)} info {inputs} | head -1; echo "status=${{PIPESTATUS[0]}}" >&2'
     r = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=clean_env(), timeout=120)
     assert r.stdout.startswith(f"{table}: path ") and r.stdout.endswith(f" {table}\n") and r.stdout.count("\n") == 1
-    assert r.stderr == "status=1\n"  # click's EPIPE rule: exit 1, nothing on stderr
+    assert r.stderr == "status=141\n"  # killed by SIGPIPE, nothing on stderr (issue 22 item 10)
 
 
 def test_pipes_get_no_escape_codes_and_no_progress(table: Path, tmp_path: Path) -> None:

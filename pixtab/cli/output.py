@@ -220,10 +220,22 @@ def write_text(path: str | None, overwrite: bool, blocks: Iterable[bytes]) -> No
                 f.write(block)
         return
     stream = sys.stdout.buffer
-    # A reader that went away (| head) ends the run quietly; any other failure is one line.
+    # A reader that went away (| head) ends the run by SIGPIPE; any other failure is one line.
     with writing_stdout():
+        stream.flush()
+        try:
+            fd = stream.fileno()
+        except (AttributeError, OSError, ValueError):  # click's test runner: no descriptor
+            fd = None
         for block in blocks:
-            stream.write(block)
+            if fd is None:
+                stream.write(block)
+                continue
+            # os.write, not the buffered stream: a partial write to a pipe whose reader left
+            # must end in EPIPE here, not be kept in a buffer and lost at exit.
+            view = memoryview(block)
+            while view:
+                view = view[os.write(fd, view[: 1 << 20]) :]
         stream.flush()
 
 

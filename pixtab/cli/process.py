@@ -141,7 +141,7 @@ def run(group: click.Group, args: list[str] | None = None, prog_name: str = "pix
         output.release_stdout()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    if output.reader_gone() and code != EXIT_OK:
+    if output.reader_gone():  # whatever caught the BrokenPipeError on its way
         _die_of_sigpipe()
     sys.exit(code)
 
