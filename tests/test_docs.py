@@ -94,7 +94,7 @@ def test_troff_escaping() -> None:
 def test_main_page_has_exit_status_and_environment(generated: Path) -> None:
     page = (generated / "man" / "pixtab.1").read_text()
     status = page.split('.SH "EXIT STATUS"\n.nf\n', 1)[1].split(".fi", 1)[0]
-    assert [line.split()[0] for line in status.splitlines()] == ["0", "1", "2", "130"]
+    assert [line.split()[0] for line in status.splitlines()] == ["0", "1", "2", "130", "141"]
     assert "143 on SIGTERM" in status
     assert '.SH "ENVIRONMENT"' in page and "NO_COLOR" in page and "PIXTAB_DEBUG=1" in page
     for name in COMMANDS:

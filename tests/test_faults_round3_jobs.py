@@ -91,7 +91,9 @@ def test_sigterm_to_the_process_group_exits_143(inputs: Path, tmp_path: Path, at
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 143, stderr
     assert "Traceback" not in stderr and "task server" not in stderr, stderr
-    time.sleep(1)  # the tasks' own clean-up
+    deadline = time.monotonic() + 30  # the tasks' own clean-up (they got the signal too)
+    while list(out.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert list(out.iterdir()) == []
     assert [p.name for p in tmp.iterdir() if p.name.startswith("pixtab-task-")] == []
 
