@@ -334,7 +334,7 @@ def test_closed_pipe_ends_quietly(single: Path) -> None:
     proc.wait(timeout=60)
     assert first[0] == b"row,ifu,slice,xpix,ypix,exp,ra,dec\n"
     assert err == b"", err.decode()
-    assert proc.returncode in (0, 1)
+    assert proc.returncode in (0, -13)  # done, or killed by SIGPIPE as Unix tools are (issue 22 item 10)
 
 
 @pytest.mark.skipif(shutil.which("head") is None, reason="needs head(1)")
