@@ -178,7 +178,7 @@ def fit_table(
 ) -> tuple[list[dict], Rows]:
     """Fit the whole range (an error if that fails), then each wavelength bin (failures reported per bin)."""
     rows = load_rows(pt, criteria, progress, plan)
-    edges = bin_edges(rows.lam, criteria, req)  # before any fit: bins that cannot be made are refused first
+    bin_edges(rows.lam, criteria, req)  # bins that cannot be made are refused before any fit
     area = spaxel_area(pt)
 
     def one(sel: np.ndarray | slice, fwhm0: float) -> PsfFit:
@@ -207,6 +207,7 @@ def fit_table(
         log.warning("%s: the Moffat beta ran to its bound (%g): the profile is Gaussian-like; try the gaussian model", pt.path, BETA_MAX)
     lo, hi = float(rows.lam.min()), float(rows.lam.max())
     out = [result_row("all", lo, hi, rows.lam, whole, rows, "ok", req.model)]
+    edges = bin_edges(rows.lam, criteria, req)  # of the rows fitted (neighbours' rows left out)
     if edges is None:
         return out, rows
     which = np.searchsorted(edges, rows.lam, side="right") - 1
