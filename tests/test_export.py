@@ -258,7 +258,7 @@ def test_subprocess_export_and_convert(combined: Path, tmp_path: Path) -> None:
 
 def test_row_groups_are_full_and_rows_in_order(combined: Path, tmp_path: Path) -> None:
     from pixtab.core.ops.export import ExportRequest, prepare_export
-    from pixtab.core.io.selection import Criteria
+    from pixtab.core.io.criteria import Criteria
 
     out = tmp_path / "g.parquet"
     with PixTable(combined) as pt, open(out, "wb") as f:

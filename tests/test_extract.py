@@ -27,7 +27,8 @@ from pixtab.core.ops import extract as ex
 from pixtab.core.errors import CriteriaError
 from pixtab.core.format.keywords import key, xoffset_key
 from pixtab.core.format.limits import LimitsAccumulator
-from pixtab.core.io.selection import Aperture, Criteria, RowSource, Selector, ccd_slices
+from pixtab.core.io.criteria import Aperture, Criteria, ccd_slices
+from pixtab.core.io.selection import RowSource, Selector
 from pixtab.core.io.table import PixTable
 from pixtab.core.io.scan import ChunkSelection
 

@@ -19,7 +19,7 @@ from astropy.io import fits
 
 from pixtab.core.errors import InputError
 from pixtab.core.fits.atomic import atomic_output
-from pixtab.core.io.selection import Criteria
+from pixtab.core.io.criteria import Criteria
 from pixtab.core.io.table import PixTable
 from pixtab.core.ops.convert import convert
 from pixtab.core.ops.extract import select_rows, write_selection

@@ -62,7 +62,7 @@ def test_fwhm_follows_the_seeing_slope(simulated) -> None:
 
 def _rows_and_truth(src, model: str, beta: float = 2.5):  # type: ignore[no-untyped-def]
     from pixtab.core.ops.fit import load_rows
-    from pixtab.core.io.selection import Aperture, Criteria
+    from pixtab.core.io.criteria import Aperture, Criteria
     from pixtab.core.io.table import PixTable
 
     with PixTable(str(src)) as pt:

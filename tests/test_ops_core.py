@@ -14,7 +14,7 @@ from conftest_sources import STAR_KW, conformance, radec, read_columns
 from pixtab.core.ops.canvas import Block, Canvas
 from pixtab.core.errors import PixtabError
 from pixtab.core.io.scan import Scan
-from pixtab.core.io.selection import Aperture, Criteria
+from pixtab.core.io.criteria import Aperture, Criteria
 from pixtab.core.io.table import PixTable
 
 

@@ -33,7 +33,7 @@ def test_plot_colourings(simulated, tmp_path, by) -> None:
 
 
 def test_plot_samples_large_selections(simulated, tmp_path) -> None:
-    from pixtab.core.io.selection import Criteria
+    from pixtab.core.io.criteria import Criteria
     from pixtab.core.io.table import PixTable
     from pixtab.core.ops.skyplot import sample_sky
 

@@ -18,7 +18,7 @@ import numpy as np
 from ..core.fits.atomic import atomic_output
 from ..core.io.plan import PlanOptions
 from ..core.io.scan import Scan, Selection
-from ..core.io.selection import Aperture, Criteria, ccd_slices
+from ..core.io.criteria import Aperture, Criteria, ccd_slices
 from ..core.io.table import PixTable
 from ..core.ops.extract import check_columns, check_selection, write_selection
 from ..core.format.rowset import RowSet

@@ -89,7 +89,7 @@ def aperture_callback(shape: str) -> Any:
     def cb(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
         if ctx.resilient_parsing or not value:  # completion and --help stay light (no numpy/astropy)
             return []
-        from ..core.io.selection import Aperture
+        from ..core.io.criteria import Aperture
 
         out = []
         for ra_t, dec_t, size_t in value or ():
@@ -210,7 +210,7 @@ def criteria_options(f: F) -> F:
     @functools.wraps(f)
     def wrapper(*args: Any, **kw: Any) -> Any:
         from ..core.io.plan import PlanOptions
-        from ..core.io.selection import Criteria, ccd_slices
+        from ..core.io.criteria import Criteria, ccd_slices
 
         v = {k: kw.pop(k) for k in _CRITERIA_PARAMS}
         kw["criteria"] = Criteria(

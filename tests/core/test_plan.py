@@ -25,7 +25,8 @@ from pixtab.core.format.sky import SkyFrame
 from pixtab.core.io import bands, order
 from pixtab.core.io.index import build_index
 from pixtab.core.io.plan import PlanOptions, intersect, merge, plan_rows
-from pixtab.core.io.selection import Aperture, Criteria, Selector
+from pixtab.core.io.criteria import Aperture, Criteria
+from pixtab.core.io.selection import Selector
 from pixtab.core.io.table import PixTable
 from pixtab.core.io.writer import PixtableWriter
 from pixtab.core.ops import extract as ex

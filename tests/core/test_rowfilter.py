@@ -42,7 +42,8 @@ def test_filter_reads_only_the_columns_it_names(combined: Path) -> None:
         assert RowFilter(pt, parse("dq == 0")).columns == ("dq",)
         assert RowFilter(pt, parse("ifu == 5 and data > 0")).columns == ("data", "origin")
         assert RowFilter(pt, parse("abs(dec) < 3")).columns == ("xpos", "ypos")
-        from pixtab.core.io.selection import Criteria, Selector
+        from pixtab.core.io.criteria import Criteria
+        from pixtab.core.io.selection import Selector
 
         assert Selector(pt, Criteria(where=(parse("stat > 1"),))).columns == ("stat",)
 

@@ -17,7 +17,7 @@ from pixtab.core.format.catalog import Source
 from pixtab.core.io import index_store
 from pixtab.core.io.plan import PlanOptions
 from pixtab.core.io.scan import ChunkSelection, Scan, Selection
-from pixtab.core.io.selection import Aperture, Criteria
+from pixtab.core.io.criteria import Aperture, Criteria
 from pixtab.core.io.table import PixTable
 from pixtab.core.ops.sources import select_sources, source_criteria
 

@@ -19,7 +19,8 @@ from ..format.sky import SkyFrame
 from ..format.slicer import stack_slices
 from ..format import origin as org
 from .index import TableIndex
-from .selection import Aperture, Criteria, Selector, _ceil_bound
+from .criteria import Aperture, Criteria
+from .selection import Selector, _ceil_bound
 
 Range = tuple[float, float]
 

@@ -7,7 +7,7 @@ import math
 
 from ..errors import EmptySelectionError
 from ..format.exposures import number_ranges
-from ..io.selection import Criteria
+from ..io.criteria import Criteria
 from ..io.table import PixTable
 
 

@@ -36,7 +36,7 @@ from ..io.arrow import METADATA_KEY, ROWS_KEY, ColumnMeta, ExportMeta, RowDigest
 from ..io.rowfilter import decode_fields
 from ..io.plan import PlanOptions
 from ..io.scan import Scan, Selection
-from ..io.selection import Criteria
+from ..io.criteria import Criteria
 from ..io.table import PixTable
 from ..progress import SILENT, Progress
 from .decode import header_line, iter_text

@@ -38,7 +38,7 @@ from ..format.keywords import key
 from ..format.limits import LimitsAccumulator, finish_limits, reserve_limits
 from ..io.plan import PlanOptions
 from ..io.scan import Scan, Selection
-from ..io.selection import Criteria
+from ..io.criteria import Criteria
 from ..io.table import PixTable
 from ..io.writer import PixtableWriter, RowBatcher, primary_header_for
 from .flatfield import trimmed_flat_field

@@ -21,7 +21,7 @@ from ..errors import CriteriaError, InputError
 from ..format.sky import SkyFrame
 from ..io.plan import PlanOptions
 from ..io.scan import Scan
-from ..io.selection import Criteria
+from ..io.criteria import Criteria
 from ..io.table import PixTable
 from ..progress import SILENT, Progress
 from .explain import empty_selection

@@ -33,7 +33,7 @@ from .canvas import Block, Canvas
 from ..errors import CriteriaError, InputError
 from ..io.plan import PlanOptions
 from ..io.scan import RowBatch, Scan
-from ..io.selection import Criteria
+from ..io.criteria import Criteria
 from ..io.table import PixTable
 from ..progress import SILENT, Progress
 from .explain import empty_selection

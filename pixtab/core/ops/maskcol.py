@@ -16,7 +16,7 @@ import numpy as np
 from ..format import pixmask
 from ..io.plan import PlanOptions
 from ..io.scan import Scan
-from ..io.selection import Criteria
+from ..io.criteria import Criteria
 from ..io.table import PixTable
 from ..progress import SILENT, Progress
 

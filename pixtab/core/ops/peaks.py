@@ -31,7 +31,7 @@ from .optional import require
 from .psf import FitError, fit_psf
 from ..errors import CriteriaError, PixtabError
 from ..format.sky import SkyFrame
-from ..io.selection import Aperture, Criteria
+from ..io.criteria import Aperture, Criteria
 from ..io.table import PixTable
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from ..errors import CriteriaError
 from ..format.origin import get_ifu, get_slice
 from ..io.plan import PlanOptions
 from ..io.scan import Scan, exposure_numbers
-from ..io.selection import Criteria
+from ..io.criteria import Criteria
 from ..io.table import PixTable
 from ..progress import SILENT, Progress
 from .explain import empty_selection

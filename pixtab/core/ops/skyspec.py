@@ -21,7 +21,7 @@ from .binstats import keyed_stats
 from ..errors import CriteriaError, EmptySelectionError, InputError
 from ..io.plan import PlanOptions
 from ..io.scan import Scan
-from ..io.selection import Criteria
+from ..io.criteria import Criteria
 from ..io.table import PixTable
 from ..progress import SILENT, Progress
 

@@ -20,7 +20,7 @@ from ..errors import CriteriaError, EmptySelectionError
 from ..format.origin import get_ifu, get_slice
 from ..io.plan import PlanOptions
 from ..io.scan import Scan
-from ..io.selection import Criteria
+from ..io.criteria import Criteria
 from ..io.table import PixTable
 from ..progress import SILENT, Progress
 

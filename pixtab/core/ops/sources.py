@@ -34,7 +34,8 @@ from ..format.catalog import Source
 from ..io.plan import Plan, PlanOptions, plan_rows
 from ..io.rowsource import RowSource
 from ..io.scan import Scan, Selection
-from ..io.selection import Aperture, Criteria, Selector
+from ..io.criteria import Aperture, Criteria
+from ..io.selection import Selector
 from ..io.table import PixTable
 from ..progress import SILENT, Progress
 from .extract import finish_output, open_output

@@ -23,7 +23,7 @@ from .canvas import Block, Canvas
 from ..errors import CriteriaError
 from ..io.plan import PlanOptions
 from ..io.scan import Scan
-from ..io.selection import Criteria
+from ..io.criteria import Criteria
 from ..io.table import PixTable
 from ..progress import SILENT, Progress
 from .explain import empty_selection

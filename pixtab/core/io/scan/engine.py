@@ -36,7 +36,8 @@ from ...progress import SILENT, Progress
 from ..indexing import IndexingPass
 from ..plan import Plan, PlanOptions, chunked, plan_rows, with_gaps
 from ..rowsource import RowSource, Scratch
-from ..selection import Criteria, Selector
+from ..criteria import Criteria
+from ..selection import Selector
 from ..table import PixTable
 from .batch import RowBatch, reduce_chunk
 from .selection import ChunkSelection, ManySelector, Selection

@@ -22,7 +22,8 @@ import numpy as np
 
 from ...format.exposures import ExposureMap
 from ..rowsource import RowSource
-from ..selection import Criteria, Selector
+from ..criteria import Criteria
+from ..selection import Selector
 from ..table import PixTable
 from .tuning import COPY_BLOCK_SHIFT
 

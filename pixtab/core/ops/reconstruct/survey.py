@@ -15,7 +15,8 @@ from ...errors import CriteriaError, EmptySelectionError
 from ...format import origin as org
 from ...format.exposures import ExposureMap
 from ...io.plan import intersect, plan_rows
-from ...io.selection import Criteria, Selector
+from ...io.criteria import Criteria
+from ...io.selection import Selector
 from ...io.scan import Scan
 from ...io.table import PixTable
 from ...progress import SILENT, Progress
