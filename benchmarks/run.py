@@ -77,7 +77,7 @@ def numpy_read(columns: list[str], write: bool = False) -> list[str]:
 
 
 IMPORT_NUMPY = [PY, "-c", "import numpy"]
-IMPORT_FIT = [PY, "-c", "import numpy, scipy.optimize, pixtab.core.ops.psfmodels"]
+IMPORT_FIT = [PY, "-c", "import numpy, scipy.optimize, pixtab.core.ops.measure.psfmodels"]
 
 
 def cases(sizes: list[int], jobs_rows: int) -> list[Case]:

@@ -97,7 +97,7 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
 
     Tables are made once per session per parameter set; treat them as read-only.
     """
-    from pixtab.core.ops.simulate import SimulationSpec, simulate
+    from pixtab.core.ops.simulate.tables import SimulationSpec, simulate
 
     cache: dict[tuple, Path] = {}
     base = tmp_path_factory.mktemp("sim")

@@ -16,7 +16,7 @@ from pathlib import Path
 from astropy.io import fits
 
 from pixtab.core.fits.structure import scan
-from pixtab.core.ops.simulate import SimulationSpec, simulate
+from pixtab.core.ops.simulate.tables import SimulationSpec, simulate
 
 REPO = Path(__file__).resolve().parents[1]
 

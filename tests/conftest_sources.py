@@ -12,7 +12,7 @@ from astropy.io import fits
 
 from conftest import CONFORMANCE, conformance_path
 from conftest_decode import read_columns, run  # noqa: F401  (re-exported for the tests)
-from pixtab.core.ops.simulate import Source
+from pixtab.core.ops.simulate.tables import Source
 
 RA0, DEC0 = 150.1163, 2.2058  # the simulator's pointing
 #: a bright star at the field centre and two fainter ones (IFUs 12 and 13 cover +-2.4" in Dec)

@@ -58,7 +58,7 @@ def test_big_range_fails_without_expanding() -> None:
 
 def test_many_exposures_simulate_quickly(tmp_path: Path) -> None:
     """Item 24: 40 exposures x 24 IFUs x 48 slices = 46080 XOFFSET cards, built in linear time."""
-    from pixtab.core.ops.simulate import SimulationSpec, build_header
+    from pixtab.core.ops.simulate.tables import SimulationSpec, build_header
 
     t0 = time.monotonic()
     header = build_header(SimulationSpec(rows=200_000, exposures=40))

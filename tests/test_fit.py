@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from conftest_sources import CONFORMANCE_FILES, DEC0, RA0, STAR_KW, STARS, conformance, csv_records, in_circle, one_line_error, radec, read_columns, run, sep_arcsec
-from pixtab.core.ops.simulate import LAMBDA_REF, Source
+from pixtab.core.ops.simulate.tables import LAMBDA_REF, Source
 
 STAR = STARS[0]
 
@@ -61,7 +61,7 @@ def test_fwhm_follows_the_seeing_slope(simulated) -> None:
 
 
 def _rows_and_truth(src, model: str, beta: float = 2.5):  # type: ignore[no-untyped-def]
-    from pixtab.core.ops.fit import load_rows
+    from pixtab.core.ops.measure.fit import load_rows
     from pixtab.core.io.criteria import Aperture, Criteria
     from pixtab.core.io.table import PixTable
 
@@ -80,7 +80,7 @@ def _rows_and_truth(src, model: str, beta: float = 2.5):  # type: ignore[no-unty
 def test_errors_are_honest(simulated, model) -> None:
     """50 noise draws on the rows of a real aperture: the scatter of the fitted FWHM and
     centre agrees with the mean reported error within 30 %."""
-    from pixtab.core.ops.psf import fit_psf
+    from pixtab.core.ops.measure.psf import fit_psf
 
     rows, truth = _rows_and_truth(simulated(**STAR_KW), model)
     fw, fe, xs, xe = [], [], [], []
@@ -97,7 +97,7 @@ def test_errors_are_honest(simulated, model) -> None:
 def test_seed_check_10x10_gaussian() -> None:
     """The tutorial's check: a Gaussian of peak 2.0 and sigma 1.7 at (5, 5) on a 10x10 grid
     with noise is fitted back within the errors (it reports 1.977, 4.982, 4.949, 1.700)."""
-    from pixtab.core.ops.psf import fit_psf
+    from pixtab.core.ops.measure.psf import fit_psf
 
     yy, xx = np.mgrid[0:10, 0:10].astype(float)
     truth = 2.0 * np.exp(-((xx - 5) ** 2 + (yy - 5) ** 2) / (2 * 1.7**2))

@@ -200,8 +200,8 @@ def test_drizzle_keeps_flux_and_fills_a_narrow_band(simulated, tmp_path) -> None
 
 def test_drizzle_weights_are_overlap_fractions() -> None:
     """One row at a spaxel corner with pixfrac 1 and equal spaxels: a quarter in each of four."""
-    from pixtab.core.ops.image import footprints
-    from pixtab.core.ops.tangent import Plane
+    from pixtab.core.ops.measure.image import footprints
+    from pixtab.core.io.tangent import Plane
 
     class Frame:
         wcs, is_pixel, ra0, dec0 = "pixel", True, 0.0, 0.0

@@ -292,12 +292,12 @@ def test_region_parser_warnings_are_one_pixtab_line(simulated, tmp_path) -> None
 
 
 def test_mask_column_in_mpdaf_conventions(simulated, tmp_path) -> None:
-    """core.ops.maskcol.mask_column (for the MPDAF facade) is MPDAF 3.6's mask_column, also for
+    """core.ops.sky.maskcol.mask_column (for the MPDAF facade) is MPDAF 3.6's mask_column, also for
     rows off the image (they take the edge pixel) and a non-zero negative pixel."""
     np.NaN = np.nan
     drs = pytest.importorskip("mpdaf.drs")
     from pixtab.core.io.table import PixTable
-    from pixtab.core.ops.maskcol import mask_column
+    from pixtab.core.ops.sky.maskcol import mask_column
 
     src = simulated(rows=200_000, ifus=[10, 11, 12, 13])
     mask = mask_image(tmp_path / "m.fits", centre=(2.0, 30.0), radius=10.0)  # an object on the edge

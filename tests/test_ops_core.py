@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest_sources import STAR_KW, conformance, radec, read_columns
-from pixtab.core.ops.canvas import Block, Canvas
+from pixtab.core.ops.measure.canvas import Block, Canvas
 from pixtab.core.errors import PixtabError
 from pixtab.core.io.scan import Scan
 from pixtab.core.io.criteria import Aperture, Criteria
@@ -48,7 +48,7 @@ def test_canvas_refuses_absurd_extent() -> None:
 
 @pytest.mark.parametrize("name", ["pt_projected_image.fits", "pt_positioned.fits", "pt_drs_combined_image.fits"])
 def test_tangent_plane_round_trip(name) -> None:
-    from pixtab.core.ops.tangent import Plane
+    from pixtab.core.io.tangent import Plane
 
     src = conformance(name)
     ra, dec = radec(src)
@@ -83,7 +83,7 @@ def test_stream_gives_the_selected_rows_less_the_flagged(simulated, layout) -> N
 
 @pytest.mark.parametrize("model", ["gaussian", "moffat"])
 def test_model_derivatives(model) -> None:
-    from pixtab.core.ops.psfmodels import MODELS
+    from pixtab.core.ops.measure.psfmodels import MODELS
 
     cls = MODELS[model]
     params = {"amplitude": 3.0, "x_0": 0.1, "y_0": -0.2, "sigma": 0.4, "gamma": 0.5, "beta": 2.7, "background": 0.3}
@@ -101,7 +101,7 @@ def test_model_derivatives(model) -> None:
 
 @pytest.mark.parametrize("model", ["gaussian", "moffat"])
 def test_shape_jacobians(model) -> None:
-    from pixtab.core.ops.psfmodels import MODELS
+    from pixtab.core.ops.measure.psfmodels import MODELS
 
     cls = MODELS[model]
     params = {"amplitude": 3.0, "x_0": 0.0, "y_0": 0.0, "sigma": 0.4, "gamma": 0.5, "beta": 2.7, "background": 0.0}
@@ -116,7 +116,7 @@ def test_shape_jacobians(model) -> None:
 
 
 def test_initial_guess_finds_the_source_among_outliers() -> None:
-    from pixtab.core.ops.psf import initial_guess
+    from pixtab.core.ops.measure.psf import initial_guess
 
     rng = np.random.default_rng(1)
     dx, dy = rng.uniform(-5, 5, 20000), rng.uniform(-5, 5, 20000)

@@ -35,7 +35,7 @@ def test_plot_colourings(simulated, tmp_path, by) -> None:
 def test_plot_samples_large_selections(simulated, tmp_path) -> None:
     from pixtab.core.io.criteria import Criteria
     from pixtab.core.io.table import PixTable
-    from pixtab.core.ops.skyplot import sample_sky
+    from pixtab.core.ops.pictures.skyplot import sample_sky
 
     src = simulated(**STAR_KW)
     with PixTable(str(src)) as pt:
@@ -117,8 +117,8 @@ def test_detector_limits_come_from_pixels_with_rows(tmp_path) -> None:
     """--fill 0 leaves most pixels at 0: the limits must still span the rows' wavelengths."""
     import numpy as np
 
-    from pixtab.core.ops.detplot import DetectorImage, detector_figure
-    from pixtab.core.ops.display import Display
+    from pixtab.core.ops.pictures.detplot import DetectorImage, detector_figure
+    from pixtab.core.ops.pictures.display import Display
 
     data = np.zeros((50, 400), np.float32)
     data[:, 100:120] = np.linspace(6000, 6100, 50)[:, None]

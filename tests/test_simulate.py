@@ -106,7 +106,7 @@ def test_no_source_option_keeps_the_default_table(tmp_path) -> None:
     """Without --source the output is what it always was (other tests hash it)."""
     import os
 
-    from pixtab.core.ops.simulate import SimulationSpec, simulate
+    from pixtab.core.ops.simulate.tables import SimulationSpec, simulate
 
     paths = []
     for i, spec in enumerate([SimulationSpec(rows=30_000, ifus=[13]), SimulationSpec(rows=30_000, ifus=[13], seeing_slope=-0.2)]):
@@ -122,8 +122,8 @@ def test_default_sources_are_recorded_where_they_are(tmp_path) -> None:
     """Every source is in the header, the default ones too, at the RA/Dec where the rows see it."""
     from astropy.io import fits
 
-    from pixtab.core.ops.simsky import SkyModel, default_sources
-    from pixtab.core.ops.simulate import SimulationSpec
+    from pixtab.core.ops.simulate.skymodel import SkyModel, default_sources
+    from pixtab.core.ops.simulate.tables import SimulationSpec
 
     out = tmp_path / "d.fits"
     assert CliRunner().invoke(cli, ["simulate", str(out), "--nrows", "2000"]).exit_code == 0

@@ -11,8 +11,8 @@ import pytest
 from astropy.io import fits
 
 from conftest_sources import DEC0, RA0, csv_records, one_line_error, read_columns, run
-from pixtab.core.ops.simsky import sky_spectrum, slice_factors
-from pixtab.core.ops.simulate import Source
+from pixtab.core.ops.simulate.skymodel import sky_spectrum, slice_factors
+from pixtab.core.ops.simulate.tables import Source
 
 COS = math.cos(math.radians(DEC0))
 #: two extended sources that cover much of a two-IFU strip (4.8" tall)

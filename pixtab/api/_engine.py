@@ -97,19 +97,19 @@ def write_replaced(
 
 
 def image(pt: PixTable, criteria: Criteria, spaxel: float, column: str, statistic: str, keep_flagged: bool, variance: bool):  # type: ignore[no-untyped-def]
-    from ..core.ops.image import ImageRequest, make_image, to_hdulist
+    from ..core.ops.measure.image import ImageRequest, make_image, to_hdulist
 
     return to_hdulist(make_image(pt, criteria, ImageRequest(spaxel, column, statistic, keep_flagged, variance)))
 
 
 def spectrum(pt: PixTable, criteria: Criteria, width: float, keep_flagged: bool):  # type: ignore[no-untyped-def]
-    from ..core.ops.spectrum import make_spectrum
+    from ..core.ops.measure.spectrum import make_spectrum
 
     return make_spectrum(pt, criteria, width, keep_flagged)
 
 
 def fit(pt: PixTable, criteria: Criteria, model: str, background: bool, bins: int | None, width: float | None, fwhm0: float) -> list[dict]:
-    from ..core.ops.fit import FitRequest, fit_table
+    from ..core.ops.measure.fit import FitRequest, fit_table
 
     return fit_table(pt, criteria, FitRequest(model, background, bins, width, fwhm0))[0]
 
@@ -126,6 +126,6 @@ def reconstruct_det(pt: PixTable, path: str, **request: object) -> None:
 
 def mask_column(pt: PixTable, maskfile: str) -> np.ndarray:
     """MPDAF's ``mask_column`` booleans of ``pt`` for a sky mask image (one pass, planned)."""
-    from ..core.ops.maskcol import mask_column as column
+    from ..core.ops.sky.maskcol import mask_column as column
 
     return column(pt, maskfile)

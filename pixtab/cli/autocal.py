@@ -41,7 +41,7 @@ def command(inputs: tuple[str, ...], merge: bool, output: str | None, npts: bool
     from ..core.format.autocal import merge as merge_tables
     from ..core.format.autocal import read, to_hdulist
     from ..core.fits.atomic import check_output
-    from ..core.ops.slicemap import factors_summary
+    from ..core.ops.sky.slicemap import factors_summary
 
     if output and not merge:
         raise click.UsageError("-o writes the merged table: add --merge")
@@ -67,7 +67,7 @@ def command(inputs: tuple[str, ...], merge: bool, output: str | None, npts: bool
                 to_hdulist(shown, {"HIERARCH PIXTAB MERGED": (len(tables), "tables merged")}).writeto(f)  # type: ignore[attr-defined]
             ui.info(f"wrote {output}")
     if png:
-        from ..core.ops.slicepics import levels_figure
+        from ..core.ops.pictures.slicepics import levels_figure
 
         cube = shown.npts.astype(float) if npts else shown.corr
         marks = None if npts or shown.corr_orig is None else shown.corr_orig

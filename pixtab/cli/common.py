@@ -21,7 +21,7 @@ def format_opts(f: F) -> F:
     )(f)
 
 
-#: picture file extensions (as pixtab.core.ops.display.FORMATS, without importing numpy here)
+#: picture file extensions (as pixtab.core.ops.pictures.display.FORMATS, without importing numpy here)
 PICTURE_EXTENSIONS = (".png", ".pdf", ".svg")
 
 
@@ -53,7 +53,7 @@ def _pct_cb(ctx: click.Context, param: click.Parameter, value: str | None) -> tu
 
 def display_opts(defaults: str) -> Callable[[F], F]:
     """How a picture shows values: --vmin/--vmax, --percentiles, --zscale, --stretch, --cmap;
-    the command gets ``display`` (a dict for pixtab.core.ops.display.Display)."""
+    the command gets ``display`` (a dict for pixtab.core.ops.pictures.display.Display)."""
 
     def deco(f: F) -> F:
         opts = [
@@ -90,7 +90,7 @@ def write_png(path: str, fig: Any, overwrite: bool) -> None:
     """Save a figure atomically to ``path``, in the format its extension names (checked with
     the run's other outputs, before any work)."""
     from ..core.fits.atomic import atomic_output
-    from ..core.ops.pictures import save
+    from ..core.ops.pictures.pictures import save
 
     with atomic_output(path, overwrite) as fd:
         save(fig, fd, os.path.splitext(path)[1].lower().lstrip(".") or "png")
@@ -98,10 +98,10 @@ def write_png(path: str, fig: Any, overwrite: bool) -> None:
 
 def make_display(display: dict[str, Any]) -> Any:
     """The core's Display from the options (an unknown colour map is a usage error, exit 2)."""
-    from ..core.ops.display import Display
+    from ..core.ops.pictures.display import Display
 
     if display.get("cmap"):
-        from ..core.ops.pictures import pyplot
+        from ..core.ops.pictures.pictures import pyplot
 
         try:
             pyplot().get_cmap(display["cmap"])

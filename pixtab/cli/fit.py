@@ -67,9 +67,9 @@ def command(input: str, output: str | None, bins: int | None, bin_width: float |
       pixtab fit star.fits --model moffat --bin 500 --json
       pixtab fit star.fits --bins 10 --png fit.png
     """
-    from ..core.ops.fit import FitRequest, fit_table, radial_profile
+    from ..core.ops.measure.fit import FitRequest, fit_table, radial_profile
     from ..core.io.table import PixTable
-    from ..core.ops.neighbours import MASK_FWHM
+    from ..core.ops.measure.neighbours import MASK_FWHM
 
     if bins is not None and bin_width is not None:
         raise click.UsageError("give --bins or --bin, not both")
@@ -92,7 +92,7 @@ def command(input: str, output: str | None, bins: int | None, bin_width: float |
     if output and output != "-":
         ui.info(f"wrote {output}")
     if png:
-        from ..core.ops.pictures import fit_figure
+        from ..core.ops.pictures.pictures import fit_figure
 
         fig = fit_figure(rows, results, radial_profile(results[0], model), title_name(input), unit, model)
         write_png(png, fig, overwrite)

@@ -91,7 +91,7 @@ def command(input: str, output: str | None, spaxel: tuple[float, bool], column: 
       pixtab image sample.fits -o ha.fits --lambda 6555:6570 --png ha.png --peaks 5
       IFS=, read -r id ra dec rest < <(pixtab image t.fits --peaks 1 | tail -n 1)
     """
-    from ..core.ops.image import ImageRequest, make_image, write_image
+    from ..core.ops.measure.image import ImageRequest, make_image, write_image
     from ..core.errors import InputError
     from ..core.fits.atomic import atomic_output
     from ..core.io.table import PixTable
@@ -114,8 +114,8 @@ def command(input: str, output: str | None, spaxel: tuple[float, bool], column: 
             log.warning("%s", note)
         found: list = []
         if peaks:
-            from ..core.ops.fit import spaxel_area
-            from ..core.ops.peaks import find_peaks, refine_on_rows
+            from ..core.ops.measure.fit import spaxel_area
+            from ..core.ops.measure.peaks import find_peaks, refine_on_rows
 
             apart = 1.5 * seeing[0] if separation is None else separation[0]
             found = refine_on_rows(pt, criteria, find_peaks(im, peaks, seeing[0], separation=apart), spaxel_area(pt), peaks, apart)
@@ -127,7 +127,7 @@ def command(input: str, output: str | None, spaxel: tuple[float, bool], column: 
         ny, nx = im.image.shape
         ui.info(f"wrote {output} ({nx}x{ny} spaxels of {im.spaxel:g}{'arcsec' if im.celestial else ' pix'}, {im.rows:,} rows, {im.flagged:,} flagged left out)")
     if png:
-        from ..core.ops.pictures import image_figure
+        from ..core.ops.pictures.pictures import image_figure
 
         write_png(png, image_figure(im, title_name(input), found, shown), overwrite)
         ui.info(f"wrote {png}")

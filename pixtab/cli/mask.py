@@ -35,7 +35,7 @@ def command(input: str, output: str, overwrite: bool, criteria: Any, **kw: Any) 
       pixtab mask T.fits --region stars.reg -o T.stars.fits
       pixtab extract T.fits --rows T.mask.fits -o objects.fits
     """
-    from ..core.ops.maskcol import write_row_mask
+    from ..core.ops.sky.maskcol import write_row_mask
     from ..core.fits.atomic import atomic_output
     from ..core.io.table import PixTable
 

@@ -39,9 +39,9 @@ def command(input: str, output: str, by: str, max_points: int, overwrite: bool, 
       pixtab plot star.fits -o star_slices.png --color-by slice
       pixtab plot combined.fits -o exps.png --color-by exp --lambda 6000:6100
     """
-    from ..core.ops.pictures import sky_figure
+    from ..core.ops.pictures.pictures import sky_figure
     from ..core.io.table import PixTable
-    from ..core.ops.skyplot import sample_sky
+    from ..core.ops.pictures.skyplot import sample_sky
 
     check_outputs([(input, output)], overwrite)
     with PixTable(input) as pt, phases(input) as progress:

@@ -110,7 +110,7 @@ def command(
     shapes = ", ".join(f"CHAN{im.ifu:02d} {im.shape[1]}x{im.shape[0]}" for im in images)
     out.info(f"wrote {output} ({shapes})")
     if png:
-        from ..core.ops.detplot import detector_figure, detector_images_from
+        from ..core.ops.pictures.detplot import detector_figure, detector_images_from
 
         title = f"{os.path.basename(input)}: {column}"
         # values spread over a range (flux, variance): robust limits, asinh; coordinates and masks: all of it, linear

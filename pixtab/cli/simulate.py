@@ -130,7 +130,7 @@ def command(output_path: str, overwrite: bool, sources: tuple, **kw: object) -> 
       pixtab simulate patch.fits --full-density --ifus 12,13 --lambda 6000:6100
     """
     from ..core.fits.atomic import atomic_output
-    from ..core.ops.simulate import SimulationSpec, Source, simulate, validate
+    from ..core.ops.simulate.tables import SimulationSpec, Source, simulate, validate
 
     ctx = click.get_current_context()
     if kw["full_density"] and ctx.get_parameter_source("rows") is not click.core.ParameterSource.DEFAULT:

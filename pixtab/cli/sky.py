@@ -58,7 +58,7 @@ def command(input: str, output: str | None, width: float, auto: bool, seeing: fl
     """
     from ..core.fits.atomic import atomic_output
     from ..core.io.table import PixTable
-    from ..core.ops.skyspec import auto_sources, background_criteria, check_sky_positions, make_sky, to_hdulist
+    from ..core.ops.sky.skyspec import auto_sources, background_criteria, check_sky_positions, make_sky, to_hdulist
 
     if not width > 0:
         raise click.BadParameter("must be a positive number of Angstrom", param_hint="'--bin'")
@@ -84,7 +84,7 @@ def command(input: str, output: str | None, width: float, auto: bool, seeing: fl
     if output and output != "-":
         ui.info(f"wrote {output} ({len(sky.median)} bins of {width:g} Angstrom, {int(sky.rows.sum()):,} sky rows)")
     if png:
-        from ..core.ops.slicepics import sky_figure
+        from ..core.ops.pictures.slicepics import sky_figure
 
         write_png(png, sky_figure(sky, os.path.basename(input)), overwrite)
         ui.info(f"wrote {png}")

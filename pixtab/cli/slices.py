@@ -49,8 +49,8 @@ def command(input: str, output: str | None, nbands: int | None, auto: bool, seei
     from ..core.format.autocal import to_hdulist
     from ..core.fits.atomic import atomic_output
     from ..core.io.table import PixTable
-    from ..core.ops.skyspec import auto_sources, background_criteria, check_sky_positions
-    from ..core.ops.slicemap import band_edges, slice_levels, summary
+    from ..core.ops.sky.skyspec import auto_sources, background_criteria, check_sky_positions
+    from ..core.ops.sky.slicemap import band_edges, slice_levels, summary
 
     if not (output or png):
         output = "-"  # the summary alone
@@ -73,7 +73,7 @@ def command(input: str, output: str | None, nbands: int | None, auto: bool, seei
                 to_hdulist(levels.factors(), cards).writeto(f)  # type: ignore[attr-defined]
         ui.info(f"wrote {output}")
     if png:
-        from ..core.ops.slicepics import levels_figure
+        from ..core.ops.pictures.slicepics import levels_figure
 
         write_png(png, levels_figure(levels.level, levels.edges, os.path.basename(input), "slice level / field"), overwrite)
         ui.info(f"wrote {png}")

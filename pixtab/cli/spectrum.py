@@ -46,7 +46,7 @@ def command(input: str, output: str | None, width: float, keep_flagged: bool, fm
     """
     from ..core.fits.atomic import atomic_output
     from ..core.io.table import PixTable
-    from ..core.ops.spectrum import make_spectrum, write_fits
+    from ..core.ops.measure.spectrum import make_spectrum, write_fits
 
     if not width > 0:
         raise click.BadParameter("must be a positive number of Angstrom", param_hint="'--bin'")
@@ -69,7 +69,7 @@ def command(input: str, output: str | None, width: float, keep_flagged: bool, fm
     if output and output != "-":
         ui.info(f"wrote {output} ({len(spec.sum)} bins of {width:g} Angstrom, {int(spec.rows.sum()):,} rows, {int(spec.flagged.sum()):,} flagged left out)")
     if png:
-        from ..core.ops.pictures import spectrum_figure
+        from ..core.ops.pictures.pictures import spectrum_figure
 
         write_png(png, spectrum_figure(spec, title_name(input)), overwrite)
         ui.info(f"wrote {png}")

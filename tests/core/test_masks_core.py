@@ -17,7 +17,7 @@ from pixtab.core.format import pixmask
 from pixtab.core.format.rowset import RowSet
 from pixtab.core.format.skymask import SkyMask, split_ext
 from pixtab.core.format.skyshapes import Discs, Outside
-from pixtab.core.ops.binstats import keyed_stats
+from pixtab.core.ops.sky.binstats import keyed_stats
 
 
 def _passes(keys: np.ndarray, values: np.ndarray, chunk: int):  # type: ignore[no-untyped-def]

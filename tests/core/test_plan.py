@@ -30,7 +30,7 @@ from pixtab.core.io.selection import Selector
 from pixtab.core.io.table import PixTable
 from pixtab.core.io.writer import PixtableWriter
 from pixtab.core.ops import extract as ex
-from pixtab.core.ops.simulate import SimulationSpec, column_specs, simulate
+from pixtab.core.ops.simulate.tables import SimulationSpec, column_specs, simulate
 
 PERTURBATIONS = ["none", "nan", "reverse_runs", "scramble_runs", "move_runs", "column_major", "move_rows"]
 ORDER_EXACT = {"none", "nan", "reverse_runs", "scramble_runs", "move_runs", "column_major"}

@@ -1,5 +1,7 @@
-"""Operations on pixel tables, one module or package each (the top layer).
+"""Operations on pixel tables (the top layer).
 
-The measuring operations (image, peaks, spectrum, fit, skyplot, pictures) meet
-the lower layers through :mod:`.rows` only.
+The row-moving operations (extract, sources, export, convert, decode, rebuild,
+flatfield, index, describe, explain) are modules here; the others are grouped by
+what changes together: :mod:`.measure` (images, spectra, PSF fits, peaks),
+:mod:`.pictures`, :mod:`.sky`, :mod:`.simulate` and :mod:`.reconstruct`.
 """

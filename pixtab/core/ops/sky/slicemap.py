@@ -14,15 +14,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..format.autocal import DRS_EDGES, NIFUS, NSLICES, AutocalFactors
+from ...format.autocal import DRS_EDGES, NIFUS, NSLICES, AutocalFactors
 from .binstats import keyed_stats
-from ..errors import CriteriaError, EmptySelectionError
-from ..format.origin import get_ifu, get_slice
-from ..io.plan import PlanOptions
-from ..io.scan import Scan
-from ..io.criteria import Criteria
-from ..io.table import PixTable
-from ..progress import SILENT, Progress
+from ...errors import CriteriaError, EmptySelectionError
+from ...format.origin import get_ifu, get_slice
+from ...io.plan import PlanOptions
+from ...io.scan import Scan
+from ...io.criteria import Criteria
+from ...io.table import PixTable
+from ...progress import SILENT, Progress
 
 PER_BAND = NIFUS * NSLICES
 

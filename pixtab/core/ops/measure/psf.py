@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .optional import require
-from ..errors import PixtabError
+from ..optional import require
+from ...errors import PixtabError
 
 MIN_ROWS = 20
 MIN_SIGNIFICANCE = 5.0  # fitted peak / its error below which there is no source

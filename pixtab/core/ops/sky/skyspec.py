@@ -16,14 +16,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..format.skyshapes import Discs
+from ...format.skyshapes import Discs
 from .binstats import keyed_stats
-from ..errors import CriteriaError, EmptySelectionError, InputError
-from ..io.plan import PlanOptions
-from ..io.scan import Scan
-from ..io.criteria import Criteria
-from ..io.table import PixTable
-from ..progress import SILENT, Progress
+from ...errors import CriteriaError, EmptySelectionError, InputError
+from ...io.plan import PlanOptions
+from ...io.scan import Scan
+from ...io.criteria import Criteria
+from ...io.table import PixTable
+from ...progress import SILENT, Progress
 
 FIELDS = ("lambda_lo", "lambda_hi", "lambda", "median", "spread", "median_err", "rows")
 #: sources found by --auto are masked out to this many FWHM from their centre
@@ -88,8 +88,8 @@ def auto_sources(pt: PixTable, criteria: Criteria, seeing: float, progress: Prog
                  plan: PlanOptions | None = None) -> tuple[Discs, float]:
     """Discs over the sources ``image --peaks`` finds on the white-light image of the selected
     rows: radius AUTO_RADIUS_FWHM x their median FWHM (``seeing`` when none is found); and that FWHM."""
-    from .image import ImageRequest, make_image
-    from .peaks import find_peaks
+    from ..measure.image import ImageRequest, make_image
+    from ..measure.peaks import find_peaks
 
     im = make_image(pt, criteria, ImageRequest(0.2), progress, plan)
     peaks = find_peaks(im, AUTO_MAX_SOURCES, seeing)
@@ -122,7 +122,7 @@ def background_criteria(criteria: Criteria, extra: Discs | None = None) -> Crite
     outside all of them are selected."""
     import dataclasses
 
-    from ..format.skyshapes import Outside
+    from ...format.skyshapes import Outside
 
     shapes = [s for s in (criteria.sky_mask, criteria.region, extra) if s is not None]
     return dataclasses.replace(criteria, sky_mask=None, region=Outside(shapes) if shapes else None)

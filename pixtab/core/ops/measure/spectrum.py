@@ -20,13 +20,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from .canvas import Block, Canvas
-from ..errors import CriteriaError
-from ..io.plan import PlanOptions
-from ..io.scan import Scan
-from ..io.criteria import Criteria
-from ..io.table import PixTable
-from ..progress import SILENT, Progress
-from .explain import empty_selection
+from ...errors import CriteriaError
+from ...io.plan import PlanOptions
+from ...io.scan import Scan
+from ...io.criteria import Criteria
+from ...io.table import PixTable
+from ...progress import SILENT, Progress
+from ..explain import empty_selection
 
 #: most bins a spectrum covers (a million: 0.005 Angstrom over the whole MUSE range)
 MAX_BINS = 1_000_000

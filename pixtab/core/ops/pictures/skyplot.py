@@ -12,15 +12,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import CriteriaError
-from ..format.origin import get_ifu, get_slice
-from ..io.plan import PlanOptions
-from ..io.scan import Scan, exposure_numbers
-from ..io.criteria import Criteria
-from ..io.table import PixTable
-from ..progress import SILENT, Progress
-from .explain import empty_selection
-from .tangent import Plane
+from ...errors import CriteriaError
+from ...format.origin import get_ifu, get_slice
+from ...io.plan import PlanOptions
+from ...io.scan import Scan, exposure_numbers
+from ...io.criteria import Criteria
+from ...io.table import PixTable
+from ...progress import SILENT, Progress
+from ..explain import empty_selection
+from ...io.tangent import Plane
 
 COLOUR_BY = ("ifu", "slice", "exp", "dq", "data")
 

@@ -18,15 +18,15 @@ from dataclasses import dataclass, field
 import numpy as np
 from astropy.io import fits
 
-from ..format import origin as org
-from ..errors import CriteriaError
-from ..fits.hdu import ColumnSpec
-from ..format.keywords import key, xoffset_key
-from ..format.limits import LimitsAccumulator, finish_limits, reserve_limits
-from ..format.slicer import CCD_TO_SKY
-from ..io.writer import PixtableWriter, RowBatcher
-from ..progress import SILENT, Progress
-from .simsky import LAMBDA_REF, SPAXEL, SkyModel, Source, sky_parts, slice_factors, source_cards
+from ...format import origin as org
+from ...errors import CriteriaError
+from ...fits.hdu import ColumnSpec
+from ...format.keywords import key, xoffset_key
+from ...format.limits import LimitsAccumulator, finish_limits, reserve_limits
+from ...format.slicer import CCD_TO_SKY
+from ...io.writer import PixtableWriter, RowBatcher
+from ...progress import SILENT, Progress
+from .skymodel import LAMBDA_REF, SPAXEL, SkyModel, Source, sky_parts, slice_factors, source_cards
 
 LAMBDA0, DISPERSION = 4650.0, 1.1433  # Angstrom at y = 1, Angstrom per CCD row
 FLUX_UNIT = "10**(-20)*erg/s/cm**2/Angstrom"

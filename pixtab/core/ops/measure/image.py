@@ -30,14 +30,14 @@ from astropy.io import fits
 
 from ..fits.cards import copy_cards, printable
 from .canvas import Block, Canvas
-from ..errors import CriteriaError, InputError
-from ..io.plan import PlanOptions
-from ..io.scan import RowBatch, Scan
-from ..io.criteria import Criteria
-from ..io.table import PixTable
-from ..progress import SILENT, Progress
-from .explain import empty_selection
-from .tangent import Plane
+from ...errors import CriteriaError, InputError
+from ...io.plan import PlanOptions
+from ...io.scan import RowBatch, Scan
+from ...io.criteria import Criteria
+from ...io.table import PixTable
+from ...progress import SILENT, Progress
+from ..explain import empty_selection
+from ...io.tangent import Plane
 
 STATISTICS = ("sum", "mean", "wmean")
 KERNELS = ("drizzle", "nearest")

@@ -1,7 +1,7 @@
 """Circular PSF models with a flat background: values, analytic derivatives, bounds.
 
 Plain functions of the parameters (no astropy.modeling: importing it costs more
-than a fit of 1e5 rows), fitted by :func:`pixtab.core.ops.psf.fit_psf` with
+than a fit of 1e5 rows), fitted by :func:`pixtab.core.ops.measure.psf.fit_psf` with
 scipy's Levenberg-Marquardt and these derivatives. Coordinates are sky offsets
 in arcsec (pixels for pixel tables).
 """

@@ -14,7 +14,7 @@ import numpy as np
 
 from .display import Display, colour_map, limits
 from .display import norm as make_norm
-from .optional import require
+from ..optional import require
 
 DPI = 100
 #: the sky image's default limits: from the faint end to the brightest spaxel (asinh)

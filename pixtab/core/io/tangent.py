@@ -21,7 +21,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..format.sky import SkyFrame
-from ..io.table import PixTable
+from .table import PixTable
 
 RAD = 180.0 / math.pi
 

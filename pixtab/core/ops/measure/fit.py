@@ -17,14 +17,14 @@ import numpy as np
 from .neighbours import find_neighbours, mask_rows
 from .psf import FitError, PsfFit, fit_psf
 from .psfmodels import BETA_MAX
-from ..errors import CriteriaError, InputError
-from ..format.sky import SkyFrame
-from ..io.plan import PlanOptions
-from ..io.scan import Scan
-from ..io.criteria import Criteria
-from ..io.table import PixTable
-from ..progress import SILENT, Progress
-from .explain import empty_selection
+from ...errors import CriteriaError, InputError
+from ...format.sky import SkyFrame
+from ...io.plan import PlanOptions
+from ...io.scan import Scan
+from ...io.criteria import Criteria
+from ...io.table import PixTable
+from ...progress import SILENT, Progress
+from ..explain import empty_selection
 
 log = logging.getLogger(__name__)
 

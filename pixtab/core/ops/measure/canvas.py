@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import PixtabError
+from ...errors import PixtabError
 
 #: largest canvas side, in bins (an image of 16384 x 16384 float64 sums is 2 GB)
 MAX_SIDE = 16384

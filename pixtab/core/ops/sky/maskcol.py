@@ -13,12 +13,12 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ..format import pixmask
-from ..io.plan import PlanOptions
-from ..io.scan import Scan
-from ..io.criteria import Criteria
-from ..io.table import PixTable
-from ..progress import SILENT, Progress
+from ...format import pixmask
+from ...io.plan import PlanOptions
+from ...io.scan import Scan
+from ...io.criteria import Criteria
+from ...io.table import PixTable
+from ...progress import SILENT, Progress
 
 GAP = 1 << 20  # rows of False written at a time across ruled-out ranges
 
@@ -55,7 +55,7 @@ def mask_column(pt: PixTable, maskfile: str) -> np.ndarray:
     """MPDAF's ``PixTable.mask_column(maskfile).maskcol``: True where a row's RA/Dec falls on a
     non-zero pixel of the sky image, rows off the image taking the nearest edge pixel (MPDAF's
     conventions, for the facade; memory: one boolean per row, as MPDAF's)."""
-    from ..format.skymask import SkyMask
+    from ...format.skymask import SkyMask
 
     return np.concatenate([np.zeros(0, dtype=bool), *mask_chunks(pt, Criteria(sky_mask=SkyMask(maskfile, mpdaf=True)))])
 

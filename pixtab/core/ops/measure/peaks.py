@@ -27,12 +27,12 @@ import numpy as np
 
 from .fit import sky_rows
 from .image import SkyImage
-from .optional import require
+from ..optional import require
 from .psf import FitError, fit_psf
-from ..errors import CriteriaError, PixtabError
-from ..format.sky import SkyFrame
-from ..io.criteria import Aperture, Criteria
-from ..io.table import PixTable
+from ...errors import CriteriaError, PixtabError
+from ...format.sky import SkyFrame
+from ...io.criteria import Aperture, Criteria
+from ...io.table import PixTable
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""Measuring operations: images, spectra, PSF fits, peaks (and the canvases they fill)."""

@@ -1,0 +1,1 @@
+"""Pictures of pixel tables and of what the measuring operations make (matplotlib)."""

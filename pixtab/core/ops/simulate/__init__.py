@@ -1,0 +1,1 @@
+"""Simulated pixel tables: the table maker and its sky model."""

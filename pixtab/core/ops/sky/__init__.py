@@ -1,0 +1,1 @@
+"""Sky operations: sky spectrum, slice maps, per-bin statistics, sky masks of columns."""
