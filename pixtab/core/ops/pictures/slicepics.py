@@ -6,7 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from .pictures import _plt, _unit
+from .pictures import pyplot as _plt
+from .pictures import unit_label as _unit
 
 
 def sky_figure(sky: Any, title: str) -> Any:
