@@ -12,12 +12,12 @@ from astropy.io import fits
 
 from conftest import CONFORMANCE, conformance_path
 from conftest_decode import read_columns, run  # noqa: F401  (re-exported for the tests)
-from pixtab.core.ops.simulate.tables import Source
+from pixtab.core.ops.simulate.tables import SimSource
 
 RA0, DEC0 = 150.1163, 2.2058  # the simulator's pointing
 #: a bright star at the field centre and two fainter ones (IFUs 12 and 13 cover +-2.4" in Dec)
-STARS = [Source(RA0, DEC0, 0.8, 5000.0), Source(RA0 + 3.0 / 3600 / math.cos(math.radians(DEC0)), DEC0 - 1.2 / 3600, 0.9, 1500.0),
-         Source(RA0 - 6.0 / 3600 / math.cos(math.radians(DEC0)), DEC0 + 1.0 / 3600, 0.7, 800.0)]
+STARS = [SimSource(RA0, DEC0, 0.8, 5000.0), SimSource(RA0 + 3.0 / 3600 / math.cos(math.radians(DEC0)), DEC0 - 1.2 / 3600, 0.9, 1500.0),
+         SimSource(RA0 - 6.0 / 3600 / math.cos(math.radians(DEC0)), DEC0 + 1.0 / 3600, 0.7, 800.0)]
 STAR_KW = dict(rows=600_000, ifus=[12, 13], sources=STARS)
 
 CONFORMANCE_FILES = [

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from conftest_sources import CONFORMANCE_FILES, DEC0, RA0, STAR_KW, STARS, conformance, csv_records, in_circle, one_line_error, radec, read_columns, run, sep_arcsec
-from pixtab.core.ops.simulate.tables import LAMBDA_REF, Source
+from pixtab.core.ops.simulate.tables import LAMBDA_REF, SimSource
 
 STAR = STARS[0]
 
@@ -189,7 +189,7 @@ def test_two_apertures_refused(simulated) -> None:
 
 @pytest.mark.parametrize(("ra0", "dec0", "wcs"), [(0.0001, -30.0, "positioned"), (10.0, 89.99, "projected")])
 def test_across_ra_zero_and_near_the_pole(simulated, ra0, dec0, wcs) -> None:
-    star = Source((ra0 - 0.0002) % 360, dec0, 0.8, 3000.0)
+    star = SimSource((ra0 - 0.0002) % 360, dec0, 0.8, 3000.0)
     src = simulated(rows=400_000, ifus=[12, 13], ra=ra0, dec=dec0, wcs=wcs, sources=[star])
     res = fit(src, "--circle", star.ra, star.dec, "2")[0]
     assert 0 <= res["ra"] < 360 and sep_arcsec(res["ra"], res["dec"], star.ra, star.dec) < 0.03

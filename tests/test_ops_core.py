@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest_sources import STAR_KW, conformance, radec, read_columns
-from pixtab.core.ops.measure.canvas import Block, Canvas
+from pixtab.core.ops.measure.canvas import Block, BinCanvas
 from pixtab.core.errors import PixtabError
 from pixtab.core.io.scan import Scan
 from pixtab.core.io.criteria import Aperture, Criteria
@@ -21,7 +21,7 @@ from pixtab.core.io.table import PixTable
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.lists(st.tuples(st.integers(-300, 300), st.integers(-300, 300)), min_size=0, max_size=40), min_size=1, max_size=8))
 def test_canvas_equals_one_bincount(chunks) -> None:
-    canvas = Canvas(2)
+    canvas = BinCanvas(2)
     allpts = [p for c in chunks for p in c]
     for c in chunks:
         if c:

@@ -12,11 +12,11 @@ from astropy.io import fits
 
 from conftest_sources import DEC0, RA0, csv_records, one_line_error, read_columns, run
 from pixtab.core.ops.simulate.skymodel import sky_spectrum, slice_factors
-from pixtab.core.ops.simulate.tables import Source
+from pixtab.core.ops.simulate.tables import SimSource
 
 COS = math.cos(math.radians(DEC0))
 #: two extended sources that cover much of a two-IFU strip (4.8" tall)
-WIDE = [Source(RA0, DEC0, 3.0, 400.0), Source(RA0 + 12.0 / 3600 / COS, DEC0, 2.5, 250.0)]
+WIDE = [SimSource(RA0, DEC0, 3.0, 400.0), SimSource(RA0 + 12.0 / 3600 / COS, DEC0, 2.5, 250.0)]
 SKY_KW = dict(rows=400_000, ifus=[12, 13], keep_sky=True, sources=WIDE)
 
 

@@ -130,14 +130,14 @@ def command(output_path: str, overwrite: bool, sources: tuple, **kw: object) -> 
       pixtab simulate patch.fits --full-density --ifus 12,13 --lambda 6000:6100
     """
     from ..core.fits.atomic import atomic_output
-    from ..core.ops.simulate.tables import SimulationSpec, Source, simulate, validate
+    from ..core.ops.simulate.tables import SimulationSpec, SimSource, simulate, validate
 
     ctx = click.get_current_context()
     if kw["full_density"] and ctx.get_parameter_source("rows") is not click.core.ParameterSource.DEFAULT:
         raise click.UsageError("--full-density sets the row count: give --nrows or --full-density, not both")
     if kw["lambda_range"] is not None:
         kw["lambda_range"] = tuple(kw["lambda_range"])  # type: ignore[arg-type]
-    spec = SimulationSpec(sources=[Source(*s) for s in sources], **kw)  # type: ignore[arg-type]
+    spec = SimulationSpec(sources=[SimSource(*s) for s in sources], **kw)  # type: ignore[arg-type]
     validate(spec)
     check_outputs([], overwrite, [output_path])
     with phases(output_path) as progress, atomic_output(output_path, overwrite) as fd:

@@ -33,7 +33,7 @@ class Block:
 
         Rows where ``drop`` is True are left out (sent to a spare bin, which is
         cheaper than copying the other rows out); the box may then be larger
-        than the rows kept need (:meth:`Canvas.trimmed` cuts it).
+        than the rows kept need (:meth:`BinCanvas.trimmed` cuts it).
         """
         if index[0].size == 0:
             return None
@@ -66,7 +66,7 @@ def _too_large(shape: tuple[int, ...]) -> PixtabError:
     )
 
 
-class Canvas:
+class BinCanvas:
     """Running sums over a growing box of bins."""
 
     def __init__(self, ndim: int) -> None:

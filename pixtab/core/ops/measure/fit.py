@@ -60,7 +60,7 @@ class FitRequest:
 
 
 @dataclass
-class Rows:
+class FitRows:
     """The rows a fit uses, as offsets from the centre (arcsec)."""
 
     dx: np.ndarray
@@ -101,7 +101,7 @@ def sky_rows(
     return {k: np.concatenate(v) for k, v in parts.items()}, flagged
 
 
-def load_rows(pt: PixTable, criteria: Criteria, progress: Progress = SILENT, plan: PlanOptions | None = None) -> Rows:
+def load_rows(pt: PixTable, criteria: Criteria, progress: Progress = SILENT, plan: PlanOptions | None = None) -> FitRows:
     """Stream the selected rows into memory as sky offsets about the aperture centre."""
     if len(criteria.apertures) > 1:
         raise CriteriaError("a fit takes at most one aperture", field="apertures")
@@ -117,7 +117,7 @@ def load_rows(pt: PixTable, criteria: Criteria, progress: Progress = SILENT, pla
     dx, dy = frame.offsets(cols["ra"], cols["dec"], ra_c, dec_c)
     if math.isnan(reach):
         reach = float(np.sqrt((dx**2 + dy**2).max()))
-    return Rows(dx, dy, cols["lambda"], cols["data"], cols["stat"], ra_c, dec_c, reach, square, flagged)
+    return FitRows(dx, dy, cols["lambda"], cols["data"], cols["stat"], ra_c, dec_c, reach, square, flagged)
 
 
 def spaxel_area(pt: PixTable) -> float:
@@ -142,7 +142,7 @@ def bin_edges(lam: np.ndarray, criteria: Criteria, req: FitRequest) -> np.ndarra
     return np.minimum(lo + req.bin_width * np.arange(k + 1), hi)
 
 
-def _check_edge(fit: PsfFit, rows: Rows) -> None:
+def _check_edge(fit: PsfFit, rows: FitRows) -> None:
     x, y, fwhm = fit.get("x"), fit.get("y"), fit.get("fwhm")
     r = max(abs(x), abs(y)) if rows.square else math.hypot(x, y)
     if r + 0.5 * fwhm > rows.reach:
@@ -154,7 +154,7 @@ def _check_edge(fit: PsfFit, rows: Rows) -> None:
         raise FitError(f"the fitted FWHM ({fwhm:.2f} arcsec) is larger than the aperture: no source in it?")
 
 
-def result_row(label: str, lo: float, hi: float, lam: np.ndarray, fit: PsfFit | None, rows: Rows, status: str, model: str) -> dict:
+def result_row(label: str, lo: float, hi: float, lam: np.ndarray, fit: PsfFit | None, rows: FitRows, status: str, model: str) -> dict:
     """One output row; NaN values (and the reason in ``status``) when ``fit`` is None."""
     out: dict[str, object] = {"bin": label, "lambda_lo": lo, "lambda_hi": hi, "lambda": float(lam.mean()) if lam.size else math.nan}
     g = (lambda k: fit.get(k)) if fit else (lambda k: math.nan)
@@ -175,7 +175,7 @@ def result_row(label: str, lo: float, hi: float, lam: np.ndarray, fit: PsfFit | 
 
 def fit_table(
     pt: PixTable, criteria: Criteria, req: FitRequest, progress: Progress = SILENT, plan: PlanOptions | None = None
-) -> tuple[list[dict], Rows]:
+) -> tuple[list[dict], FitRows]:
     """Fit the whole range (an error if that fails), then each wavelength bin (failures reported per bin)."""
     rows = load_rows(pt, criteria, progress, plan)
     bin_edges(rows.lam, criteria, req)  # bins that cannot be made are refused before any fit

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from astropy.io import fits
 
-from ..fits.cards import copy_cards, printable
-from .canvas import Block, Canvas
+from ...fits.cards import copy_cards, printable
+from .canvas import Block, BinCanvas
 from ...errors import CriteriaError, InputError
 from ...io.plan import PlanOptions
 from ...io.scan import RowBatch, Scan
@@ -187,7 +187,7 @@ def make_image(
             blocks.append(Block.of((row, col), values, batch.drop))
         return blocks, kept, batch.flagged
 
-    canvas = Canvas(2)
+    canvas = BinCanvas(2)
     rows = flagged = 0
     for blocks, n, nflag in Scan(pt, criteria, plan, progress).stream(columns, reduce, req.keep_flagged, dense=True, phase="image"):  # type: ignore[misc]
         for block in blocks:

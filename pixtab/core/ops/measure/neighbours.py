@@ -74,7 +74,7 @@ def find_neighbours(dx: np.ndarray, dy: np.ndarray, residual: np.ndarray, stat: 
 
 
 def mask_rows(rows, neighbours: list[tuple[float, float]], fwhm: float):  # type: ignore[no-untyped-def]
-    """``rows`` (a fit's Rows) without those within MASK_FWHM target FWHMs of a neighbour."""
+    """``rows`` (a fit's FitRows) without those within MASK_FWHM target FWHMs of a neighbour."""
     keep = np.ones(rows.dx.size, dtype=bool)
     for x, y in neighbours:
         keep &= np.hypot(rows.dx - x, rows.dy - y) >= MASK_FWHM * fwhm

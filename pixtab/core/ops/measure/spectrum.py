@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .canvas import Block, Canvas
+from .canvas import Block, BinCanvas
 from ...errors import CriteriaError
 from ...io.plan import PlanOptions
 from ...io.scan import Scan
@@ -108,7 +108,7 @@ def make_spectrum(
         flagged = Block.of((bins(batch.flagged_lambda),), {"f": None}) if batch.flagged_lambda is not None else None
         return used, flagged
 
-    canvas, flags = Canvas(1), Canvas(1)
+    canvas, flags = BinCanvas(1), BinCanvas(1)
     for used, flagged in Scan(pt, criteria, plan, progress).stream(["lambda", "data", "stat"], reduce, keep_flagged, flagged_lambda=True,
                                                                   phase="spectrum"):  # type: ignore[misc]
         canvas.add(used)

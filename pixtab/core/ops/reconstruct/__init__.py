@@ -10,8 +10,8 @@ The parts, in the order a run uses them::
 
     request.py    Request (checks that need no table), check_against, DetectorImage
     rows.py       RowParts: a chunk's rows cut by IFU and exposure, detector pixels
-    survey.py     survey(): first pass over origin -> Plan (bounds, type, fill)
-    canvas.py     Canvas: one IFU's image being filled, exposure clashes
+    survey.py     survey(): first pass over origin -> DetectorPlan (bounds, type, fill)
+    canvas.py     DetectorCanvas: one IFU's image being filled, exposure clashes
     stream.py     write_streamed(): second pass, each image written and freed early
     imagefile.py  ImageFile: the output laid out up front (one IMAGE HDU per IFU)
 
@@ -32,12 +32,12 @@ from __future__ import annotations
 
 from .request import IMAGE_COLUMNS, DetectorImage, Request, check_against
 from .stream import Streamed, fill, write_streamed
-from .survey import Plan, needs_survey, survey
+from .survey import DetectorPlan, needs_survey, survey
 
 __all__ = [
     "IMAGE_COLUMNS",
     "DetectorImage",
-    "Plan",
+    "DetectorPlan",
     "Request",
     "Streamed",
     "check_against",

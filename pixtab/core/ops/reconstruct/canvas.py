@@ -1,4 +1,4 @@
-"""One IFU's image being filled (:class:`Canvas`), with an exposure tag per pixel when
+"""One IFU's image being filled (:class:`DetectorCanvas`), with an exposure tag per pixel when
 several exposures may meet in it (a clash is a usage error: choose one exposure)."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ class Clash(Exception):
         self.error = error
 
 
-class Canvas:
+class DetectorCanvas:
     """One IFU's image being filled, with an optional exposure tag per pixel."""
 
     def __init__(

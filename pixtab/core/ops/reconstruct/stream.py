@@ -21,18 +21,18 @@ from ...errors import CriteriaError, EmptySelectionError
 from ...io.scan import Scan
 from ...io.table import PixTable
 from ...progress import SILENT, Progress
-from .canvas import Canvas, Clash
+from .canvas import DetectorCanvas, Clash
 from .imagefile import ImageFile
 from .request import DetectorImage
 from .rows import RowParts
-from .survey import Plan
+from .survey import DetectorPlan
 
 log = logging.getLogger(__name__)
 
 
 def fill(
     pt: PixTable,
-    plan: Plan,
+    plan: DetectorPlan,
     done: Callable[[DetectorImage, np.ndarray], None],
     release: bool,
     progress: Progress = SILENT,
@@ -48,18 +48,18 @@ def fill(
     req = plan.req
     select = RowParts(pt, req)
     last = {i: plan.boxes[i].last for i in plan.ifus} if (plan.boxes is not None and release) else {}
-    alive: dict[int, Canvas] = {}
+    alive: dict[int, DetectorCanvas] = {}
     finished: set[int] = set()
     peak = 0
     spare: np.ndarray | None = None  # memory of the last image written out, for the next one
 
-    def canvas(i: int) -> Canvas:
+    def canvas(i: int) -> DetectorCanvas:
         nonlocal peak, spare
         if i not in alive:
             x0, x1, y0, y1 = plan.bounds[i]
             if spare is not None and spare.size < (x1 - x0) * (y1 - y0):
                 spare = None  # too small: freed before the new image is allocated
-            alive[i] = Canvas(i, plan.bounds[i], plan.dtype, plan.fill, len(plan.tags), spare)
+            alive[i] = DetectorCanvas(i, plan.bounds[i], plan.dtype, plan.fill, len(plan.tags), spare)
             spare = None
             peak = max(peak, len(alive))
         return alive[i]
@@ -111,7 +111,7 @@ class Streamed:
 def write_streamed(
     fd: int,
     pt: PixTable,
-    plan: Plan,
+    plan: DetectorPlan,
     unit: str | None,
     progress: Progress = SILENT,
     chunk_rows: int | None = None,

@@ -1,7 +1,7 @@
 """Plan the detector images of a request: the first pass (:func:`survey`) reads only
 ``origin`` and finds, per IFU, the rows selected, their bounding box and exposures,
 and the first and last row where the IFU occurs (skipped when one IFU and a finite
-window are given). The :class:`Plan` fixes each image's bounds, type and fill.
+window are given). The :class:`DetectorPlan` fixes each image's bounds, type and fill.
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def needs_survey(req: Request) -> bool:
 
 
 @dataclass
-class Plan:
+class DetectorPlan:
     """The images to make (from the first pass, or from the request alone)."""
 
     req: Request
@@ -130,7 +130,7 @@ class Plan:
         return peak
 
 
-def survey(pt: PixTable, req: Request, progress: Progress = SILENT, chunk_rows: int | None = None) -> Plan:
+def survey(pt: PixTable, req: Request, progress: Progress = SILENT, chunk_rows: int | None = None) -> DetectorPlan:
     """Check ``req`` against the table and plan the images (phase ``survey``: a first
     pass over ``origin``, when needed).
 
@@ -150,7 +150,7 @@ def survey(pt: PixTable, req: Request, progress: Progress = SILENT, chunk_rows: 
         boxes = _survey(pt, RowParts(pt, req), rows, chunk_rows, progress)
         ifus = _choose_ifus(pt, req, boxes)
         exps_possible = set().union(*(boxes[i].exps for i in ifus))
-    return Plan(
+    return DetectorPlan(
         req,
         rows,
         ifus,  # type: ignore[arg-type]

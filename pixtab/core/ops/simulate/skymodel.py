@@ -40,7 +40,7 @@ def slice_factors(seed: int, spread: float) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class Source:
+class SimSource:
     """An injected point source: position (deg), FWHM (arcsec) at LAMBDA_REF, peak (data units)."""
 
     ra: float
@@ -56,7 +56,7 @@ class SkySpec(Protocol):
     dec: float
     seed: int
     wcs: str
-    sources: Sequence[Source]
+    sources: Sequence[SimSource]
     profile: str
     beta: float
     seeing_slope: float
@@ -75,12 +75,12 @@ def _default_offsets(seed: int) -> np.ndarray:
     return sources
 
 
-def default_sources(spec: "SkySpec") -> list[Source]:
+def default_sources(spec: "SkySpec") -> list[SimSource]:
     """The default sources as Sources (RA/Dec of their offsets about the pointing), for the header."""
     out = []
     for x, y, peak in _default_offsets(spec.seed):
         ra, dec = _offsets_to_sky(spec.ra, spec.dec, x, y)
-        out.append(Source(round(ra, 7), round(dec, 7), DEFAULT_FWHM, round(float(peak), 3)))
+        out.append(SimSource(round(ra, 7), round(dec, 7), DEFAULT_FWHM, round(float(peak), 3)))
     return out
 
 

@@ -26,7 +26,7 @@ from ...format.limits import LimitsAccumulator, finish_limits, reserve_limits
 from ...format.slicer import CCD_TO_SKY
 from ...io.writer import PixtableWriter, RowBatcher
 from ...progress import SILENT, Progress
-from .skymodel import LAMBDA_REF, SPAXEL, SkyModel, Source, sky_parts, slice_factors, source_cards
+from .skymodel import LAMBDA_REF, SPAXEL, SkyModel, SimSource, sky_parts, slice_factors, source_cards
 
 LAMBDA0, DISPERSION = 4650.0, 1.1433  # Angstrom at y = 1, Angstrom per CCD row
 FLUX_UNIT = "10**(-20)*erg/s/cm**2/Angstrom"
@@ -52,7 +52,7 @@ class SimulationSpec:
     ra: float = 150.1163
     dec: float = 2.2058
     #: injected sources; when given they replace the default random ones
-    sources: list[Source] = field(default_factory=list)
+    sources: list[SimSource] = field(default_factory=list)
     profile: str = "gaussian"  # or 'moffat'
     beta: float = 2.8  # Moffat power index
     seeing_slope: float = 0.0  # FWHM(lambda) = FWHM * (lambda / LAMBDA_REF) ** slope
