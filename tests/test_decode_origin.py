@@ -17,7 +17,7 @@ from astropy.io import fits
 import pixtab
 from pixtab.core.errors import InputError
 
-from conftest_decode import PFX, read_columns, reference_decode, run, subset
+from helpers.decode import PFX, read_columns, reference_decode, run, subset
 
 HEADER = "row,ifu,slice,xpix,ypix,exp"
 

@@ -17,7 +17,7 @@ import pixtab
 from pixtab.core.io.table import PixTable
 
 from conftest import conformance_path, conformance_tables
-from conftest_decode import read_columns, reference_decode, run
+from helpers.decode import read_columns, reference_decode, run
 
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")

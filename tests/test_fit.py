@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from conftest_sources import CONFORMANCE_FILES, DEC0, RA0, STAR_KW, STARS, conformance, csv_records, in_circle, one_line_error, radec, read_columns, run, sep_arcsec
+from helpers.sources import CONFORMANCE_FILES, DEC0, RA0, STAR_KW, STARS, conformance, csv_records, in_circle, one_line_error, radec, read_columns, run, sep_arcsec
 from pixtab.core.ops.simulate.tables import LAMBDA_REF, SimSource
 
 STAR = STARS[0]

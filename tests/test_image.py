@@ -11,7 +11,7 @@ import pytest
 from astropy.io import fits
 from astropy.wcs import WCS
 
-from conftest_sources import CONFORMANCE_FILES, STAR_KW, STARS, conformance, one_line_error, radec, read_columns, run
+from helpers.sources import CONFORMANCE_FILES, STAR_KW, STARS, conformance, one_line_error, radec, read_columns, run
 
 
 def image(src: Path, out: Path, *args: object) -> fits.HDUList:

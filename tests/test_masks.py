@@ -12,7 +12,7 @@ import pytest
 from astropy.io import fits
 from astropy.wcs import WCS
 
-from conftest_sources import DEC0, RA0, one_line_error, read_columns, run
+from helpers.sources import DEC0, RA0, one_line_error, read_columns, run
 
 pytest.importorskip("regions")
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from conftest_sources import STAR_KW, STARS, run
+from helpers.sources import STAR_KW, STARS, run
 
 STAR = STARS[0]
 

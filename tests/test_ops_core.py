@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest_sources import STAR_KW, conformance, radec, read_columns
+from helpers.sources import STAR_KW, conformance, radec, read_columns
 from pixtab.core.ops.measure.canvas import Block, BinCanvas
 from pixtab.core.errors import PixtabError
 from pixtab.core.io.scan import Scan

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest_sources import STAR_KW, STARS, csv_records, one_line_error, run, sep_arcsec
+from helpers.sources import STAR_KW, STARS, csv_records, one_line_error, run, sep_arcsec
 
 
 def peaks(src, *args) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest_sources import CONFORMANCE_FILES, STAR_KW, STARS, conformance, one_line_error, run
+from helpers.sources import CONFORMANCE_FILES, STAR_KW, STARS, conformance, one_line_error, run
 
 STAR = STARS[0]
 

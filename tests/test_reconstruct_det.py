@@ -15,7 +15,7 @@ import pytest
 from astropy.io import fits
 
 from pixtab.core.io.table import PixTable as CoreTable
-from conftest_decode import PFX, read_columns, reference_decode, run, subset, units_of, write_table
+from helpers.decode import PFX, read_columns, reference_decode, run, subset, units_of, write_table
 
 
 def reference_image(path: Path, ifu: int, column: str = "data", exp: int | None = None, zero_based: bool = False,

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from conftest_sources import DEC0, RA0, csv_records, one_line_error, read_columns, run
+from helpers.sources import DEC0, RA0, csv_records, one_line_error, read_columns, run
 from pixtab.core.ops.simulate.skymodel import sky_spectrum, slice_factors
 from pixtab.core.ops.simulate.tables import SimSource
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from conftest_sources import CONFORMANCE_FILES, RA0, DEC0, STAR_KW, conformance, csv_records, in_circle, one_line_error, radec, read_columns, run
+from helpers.sources import CONFORMANCE_FILES, RA0, DEC0, STAR_KW, conformance, csv_records, in_circle, one_line_error, radec, read_columns, run
 
 
 def reference(src, lo, hi, width, circle=None, keep_flagged=False):  # type: ignore[no-untyped-def]

@@ -13,7 +13,7 @@ import pytest
 from astropy.io import fits
 
 
-from conftest_decode import read_columns, reference_decode, run
+from helpers.decode import read_columns, reference_decode, run
 
 
 @pytest.fixture(scope="module")

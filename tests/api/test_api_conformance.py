@@ -19,7 +19,7 @@ import pixtab
 from pixtab.cli import cli
 
 from conftest import CONFORMANCE, conformance_cases, conformance_file
-from test_conformance_extract import criteria_args
+from conformance.test_conformance_extract import criteria_args
 
 pytestmark = pytest.mark.conformance
 

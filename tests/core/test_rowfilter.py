@@ -14,7 +14,7 @@ from pixtab.core.format.expr import parse
 from pixtab.core.format.origin import DetectorDecoder
 from pixtab.core.io.rowfilter import RowFilter, decode_fields, exposures_at
 
-from conftest_decode import reference_decode
+from helpers.decode import reference_decode
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest_faults import assert_one_line_error, make_table, run_pixtab
+from helpers.faults import assert_one_line_error, make_table, run_pixtab
 
 
 @pytest.fixture(scope="module")

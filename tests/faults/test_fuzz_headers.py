@@ -5,7 +5,7 @@ with exit 0 (the damage is harmless for a description) or exit 1 with one
 ``Error:`` line naming the file, and never with an unexpected exception.
 
 CI runs ``PIXTAB_FUZZ_EXAMPLES`` (default 200) examples per test; run more by
-hand with e.g. ``PIXTAB_FUZZ_EXAMPLES=5000 pytest tests/test_fuzz_headers.py``.
+hand with e.g. ``PIXTAB_FUZZ_EXAMPLES=5000 pytest tests/faults/test_fuzz_headers.py``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from pixtab.cli import cli
 from pixtab.core.io.table import PixTable
 
-from conftest_faults import card_positions, make_table
+from helpers.faults import card_positions, make_table
 
 EXAMPLES = int(os.environ.get("PIXTAB_FUZZ_EXAMPLES", "200"))
 FUZZ = settings(

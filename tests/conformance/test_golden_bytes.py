@@ -4,7 +4,7 @@ The hashes in ``golden_bytes.json`` were recorded from main *before* the issue-1
 core consolidation (commit 2596e35); a refactor must not change a single output
 byte. Regenerate only for an intended output change::
 
-    PIXTAB_REGEN_GOLDEN=1 .venv/bin/python -m pytest tests/test_golden_bytes.py -q
+    PIXTAB_REGEN_GOLDEN=1 .venv/bin/python -m pytest tests/conformance/test_golden_bytes.py -q
 
 What is hashed (all runs in-process through the click CLI):
 

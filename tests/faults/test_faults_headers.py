@@ -19,7 +19,7 @@ from astropy.io import fits
 import pixtab
 from pixtab.core.io.writer import ColumnSpec, PixtableWriter
 
-from conftest_faults import assert_one_line_error, make_table, run_pixtab, set_card, variant
+from helpers.faults import assert_one_line_error, make_table, run_pixtab, set_card, variant
 
 K = "HIERARCH ESO DRS MUSE PIXTABLE "
 

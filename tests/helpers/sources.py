@@ -11,7 +11,7 @@ import pytest
 from astropy.io import fits
 
 from conftest import CONFORMANCE, conformance_path
-from conftest_decode import read_columns, run  # noqa: F401  (re-exported for the tests)
+from helpers.decode import read_columns, run  # noqa: F401  (re-exported for the tests)
 from pixtab.core.ops.simulate.tables import SimSource
 
 RA0, DEC0 = 150.1163, 2.2058  # the simulator's pointing

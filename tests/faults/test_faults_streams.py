@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from astropy.io import fits
 
-from conftest_faults import make_table, pixtab_cmd, sha256, REPO
+from helpers.faults import make_table, pixtab_cmd, sha256, REPO
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,7 @@ from pixtab.core.format.columns import output_columns
 from pixtab.core.format.origin import XOffsets, encode
 from pixtab.core.io.table import PixTable
 
-from conftest_faults import assert_one_line_error, make_table, run_pixtab, set_card, variant
+from helpers.faults import assert_one_line_error, make_table, run_pixtab, set_card, variant
 
 ROWS = 600
 TYPE_KEY = key("TYPE")

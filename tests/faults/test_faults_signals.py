@@ -1,6 +1,6 @@
 """Issue 13 item 12: SIGHUP (terminal closed, ssh dropped) and SIGQUIT stop a run cleanly.
 
-Mid-write, every signal is in tests/test_faults_output.py::test_signal_mid_write; here the
+Mid-write, every signal is in tests/faults/test_faults_output.py::test_signal_mid_write; here the
 input survives a hang-up, and --help lists the exit codes.
 """
 
@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest_faults import make_table, run_pixtab, sha256
+from helpers.faults import make_table, run_pixtab, sha256
 from test_faults_output import _start_big_write, _wait_for_temporary
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_hangup_during_extract_keeps_the_input(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from astropy.io import fits
 
 from pixtab.core.format.sky import SkyFrame
 
-from conftest_faults import make_table, run_pixtab, variant
+from helpers.faults import make_table, run_pixtab, variant
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from astropy.io import fits
 from pixtab.core.fits.structure import scan
 from pixtab.core.ops.simulate.tables import SimulationSpec, simulate
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def make_table(path: Path, **kw: object) -> Path:

@@ -27,7 +27,7 @@ from pixtab.cli import cli
 from pixtab.core.fits.atomic import atomic_output, check_output
 from pixtab.core.errors import OutputError
 
-from conftest_faults import REPO, assert_one_line_error, pixtab_cmd, run_pixtab, sha256, temporaries
+from helpers.faults import REPO, assert_one_line_error, pixtab_cmd, run_pixtab, sha256, temporaries
 
 SIM = ["--nrows", "2e5", "--ifus", "1-4"]
 
@@ -338,7 +338,7 @@ def _command(name: str) -> None:
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, str]]:
     """Read-only inputs and their checksums: 'small' (2e5 rows) and 'big' (3e6 rows, 84 MB)."""
-    from conftest_faults import make_table
+    from helpers.faults import make_table
 
     d = tmp_path_factory.mktemp("inputs")
     out = {}

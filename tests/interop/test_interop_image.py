@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from pixtab.cli import cli
 
 import drs
-from conftest_sources import STARS
+from helpers.sources import STARS
 
 pytestmark = [
     pytest.mark.interop,

@@ -24,7 +24,7 @@ from pixtab.core.io.table import PixTable
 from pixtab.core.ops.convert import convert
 from pixtab.core.ops.extract import select_rows, write_selection
 
-from conftest_faults import make_table, pixtab_cmd, sha256, REPO
+from helpers.faults import make_table, pixtab_cmd, sha256, REPO
 
 
 @pytest.fixture(scope="module")

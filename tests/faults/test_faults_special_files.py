@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from astropy.io import fits
 
-from conftest_faults import assert_one_line_error, make_table, pixtab_cmd, run_pixtab, sha256, REPO
+from helpers.faults import assert_one_line_error, make_table, pixtab_cmd, run_pixtab, sha256, REPO
 
 
 @pytest.fixture(scope="module")

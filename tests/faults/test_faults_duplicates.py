@@ -19,7 +19,7 @@ import pixtab
 from pixtab.core.format import origin as org
 from pixtab.core.format.exposures import ExposureMap
 
-from conftest_faults import make_table, run_pixtab, variant
+from helpers.faults import make_table, run_pixtab, variant
 
 K = "HIERARCH ESO DRS MUSE PIXTABLE "
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from conftest_faults import assert_one_line_error, make_table, run_pixtab
+from helpers.faults import assert_one_line_error, make_table, run_pixtab
 
 COMMANDS = [["info"], ["info", "--json"], ["extract", "--count", "--ifu", "3"], ["decode-origin"], ["convert", "-o", "OUT"]]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest_faults import make_table, run_pixtab
+from helpers.faults import make_table, run_pixtab
 
 
 @pytest.mark.parametrize(

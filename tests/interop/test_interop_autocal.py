@@ -17,7 +17,7 @@ import pytest
 from astropy.io import fits
 
 import drs
-from conftest_decode import run
+from helpers.decode import run
 
 pytestmark = [
     pytest.mark.interop,

@@ -17,7 +17,7 @@ from astropy.io import fits
 
 import pixtab
 
-from conftest_faults import make_table, run_pixtab, set_card, variant
+from helpers.faults import make_table, run_pixtab, set_card, variant
 
 FF = "PIXTABLE_FLAT_FIELD"
 
