@@ -23,7 +23,7 @@ import pytest
 import pixtab
 import pixtab.cli as cli_module
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SCRIPT = Path(sys.executable).with_name("pixtab")
 PIXTAB = str(SCRIPT) if SCRIPT.exists() else shutil.which("pixtab")
 ENTRIES = {"script": [PIXTAB], "module": [sys.executable, "-m", "pixtab"]}

@@ -18,7 +18,7 @@ import pixtab
 from pixtab import _gen_docs
 from pixtab.cli import cli
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 FIX = f"run `{_gen_docs.FIX_COMMAND}` and commit man/ and completions/"
 COMMANDS = sorted(cli.commands)
 
