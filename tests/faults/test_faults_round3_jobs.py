@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest_faults import make_table, pixtab_cmd, run_pixtab, REPO
+from helpers.faults import make_table, pixtab_cmd, run_pixtab, REPO
 
 
 @pytest.fixture(scope="module")

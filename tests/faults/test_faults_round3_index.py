@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest_faults import make_table, run_pixtab
+from helpers.faults import make_table, run_pixtab
 from pixtab.core.io import index_store
 from pixtab.core.io.table import PixTable
 

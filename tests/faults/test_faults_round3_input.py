@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from astropy.io import fits
 
-from conftest_faults import make_table, run_pixtab, set_card, temporaries
+from helpers.faults import make_table, run_pixtab, set_card, temporaries
 
 CENTRE = ["150.1163", "2.2058"]
 

@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest_faults import make_table, pixtab_cmd, run_pixtab, REPO
+from helpers.faults import make_table, pixtab_cmd, run_pixtab, REPO
 from pixtab.core.format.expr import ExpressionError, parse
 
 INT64 = (-(2**63), 2**63 - 1)

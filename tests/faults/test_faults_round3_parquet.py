@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest_faults import make_table, pixtab_cmd, run_pixtab, set_card, temporaries, REPO
+from helpers.faults import make_table, pixtab_cmd, run_pixtab, set_card, temporaries, REPO
 
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
