@@ -575,8 +575,8 @@ def test_select_rows_matches_reference(combined: Ref, lam, ifus, slices, ypix, e
         parts.append(np.isin(r.exp, list(exps)))
     if radius:
         parts.append(r.aperture("circle", RA0, DEC0, radius))
-    if not parts:
-        want = np.ones(len(r.lam), bool) if method == "and" else np.zeros(len(r.lam), bool)
+    if not parts:  # no criterion: the whole table, whichever way criteria would combine
+        want = np.ones(len(r.lam), bool)
     else:
         want = (np.logical_and if method == "and" else np.logical_or).reduce(parts)
     with PixTable(r.path) as pt:
