@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from collections import defaultdict
 from pathlib import Path
 from typing import Callable
 
 import pytest
+
+# A suite started in the background by a non-interactive shell (`cmd &`) inherits SIGINT
+# ignored, and so would every pixtab it runs (pixtab keeps an ignored SIGINT ignored, as
+# nohup'ed tools should): the Ctrl-C tests need the default disposition in their children.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 REPO = Path(__file__).resolve().parents[1]
 CONFORMANCE = Path(os.environ.get("PIXTAB_CONFORMANCE", REPO.parent / "shared" / "conformance"))
