@@ -11,11 +11,15 @@ from typing import Callable
 
 import pytest
 
-# A suite started in the background by a non-interactive shell (`cmd &`) inherits SIGINT
-# ignored, and so would every pixtab it runs (pixtab keeps an ignored SIGINT ignored, as
-# nohup'ed tools should): the Ctrl-C tests need the default disposition in their children.
+# A suite started in the background by a non-interactive shell (`cmd &`: SIGINT and SIGQUIT
+# ignored) or under nohup (SIGHUP ignored) passes that on to every pixtab it runs, and pixtab
+# keeps an ignored signal ignored, as nohup'ed tools should: the signal tests need the
+# default dispositions in their children.
 if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
+for _sig in (signal.SIGHUP, signal.SIGQUIT):
+    if signal.getsignal(_sig) == signal.SIG_IGN:
+        signal.signal(_sig, signal.SIG_DFL)
 
 REPO = Path(__file__).resolve().parents[1]
 CONFORMANCE = Path(os.environ.get("PIXTAB_CONFORMANCE", REPO.parent / "shared" / "conformance"))
