@@ -58,19 +58,17 @@ def command(input: str, output: str | None, width: float, auto: bool, seeing: fl
     """
     from ..core.fits.atomic import atomic_output
     from ..core.io.table import PixTable
-    from ..core.ops.sky.skyspec import auto_sources, background_criteria, check_sky_positions, make_sky, to_hdulist
+    from ..core.ops.sky.skyspec import background, make_sky, to_hdulist
 
     if not width > 0:
         raise click.BadParameter("must be a positive number of Angstrom", param_hint="'--bin'")
     is_fits = bool(output) and output.lower().endswith((".fits", ".fit", ".fts"))  # type: ignore[union-attr]
     check_outputs([(input, p) for p in file_outputs(output, png)], overwrite)
     with PixTable(input) as pt, phases(input) as progress:
-        check_sky_positions(pt, criteria, auto)
-        discs = None
-        if auto:
-            discs, fwhm = auto_sources(pt, criteria, seeing, progress, kw["plan"])
-            ui.info(f"{input}: --auto masks {discs.describe()} (median FWHM {fwhm:.2f} arcsec)")
-        sky = make_sky(pt, background_criteria(criteria, discs), width, progress, kw["plan"])
+        rows, masked = background(pt, criteria, auto, seeing, progress, kw["plan"])
+        if masked:
+            ui.info(f"{input}: {masked}")
+        sky = make_sky(pt, rows, width, progress, kw["plan"])
     if is_fits:
         cards = {"HIERARCH PIXTAB INPUT": os.path.basename(input)[-60:], "HIERARCH PIXTAB BIN": (width, "[Angstrom] bin width"),
                  "HIERARCH PIXTAB ROWS": (int(sky.rows.sum()), "sky rows used")}

@@ -49,7 +49,7 @@ def command(input: str, output: str | None, nbands: int | None, auto: bool, seei
     from ..core.format.autocal import to_hdulist
     from ..core.fits.atomic import atomic_output
     from ..core.io.table import PixTable
-    from ..core.ops.sky.skyspec import auto_sources, background_criteria, check_sky_positions
+    from ..core.ops.sky.skyspec import background
     from ..core.ops.sky.slicemap import band_edges, slice_levels, summary
 
     if not (output or png):
@@ -58,12 +58,10 @@ def command(input: str, output: str | None, nbands: int | None, auto: bool, seei
         output = None
     check_outputs([(input, p) for p in (output, png) if p], overwrite)
     with PixTable(input) as pt, phases(input) as progress:
-        check_sky_positions(pt, criteria, auto)
-        discs = None
-        if auto:
-            discs, fwhm = auto_sources(pt, criteria, seeing, progress, kw["plan"])
-            ui.info(f"{input}: --auto masks {discs.describe()} (median FWHM {fwhm:.2f} arcsec)")
-        levels = slice_levels(pt, background_criteria(criteria, discs), band_edges(pt, nbands), progress, kw["plan"])
+        rows, masked = background(pt, criteria, auto, seeing, progress, kw["plan"])
+        if masked:
+            ui.info(f"{input}: {masked}")
+        levels = slice_levels(pt, rows, band_edges(pt, nbands), progress, kw["plan"])
     for line in summary(levels):
         click.echo(line)
     if output:

@@ -126,3 +126,14 @@ def background_criteria(criteria: Criteria, extra: Discs | None = None) -> Crite
 
     shapes = [s for s in (criteria.sky_mask, criteria.region, extra) if s is not None]
     return dataclasses.replace(criteria, sky_mask=None, region=Outside(shapes) if shapes else None)
+
+
+def background(pt: PixTable, criteria: Criteria, auto: bool, seeing: float, progress: Progress = SILENT,
+               plan: PlanOptions | None = None) -> tuple[Criteria, str | None]:
+    """The criteria of the background rows (outside the mask, the regions and, with ``auto``, the
+    sources ``image --peaks`` finds), and what ``auto`` masked, to tell the user (None without it)."""
+    check_sky_positions(pt, criteria, auto)
+    if not auto:
+        return background_criteria(criteria), None
+    discs, fwhm = auto_sources(pt, criteria, seeing, progress, plan)
+    return background_criteria(criteria, discs), f"--auto masks {discs.describe()} (median FWHM {fwhm:.2f} arcsec)"
