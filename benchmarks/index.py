@@ -30,26 +30,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from procs import evict, warm
+
 HERE = Path(__file__).resolve().parent
 PY = sys.executable
 RA, DEC = 150.1163, 2.2058
 CUT = ["--circle", str(RA), str(DEC), "2", "--lambda", "6000:6100"]
-
-
-def evict(*paths: Path) -> None:
-    for p in paths:
-        if p.exists():
-            fd = os.open(p, os.O_RDONLY)
-            try:
-                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-            finally:
-                os.close(fd)
-
-
-def warm(path: Path) -> None:
-    with open(path, "rb") as f:
-        while f.read(1 << 24):
-            pass
 
 
 def run(cmd: list[str], env: dict[str, str]) -> tuple[float, int, str]:

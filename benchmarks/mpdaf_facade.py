@@ -21,10 +21,11 @@ import platform
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from procs import measure, warm
 
 PY = sys.executable
 
@@ -39,24 +40,7 @@ class Sample:
 
 def run(cmd: list[str], timeout: float) -> Sample:
     """``cmd`` in its own process: wall time and the child's peak RSS (wait4)."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    timer = threading.Timer(timeout, proc.kill)
-    timer.start()
-    stderr = proc.stderr.read() if proc.stderr else ""
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - t0
-    timer.cancel()
-    code = os.waitstatus_to_exitcode(status)
-    note = "" if code == 0 else f"exit {code}: {(stderr.strip().splitlines() or ['?'])[-1][:100]}"
-    return Sample(elapsed, usage.ru_maxrss / 1024, code == 0, note)
-
-
-def warm(path: Path) -> None:
-    """Read the file once so the timed run starts with a warm page cache."""
-    with open(path, "rb") as f:
-        while f.read(1 << 24):
-            pass
+    return Sample(*measure(cmd, timeout=timeout))
 
 
 def have_mpdaf() -> bool:

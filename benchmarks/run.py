@@ -32,10 +32,11 @@ import shutil
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from procs import measure, warm
 
 HERE = Path(__file__).resolve().parent
 PY = sys.executable
@@ -124,24 +125,7 @@ def cases(sizes: list[int], jobs_rows: int) -> list[Case]:
 
 def run(cmd: list[str], env: dict[str, str], timeout: float) -> tuple[float, float, bool, str]:
     """Run ``cmd`` in its own process: (wall seconds, peak RSS MB, ok, note)."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
-    timer = threading.Timer(timeout, proc.kill)
-    timer.start()
-    stderr = proc.stderr.read() if proc.stderr else ""
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - t0
-    timer.cancel()
-    code = os.waitstatus_to_exitcode(status)
-    note = "" if code == 0 else ("timeout" if elapsed >= timeout else f"exit {code}: {(stderr.strip().splitlines() or ['?'])[-1][:100]}")
-    return elapsed, usage.ru_maxrss / 1024, code == 0, note
-
-
-def warm(*paths: Path) -> None:
-    for path in paths:
-        with open(path, "rb") as f:
-            while f.read(1 << 24):
-                pass
+    return measure(cmd, env, timeout)
 
 
 def simulate(path: Path, rows: int) -> Path:
