@@ -12,11 +12,12 @@ task servers. :class:`ForkSlot` has the interface of :class:`~.taskserver.TaskSl
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import threading
 import time
 from typing import Any
+
+from .taskserver import ChildSlot
 
 
 def usable() -> bool:
@@ -31,7 +32,7 @@ def preload() -> None:
     _preload()
 
 
-class ForkSlot:
+class ForkSlot(ChildSlot):
     """One task at a time, each a child forked from this process."""
 
     def __init__(self) -> None:
@@ -66,13 +67,6 @@ class ForkSlot:
             if left <= 0:
                 return None
             time.sleep(min(left, 0.005))
-
-    def terminate(self) -> None:
-        if self.pid:
-            try:
-                os.kill(self.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
 
     def close(self) -> None:
         if self.pid:  # abandoned without a wait: do not leave a zombie

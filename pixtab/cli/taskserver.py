@@ -108,7 +108,20 @@ def serve() -> None:
         out.flush()
 
 
-class TaskSlot:
+class ChildSlot:
+    """What both kinds of task slot share: the pid of the running task (0: none), and its end."""
+
+    pid = 0
+
+    def terminate(self) -> None:
+        if self.pid:
+            try:
+                os.kill(self.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+
+class TaskSlot(ChildSlot):
     """Client side: one task server, one task at a time."""
 
     def __init__(self) -> None:
@@ -136,13 +149,6 @@ class TaskSlot:
             return None
         self.pid = 0
         return int(self._reply()["code"])
-
-    def terminate(self) -> None:
-        if self.pid:
-            try:
-                os.kill(self.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
 
     def close(self) -> None:
         stdin: BinaryIO | None = self.proc.stdin  # type: ignore[assignment]
