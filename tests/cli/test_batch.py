@@ -221,6 +221,30 @@ def test_cluster_outputs_identical(inputs: Path, cluster: str, tmp_path: Path) -
     assert tree(tmp_path / "seq") == tree(tmp_path / "dask")
 
 
+def _dask_worker_of_a_task(inputs: Path) -> int:
+    """The Dask worker process running one of the tasks: task -> its task server -> the worker.
+
+    Only a task forked by a task server qualifies (the pixtab client also runs in ``inputs``),
+    and the pid found must be a child of a Dask nanny, not an ancestor of this test: a wrong
+    walk up the tree once SIGKILLed the CI's test runner itself."""
+    found: list[int] = []
+
+    def served() -> bool:
+        servers = set(task_servers())
+        found[:] = [t for t in running_tasks(inputs) if _ppid(t) in servers]
+        return bool(found)
+
+    wait_for(served)
+    worker = _ppid(_ppid(found[0]))
+    ancestors, pid = set(), os.getpid()
+    while pid > 1:
+        ancestors.add(pid)
+        pid = _ppid(pid)
+    nanny = Path(f"/proc/{_ppid(worker)}/cmdline").read_bytes()  # the worker is a spawned child of the nanny
+    assert worker not in ancestors and b"distributed.cli.dask_worker" in nanny, nanny
+    return worker
+
+
 def test_cluster_survives_a_killed_worker(inputs: Path, cluster: str, tmp_path: Path) -> None:
     """The worker running a task is SIGKILLed mid-file: the task is retried elsewhere, nothing partial is left."""
     out = tmp_path / "out"
@@ -230,7 +254,7 @@ def test_cluster_survives_a_killed_worker(inputs: Path, cluster: str, tmp_path: 
         cwd=inputs, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     wait_for(lambda: any(p.name.startswith(".") for p in out.iterdir()))
-    worker = _ppid(_ppid(running_tasks(inputs)[0]))  # task -> its task server -> the Dask worker
+    worker = _dask_worker_of_a_task(inputs)
     os.kill(worker, signal.SIGKILL)  # the nanny starts a new worker; the scheduler reschedules the task
     _, err = proc.communicate(timeout=180)
     assert proc.returncode == 0, err
