@@ -85,7 +85,7 @@ def detector_figure(images: Sequence[DetectorImage], title: str, display: Displa
     nrm = norm(lo, hi, stretch)
     cmap = colour_map(plt, display.cmap or "viridis", NO_ROWS)
     shapes = [(p.data if p else im.data).shape for im, p in zip(images, packed)]
-    wide = all(w > 3 * h for h, w in shapes)
+    wide = all(w > 1.5 * h for h, w in shapes)  # wider than tall: full-width strips read better than small panels
     n = len(images)
     cols = 1 if wide else min(n, 4)
     rows = -(-n // cols)
