@@ -153,6 +153,23 @@ def test_all_ifus_and_ifu_exclude_each_other(single: Path, tmp_path: Path) -> No
     reconstruct(single, tmp_path / "d.fits", "--all-ifus", "--ifu", 5, code=2)
 
 
+@pytest.mark.parametrize("spec", ["5,6", "5-6", ["5", "6"]], ids=["list", "range", "repeated"])
+def test_ifu_list_gives_one_image_each_as_all_ifus(single: Path, tmp_path: Path, spec: str | list[str]) -> None:
+    """--ifu takes the LIST every selecting command takes (5,6 or 5-7, repeatable)."""
+    args = [a for s in ([spec] if isinstance(spec, str) else spec) for a in ("--ifu", s)]
+    with reconstruct(single, tmp_path / "some.fits", *args) as some, \
+            reconstruct(single, tmp_path / "all.fits", "--all-ifus") as every:
+        assert [h.name for h in some[1:]] == ["CHAN05", "CHAN06"]
+        for a, b in zip(some[1:], every[1:]):
+            assert np.array_equal(a.data, b.data, equal_nan=True) and a.header == b.header
+
+
+def test_ifu_list_with_an_absent_ifu_names_it(single: Path, tmp_path: Path) -> None:
+    reconstruct(single, tmp_path / "d.fits", "--ifu", "5,7-8", code=1)
+    err = _stderr(single, tmp_path / "d.fits", "--ifu", "5,7-8")
+    assert "no rows of IFUs 7, 8 (rows found for IFU 5)" in err, err
+
+
 def test_absent_ifu_is_an_empty_selection(single: Path, tmp_path: Path) -> None:
     reconstruct(single, tmp_path / "d.fits", "--ifu", 7, code=1)
     assert "no rows of IFU 7" in _stderr(single, tmp_path / "d.fits", "--ifu", 7)
@@ -355,10 +372,10 @@ def test_core_reconstruct_progress_counts_both_passes(single: Path, order_always
         n5 = int(((pt.read(["origin"])["origin"] >> 6 & 0x1F) == 5).sum())  # the rows read: IFU 5's (read planner)
         assert n5 < pt.nrows
         done = Recorder()
-        images = core_reconstruct(pt, Request(ifu=5), done, chunk_rows=3000)
+        images = core_reconstruct(pt, Request(ifus=(5,)), done, chunk_rows=3000)
         assert done.phases == [["survey", n5, n5], ["fill", n5, n5]]
         done = Recorder()
-        core_reconstruct(pt, Request(ifu=5, full_ccd=True), done, chunk_rows=3000)  # nothing to survey
+        core_reconstruct(pt, Request(ifus=(5,), full_ccd=True), done, chunk_rows=3000)  # nothing to survey
         assert done.phases == [["fill", n5, n5]]
     assert len(images) == 1 and images[0].ifu == 5 and images[0].xstart > 1
 

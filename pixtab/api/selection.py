@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -271,11 +272,12 @@ class Selection:
             _close(pt, tmp, self._pt)
         return AstropyTable(rows=[list(r.values()) for r in results], names=list(results[0])) if results else AstropyTable()
 
-    def reconstruct_det(self, ifu: int | None = None, exp: int | None = None, column: str = "data",
+    def reconstruct_det(self, ifu: int | Sequence[int] | None = None, exp: int | None = None, column: str = "data",
                         fill: str = "nan", zero_based: bool = False, xpix: Any = None, ypix: Any = None,
                         full_ccd: bool = False, all_ifus: bool = False) -> "fits.HDUList":
         """Detector images of the rows (``pixtab reconstruct-det``): an HDUList, one image per
-        IFU; world coordinates are detector pixels (1-based, or 0-based with ``zero_based``)."""
+        IFU (``ifu``: one IFU or several, as ``--ifu``); world coordinates are detector pixels
+        (1-based, or 0-based with ``zero_based``)."""
         from astropy.io import fits
 
         from .criteria import _ranges
@@ -287,13 +289,17 @@ class Selection:
         try:
             out = os.path.join(out_dir.name, "det.fits")
             window = {k: (_ranges(k, v)[0] if v is not None else None) for k, v in (("xpix", xpix), ("ypix", ypix))}
-            _engine.reconstruct_det(pt, out, column=column, ifu=ifu, exp=exp, full_ccd=full_ccd, all_ifus=all_ifus,
+            _engine.reconstruct_det(pt, out, column=column, ifus=_ifu_list(ifu), exp=exp, full_ccd=full_ccd, all_ifus=all_ifus,
                                     fill=fill, zero_based=zero_based, **window)
             with fits.open(out) as hdul:
                 return fits.HDUList([h.copy() for h in hdul])
         finally:
             out_dir.cleanup()
             _close(pt, tmp, self._pt)
+
+
+def _ifu_list(ifu: int | Sequence[int] | None) -> tuple[int, ...]:
+    return () if ifu is None else (int(ifu),) if isinstance(ifu, (int, np.integer)) else tuple(int(i) for i in ifu)
 
 
 def _unit(text: str) -> Any:

@@ -10,7 +10,7 @@ from .errors import PixtabCommand
 from . import output as out
 from .common import display_opts, make_display, png_opt, write_png
 from .criteria import where_options
-from .options import input_arg, output_opt, overwrite_opt, range_callback, zero_based_opt
+from .options import input_arg, int_list_callback, output_opt, overwrite_opt, range_callback, zero_based_opt
 from .writing import check_outputs, phases
 
 
@@ -24,7 +24,8 @@ from .writing import check_outputs, phases
     show_default=True,
     help="Column whose values fill the image.",
 )
-@click.option("--ifu", type=click.IntRange(1, 24), help="Use only the rows of this IFU.")
+@click.option("--ifu", "ifus", multiple=True, metavar="LIST", callback=int_list_callback(1, 24),
+              help="IFUs, e.g. 5,6 or 5-7: one image each (as the rows of these IFUs on every command).")
 @click.option("--exp", type=click.IntRange(0, None), help="Use only the rows of this exposure (a single-exposure table has only exposure 0).")
 @click.option("--xpix", callback=range_callback(integer=True), metavar="LO:HI", help="Detector x window (half-open).")
 @click.option("--ypix", callback=range_callback(integer=True), metavar="LO:HI", help="Detector y window (half-open).")
@@ -46,7 +47,7 @@ def command(
     input: str,
     output: str,
     column: str,
-    ifu: int | None,
+    ifus: list[int] | None,
     exp: int | None,
     xpix: tuple[float, float] | None,
     ypix: tuple[float, float] | None,
@@ -59,7 +60,7 @@ def command(
     where: tuple,
     display: dict,
 ) -> None:
-    """Rebuild the detector image of a column from the rows of one IFU and exposure.
+    """Rebuild the detector images of a column, one per IFU, from the rows of one exposure.
 
     Each row goes to its detector pixel (the last row written wins); pixels
     without a row hold the fill value. The image covers the bounding box of the
@@ -70,7 +71,7 @@ def command(
     --where/--good keep only the rows that meet them (e.g. --good images
     the rows the pipeline's resampler would use).
 
-    A table with several IFUs needs --ifu (or --all-ifus), and one where two
+    A table with several IFUs needs --ifu (one or more) or --all-ifus, and one where two
     exposures put rows on the same pixel needs --exp: both are usage errors
     (exit 2). An exposure or column the table lacks, or nothing selected, is
     exit 1. A single-exposure table has exposure 0 only (--exp 0: every row).
@@ -78,7 +79,7 @@ def command(
     \b
     Examples:
       pixtab reconstruct-det PIXTABLE_OBJECT_0001-05.fits -o det.fits
-      pixtab reconstruct-det combined.fits -o det.fits --ifu 5 --exp 2 --full-ccd
+      pixtab reconstruct-det combined.fits -o det.fits --ifu 5,6 --exp 2 --full-ccd
       pixtab reconstruct-det reduced.fits -o all.fits --all-ifus --column lambda --fill 0
     """
     from ..core.fits.atomic import atomic_output
@@ -89,7 +90,7 @@ def command(
         raise click.UsageError("reconstruct-det cannot write to stdout ('-'): give an output file name")
     req = Request(
         column=column,
-        ifu=ifu,
+        ifus=tuple(ifus or ()),
         exp=exp,
         xpix=xpix,
         ypix=ypix,

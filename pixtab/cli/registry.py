@@ -41,7 +41,7 @@ SHARED: dict[str, Shared] = {
     "--circle": _s("rows closer than RADIUS to (RA, DEC)", SELECTING),
     "--square": _s("rows within a square around (RA, DEC)", SELECTING),
     "--lambda": _s("wavelength range LO:HI in Angstrom (simulate: the rows it makes)", (*SELECTING, "simulate")),
-    "--ifu": _s("IFUs 1..24 (reconstruct-det: the one IFU to rebuild)", (*SELECTING, "reconstruct-det")),
+    "--ifu": _s("IFUs 1..24, e.g. 5,6 or 5-7 (reconstruct-det: one image each)", (*SELECTING, "reconstruct-det")),
     "--slice": _s("CCD slices 1..48", SELECTING),
     "--slice-numbering": _s("how slice numbers are read and printed: ccd or sky", SELECTING),
     "--stack": _s("stacks 1..4 (12 slices each)", SELECTING),

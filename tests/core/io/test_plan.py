@@ -321,7 +321,7 @@ def test_reconstruct_det_reads_one_ifu(extra: list[str], simulated, tmp_path: Pa
     survey = importlib.import_module("pixtab.core.ops.reconstruct.survey")
     src = simulated(rows=90_000, ifus=[11, 12, 13], exposures=2 if "--exp" in extra else 1)
     with PixTable(src) as pt:
-        req = Request(ifu=int(extra[1]))
+        req = Request(ifus=(int(extra[1]),))
         lo, hi = survey.planned_rows(pt, req, (0, pt.nrows))
         ifu = (pt.read(["origin"])["origin"] >> 6) & 0x1F
         want = np.flatnonzero(ifu == int(extra[1]))

@@ -25,7 +25,7 @@ class Request:
     """
 
     column: str = "data"
-    ifu: int | None = None
+    ifus: tuple[int, ...] = ()  # the IFUs to rebuild, one image each (empty: the table's one IFU)
     exp: int | None = None
     xpix: tuple[float, float] | None = None
     ypix: tuple[float, float] | None = None
@@ -41,8 +41,11 @@ class Request:
             raise CriteriaError(f"column must be one of {', '.join(IMAGE_COLUMNS)}, not {self.column!r}", field="column")
         if self.fill not in ("nan", "0"):
             raise CriteriaError(f"fill must be nan or 0, not {self.fill!r}", field="fill")
-        if self.all_ifus and self.ifu is not None:
-            raise CriteriaError(f"IFU {self.ifu} and all IFUs exclude each other", field="ifu")
+        object.__setattr__(self, "ifus", tuple(sorted(set(int(i) for i in self.ifus))))
+        if self.all_ifus and self.ifus:
+            raise CriteriaError(f"{ifu_words(self.ifus)} and all IFUs exclude each other", field="ifu")
+        if any(not 1 <= i <= org.N_IFUS for i in self.ifus):
+            raise CriteriaError(f"IFUs are numbered 1..{org.N_IFUS}, not {', '.join(map(str, self.ifus))}", field="ifu")
         if self.full_ccd and (self.xpix or self.ypix):
             raise CriteriaError("a window and the full CCD exclude each other", field="window")
         for name, rng, size in (("xpix", self.xpix, org.CCD_NX), ("ypix", self.ypix, org.CCD_NY)):
@@ -71,8 +74,8 @@ class Request:
     def describe(self) -> str:
         """' of IFU 5, exposure 2' (for messages)."""
         parts = []
-        if self.ifu is not None:
-            parts.append(f"IFU {self.ifu}")
+        if self.ifus:
+            parts.append(ifu_words(self.ifus))
         if self.exp is not None:
             parts.append(f"exposure {self.exp}")
         if self.xpix or self.ypix:
@@ -90,6 +93,11 @@ def check_against(pt: PixTable, req: Request) -> None:
         problem = ExposureMap(pt.keywords.exposures, pt.nrows).check([req.exp])
         if problem:
             raise InputError(pt.path, problem, field="exp")
+
+
+def ifu_words(ifus: tuple[int, ...]) -> str:
+    """'IFU 5' or 'IFUs 5, 6'."""
+    return ("IFU " if len(ifus) == 1 else "IFUs ") + ", ".join(map(str, ifus))
 
 
 def _fmt_range(rng: tuple[float, float]) -> str:

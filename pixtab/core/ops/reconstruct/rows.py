@@ -108,14 +108,16 @@ class RowParts:
         key = o & _KEY_MASK  # ifu and slice fields
         lo, hi = int(key.min()) >> org.IFU_SHIFT, int(key.max()) >> org.IFU_SHIFT
         ifu = None if lo == hi else key >> org.IFU_SHIFT  # None: all rows are of IFU lo
-        if self.req.ifu is not None:
-            if ifu is None and lo != self.req.ifu:
+        if self.req.ifus:
+            if ifu is None and lo not in self.req.ifus:
                 return
             if ifu is not None:
-                keep = _where(ifu == self.req.ifu)
-                rows, o, key, ifu, lo = _compose(rows, keep), o[keep], key[keep], None, self.req.ifu
+                keep = _where(np.isin(ifu, self.req.ifus))
+                rows, o, key, ifu = _compose(rows, keep), o[keep], key[keep], ifu[keep]
                 if len(o) == 0:
                     return
+                if len(self.req.ifus) == 1:
+                    ifu, lo = None, self.req.ifus[0]
         if self.filters:
             keep = _where(self._filtered(rows, start))
             rows, o, key = _compose(rows, keep), o[keep], key[keep]

@@ -21,7 +21,7 @@ from ...io.scan import Scan
 from ...io.table import PixTable
 from ...progress import SILENT, Progress
 from .canvas import image_dtype
-from .request import DetectorImage, Request, check_against
+from .request import DetectorImage, Request, check_against, ifu_words
 from .rows import Part, RowParts
 
 
@@ -59,11 +59,11 @@ def _survey(
 
 
 def planned_rows(pt: PixTable, req: Request, rows: tuple[int, int]) -> tuple[int, int]:
-    """The part of ``rows`` that can hold the IFU asked for (the hull of what the read planner
+    """The part of ``rows`` that can hold the IFUs asked for (the hull of what the read planner
     of :mod:`pixtab.core.io.plan` finds: an index, or the pipeline row order)."""
-    if req.ifu is None:
+    if not req.ifus:
         return rows
-    spans = intersect(plan_rows(Selector(pt, Criteria(ifus=[req.ifu]))).ranges, [rows])
+    spans = intersect(plan_rows(Selector(pt, Criteria(ifus=list(req.ifus)))).ranges, [rows])
     return (spans[0][0], spans[-1][1]) if spans else (rows[0], rows[0])
 
 
@@ -73,7 +73,11 @@ def _choose_ifus(pt: PixTable, req: Request, boxes: dict[int, Box]) -> list[int]
         raise EmptySelectionError(f"{pt.path}: no rows{req.describe()}: nothing to reconstruct")
     if req.all_ifus:
         return present
-    if req.ifu is None and len(present) > 1:
+    missing = [i for i in req.ifus if i not in present]
+    if missing:
+        raise EmptySelectionError(f"{pt.path}: no rows of {ifu_words(tuple(missing))} "
+                                  f"(rows found for {ifu_words(tuple(present))}): nothing written")
+    if not req.ifus and len(present) > 1:
         raise CriteriaError(f"{pt.path} holds rows of IFUs {', '.join(map(str, present))}", field="one_ifu")
     return present
 
@@ -94,7 +98,7 @@ def needs_survey(req: Request) -> bool:
     window_known = req.full_ccd or all(
         r is not None and math.isfinite(r[0]) and math.isfinite(r[1]) for r in (req.xpix, req.ypix)
     )
-    return req.ifu is None or not window_known
+    return not req.ifus or not window_known
 
 
 @dataclass
@@ -143,7 +147,7 @@ def survey(pt: PixTable, req: Request, progress: Progress = SILENT, chunk_rows: 
     rows = planned_rows(pt, req, ExposureMap(pt.keywords.exposures, pt.nrows).rows_of(req.exp))
     boxes: dict[int, Box] | None = None
     if not needs_survey(req):
-        ifus = [req.ifu]
+        ifus = list(req.ifus)
         exps_possible = {req.exp} if req.exp is not None else {e.exp for e in pt.keywords.exposures}
     else:
         progress.start("survey", rows[1] - rows[0])
