@@ -40,8 +40,8 @@ _POLL = 0.02  # seconds between looks at running local tasks
 
 
 @dataclass(frozen=True)
-class Plan:
-    """How to run the inputs of one command: ``jobs`` local processes or a Dask scheduler."""
+class Dispatch:
+    """How the inputs of one command are dispatched: to ``jobs`` local processes or to a Dask scheduler."""
 
     jobs: int = 1
     scheduler: str | None = None
@@ -309,9 +309,9 @@ def _failure_line(outcome: Outcome, path: str) -> None:
         click.echo(f"Error: {path}: killed by {sig}", err=True)
 
 
-def run(argv: Sequence[str], paths: Sequence[str], plan: Plan) -> list[str]:
+def run(argv: Sequence[str], paths: Sequence[str], dispatch: Dispatch) -> list[str]:
     """Run every input as a task, replay the output in input order, return the inputs that failed."""
-    outcomes = _dask(argv, paths, plan.scheduler) if plan.scheduler else _local(argv, len(paths), plan.jobs)
+    outcomes = _dask(argv, paths, dispatch.scheduler) if dispatch.scheduler else _local(argv, len(paths), dispatch.jobs)
     failed = []
     try:
         for outcome in outcomes:

@@ -42,7 +42,7 @@ def read_sources(ctx: click.Context, catalog: str, radius: str | None) -> list[A
     from . import batch
     from .criteria import parse_size
 
-    if catalog == "-" and ctx.meta.get(batch.META_KEY, batch.Plan()).parallel:
+    if catalog == "-" and ctx.meta.get(batch.META_KEY, batch.Dispatch()).parallel:
         raise click.UsageError("--catalog - cannot feed --jobs/--scheduler tasks: save the catalogue to a file")
     default = None
     if radius is not None:

@@ -178,10 +178,10 @@ def output_dir_opts(default_name: str) -> Callable[[F], F]:
 
 def _batch_cb(field: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
     def cb(ctx: click.Context, param: click.Parameter, value: Any) -> None:
-        from .batch import META_KEY, Plan
+        from .batch import META_KEY, Dispatch
 
-        plan = ctx.meta.get(META_KEY, Plan())
-        ctx.meta[META_KEY] = Plan(**{**plan.__dict__, field: value})
+        dispatch = ctx.meta.get(META_KEY, Dispatch())
+        ctx.meta[META_KEY] = Dispatch(**{**dispatch.__dict__, field: value})
 
     return cb
 

@@ -152,10 +152,10 @@ def for_each_input(inputs: Iterable[str], work: Callable[[str], T]) -> list[T]:
     results: list[T] = []
     failed: list[str] = []
     ctx = click.get_current_context()
-    plan = ctx.meta.get(batch.META_KEY, batch.Plan())
-    if plan.parallel:  # each input a task of its own (--jobs, --scheduler): nothing returned
-        failed = batch.run(ctx.meta[batch.ARGV_KEY], inputs, plan)
-    for path in inputs if not plan.parallel else ():
+    dispatch = ctx.meta.get(batch.META_KEY, batch.Dispatch())
+    if dispatch.parallel:  # each input a task of its own (--jobs, --scheduler): nothing returned
+        failed = batch.run(ctx.meta[batch.ARGV_KEY], inputs, dispatch)
+    for path in inputs if not dispatch.parallel else ():
         try:
             results.append(work(path))
         except CriteriaError:
