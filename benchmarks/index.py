@@ -59,11 +59,12 @@ def ifu_byte_ranges(path: Path, ifu: int) -> list[tuple[int, int]]:
     """(offset, length) of IFU ``ifu``'s rows in every column (image layout, pipeline order)."""
     import numpy as np
 
+    from pixtab.core.io.scan import Scan
     from pixtab.core.io.table import PixTable
 
     with PixTable(path) as pt:
         lo = hi = None
-        for chunk in pt.iter_chunks(["origin"]):
+        for chunk in Scan(pt).chunks(["origin"]):
             where = np.flatnonzero(((chunk["origin"] >> 6) & 0x1F) == ifu)
             if where.size:
                 lo = chunk.start + int(where[0]) if lo is None else lo

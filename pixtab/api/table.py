@@ -85,7 +85,9 @@ class Table:
                     chunk_rows: int = DEFAULT_CHUNK_ROWS, native: bool = True) -> Iterator[Chunk]:
         """:class:`Chunk` objects (``start``, ``stop``, ``arrays``) covering the rows in order,
         read ahead in a thread; bounded memory (``chunk_rows`` rows); dq as uint32."""
-        for chunk in self._pt.iter_chunks(names, start, stop, chunk_rows, native=native):
+        from ..core.io.scan import Scan
+
+        for chunk in Scan(self._pt).chunks(names, start, stop, chunk_rows, native=native):
             unsigned_dq(chunk.arrays)
             yield chunk
 

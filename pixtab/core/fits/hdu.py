@@ -56,6 +56,8 @@ def pwrite_all(fd: int, data: bytes | memoryview | np.ndarray, offset: int) -> N
 
 def pread_into(fd: int, buf: np.ndarray, offset: int, path: str) -> None:
     """Fill ``buf`` from ``offset`` with positional reads (thread-safe)."""
+    if buf.size == 0:
+        return  # (a memoryview of an empty strided view cannot be cast)
     view = memoryview(buf).cast("B")
     done = 0
     while done < len(view):

@@ -17,16 +17,11 @@ blocks the index is about 5 MB (one ``.npz``; loads in a few ms). Storage and st
 from __future__ import annotations
 
 import threading
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..format import origin as org
-from ..fits.hdu import pread_into
-from ..progress import SILENT, Progress
-from .table import PixTable
 
 #: rows per block. Measured on an 8e7-row table (benchmarks/index.py, /tmp/blocks-style sweep):
 #: 1/2/4/8/16 Ki rows give 2.5/1.3/0.6/0.3/0.2 MB indexes loading in 2.9/1.3/1.0/0.9/0.9 ms,
@@ -166,55 +161,3 @@ class IndexBuilder:
             if int(keep.sum()) <= MAX_RUNS:
                 run_starts, run_codes = s[keep], c[keep]
         return TableIndex(self.nrows, self.block, self.lo, self.hi, run_starts, run_codes, dict(identity or {}))
-
-
-def build_index(
-    pt: PixTable,
-    block: int = BLOCK_ROWS,
-    progress: Progress = SILENT,
-    chunk_blocks: int | None = None,
-) -> TableIndex:
-    """Read xpos, ypos, lambda and origin once, in chunks (bounded memory), and index them
-    (phase ``index``).
-
-    Image layout: this thread reads the chunks in file order (one sequential stream per
-    column, as a plain read of the columns would), into a ring of three reused buffer
-    sets (fresh chunk-sized arrays cost a page fault per 4 KiB, about as much as the
-    reduction itself), while a second thread reduces the chunk read before. Other
-    layouts: the table's chunked reads, reduced on two threads.
-    """
-    builder = IndexBuilder(pt.nrows, block)
-    progress.start("index", pt.nrows)
-    chunk_rows = block * (chunk_blocks or max(1, BUILD_CHUNK_ROWS // block))
-    image = pt.layout == "image" and all(pt.columns[n].dtype.itemsize == 4 for n in INDEX_COLUMNS)
-    with ThreadPoolExecutor(max_workers=1 if image else 2, thread_name_prefix="pixtab-index") as pool:
-        pending: deque[tuple[Future[None], int]] = deque()
-        if image:
-            ring = [{n: np.empty(chunk_rows, pt.columns[n].dtype.newbyteorder(">")) for n in INDEX_COLUMNS} for _ in range(3)]
-            for i, a in enumerate(range(0, pt.nrows, chunk_rows)):
-                if len(pending) >= 2:  # the buffer set about to be reused is free again
-                    f, n = pending.popleft()
-                    f.result()
-                    progress.advance(n)
-                b = min(a + chunk_rows, pt.nrows)
-                arrays = {}
-                for name, buf in ring[i % 3].items():
-                    pread_into(pt.fd, buf[: b - a], pt.columns[name].offset + a * 4, pt.path)
-                    arrays[name] = buf[: b - a]
-                pending.append((pool.submit(_native_add, builder, a, arrays, pt), b - a))
-        else:
-            for chunk in pt.iter_chunks(INDEX_COLUMNS, chunk_rows=chunk_rows):
-                pending.append((pool.submit(builder.add, chunk.start, chunk.arrays), len(chunk)))
-                if len(pending) >= 2:
-                    f, n = pending.popleft()
-                    f.result()
-                    progress.advance(n)
-        for f, n in pending:
-            f.result()
-            progress.advance(n)
-    return builder.finish()
-
-
-def _native_add(builder: IndexBuilder, start: int, raw: dict[str, np.ndarray], pt: PixTable) -> None:
-    """Byte-swap big-endian buffers in place and add them (the next read overwrites them whole)."""
-    builder.add(start, {n: v.byteswap(inplace=True).view(pt.columns[n].dtype) for n, v in raw.items()})

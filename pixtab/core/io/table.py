@@ -5,13 +5,12 @@ The core's reader (the public API, :mod:`pixtab.api`, wraps one: ``pixtab.open``
     with PixTable("PIXTABLE_OBJECT_0001.fits") as pt:
         pt.nrows, pt.layout, pt.columns, pt.keywords, pt.wcs, pt.centre
         cols = pt.read(["lambda", "data"], 0, 1000)        # dict of native arrays
-        for chunk in pt.iter_chunks(["lambda", "data"]):   # Chunk(start, stop, arrays)
-            ...
+
+(passes over many rows go through the scan engine, :mod:`pixtab.core.io.scan`)
 
 How the columns are stored is the business of the layout object ``pt.storage``
 (:mod:`pixtab.core.io.layouts`: image, BINTABLE or ASCII TABLE); this class
-only opens the file, checks what makes it a pixel table and reads chunks with
-read-ahead. Resident memory is bounded by the chunk size whatever the table size.
+only opens the file, checks what makes it a pixel table and reads rows.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -218,43 +216,6 @@ class PixTable:
         out = self.storage.read(self.fd, self._names(names), start, stop, native)
         self.check_unchanged()
         return out
-
-    def iter_chunks(
-        self,
-        names: Iterable[str] | None = None,
-        start: int = 0,
-        stop: int | None = None,
-        chunk_rows: int = DEFAULT_CHUNK_ROWS,
-        prefetch: bool = True,
-        native: bool = True,
-    ) -> Iterator[Chunk]:
-        """Yield :class:`Chunk` objects covering rows ``start..stop-1`` in order.
-
-        With ``prefetch`` the next chunk is read in a background thread while the
-        caller works on the current one (positional reads release the GIL).
-        ``native=False``: big-endian values as stored (see :meth:`read`).
-        """
-        stop = self.nrows if stop is None else min(stop, self.nrows)
-        cols = self._names(names)
-        bounds = [(a, min(a + chunk_rows, stop)) for a in range(start, stop, chunk_rows)]
-        yield from self._iter_bounds(cols, bounds, prefetch, native)
-
-    def _iter_bounds(
-        self, cols: list[str], bounds: list[tuple[int, int]], prefetch: bool, native: bool = True
-    ) -> Iterator[Chunk]:
-        if not bounds:
-            return
-        if not prefetch or len(bounds) == 1:
-            for a, b in bounds:
-                yield Chunk(a, b, self.read(cols, a, b, native))
-            return
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pixtab-read") as pool:
-            future = pool.submit(self.read, cols, *bounds[0], native)
-            for i, (a, b) in enumerate(bounds):
-                arrays = future.result()
-                if i + 1 < len(bounds):
-                    future = pool.submit(self.read, cols, *bounds[i + 1], native)
-                yield Chunk(a, b, arrays)
 
 
 def what_else(hdus: list[HDUInfo]) -> str | None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,6 +31,8 @@ from ..fits.structure import CARD, padded
 from ..format.columns import narrow, output_columns
 from ..format.keywords import COMMENTARY
 from ..io.layouts import BinTableLayout, RowBuffer
+from ..io.scan import Scan
+from ..io.scan.tuning import RING
 from ..io.table import PixTable
 from ..io.writer import PixtableWriter
 from ..progress import SILENT, Progress
@@ -190,36 +191,24 @@ def _raw_bytes(fd: int, offset: int, size: int, path: str) -> bytes:
 def _transpose(
     pt: PixTable, writer: PixtableWriter, chunk_rows: int | None, block_rows: int, progress: Progress
 ) -> None:
-    """Image to table or table to image: read, transpose and write raw chunks concurrently."""
+    """Image to table or table to image: raw chunks read and transposed on the scan engine's
+    workers into buffers reused by slot, written here in row order."""
     source = pt.storage
     in_dtype = source.raw_dtype()
     widest = max(in_dtype.itemsize, writer.placement.raw_dtype.itemsize)
     chunk_rows = max(1, min(chunk_rows or CHUNK_BYTES // widest, pt.nrows))
-    inputs = [RowBuffer(in_dtype, chunk_rows, source.packed) for _ in range(2)]
-    outputs = [writer.buffer(chunk_rows) for _ in range(2)]
-    bounds = [(a, min(a + chunk_rows, pt.nrows)) for a in range(0, pt.nrows, chunk_rows)]
-    if not bounds:
-        return
-    with ThreadPoolExecutor(1, thread_name_prefix="pixtab-read") as rpool, ThreadPoolExecutor(
-        1, thread_name_prefix="pixtab-write"
-    ) as wpool:
-        writes: list[Future[None] | None] = [None, None]
-        reading = rpool.submit(source.read_raw, pt.fd, inputs[0], *bounds[0])
-        for i, (a, b) in enumerate(bounds):
-            src = reading.result()
-            if i + 1 < len(bounds):
-                reading = rpool.submit(source.read_raw, pt.fd, inputs[(i + 1) % 2], *bounds[i + 1])
-            slot = i % 2
-            previous = writes[slot]
-            if previous is not None:
-                previous.result()  # this output buffer is free again (and its rows written)
-            _copy_blocks(outputs[slot].views(b - a), src, b - a, block_rows)
-            # Writes are serialised on the one writer thread, so rows go out in order.
-            writes[slot] = wpool.submit(writer.write_raw, outputs[slot], b - a)
-            progress.advance(b - a)
-        for f in writes:
-            if f is not None:
-                f.result()
+    spans = [(a, min(a + chunk_rows, pt.nrows)) for a in range(0, pt.nrows, chunk_rows)]
+    ring = [(RowBuffer(in_dtype, chunk_rows, source.packed), writer.buffer(chunk_rows)) for _ in range(RING if spans else 0)]
+
+    def transpose(k: int, span: tuple[int, int], scratch: object) -> RowBuffer:
+        a, b = span
+        raw, out = ring[k % RING]
+        _copy_blocks(out.views(b - a), source.read_raw(pt.fd, raw, a, b), b - a, block_rows)
+        return out
+
+    for (a, b), out in Scan(pt).each(spans, transpose):
+        writer.write_raw(out, b - a)
+        progress.advance(b - a)
 
 
 def _copy_blocks(dst: list[np.ndarray], src: list[np.ndarray], n: int, block: int) -> None:
@@ -236,7 +225,7 @@ def _convert_text(
 ) -> int:
     """Parse, narrow and write an ASCII table; return the number of rounded values."""
     rounded = 0
-    for chunk in pt.iter_chunks(None, chunk_rows=ASCII_CHUNK_ROWS):
+    for chunk in Scan(pt).chunks(None, chunk_rows=ASCII_CHUNK_ROWS):
         arrays = {}
         for c, spec in zip(pt.columns.values(), writer.columns):
             arrays[spec.name], n = narrow(pt.path, c, chunk[c.name], chunk.start, round_float32)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from ..errors import OutputError
 from ..io import index_store
-from ..io.index import build_index
+from ..io.scan.indexer import build_index
 from ..io.table import PixTable
 from ..progress import SILENT, Progress
 

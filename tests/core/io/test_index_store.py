@@ -15,7 +15,8 @@ from click.testing import CliRunner
 
 from pixtab.cli import cli
 from pixtab.core.io import index_store
-from pixtab.core.io.index import BLOCK_ROWS, build_index
+from pixtab.core.io.index import BLOCK_ROWS
+from pixtab.core.io.scan.indexer import build_index
 from pixtab.core.io.table import PixTable
 
 CUT = ["--circle", "150.1163", "2.2058", "3", "--lambda", "6000:6400"]

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from pixtab.core.fits.atomic import atomic_output
 from pixtab.core.format.sky import SkyFrame
 from pixtab.core.io import bands, order
-from pixtab.core.io.index import build_index
+from pixtab.core.io.scan.indexer import build_index
 from pixtab.core.io.plan import PlanOptions, intersect, merge, plan_rows
 from pixtab.core.io.criteria import Aperture, Criteria
 from pixtab.core.io.selection import Selector

@@ -21,6 +21,8 @@ from pixtab.core.io.criteria import Aperture, Criteria
 from pixtab.core.io.table import PixTable
 from pixtab.core.ops.sources import select_sources, source_criteria
 
+from conftest import conformance_path
+
 RA, DEC = 150.1163, 2.2058
 STAR = Criteria(apertures=[Aperture("circle", RA, DEC, 3.0)], lambdas=[(5000.0, 8000.0)])
 
@@ -137,3 +139,15 @@ def test_build_index_on_every_reading_command(name: str, simulated, tmp_path: Pa
         assert index is not None and index.check() is None
     r = CliRunner().invoke(cli, ["-v", "extract", str(src), "--count", "--ifu", "12"])
     assert r.exit_code == 0 and "index path" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("chunk", [1, 999, 4096, 10**7])
+def test_chunks_tile_the_table(chunk: int) -> None:
+    path = conformance_path("pt_drs_combined_bintable.fits")
+    with PixTable(path) as pt:
+        whole = pt.read(["lambda", "origin"])
+        parts = list(Scan(pt).chunks(["lambda", "origin"], chunk_rows=chunk))
+        assert parts[0].start == 0 and parts[-1].stop == pt.nrows
+        assert all(a.stop == b.start for a, b in zip(parts, parts[1:]))
+        for name in whole:
+            assert np.array_equal(np.concatenate([p[name] for p in parts]), whole[name])

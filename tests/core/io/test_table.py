@@ -44,18 +44,6 @@ def test_reader_matches_astropy_bit_for_bit(path: Path) -> None:
             assert values.tobytes() == ref.tobytes(), name
 
 
-@pytest.mark.parametrize("chunk", [1, 999, 4096, 10**7])
-def test_chunks_tile_the_table(chunk: int) -> None:
-    path = conformance_path("pt_drs_combined_bintable.fits")
-    with CoreTable(path) as pt:
-        whole = pt.read(["lambda", "origin"])
-        parts = list(pt.iter_chunks(["lambda", "origin"], chunk_rows=chunk, prefetch=chunk > 1))
-        assert parts[0].start == 0 and parts[-1].stop == pt.nrows
-        assert all(a.stop == b.start for a, b in zip(parts, parts[1:]))
-        for name in whole:
-            assert np.array_equal(np.concatenate([p[name] for p in parts]), whole[name])
-
-
 def test_partial_range_and_column_name_case() -> None:
     with CoreTable(conformance_path("pt_projected_image.fits")) as pt:
         part = pt.read(["LAMBDA"], 100, 250)["lambda"]

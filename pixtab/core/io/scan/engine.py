@@ -15,8 +15,11 @@ The passes (the consumers choose one):
 * :meth:`Scan.select_many` -> one selection per source, in one pass (``extract --catalog``);
 * :meth:`Scan.copy` -> the selected rows' columns, reading only the blocks that hold
   selected rows (extract's and export's copy, decode-origin, :meth:`Selection.iter_columns`);
+* :meth:`Scan.chunks` -> every row's columns in chunks (the API's ``iter_chunks``, text tables);
 * :meth:`Scan.stream` -> one pass that selects and hands each chunk's rows to a consumer
-  in the worker threads (image, spectrum, fit, plot).
+  in the worker threads (image, spectrum, fit, plot);
+* :meth:`Scan.each` -> any work on whole chunks, buffers reused by slot: the raw passes
+  (building an index, :mod:`.indexer`; a layout change, :mod:`pixtab.core.ops.convert`).
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from ..plan import Plan, PlanOptions, chunked, plan_rows, with_gaps
 from ..rowsource import RowSource, Scratch
 from ..criteria import Criteria
 from ..selection import Selector
-from ..table import PixTable
+from ..table import DEFAULT_CHUNK_ROWS, Chunk, PixTable
 from .batch import RowBatch, reduce_chunk
 from .selection import ChunkSelection, ManySelector, Selection
 from .tuning import WINDOW, WORKERS, tuning_of
@@ -80,28 +83,37 @@ class Scan:
 
     # -- the one chunk loop --------------------------------------------------------
 
-    def _run(self, spans: Sequence[Span], work: Callable[[Span, Scratch], R]) -> Iterator[tuple[Span, R]]:
-        """``work(span, scratch)`` on every span, on the workers; results in order."""
+    def each(self, spans: Sequence[Span], work: Callable[[int, Span, Scratch], R]) -> Iterator[tuple[Span, R]]:
+        """``work(k, span, scratch)`` on the ``k``-th span, on the workers; results in order.
+
+        Chunk ``k`` starts only once the caller is done with chunk ``k - RING``, so a pass
+        may reuse buffers by slot ``k % RING`` (:data:`~.tuning.RING`; the raw passes: index
+        build, layout change)."""
         if not spans:
             return
         local = threading.local()
 
-        def one(span: Span) -> R:
+        def one(k: int, span: Span) -> R:
             if not hasattr(local, "scratch"):
                 local.scratch = Scratch()
-            return work(span, local.scratch)
+            return work(k, span, local.scratch)
 
         self.pt.fd  # open the file before the workers share it
         with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="pixtab-scan") as pool:
             window: deque[tuple[Span, Future[R]]] = deque()
-            for span in spans:
-                window.append((span, pool.submit(one, span)))
+            for k, span in enumerate(spans):
+                # chunk k - WINDOW was yielded before this and we resumed: its caller is done with it
+                window.append((span, pool.submit(one, k, span)))
                 if len(window) >= WINDOW:
                     done, fut = window.popleft()
                     yield done, fut.result()
             while window:
                 done, fut = window.popleft()
                 yield done, fut.result()
+
+    def _run(self, spans: Sequence[Span], work: Callable[[Span, Scratch], R]) -> Iterator[tuple[Span, R]]:
+        """:meth:`each` for passes that keep no buffers between chunks."""
+        return self.each(spans, lambda k, span, scratch: work(span, scratch))
 
     def _indexing(self) -> IndexingPass | None:
         return IndexingPass.start(self.pt, self.options)
@@ -246,6 +258,17 @@ class Scan:
             self.progress.advance(b - a)
             if len(rows):
                 yield rows, arrays
+
+    def chunks(self, names: Sequence[str] | None = None, start: int = 0, stop: int | None = None,
+               chunk_rows: int = DEFAULT_CHUNK_ROWS, native: bool = True) -> Iterator[Chunk]:
+        """Every row of ``start..stop-1`` in :class:`Chunk` objects of ``chunk_rows`` rows, in
+        order, read ahead on the workers (``native=False``: big-endian as stored)."""
+        pt = self.pt
+        stop = pt.nrows if stop is None else min(stop, pt.nrows)
+        cols = list(pt.read(names, start, start))  # checked and normalised names (no row read)
+        spans = [(a, min(a + chunk_rows, stop)) for a in range(start, stop, chunk_rows)]
+        for (a, b), arrays in self._run(spans, lambda span, scratch: pt.read(cols, *span, native)):
+            yield Chunk(a, b, arrays)
 
     # -- one measuring pass --------------------------------------------------------
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 WORKERS = 2
 #: chunks in flight: at most two per worker queued ahead (read-ahead, bounded memory)
 WINDOW = 2 * WORKERS
+#: buffer slots a pass needs to reuse buffers by chunk number (Scan.each): one per chunk in flight
+RING = WINDOW
 #: the copy pass reads the 16 Ki-row blocks that hold selected rows
 COPY_BLOCK_SHIFT = 14
 
