@@ -255,7 +255,7 @@ class Card:
         comment = "" if comment is None else comment
         if not _PRINTABLE.match(comment):
             raise NotPlain
-        self._comment = comment
+        self._comment = comment.rstrip()  # as astropy: trailing blanks are padding ('F / ' never)
 
     def _format(self) -> None:
         if self._rawtext is not None:

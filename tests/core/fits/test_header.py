@@ -117,6 +117,16 @@ def test_new_header_from_tuples() -> None:
     assert ours.tostring() == theirs.tostring()
 
 
+@pytest.mark.parametrize("comment", [" ", "   ", "x  ", " a "])
+def test_trailing_blanks_of_a_comment_are_padding(comment: str) -> None:
+    """astropy keeps no trailing blank of a comment: a blank one writes no ' / ' (hypothesis found it)."""
+    ours, theirs = Header(), fits.Header()
+    for h in (ours, theirs):
+        h["KEY"] = (False, comment)
+    assert ours.tostring() == theirs.tostring()
+    assert ours.comments["KEY"] == theirs.comments["KEY"] == comment.rstrip()
+
+
 finite = st.floats(allow_nan=False, allow_infinity=False)
 values = st.one_of(
     st.booleans(), st.integers(-(2**63), 2**63 - 1), finite, st.floats(-3e38, 3e38).map(np.float32),
