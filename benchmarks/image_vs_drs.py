@@ -27,7 +27,7 @@ from astropy.wcs import WCS
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
-import drs  # noqa: E402
+from helpers import drs  # noqa: E402
 
 STARS = [(150.1163, 2.2058, 0.8, 5000), (150.1171, 2.2055, 0.9, 1500), (150.1146, 2.2061, 0.7, 800)]
 

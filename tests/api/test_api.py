@@ -16,8 +16,8 @@ from click.testing import CliRunner
 import pixtab
 from pixtab.cli import cli
 
-import drs
-from skyimages import sky_mask
+from helpers import drs
+from helpers.skyimages import sky_mask
 
 RA, DEC = 150.1163, 2.2058
 STAR = ["--circle", str(RA), str(DEC), "2", "--lambda", "6000:6100"]

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from helpers.decode import run
-from test_masks import mask_image
+from helpers.skyimages import mask_image
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 

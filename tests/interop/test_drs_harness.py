@@ -1,4 +1,4 @@
-"""Self-tests of the MUSE DRS harness in tests/drs.py (needs esorex + cpl-plugin-muse)."""
+"""Self-tests of the MUSE DRS harness in tests/helpers/drs.py (needs esorex + cpl-plugin-muse)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,10 +7,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-try:
-    from tests import drs
-except ImportError:  # tests/ on sys.path (rootdir-less run)
-    import drs
+from helpers import drs
 
 CONF = Path("/work/shared/conformance")
 F = {

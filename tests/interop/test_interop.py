@@ -17,7 +17,7 @@ import pixtab
 from pixtab.cli import cli
 from pixtab.core.format import origin as org
 
-import drs
+from helpers import drs
 
 pytestmark = [
     pytest.mark.interop,

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-import drs
+from helpers import drs
 from helpers.decode import run
 
 pytestmark = [

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 import pixtab
 from pixtab.cli import cli
 
-import drs
+from helpers import drs
 
 pytestmark = [
     pytest.mark.interop,

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from pixtab.cli import cli
 
-import drs
+from helpers import drs
 from helpers.sources import STARS
 
 pytestmark = [

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from pixtab.cli import cli
 
-import drs
+from helpers import drs
 
 pytestmark = [
     pytest.mark.interop,

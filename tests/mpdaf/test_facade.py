@@ -14,9 +14,9 @@ from click.testing import CliRunner
 from pixtab.cli import cli
 from pixtab.mpdaf import PixTable
 
-import drs
+from helpers import drs
 from conftest import conformance_file
-from skyimages import sky_mask
+from helpers.skyimages import sky_mask
 
 RA, DEC = 150.1163, 2.2058
 

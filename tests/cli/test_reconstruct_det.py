@@ -366,7 +366,7 @@ def test_core_reconstruct_progress_counts_both_passes(single: Path, order_always
     import pixtab
     from pixtab.core.ops.reconstruct import Request
     from pixtab.core.progress import Recorder
-    from reconstruct_oracle import reconstruct as core_reconstruct
+    from helpers.reconstruct_oracle import reconstruct as core_reconstruct
 
     with CoreTable(single) as pt:  # the core's table: core functions take it
         n5 = int(((pt.read(["origin"])["origin"] >> 6 & 0x1F) == 5).sum())  # the rows read: IFU 5's (read planner)
@@ -548,7 +548,7 @@ def test_in_memory_api_writes_the_same_file(tiny, tmp_path: Path, name: str) -> 
     """reconstruct() + write_images() (every image kept) and the streamed writer agree byte for byte."""
     import pixtab
     from pixtab.core.ops.reconstruct import Request
-    from reconstruct_oracle import reconstruct as core_reconstruct, write_images
+    from helpers.reconstruct_oracle import reconstruct as core_reconstruct, write_images
 
     req = Request(all_ifus=True, column="dq", zero_based=True)
     _streamed(tiny[name], tmp_path / "s.fits", req)

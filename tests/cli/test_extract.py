@@ -32,7 +32,7 @@ from pixtab.core.io.selection import RowSource, Selector
 from pixtab.core.io.table import PixTable
 from pixtab.core.io.scan import ChunkSelection
 
-import drs
+from helpers import drs
 
 RA0, DEC0 = 150.1163, 2.2058
 

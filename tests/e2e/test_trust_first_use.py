@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from pixtab.cli import cli
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _pytest_without_set(tmp_path: Path, ci: bool) -> subprocess.CompletedProcess[str]:
@@ -24,7 +24,7 @@ def _pytest_without_set(tmp_path: Path, ci: bool) -> subprocess.CompletedProcess
     env["PIXTAB_CONFORMANCE"] = str(tmp_path / "no-such-set")
     if ci:
         env["CI"] = "true"
-    args = ["tests/conformance/test_conformance_decode.py", "tests/test_info.py", "-q", "-p", "no:cacheprovider", "-rs"]
+    args = ["tests/conformance/test_conformance_decode.py", "tests/cli/test_info.py", "-q", "-p", "no:cacheprovider", "-rs"]
     return subprocess.run(
         [sys.executable, "-m", "pytest", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
     )

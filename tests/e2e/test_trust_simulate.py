@@ -14,7 +14,7 @@ import pytest
 import pixtab
 from pixtab.core.format import origin as org
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("rows", [1_000_000, 200_000])

@@ -26,7 +26,7 @@ from pixtab.core.io.writer import ColumnSpec, PixtableWriter
 
 from conftest import conformance_file
 
-import drs
+from helpers import drs
 
 F4, I4 = np.dtype("float32"), np.dtype("int32")
 FLUX = "10**(-20)*erg/s/cm**2/Angstrom"

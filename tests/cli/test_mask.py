@@ -12,6 +12,7 @@ import pytest
 from astropy.io import fits
 from astropy.wcs import WCS
 
+from helpers.skyimages import mask_image
 from helpers.sources import DEC0, RA0, one_line_error, read_columns, run
 
 pytest.importorskip("regions")
@@ -29,19 +30,6 @@ def sky_positions(path: Path) -> tuple[np.ndarray, np.ndarray]:
     rot = RotateNative2Celestial(header["RA"], header["DEC"], 180.0)
     ra, dec = rot(np.degrees(x), np.degrees(y) + 90.0)
     return np.mod(ra, 360), dec
-
-
-def mask_image(path: Path, centre: tuple[float, float] = (45.0, 28.0), radius: float = 12.0) -> Path:
-    """An 80 x 60 sky image (0.2"/pixel, TAN about the pointing) with one circular object = 1."""
-    w = WCS(naxis=2)
-    w.wcs.ctype = ["RA---TAN", "DEC--TAN"]
-    w.wcs.crval = [RA0, DEC0]
-    w.wcs.crpix = [40.5, 30.5]
-    w.wcs.cdelt = [-0.2 / 3600, 0.2 / 3600]
-    yy, xx = np.mgrid[:60, :80]
-    data = ((xx - centre[0]) ** 2 + (yy - centre[1]) ** 2 < radius**2).astype(np.int16)
-    fits.PrimaryHDU(data, w.to_header()).writeto(path)
-    return path
 
 
 def mask_reference(src: Path, mask: Path, invert: bool = False) -> np.ndarray:
