@@ -11,22 +11,20 @@ import numpy as np
 import pytest
 from astropy.io import fits
 from astropy.table import Table as AstropyTable
-from click.testing import CliRunner
 
 import pixtab
-from pixtab.cli import cli
 
 from helpers import drs
+from helpers.cli import invoke
 from helpers.skyimages import sky_mask
 
 RA, DEC = 150.1163, 2.2058
 STAR = ["--circle", str(RA), str(DEC), "2", "--lambda", "6000:6100"]
 
 
-def run(*args: str) -> str:
-    r = CliRunner().invoke(cli, [str(a) for a in args])
-    assert r.exit_code == 0, r.output
-    return r.stdout
+def run(*args: object) -> str:
+    """stdout of ``pixtab ARGS`` (which must succeed)."""
+    return invoke(*args).stdout
 
 
 @pytest.fixture(scope="module")

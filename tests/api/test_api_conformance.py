@@ -13,13 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 import pixtab
-from pixtab.cli import cli
 
-from conftest import CONFORMANCE, conformance_cases, conformance_file
 from conformance.test_conformance_extract import criteria_args
+from conftest import CONFORMANCE, conformance_cases, conformance_file
+from helpers.cli import invoke
 
 pytestmark = pytest.mark.conformance
 
@@ -51,8 +50,7 @@ def api_criteria(criteria: dict) -> dict:
 def test_selection_is_extract(case: dict, layout: str, tmp_path: Path) -> None:
     src = conformance_file(case["file"])
     cli_out, api_out = tmp_path / "cli.fits", tmp_path / "api.fits"
-    r = CliRunner().invoke(cli, ["extract", str(src), "-o", str(cli_out), "--zero-based", "--layout", layout,
-                                 *criteria_args(case["criteria"])])
+    r = invoke("extract", str(src), "-o", str(cli_out), "--zero-based", "--layout", layout, *criteria_args(case["criteria"]), code=None)
     with pixtab.open(src) as pt:
         if r.exit_code == 2:
             with pytest.raises(pixtab.CriteriaError):

@@ -17,13 +17,11 @@ from pathlib import Path
 
 import pytest
 
-PIXTAB = [sys.executable, "-m", "pixtab"]
-
+from helpers.cli import pixtab_cmd, run_pixtab
 
 def run(args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*PIXTAB, *args], cwd=cwd, capture_output=True, timeout=timeout, env={**os.environ, **(env or {})}
-    )
+    """``pixtab ARGS`` in ``cwd``; stdout and stderr as bytes (runs are compared byte for byte)."""
+    return run_pixtab(*args, cwd=cwd, env=env, timeout=timeout, text=False)
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +136,7 @@ def test_jobs_signal_leaves_no_output(inputs: Path, tmp_path: Path, sig: int, co
     out = tmp_path / "out"
     out.mkdir()
     proc = subprocess.Popen(
-        [*PIXTAB, "convert", "big1.fits", "big2.fits", "--output-dir", str(out), "-j", "2"],
+        pixtab_cmd("convert", "big1.fits", "big2.fits", "--output-dir", str(out), "-j", "2"),
         cwd=inputs, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     wait_for(lambda: len(list(out.iterdir())) == 2)  # both tasks are writing their temporaries
@@ -154,7 +152,7 @@ def test_tasks_end_when_their_parent_is_killed(inputs: Path, tmp_path: Path) -> 
     out = tmp_path / "out"
     out.mkdir()
     proc = subprocess.Popen(
-        [*PIXTAB, "convert", "big1.fits", "big2.fits", "--output-dir", str(out), "-j", "2"],
+        pixtab_cmd("convert", "big1.fits", "big2.fits", "--output-dir", str(out), "-j", "2"),
         cwd=inputs, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     wait_for(lambda: len(list(out.iterdir())) == 2)
@@ -250,7 +248,7 @@ def test_cluster_survives_a_killed_worker(inputs: Path, cluster: str, tmp_path: 
     out = tmp_path / "out"
     out.mkdir()
     proc = subprocess.Popen(
-        [*PIXTAB, "convert", "big1.fits", "big2.fits", "--output-dir", str(out), "--scheduler", cluster],
+        pixtab_cmd("convert", "big1.fits", "big2.fits", "--output-dir", str(out), "--scheduler", cluster),
         cwd=inputs, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     wait_for(lambda: any(p.name.startswith(".") for p in out.iterdir()))
@@ -268,7 +266,7 @@ def test_cluster_interrupt_cancels(inputs: Path, cluster: str, tmp_path: Path) -
     out = tmp_path / "out"
     out.mkdir()
     proc = subprocess.Popen(
-        [*PIXTAB, "convert", "big1.fits", "big2.fits", "big3.fits", "--output-dir", str(out), "--scheduler", cluster],
+        pixtab_cmd("convert", "big1.fits", "big2.fits", "big3.fits", "--output-dir", str(out), "--scheduler", cluster),
         cwd=inputs, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     wait_for(lambda: any(p.name.startswith(".") for p in out.iterdir()))

@@ -7,10 +7,11 @@ import logging
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from pixtab.cli import cli, main, output
 from pixtab.core.errors import InputError
+
+from helpers.cli import invoke
 
 
 @pytest.fixture(scope="module")
@@ -48,24 +49,24 @@ def test_verbose_and_quiet_are_counted(args: list[str], verbose: int, quiet: int
     [([], logging.INFO), (["-v"], logging.DEBUG), (["-vv"], logging.DEBUG), (["-q"], logging.WARNING), (["-qq"], logging.ERROR), (["-v", "-q"], logging.WARNING)],
 )
 def test_verbosity_sets_the_log_level(args: list[str], level: int, tables: tuple[Path, Path]) -> None:
-    result = CliRunner().invoke(cli, [*args, "info", "--get", "nrows", str(tables[0])], catch_exceptions=False)
+    result = invoke(*args, "info", "--get", "nrows", str(tables[0]), code=None)
     assert (result.exit_code, result.stdout) == (0, "1500\n")
     assert logging.getLogger("pixtab").level == level
 
 
 def test_quiet_silences_info_but_not_data(tmp_path: Path) -> None:
     out = tmp_path / "s.fits"
-    loud = CliRunner().invoke(cli, ["simulate", str(out), "--nrows", "500", "--ifus", "1"], catch_exceptions=False)
+    loud = invoke("simulate", str(out), "--nrows", "500", "--ifus", "1", code=None)
     assert (loud.exit_code, loud.stdout, loud.stderr) == (0, "", f"wrote {out} (500 rows, image layout, positioned)\n")
-    quiet = CliRunner().invoke(cli, ["-q", "simulate", str(out), "--nrows", "500", "--ifus", "1", "--overwrite"], catch_exceptions=False)
+    quiet = invoke("-q", "simulate", str(out), "--nrows", "500", "--ifus", "1", "--overwrite", code=None)
     assert (quiet.exit_code, quiet.stdout, quiet.stderr) == (0, "", "")
-    data = CliRunner().invoke(cli, ["-qq", "info", "--get", "nrows", str(out)], catch_exceptions=False)
+    data = invoke("-qq", "info", "--get", "nrows", str(out), code=None)
     assert (data.exit_code, data.stdout, data.stderr) == (0, "500\n", "")
 
 
 def test_quiet_from_the_environment(tmp_path: Path) -> None:
     out = tmp_path / "s.fits"
-    result = CliRunner(env={"PIXTAB_QUIET": "1"}).invoke(cli, ["simulate", str(out), "--nrows", "500", "--ifus", "1"], catch_exceptions=False)
+    result = invoke("simulate", str(out), "--nrows", "500", "--ifus", "1", env={"PIXTAB_QUIET": "1"}, code=None)
     assert (result.exit_code, result.stderr) == (0, "")
 
 
@@ -84,7 +85,7 @@ def test_warnings_survive_one_quiet_but_not_two(quiet: int, shown: bool, capsys:
 
 def test_error_is_one_line_without_traceback(tmp_path: Path) -> None:
     missing = tmp_path / "missing.fits"
-    result = CliRunner().invoke(cli, ["info", str(missing)])
+    result = invoke("info", str(missing), code=None)
     assert (result.exit_code, result.stdout, result.stderr) == (1, "", f"Error: {missing}: no such file\n")
     assert isinstance(result.exception, SystemExit)
 
@@ -92,14 +93,13 @@ def test_error_is_one_line_without_traceback(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("args", "env"), [(["--traceback"], {}), ([], {"PIXTAB_DEBUG": "1"})])
 def test_traceback_reraises_the_original(tmp_path: Path, args: list[str], env: dict[str, str]) -> None:
     missing = tmp_path / "missing.fits"
-    result = CliRunner(env=env).invoke(cli, [*args, "info", str(missing)])
-    assert result.exit_code == 1
+    result = invoke(*args, "info", missing, env=env, code=1, catch_exceptions=True)
     assert isinstance(result.exception, InputError)
     assert str(result.exception) == f"{missing}: no such file"
 
 
 def test_criteria_error_is_a_usage_error(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli, ["simulate", str(tmp_path / "x.fits"), "--nrows", "1e12", "--ifus", "1"])
+    result = invoke("simulate", str(tmp_path / "x.fits"), "--nrows", "1e12", "--ifus", "1", code=None)
     assert (result.exit_code, result.stdout) == (2, "")
     assert result.stderr.endswith("Error: --nrows: 1000000000000 rows: exceeds what 1 IFU(s) x 1 exposure(s) hold (15000576)\n")
     assert not (tmp_path / "x.fits").exists()
@@ -107,7 +107,7 @@ def test_criteria_error_is_a_usage_error(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("args", [["info"], ["info", "--bogus", "x.fits"], ["nosuchcommand"], ["simulate", "x.fits", "--layout", "cube"]])
 def test_usage_errors_exit_2(args: list[str]) -> None:
-    result = CliRunner().invoke(cli, args, prog_name="pixtab")
+    result = invoke(*args, prog_name="pixtab", code=None)
     assert (result.exit_code, result.stdout) == (2, "")
     assert result.stderr.startswith("Usage: pixtab") and "\nError: " in result.stderr
 
@@ -146,7 +146,7 @@ def test_main_exits_130_on_ctrl_c(monkeypatch: pytest.MonkeyPatch, tables: tuple
 
 def test_info_json_has_sorted_keys_one_object_per_line(tables: tuple[Path, Path]) -> None:
     a, b = tables
-    result = CliRunner().invoke(cli, ["info", "--json", str(a), str(b)], catch_exceptions=False)
+    result = invoke("info", "--json", str(a), str(b), code=None)
     assert (result.exit_code, result.stderr) == (0, "")
     lines = result.stdout.splitlines()
     assert len(lines) == 2
@@ -158,21 +158,20 @@ def test_info_json_has_sorted_keys_one_object_per_line(tables: tuple[Path, Path]
 
 def test_many_inputs_carry_on_past_a_bad_one(tables: tuple[Path, Path], bad: Path) -> None:
     a, b = tables
-    result = CliRunner().invoke(cli, ["info", "--json", str(a), str(bad), str(b)], catch_exceptions=False)
-    assert result.exit_code == 1
+    result = invoke("info", "--json", str(a), str(bad), str(b), code=1)
     assert [json.loads(line)["path"] for line in result.stdout.splitlines()] == [str(a), str(b)]
     assert result.stderr == f"Error: {bad}: not a FITS file\nError: 1 of 3 inputs failed: {bad}\n"
 
 
 def test_many_inputs_all_bad(tmp_path: Path, bad: Path) -> None:
     missing = tmp_path / "missing.fits"
-    result = CliRunner().invoke(cli, ["info", "--get", "nrows", str(bad), str(missing)], catch_exceptions=False)
+    result = invoke("info", "--get", "nrows", str(bad), str(missing), code=None)
     assert (result.exit_code, result.stdout) == (1, "")
     assert result.stderr.splitlines()[-1] == f"Error: 2 of 2 inputs failed: {bad}, {missing}"
 
 
 def test_single_bad_input_is_one_line(bad: Path) -> None:
-    result = CliRunner().invoke(cli, ["info", str(bad)])
+    result = invoke("info", str(bad), code=None)
     assert (result.exit_code, result.stdout, result.stderr) == (1, "", f"Error: {bad}: not a FITS file\n")
 
 
@@ -181,8 +180,7 @@ def test_core_usage_error_shows_the_commands_own_usage_line() -> None:
     from conftest import conformance_path
 
     path = str(conformance_path("pt_pixel_units.fits"))
-    result = CliRunner().invoke(cli, ["extract", path, "--count", "--circle", "1", "2", "2arcsec"])
-    assert result.exit_code == 2
+    result = invoke("extract", path, "--count", "--circle", "1", "2", "2arcsec", code=2)
     assert "Usage: cli extract [OPTIONS]" in result.stderr
     assert "pixel-unit table" in result.stderr
 

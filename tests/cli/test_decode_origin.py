@@ -17,7 +17,8 @@ from astropy.io import fits
 import pixtab
 from pixtab.core.errors import InputError
 
-from helpers.decode import PFX, read_columns, reference_decode, run, subset
+from helpers.cli import invoke, pixtab_cmd
+from helpers.decode import PFX, read_columns, reference_decode, subset
 
 HEADER = "row,ifu,slice,xpix,ypix,exp"
 
@@ -43,8 +44,7 @@ def combined(simulated) -> Path:
 
 
 def _check_against_reference(path: Path, zero_based: bool) -> np.ndarray:
-    result = run("decode-origin", path, *(["--zero-based"] if zero_based else []))
-    assert result.exit_code == 0, result.stderr
+    result = invoke("decode-origin", path, *(["--zero-based"] if zero_based else []))
     assert result.stderr == ""
     names, got = parse(result.stdout)
     assert names == HEADER.split(",")
@@ -66,14 +66,14 @@ def test_every_row_matches_the_reference_decode(request, which: str, zero_based:
 
 
 def test_layouts_decode_identically(single: Path, single_table: Path) -> None:
-    a, b = run("decode-origin", single, "--sky"), run("decode-origin", single_table, "--sky")
+    a, b = invoke("decode-origin", single, "--sky"), invoke("decode-origin", single_table, "--sky")
     assert a.exit_code == b.exit_code == 0
     assert a.stdout == b.stdout
 
 
 def test_bases_differ_by_one_in_x_and_y_only(combined: Path) -> None:
-    _, one = parse(run("decode-origin", combined).stdout)
-    _, zero = parse(run("decode-origin", combined, "--zero-based").stdout)
+    _, one = parse(invoke("decode-origin", combined).stdout)
+    _, zero = parse(invoke("decode-origin", combined, "--zero-based").stdout)
     assert np.array_equal(one[:, [0, 1, 2, 5]], zero[:, [0, 1, 2, 5]])
     assert np.array_equal(one[:, 3:5] - 1, zero[:, 3:5])
 
@@ -81,7 +81,7 @@ def test_bases_differ_by_one_in_x_and_y_only(combined: Path) -> None:
 def test_x_uses_the_rows_own_exposure_offsets(combined: Path) -> None:
     """Decoding exposure 3 with EXP1's offsets (MPDAF reads EXP0 only) would move some rows."""
     header, cols = read_columns(combined)
-    _, got = parse(run("decode-origin", combined).stdout)
+    _, got = parse(invoke("decode-origin", combined).stdout)
     o = cols["origin"].astype(np.int64)
     rows = np.flatnonzero(got[:, 5] == 3)
     own, first = [], []
@@ -95,14 +95,14 @@ def test_x_uses_the_rows_own_exposure_offsets(combined: Path) -> None:
 
 
 def test_tsv(single: Path) -> None:
-    csv, tsv = run("decode-origin", single), run("decode-origin", single, "--format", "tsv")
+    csv, tsv = invoke("decode-origin", single), invoke("decode-origin", single, "--format", "tsv")
     assert tsv.exit_code == 0
     assert tsv.stdout == csv.stdout.replace(",", "\t")
 
 
 def test_slice_numbering_sky(single: Path) -> None:
-    _, ccd = parse(run("decode-origin", single).stdout)
-    _, sky = parse(run("decode-origin", single, "--slice-numbering", "sky").stdout)
+    _, ccd = parse(invoke("decode-origin", single).stdout)
+    _, sky = parse(invoke("decode-origin", single, "--slice-numbering", "sky").stdout)
     pairs = dict(zip(ccd[:, 2].tolist(), sky[:, 2].tolist()))
     assert len(pairs) == 48 and sorted(pairs.values()) == list(range(1, 49))
     # Format doc section 7.1: CCD 3 is SKY 1, CCD 46 is SKY 48, CCD 1 is SKY 9, CCD 13 is SKY 21.
@@ -111,28 +111,27 @@ def test_slice_numbering_sky(single: Path) -> None:
 
 
 def test_rows_range(combined: Path) -> None:
-    _, full = parse(run("decode-origin", combined).stdout)
-    _, part = parse(run("decode-origin", combined, "--rows", "4990:5020").stdout)
+    _, full = parse(invoke("decode-origin", combined).stdout)
+    _, part = parse(invoke("decode-origin", combined, "--rows", "4990:5020").stdout)
     assert np.array_equal(part, full[4990:5020])
-    _, tail = parse(run("decode-origin", combined, "--rows", "14990:").stdout)
+    _, tail = parse(invoke("decode-origin", combined, "--rows", "14990:").stdout)
     assert np.array_equal(tail, full[14990:])
-    _, head = parse(run("decode-origin", combined, "--rows", ":3").stdout)
+    _, head = parse(invoke("decode-origin", combined, "--rows", ":3").stdout)
     assert np.array_equal(head, full[:3])
-    beyond = run("decode-origin", combined, "--rows", "20000:30000")
-    assert beyond.exit_code == 0 and beyond.stdout == HEADER + "\n"
+    beyond = invoke("decode-origin", combined, "--rows", "20000:30000")
+    assert beyond.stdout == HEADER + "\n"
 
 
 @pytest.mark.parametrize("bad", ["-5:10", "10:5", "a:b", "1.5:3"])
 def test_bad_rows_is_a_usage_error(single: Path, bad: str) -> None:
-    result = run("decode-origin", single, "--rows", bad)
-    assert result.exit_code == 2
+    result = invoke("decode-origin", single, "--rows", bad, code=2)
     assert "--rows" in result.stderr and result.stdout == ""
 
 
 def test_sky_columns(combined: Path) -> None:
     from pixtab.core.format.sky import SkyFrame
 
-    result = run("decode-origin", combined, "--sky", "--rows", "0:3000")
+    result = invoke("decode-origin", combined, "--sky", "--rows", "0:3000")
     names, got = parse(result.stdout, dtype=np.float64)
     assert names == HEADER.split(",") + ["ra", "dec"]
     with pixtab.open(combined) as pt:
@@ -148,8 +147,7 @@ def test_sky_columns(combined: Path) -> None:
 
 def test_sky_on_a_pixel_table_warns(simulated) -> None:
     path = simulated(rows=3000, ifus=[1], wcs="pixel")
-    result = run("decode-origin", path, "--sky", "--rows", "0:5")
-    assert result.exit_code == 0
+    result = invoke("decode-origin", path, "--sky", "--rows", "0:5")
     assert "pixel" in result.stderr and "warning" in result.stderr
     _, got = parse(result.stdout, dtype=np.float64)
     _, cols = read_columns(path)
@@ -157,8 +155,7 @@ def test_sky_on_a_pixel_table_warns(simulated) -> None:
 
 
 def test_with_columns_are_copied_exactly(single: Path) -> None:
-    result = run("decode-origin", single, "--with", "data,dq,lambda", "--rows", "100:2100")
-    assert result.exit_code == 0, result.stderr
+    result = invoke("decode-origin", single, "--with", "data,dq,lambda", "--rows", "100:2100")
     names, got = parse(result.stdout, dtype=np.float64)
     assert names == HEADER.split(",") + ["data", "dq", "lambda"]
     _, cols = read_columns(single)
@@ -171,18 +168,17 @@ def test_with_columns_are_copied_exactly(single: Path) -> None:
 @pytest.mark.parametrize("bad", ["nosuch", "data,nosuch"])
 def test_with_unknown_column_needs_the_table_so_exits_1(single: Path, bad: str) -> None:
     """A column the table lacks is exit 1 (as reconstruct-det --column weight on a table without one)."""
-    result = run("decode-origin", single, "--with", bad)
-    assert result.exit_code == 1 and result.stderr.startswith("Error: --with: ") and "no column 'nosuch'" in result.stderr
+    result = invoke("decode-origin", single, "--with", bad, code=1)
+    assert result.stderr.startswith("Error: --with: ") and "no column 'nosuch'" in result.stderr
 
 
 @pytest.mark.parametrize("layout_fixture", ["single", "combined"])
 def test_fits_output_has_the_same_columns(request, layout_fixture: str, tmp_path: Path) -> None:
     src = request.getfixturevalue(layout_fixture)
     out = tmp_path / "decoded.fits"
-    result = run("decode-origin", src, "--format", "fits", "-o", out, "--zero-based", "--sky", "--with", "data")
-    assert result.exit_code == 0, result.stderr
+    result = invoke("decode-origin", src, "--format", "fits", "-o", out, "--zero-based", "--sky", "--with", "data")
     assert result.stdout == ""
-    _, text = parse(run("decode-origin", src, "--zero-based", "--sky", "--with", "data").stdout, dtype=np.float64)
+    _, text = parse(invoke("decode-origin", src, "--zero-based", "--sky", "--with", "data").stdout, dtype=np.float64)
     _, cols = read_columns(src)
     with fits.open(out) as hdul:
         assert hdul[0].header["PIXBASE"] == 0
@@ -197,33 +193,32 @@ def test_fits_output_has_the_same_columns(request, layout_fixture: str, tmp_path
 
 
 def test_fits_needs_an_output_file(single: Path) -> None:
-    result = run("decode-origin", single, "--format", "fits")
-    assert result.exit_code == 2 and "-o/--output" in result.stderr
+    result = invoke("decode-origin", single, "--format", "fits", code=2)
+    assert "-o/--output" in result.stderr
 
 
 def test_csv_to_a_file_and_overwrite(single: Path, tmp_path: Path) -> None:
     out = tmp_path / "o.csv"
-    first = run("decode-origin", single, "-o", out, "--rows", "0:10")
-    assert first.exit_code == 0 and first.stdout == ""
-    assert out.read_text() == run("decode-origin", single, "--rows", "0:10").stdout
-    again = run("decode-origin", single, "-o", out)
-    assert again.exit_code == 1 and "--overwrite" in again.stderr
+    first = invoke("decode-origin", single, "-o", out, "--rows", "0:10")
+    assert first.stdout == ""
+    assert out.read_text() == invoke("decode-origin", single, "--rows", "0:10").stdout
+    again = invoke("decode-origin", single, "-o", out, code=1)
+    assert "--overwrite" in again.stderr
     assert len(out.read_text().splitlines()) == 11
-    assert run("decode-origin", single, "-o", out, "--overwrite").exit_code == 0
+    invoke("decode-origin", single, "-o", out, "--overwrite")
     assert len(out.read_text().splitlines()) == 12_001
 
 
 def test_dash_output_is_stdout(single: Path) -> None:
-    result = run("decode-origin", single, "-o", "-", "--rows", "0:2")
-    assert result.exit_code == 0 and result.stdout.count("\n") == 3
+    result = invoke("decode-origin", single, "-o", "-", "--rows", "0:2")
+    assert result.stdout.count("\n") == 3
 
 
 # -- literal values ---------------------------------------------------------------
 
 
 def test_value_hex_and_decimal() -> None:
-    result = run("decode-origin", "--value", "0x14064041", "--value", "1241548872", "--value", "1350600240")
-    assert result.exit_code == 0, result.stderr
+    result = invoke("decode-origin", "--value", "0x14064041", "--value", "1241548872", "--value", "1350600240")
     # Format doc section 4.1 test vectors: (xslice 20, y 200, IFU 1, slice 1), (74, 17, 1, 8), (80, 4112, 24, 48).
     assert result.stdout == (
         "value,ifu,slice,ypix,xslice\n"
@@ -234,46 +229,44 @@ def test_value_hex_and_decimal() -> None:
 
 
 def test_value_zero_based_and_sky_numbering() -> None:
-    result = run("decode-origin", "--value", "0x14064043", "--zero-based", "--slice-numbering", "sky", "--format", "tsv")
+    result = invoke("decode-origin", "--value", "0x14064043", "--zero-based", "--slice-numbering", "sky", "--format", "tsv")
     assert result.stdout == "value\tifu\tslice\typix\txslice\n335953987\t1\t1\t199\t20\n"  # CCD 3 = SKY 1
 
 
 @pytest.mark.parametrize("bad", ["-1", "0x80000000", "12ab", ""])
 def test_bad_value_is_a_usage_error(bad: str) -> None:
-    result = run("decode-origin", "--value", bad)
-    assert result.exit_code == 2 and "--value" in result.stderr
+    result = invoke("decode-origin", "--value", bad, code=2)
+    assert "--value" in result.stderr
 
 
 def test_value_with_a_file_or_no_input_is_a_usage_error(single: Path) -> None:
-    assert run("decode-origin", single, "--value", "5").exit_code == 2
-    assert run("decode-origin", "--value", "5", "--sky").exit_code == 2
-    result = run("decode-origin")
-    assert result.exit_code == 2 and "INPUT" in result.stderr
+    invoke("decode-origin", single, "--value", "5", code=2)
+    invoke("decode-origin", "--value", "5", "--sky", code=2)
+    result = invoke("decode-origin", code=2)
+    assert "INPUT" in result.stderr
 
 
 # -- errors -----------------------------------------------------------------------
 
 
 def test_missing_input_is_exit_1(tmp_path: Path) -> None:
-    result = run("decode-origin", tmp_path / "nope.fits")
-    assert result.exit_code == 1 and "no such file" in result.stderr and result.stdout == ""
+    result = invoke("decode-origin", tmp_path / "nope.fits", code=1)
+    assert "no such file" in result.stderr and result.stdout == ""
 
 
 def test_missing_xoffset_keyword_is_named(combined: Path, tmp_path: Path) -> None:
     name = f"{PFX}EXP2 IFU11 SLICE07 XOFFSET"
     path = subset(combined, tmp_path / "nokey.fits", np.ones(15_000, bool), {name: None})
-    result = run("decode-origin", path)
-    assert result.exit_code == 1
+    result = invoke("decode-origin", path, code=1)
     assert name in result.stderr and "missing" in result.stderr
     # Rows before the first one that needs the keyword are not affected.
-    assert run("decode-origin", path, "--rows", "0:100").exit_code == 0
+    invoke("decode-origin", path, "--rows", "0:100")
 
 
 def test_non_integer_xoffset_keyword_is_named(single: Path, tmp_path: Path) -> None:
     name = f"{PFX}EXP0 IFU05 SLICE01 XOFFSET"
     path = subset(single, tmp_path / "badkey.fits", np.ones(12_000, bool), {name: 12.5})
-    result = run("decode-origin", path)
-    assert result.exit_code == 1
+    result = invoke("decode-origin", path, code=1)
     assert name in result.stderr and "not an integer" in result.stderr
 
 
@@ -323,7 +316,7 @@ def test_format_text() -> None:
 def test_closed_pipe_ends_quietly(single: Path) -> None:
     """`pixtab decode-origin big.fits | head -n 2`: no traceback, no message."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pixtab", "decode-origin", str(single), "--sky"],
+        pixtab_cmd("decode-origin", single, "--sky"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -352,7 +345,7 @@ def test_shell_pipe_into_head(single: Path) -> None:
 
 def test_sky_without_a_centre_fails_before_any_output(single: Path, tmp_path: Path) -> None:
     src = subset(single, tmp_path / "nocentre.fits", np.ones(12_000, bool), {"RA": None})
-    result = run("decode-origin", src, "--sky")
-    assert result.exit_code == 1 and result.stdout == ""
+    result = invoke("decode-origin", src, "--sky", code=1)
+    assert result.stdout == ""
     assert "RA/DEC" in result.stderr
-    assert run("decode-origin", src, "--rows", "0:1").exit_code == 0
+    invoke("decode-origin", src, "--rows", "0:1")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -17,7 +16,8 @@ import pixtab
 from pixtab.core.io.table import PixTable
 
 from conftest import conformance_path, conformance_tables
-from helpers.decode import read_columns, reference_decode, run
+from helpers.cli import invoke, run_pixtab
+from helpers.decode import read_columns, reference_decode
 
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
@@ -54,13 +54,13 @@ def assert_same_table(a: Path, b: Path) -> None:
 
 
 def export(src: Path, out: Path, *args: object, code: int = 0):
-    result = run("export", src, "-o", out, *args)
+    result = invoke("export", src, "-o", out, *args, code=None)
     assert result.exit_code == code, result.stderr
     return result
 
 
 def convert(src: Path, out: Path, *args: object, code: int = 0):
-    result = run("convert", src, "-o", out, *args)
+    result = invoke("convert", src, "-o", out, *args, code=None)
     assert result.exit_code == code, result.stderr
     return result
 
@@ -87,7 +87,7 @@ def test_parquet_columns_units_and_metadata(combined: Path, tmp_path: Path) -> N
     meta = json.loads(t.schema.metadata[b"pixtab"])
     assert meta["layout"] == "image" and meta["rows"] == len(t)
     assert meta["primary_header"].encode() == _primary(combined)
-    decode = run("decode-origin", combined, "--sky").stdout.splitlines()
+    decode = invoke("decode-origin", combined, "--sky").stdout.splitlines()
     sky = np.loadtxt(decode[1:], delimiter=",")
     assert np.array_equal(t["ra"].to_numpy(), sky[:, 6]) and np.array_equal(t["dec"].to_numpy(), sky[:, 7])
     md = pq.ParquetFile(out).metadata
@@ -100,11 +100,11 @@ def test_duckdb_counts_equal_pixtab(combined: Path, tmp_path: Path) -> None:
     export(combined, out, "--decode")
     rows = duckdb.sql(f"SELECT ifu, count(*) FROM '{out}' GROUP BY ifu ORDER BY ifu").fetchall()
     for ifu, n in rows:
-        assert n == int(run("extract", combined, "--count", "--ifu", str(ifu)).stdout)
+        assert n == int(invoke("extract", combined, "--count", "--ifu", str(ifu)).stdout)
     ((bad,),) = duckdb.sql(f"SELECT count(*) FROM '{out}' WHERE dq > 0").fetchall()
-    assert bad == int(run("extract", combined, "--count", "--where", "dq > 0").stdout)
+    assert bad == int(invoke("extract", combined, "--count", "--where", "dq > 0").stdout)
     ((good,),) = duckdb.sql(f"SELECT count(*) FROM '{out}' WHERE dq = 0 AND exp = 2 AND xpix < 2000").fetchall()
-    assert good == int(run("extract", combined, "--count", "--good", "--where", "exp == 2 and xpix < 2000").stdout)
+    assert good == int(invoke("extract", combined, "--count", "--good", "--where", "exp == 2 and xpix < 2000").stdout)
 
 
 def test_polars_reads_parquet_and_arrow(combined: Path, tmp_path: Path) -> None:
@@ -115,17 +115,17 @@ def test_polars_reads_parquet_and_arrow(combined: Path, tmp_path: Path) -> None:
     b = pl.read_ipc(tmp_path / "c.arrow")
     assert a.equals(b)
     assert a["dq"].dtype == pl.UInt32 and (a["dq"] == 0).all()
-    assert a.height == int(run("extract", combined, "--count", "--good").stdout)
+    assert a.height == int(invoke("extract", combined, "--count", "--good").stdout)
     per_exp = dict(a.group_by("exp").len().iter_rows())
     for exp, n in per_exp.items():
-        assert n == int(run("extract", combined, "--count", "--good", "--exp", str(exp)).stdout)
+        assert n == int(invoke("extract", combined, "--count", "--good", "--exp", str(exp)).stdout)
 
 
 def test_csv_and_tsv_reuse_the_text_writer(combined: Path, tmp_path: Path) -> None:
     export(combined, tmp_path / "c.csv", "--columns", "row,dq,lambda,xpix", "--where", "dq > 0x7fffffff")
     lines = (tmp_path / "c.csv").read_text().splitlines()
     assert lines[0] == "row,dq,lambda,xpix"
-    text = run("decode-origin", combined, "--with", "dq,lambda", "--where", "dq > 0x7fffffff").stdout.splitlines()
+    text = invoke("decode-origin", combined, "--with", "dq,lambda", "--where", "dq > 0x7fffffff").stdout.splitlines()
     mine = [line.split(",") for line in lines[1:]]
     theirs = [line.split(",") for line in text[1:]]
     assert [[m[0], m[1], m[2], m[3]] for m in mine] == [[t[0], t[6], t[7], t[3]] for t in theirs]
@@ -155,8 +155,7 @@ def test_round_trip_is_bit_exact(combined: Path, single_table: Path, tmp_path: P
 def test_export_with_criteria_rebuilds_what_extract_writes(combined: Path, single_table: Path, tmp_path: Path) -> None:
     for src, args in ((combined, ["--exp", "2", "--good", "--lambda", "4000:5200"]), (single_table, ["--ifu", "6", "--lambda", "4000:5000"])):
         extract = tmp_path / "x.fits"
-        result = run("extract", src, "-o", extract, *args)
-        assert result.exit_code == 0, result.stderr
+        invoke("extract", src, "-o", extract, *args)
         export(src, tmp_path / "x.parquet", *args)
         convert(tmp_path / "x.parquet", tmp_path / "back.fits", "--to", "image")  # extract's default layout
         assert (tmp_path / "back.fits").read_bytes() == extract.read_bytes()
@@ -207,24 +206,24 @@ def test_convert_refuses_what_cannot_be_a_pixel_table(combined: Path, tmp_path: 
 def test_usage_and_input_errors(combined: Path, simulated, tmp_path: Path) -> None:
     single = simulated(rows=3000, ifus=[4], wcs="pixel")
     out = tmp_path / "o.parquet"
-    assert run("export", combined, "-o", tmp_path / "o.xyz").exit_code == 2
-    assert run("export", combined, "-o", out, "--columns", "nosuch").exit_code == 2
-    assert run("export", combined, "-o", out, "--where", "nosuch > 1").exit_code == 2
-    assert run("export", combined, "-o", out, "--format", "nope").exit_code == 2
-    assert run("export", combined, "-o", "-", "--format", "csv").exit_code == 2 and not Path("-").exists()
-    r = run("export", single, "-o", out, "--columns", "weight")
-    assert r.exit_code == 1 and "no 'weight' column" in r.stderr
-    r = run("export", single, "-o", out, "--sky")
-    assert r.exit_code == 1 and "ra and dec are undefined" in r.stderr
-    r = run("export", combined, "-o", out, "--where", "lambda < 0")
-    assert r.exit_code == 1 and "no row matches" in r.stderr and not out.exists()
-    assert run("export", combined, "-o", out, "--where", "lambda < 0", "--allow-empty").exit_code == 0
+    invoke("export", combined, "-o", tmp_path / "o.xyz", code=2)
+    invoke("export", combined, "-o", out, "--columns", "nosuch", code=2)
+    invoke("export", combined, "-o", out, "--where", "nosuch > 1", code=2)
+    invoke("export", combined, "-o", out, "--format", "nope", code=2)
+    assert invoke("export", combined, "-o", "-", "--format", "csv", code=None).exit_code == 2 and not Path("-").exists()
+    r = invoke("export", single, "-o", out, "--columns", "weight", code=1)
+    assert "no 'weight' column" in r.stderr
+    r = invoke("export", single, "-o", out, "--sky", code=1)
+    assert "ra and dec are undefined" in r.stderr
+    r = invoke("export", combined, "-o", out, "--where", "lambda < 0", code=1)
+    assert "no row matches" in r.stderr and not out.exists()
+    invoke("export", combined, "-o", out, "--where", "lambda < 0", "--allow-empty")
     assert pq.read_table(out).num_rows == 0
-    r = run("export", combined, "-o", out)
-    assert r.exit_code == 1 and "--overwrite" in r.stderr
-    assert run("export", combined, "-o", out, "--overwrite").exit_code == 0
-    r = run("export", tmp_path / "missing.fits", "-o", tmp_path / "m.parquet")
-    assert r.exit_code == 1 and "no such file" in r.stderr
+    r = invoke("export", combined, "-o", out, code=1)
+    assert "--overwrite" in r.stderr
+    invoke("export", combined, "-o", out, "--overwrite")
+    r = invoke("export", tmp_path / "missing.fits", "-o", tmp_path / "m.parquet", code=1)
+    assert "no such file" in r.stderr
     assert not any(p.name.startswith(".") for p in tmp_path.iterdir())  # no temporary left
 
 
@@ -232,23 +231,18 @@ def test_missing_pyarrow_is_one_line_naming_the_install(combined: Path, tmp_path
     for mod in [m for m in sys.modules if m == "pyarrow" or m.startswith("pyarrow.")]:
         monkeypatch.delitem(sys.modules, mod)
     monkeypatch.setitem(sys.modules, "pyarrow", None)  # import pyarrow -> ImportError
-    r = run("export", combined, "-o", tmp_path / "o.parquet")
-    assert r.exit_code == 1
+    r = invoke("export", combined, "-o", tmp_path / "o.parquet", code=1)
     assert r.stderr.strip() == "Error: Parquet and Arrow files need pyarrow, which is not installed: pip install 'pixtab[parquet]'"
-    assert run("export", combined, "-o", tmp_path / "o.csv", "--columns", "ifu", "--ifu", "10").exit_code == 0  # CSV needs no pyarrow
+    invoke("export", combined, "-o", tmp_path / "o.csv", "--columns", "ifu", "--ifu", "10")  # CSV needs no pyarrow
 
 
 def test_subprocess_export_and_convert(combined: Path, tmp_path: Path) -> None:
-    env = dict(os.environ, PIXTAB_QUIET="0")
     out, back = tmp_path / "s.parquet", tmp_path / "s.fits"
-    p = subprocess.run([sys.executable, "-m", "pixtab", "export", str(combined), "-o", str(out), "--json", "--good"],
-                       capture_output=True, text=True, timeout=120, env=env)  # fmt: skip
-    assert p.returncode == 0, p.stderr
+    p = run_pixtab("export", combined, "-o", out, "--json", "--good", env={"PIXTAB_QUIET": "0"}, code=0)
     summary = json.loads(p.stdout)
-    assert summary["selected"] == int(run("extract", combined, "--count", "--good").stdout) and summary["rebuildable"]
+    assert summary["selected"] == int(invoke("extract", combined, "--count", "--good").stdout) and summary["rebuildable"]
     assert p.stderr.startswith("wrote ")
-    p = subprocess.run([sys.executable, "-m", "pixtab", "convert", str(out), "-o", str(back)], capture_output=True, text=True, timeout=120)
-    assert p.returncode == 0, p.stderr
+    run_pixtab("convert", out, "-o", back, code=0)
     with pixtab.open(back) as pt:
         assert pt.nrows == summary["selected"]
 

@@ -16,13 +16,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from astropy.io import fits
-from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pixtab.core.format.exposures import ExposureMap
 from pixtab.core.format.keywords import LIMIT_KEYS
-from pixtab.cli import cli
 from pixtab.core.ops import extract as ex
 from pixtab.core.errors import CriteriaError
 from pixtab.core.format.keywords import key, xoffset_key
@@ -33,6 +31,7 @@ from pixtab.core.io.table import PixTable
 from pixtab.core.io.scan import ChunkSelection
 
 from helpers import drs
+from helpers.cli import invoke
 
 RA0, DEC0 = 150.1163, 2.2058
 
@@ -96,12 +95,6 @@ def reference(path: Path) -> Ref:
     else:
         ra, dec = x, y
     return Ref(path, cols, header, wcs, cols["lambda"].astype(np.float64), ifu, slc, x1, y1, exp, ra, dec)
-
-
-def run(args: list[str], code: int = 0):
-    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
-    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
-    return result
 
 
 def bits(a: np.ndarray) -> np.ndarray:
@@ -175,7 +168,7 @@ def test_criterion_selects_the_reference_rows(name: str, combined: Ref, tmp_path
     mask = want(combined)
     assert 0 < mask.sum() < len(mask), "test criterion must select some but not all rows"
     out = tmp_path / "out.fits"
-    result = run(["extract", combined.path, "-o", out, *args])
+    result = invoke("extract", combined.path, "-o", out, *args)
     assert result.stdout == ""
     assert result.stderr == f"wrote {out} ({mask.sum():,} of {len(mask):,} rows, image layout)\n"
     got = assert_rows(out, combined, mask)
@@ -189,7 +182,7 @@ def test_layouts_in_and_out(simulated, in_layout: str, out_layout: str, tmp_path
     ref = reference(src)
     mask = ref.aperture("circle", RA0, DEC0, 4.0) & (ref.lam >= 5000) & (ref.lam < 8000)
     out = tmp_path / "out.fits"
-    run(["extract", src, "-o", out, "--layout", out_layout, "--circle", RA0, DEC0, 4, "--lambda", "5000:8000"])
+    invoke("extract", src, "-o", out, "--layout", out_layout, "--circle", RA0, DEC0, 4, "--lambda", "5000:8000")
     assert_rows(out, ref, mask)
     with PixTable(src) as a, PixTable(out) as b:
         assert b.layout == out_layout
@@ -203,10 +196,10 @@ def test_projected_table_with_negative_declination(projected: Ref, tmp_path: Pat
     forms = [["53.16", "-27.5"], ["3:32:38.4", "-27:30:00"], ["3h32m38.4s", "-27d30m00s"], ["53.16deg", "-27.5"]]
     counts = set()
     for ra, dec in forms:
-        counts.add(run(["extract", projected.path, "--count", "--circle", ra, dec, "2.5"]).stdout)
+        counts.add(invoke("extract", projected.path, "--count", "--circle", ra, dec, "2.5").stdout)
     assert counts == {f"{mask.sum()}\n"}
     out = tmp_path / "out.fits"
-    run(["extract", projected.path, "-o", out, "--circle", "53.16", "-27.5", "2.5arcsec"])
+    invoke("extract", projected.path, "-o", out, "--circle", "53.16", "-27.5", "2.5arcsec")
     assert_rows(out, projected, mask)
 
 
@@ -220,7 +213,7 @@ def test_apertures_across_ra_zero(simulated, wcs: str, tmp_path: Path) -> None:
     assert (ra_rows > 359.0).any() and (ra_rows < 1.0).any(), "the aperture must straddle RA 0"
     for centre in ("359.9995", "-0.0005"):
         out = tmp_path / f"out{centre}.fits"
-        run(["extract", src, "-o", out, "--circle", centre, "10", size])
+        invoke("extract", src, "-o", out, "--circle", centre, "10", size)
         assert_rows(out, ref, mask)
 
 
@@ -233,7 +226,7 @@ def test_apertures_near_the_pole(simulated, wcs: str, shape: str, tmp_path: Path
     mask = ref.aperture(shape, ra_c, dec_c, 2.0)
     assert mask.sum() > 20
     out = tmp_path / "out.fits"
-    run(["extract", src, "-o", out, f"--{shape}", repr(ra_c), repr(dec_c), "2"])
+    invoke("extract", src, "-o", out, f"--{shape}", repr(ra_c), repr(dec_c), "2")
     assert_rows(out, ref, mask)
 
 
@@ -243,9 +236,9 @@ def test_pixel_table_apertures_are_in_pixels(simulated, tmp_path: Path) -> None:
     mask = ref.aperture("circle", x0, y0, 15.0) | ref.aperture("square", x0 + 40, y0, 5.0)
     assert mask.sum() > 20
     out = tmp_path / "out.fits"
-    run(["extract", ref.path, "-o", out, "--circle", x0, y0, 15, "--square", x0 + 40, y0, 5])
+    invoke("extract", ref.path, "-o", out, "--circle", x0, y0, 15, "--square", x0 + 40, y0, 5)
     assert_rows(out, ref, mask)
-    result = run(["extract", ref.path, "--count", "--circle", x0, y0, "15arcsec"], code=2)
+    result = invoke("extract", ref.path, "--count", "--circle", x0, y0, "15arcsec", code=2)
     assert "--circle" in result.stderr and "pixel-unit table" in result.stderr
 
 
@@ -259,7 +252,7 @@ def _cards(h: fits.Header) -> dict[str, object]:
 def test_header_follows_the_drs_rule(combined: Ref, tmp_path: Path) -> None:
     out = tmp_path / "out.fits"
     mask = (combined.exp == 2) & (combined.ifu == 13)
-    run(["extract", combined.path, "-o", out, "--exp", "2", "--ifu", "13"])
+    invoke("extract", combined.path, "-o", out, "--exp", "2", "--ifu", "13")
     got = assert_rows(out, combined, mask)
     h_in, h_out = combined.header, fits.getheader(out)
     n1 = int((combined.exp == 1).sum())
@@ -286,19 +279,19 @@ def test_merged_absent_stays_absent(simulated, tmp_path: Path) -> None:
     src = simulated(rows=20_000, ifus=[7], wcs="projected")
     assert key("MERGED") not in fits.getheader(src)
     out = tmp_path / "out.fits"
-    run(["extract", src, "-o", out, "--lambda", "6000:7000"])
+    invoke("extract", src, "-o", out, "--lambda", "6000:7000")
     assert key("MERGED") not in fits.getheader(out)
 
 
 def test_single_exposure_exp_numbering(projected: Ref) -> None:
-    assert run(["extract", projected.path, "--count", "--exp", "0"]).stdout == f"{len(projected.lam)}\n"
-    result = run(["extract", projected.path, "--count", "--exp", "1"], code=1)
+    assert invoke("extract", projected.path, "--count", "--exp", "0").stdout == f"{len(projected.lam)}\n"
+    result = invoke("extract", projected.path, "--count", "--exp", "1", code=1)
     assert result.stderr.startswith("Error: --exp: ")
     assert "exposure 1 is not in this table: a single-exposure table has only exposure 0" in result.stderr
 
 
 def test_unknown_exposure_of_a_combined_table(combined: Ref) -> None:
-    result = run(["extract", combined.path, "--count", "--exp", "0,3"], code=1)
+    result = invoke("extract", combined.path, "--count", "--exp", "0,3", code=1)
     assert f"Error: --exp: {combined.path}: exposures 0, 3 are not in this table (exposures 1-2)" in result.stderr
 
 
@@ -309,11 +302,11 @@ def test_missing_xoffset_keyword_is_named(simulated, tmp_path: Path) -> None:
     name = xoffset_key(0, 3, 17)
     with fits.open(src, mode="update") as h:
         del h[0].header[name]
-    result = run(["extract", src, "--count", "--xpix", "1:4000"], code=1)
+    result = invoke("extract", src, "--count", "--xpix", "1:4000", code=1)
     assert f"keyword '{name[9:]}' is missing" in result.stderr
     # Rows of other slices, and criteria that need no XOFFSET, still work.
-    assert int(run(["extract", src, "--count", "--slice", "1-16", "--xpix", "1:4000"]).stdout) > 0
-    assert int(run(["extract", src, "--count", "--ypix", "1:4000"]).stdout) > 0
+    assert int(invoke("extract", src, "--count", "--slice", "1-16", "--xpix", "1:4000").stdout) > 0
+    assert int(invoke("extract", src, "--count", "--ypix", "1:4000").stdout) > 0
 
 
 # -- flat field and other extensions -----------------------------------------------
@@ -328,7 +321,7 @@ def test_flat_field_trimmed_to_the_lambda_cut(simulated, tmp_path: Path) -> None
     src = simulated(rows=60_000, ifus=[3], flat_field=True)
     full = _flat(src)
     out = tmp_path / "cut.fits"
-    run(["extract", src, "-o", out, "--lambda", "6000:6500", "--lambda", "7000:7050", "--ifu", "3"])
+    invoke("extract", src, "-o", out, "--lambda", "6000:6500", "--lambda", "7000:7050", "--ifu", "3")
     lam = full["lambda"]
     keep = (lam >= 5997.5) & (lam <= 7052.5)
     assert np.array_equal(_flat(out), full[keep])
@@ -336,7 +329,7 @@ def test_flat_field_trimmed_to_the_lambda_cut(simulated, tmp_path: Path) -> None
     # No wavelength cut, or one OR-ed with another criterion: the flat field is copied whole.
     for args in (["--slice", "1-20"], ["--or", "--lambda", "6000:6100", "--slice", "5"]):
         other = tmp_path / f"o{len(args)}.fits"
-        run(["extract", src, "-o", other, *args])
+        invoke("extract", src, "-o", other, *args)
         assert np.array_equal(_flat(other), full)
 
 
@@ -351,7 +344,7 @@ def test_unknown_column_and_extension_are_carried(simulated, tmp_path: Path) -> 
     ref = reference(src)
     assert "skymodel" in ref.cols
     out = tmp_path / "out.fits"
-    result = run(["extract", src, "-o", out, "--lambda", "6000:6500"])
+    result = invoke("extract", src, "-o", out, "--lambda", "6000:6500")
     assert "extension NOTES is not part of the pixel table format; copied unchanged" in result.stderr
     assert_rows(out, ref, (ref.lam >= 6000) & (ref.lam < 6500))
     with fits.open(out) as h:
@@ -364,7 +357,7 @@ def test_unknown_column_and_extension_are_carried(simulated, tmp_path: Path) -> 
 
 def test_empty_selection_writes_nothing(combined: Ref, tmp_path: Path) -> None:
     out = tmp_path / "out.fits"
-    result = run(["extract", combined.path, "-o", out, "--lambda", "3000:4000"], code=1)
+    result = invoke("extract", combined.path, "-o", out, "--lambda", "3000:4000", code=1)
     assert result.stdout == ""
     assert result.stderr.startswith(f"Error: {combined.path}: no row matches the criteria (no wavelength in 3000-4000 Angstrom); the table holds ")
     assert result.stderr.endswith("; nothing written (--allow-empty writes a 0-row table)\n") and result.stderr.count("\n") == 1
@@ -373,7 +366,7 @@ def test_empty_selection_writes_nothing(combined: Ref, tmp_path: Path) -> None:
 
 def test_allow_empty_writes_a_zero_row_table(combined: Ref, tmp_path: Path) -> None:
     out = tmp_path / "out.fits"
-    result = run(["extract", combined.path, "-o", out, "--lambda", "3000:4000", "--allow-empty", "--json", "--layout", "table"])
+    result = invoke("extract", combined.path, "-o", out, "--lambda", "3000:4000", "--allow-empty", "--json", "--layout", "table")
     summary = json.loads(result.stdout)
     assert summary["selected"] == 0 and summary["output"] == str(out)
     with PixTable(out) as pt:
@@ -387,9 +380,9 @@ def test_allow_empty_writes_a_zero_row_table(combined: Ref, tmp_path: Path) -> N
 def test_count_prints_the_number_and_writes_nothing(combined: Ref, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     mask = (combined.lam >= 6000) & (combined.lam < 7000)
-    result = run(["extract", combined.path, "--count", "--lambda", "6000:7000"])
+    result = invoke("extract", combined.path, "--count", "--lambda", "6000:7000")
     assert result.stdout == f"{mask.sum()}\n" and result.stderr == ""
-    obj = json.loads(run(["extract", combined.path, "--count", "--lambda", "6000:7000", "--json"]).stdout)
+    obj = json.loads(invoke("extract", combined.path, "--count", "--lambda", "6000:7000", "--json").stdout)
     assert obj == {
         "input": str(combined.path),
         "rows": len(mask),
@@ -402,7 +395,7 @@ def test_count_prints_the_number_and_writes_nothing(combined: Ref, tmp_path: Pat
             ]
         ],
     }
-    two = run(["extract", combined.path, combined.path, "--count", "--exp", "1"]).stdout
+    two = invoke("extract", combined.path, combined.path, "--count", "--exp", "1").stdout
     n1 = int((combined.exp == 1).sum())
     assert two == f"{combined.path}: {n1}\n{combined.path}: {n1}\n"
     assert list(tmp_path.iterdir()) == []
@@ -414,7 +407,7 @@ def test_json_summary_and_output_dir(simulated, tmp_path: Path) -> None:
     shutil.copy(a, b)
     outdir = tmp_path / "cut"
     outdir.mkdir()
-    result = run(["extract", a, b, "--output-dir", outdir, "--name", "{stem}_cut.fits", "--ifu", "3", "--slice", "1", "--json"])
+    result = invoke("extract", a, b, "--output-dir", outdir, "--name", "{stem}_cut.fits", "--ifu", "3", "--slice", "1", "--json")
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [d["output"] for d in lines] == [str(outdir / f"{Path(a).stem}_cut.fits"), str(outdir / "second_cut.fits")]
     assert lines[0]["selected"] == lines[1]["selected"] > 0
@@ -425,12 +418,12 @@ def test_json_summary_and_output_dir(simulated, tmp_path: Path) -> None:
 def test_existing_output_and_output_equal_to_input(combined: Ref, tmp_path: Path) -> None:
     out = tmp_path / "out.fits"
     out.write_bytes(b"keep me")
-    result = run(["extract", combined.path, "-o", out, "--ifu", "12"], code=1)
+    result = invoke("extract", combined.path, "-o", out, "--ifu", "12", code=1)
     assert "already exists (use --overwrite to replace it)" in result.stderr
     assert out.read_bytes() == b"keep me"
-    run(["extract", combined.path, "-o", out, "--ifu", "12", "--overwrite"])
+    invoke("extract", combined.path, "-o", out, "--ifu", "12", "--overwrite")
     assert_rows(out, combined, combined.ifu == 12)
-    result = run(["extract", combined.path, "-o", combined.path, "--ifu", "12", "--overwrite"], code=1)
+    result = invoke("extract", combined.path, "-o", combined.path, "--ifu", "12", "--overwrite", code=1)
     assert "same file as the input" in result.stderr
 
 
@@ -458,15 +451,15 @@ BAD = [
 
 @pytest.mark.parametrize("args,option", BAD, ids=[" ".join(a) for a, _ in BAD])
 def test_bad_criteria_are_usage_errors(combined: Ref, tmp_path: Path, args: list[str], option: str) -> None:
-    result = run(["extract", combined.path, "-o", tmp_path / "out.fits", *args], code=2)
+    result = invoke("extract", combined.path, "-o", tmp_path / "out.fits", *args, code=2)
     assert option in result.stderr
     assert result.stdout == "" and list(tmp_path.iterdir()) == []
 
 
 def test_declination_outside_range_and_no_criteria(combined: Ref, tmp_path: Path) -> None:
-    result = run(["extract", combined.path, "--count", "--circle", "150", "95", "2"], code=2)
+    result = invoke("extract", combined.path, "--count", "--circle", "150", "95", "2", code=2)
     assert "--circle: circle aperture (150, 95, 2): declination 95 is outside -90..90 deg" in result.stderr
-    result = run(["extract", combined.path, "-o", tmp_path / "o.fits"], code=2)
+    result = invoke("extract", combined.path, "-o", tmp_path / "o.fits", code=2)
     assert "at least one selection criterion" in result.stderr
 
 
@@ -602,7 +595,7 @@ def test_selector_orders_tests_cheapest_first(combined: Ref) -> None:
 @pytest.mark.parametrize("layout", ["image", "table"])
 def test_pipeline_loads_the_output(combined: Ref, tmp_path: Path, layout: str) -> None:
     out = tmp_path / "out.fits"
-    run(["extract", combined.path, "-o", out, "--layout", layout, "--exp", "2", "--lambda", "6000:8000"])
+    invoke("extract", combined.path, "-o", out, "--layout", layout, "--exp", "2", "--lambda", "6000:8000")
     back = drs.roundtrip(out, tmp_path)
     ours, theirs = drs.read_columns(out), drs.read_columns(back)
     assert set(theirs) >= set(ours) - {"weight"}
@@ -613,13 +606,13 @@ def test_pipeline_loads_the_output(combined: Ref, tmp_path: Path, layout: str) -
 def test_extension_with_cut_padding_is_written_whole(tmp_path) -> None:
     """An input whose last extension lost its final padding still gives a well-formed output."""
     src = tmp_path / "ff.fits"
-    assert CliRunner().invoke(cli, ["simulate", str(src), "--nrows", "5000", "--ifus", "3", "--flat-field"]).exit_code == 0
+    assert invoke("simulate", str(src), "--nrows", "5000", "--ifus", "3", "--flat-field").exit_code == 0
     with PixTable(src) as pt:
         last = pt.extra_hdus[-1]
     cut = tmp_path / "cut.fits"
     cut.write_bytes(src.read_bytes()[: last.data_offset + last.data_size + 5])
     out = tmp_path / "out.fits"
-    result = CliRunner().invoke(cli, ["extract", str(cut), "-o", str(out), "--ifu", "3"], catch_exceptions=False)
+    result = invoke("extract", str(cut), "-o", str(out), "--ifu", "3")
     assert result.exit_code == 0
     assert out.stat().st_size % 2880 == 0
     with fits.open(out) as hdul:

@@ -10,15 +10,15 @@ import math
 import numpy as np
 import pytest
 
-from helpers.sources import CONFORMANCE_FILES, DEC0, RA0, STAR_KW, STARS, conformance, csv_records, in_circle, one_line_error, radec, read_columns, run, sep_arcsec
+from helpers.cli import invoke
+from helpers.sources import CONFORMANCE_FILES, DEC0, RA0, STAR_KW, STARS, conformance, csv_records, in_circle, one_line_error, radec, read_columns, sep_arcsec
 from pixtab.core.ops.simulate.tables import LAMBDA_REF, SimSource
 
 STAR = STARS[0]
 
 
 def fit(src, *args):  # type: ignore[no-untyped-def]
-    r = run("fit", src, "--json", *args)
-    assert r.exit_code == 0, r.output
+    r = invoke("fit", src, "--json", *args)
     return [json.loads(line) for line in r.stdout.splitlines()]
 
 
@@ -126,7 +126,7 @@ def test_combined_and_extracted(simulated, tmp_path, exposures) -> None:
     a = fit(src, "--circle", STAR.ra, STAR.dec, "2", "--lambda", "6000:6500")[0]
     assert sep_arcsec(a["ra"], a["dec"], STAR.ra, STAR.dec) < 0.03 and a["fwhm"] == pytest.approx(STAR.fwhm, rel=0.02)
     cut = tmp_path / "cut.fits"
-    assert run("extract", src, "-o", cut, "--circle", STAR.ra, STAR.dec, "2", "--lambda", "6000:6500").exit_code == 0
+    invoke("extract", src, "-o", cut, "--circle", STAR.ra, STAR.dec, "2", "--lambda", "6000:6500")
     b = fit(cut)[0]  # no aperture: centred on the middle of the rows
     assert sep_arcsec(b["ra"], b["dec"], STAR.ra, STAR.dec) < 0.03 and b["fwhm"] == pytest.approx(a["fwhm"], rel=1e-3)
 
@@ -134,7 +134,7 @@ def test_combined_and_extracted(simulated, tmp_path, exposures) -> None:
 @pytest.mark.parametrize("name", [n for n in CONFORMANCE_FILES if "pixel" not in n])
 def test_conformance_tables(name) -> None:
     """Each table's brightest source: a clean fit, or one error line (exit 1)."""
-    r = run("fit", conformance(name))
+    r = invoke("fit", conformance(name), code=None)
     if r.exit_code == 0:
         rec = csv_records(r.stdout)[0]
         assert rec["status"] == "ok" and 0.3 < float(rec["fwhm"]) < 3
@@ -145,11 +145,11 @@ def test_conformance_tables(name) -> None:
 def test_text_formats(simulated, tmp_path) -> None:
     src = simulated(**STAR_KW)
     args = ["--circle", STAR.ra, STAR.dec, "2", "--bins", "2"]
-    recs = csv_records(run("fit", src, *args).stdout)
+    recs = csv_records(invoke("fit", src, *args).stdout)
     assert [r["bin"] for r in recs] == ["all", "1", "2"] and "fwhm_err" in recs[0] and "beta" not in recs[0]
-    assert run("fit", src, *args, "--format", "tsv").stdout.splitlines()[0].split("\t")[:3] == ["bin", "lambda_lo", "lambda_hi"]
-    assert run("fit", src, *args, "-o", tmp_path / "f.csv").exit_code == 0
-    assert (tmp_path / "f.csv").read_text() == run("fit", src, *args).stdout
+    assert invoke("fit", src, *args, "--format", "tsv").stdout.splitlines()[0].split("\t")[:3] == ["bin", "lambda_lo", "lambda_hi"]
+    invoke("fit", src, *args, "-o", tmp_path / "f.csv")
+    assert (tmp_path / "f.csv").read_text() == invoke("fit", src, *args).stdout
     m = fit(src, "--circle", STAR.ra, STAR.dec, "2", "--model", "moffat")[0]
     assert "beta" in m and "beta_err" in m
 
@@ -168,23 +168,22 @@ def test_failing_bin_is_reported_not_fatal(simulated) -> None:
 
 def test_errors(simulated) -> None:
     src = simulated(**STAR_KW)
-    assert "too few rows" in one_line_error(run("fit", src, "--circle", STAR.ra, STAR.dec, "0.3", "--lambda", "6000:6100"), 1)
+    assert "too few rows" in one_line_error(invoke("fit", src, "--circle", STAR.ra, STAR.dec, "0.3", "--lambda", "6000:6100", code=1), 1)
     off = STAR.dec + 1.8 / 3600
-    assert "aperture edge" in one_line_error(run("fit", src, "--circle", STAR.ra, off, "2"), 1)
+    assert "aperture edge" in one_line_error(invoke("fit", src, "--circle", STAR.ra, off, "2", code=1), 1)
     empty = RA0 + 20 / 3600 / math.cos(math.radians(DEC0))  # blank sky
-    one_line_error(run("fit", src, "--circle", empty, DEC0, "2", "--lambda", "6000:6100"), 1)
-    assert "pixel-unit" in one_line_error(run("fit", simulated(rows=50_000, ifus=[1], wcs="pixel")), 1)
-    assert "no row" in one_line_error(run("fit", src, "--lambda", "100:200"), 1)
+    one_line_error(invoke("fit", src, "--circle", empty, DEC0, "2", "--lambda", "6000:6100", code=1), 1)
+    assert "pixel-unit" in one_line_error(invoke("fit", simulated(rows=50_000, ifus=[1], wcs="pixel"), code=1), 1)
+    assert "no row" in one_line_error(invoke("fit", src, "--lambda", "100:200", code=1), 1)
 
 
 @pytest.mark.parametrize("args", [["--bins", "2", "--bin", "10"], ["--bins", "0"], ["--bin", "-1"], ["--model", "airy"]])
 def test_usage_errors(simulated, args) -> None:
-    assert run("fit", simulated(rows=20_000), *args).exit_code == 2
+    invoke("fit", simulated(rows=20_000), *args, code=2)
 
 
 def test_two_apertures_refused(simulated) -> None:
-    r = run("fit", simulated(**STAR_KW), "--circle", RA0, DEC0, "1", "--circle", RA0, DEC0, "2")
-    assert r.exit_code == 2
+    invoke("fit", simulated(**STAR_KW), "--circle", RA0, DEC0, "1", "--circle", RA0, DEC0, "2", code=2)
 
 
 @pytest.mark.parametrize(("ra0", "dec0", "wcs"), [(0.0001, -30.0, "positioned"), (10.0, 89.99, "projected")])
@@ -193,7 +192,7 @@ def test_across_ra_zero_and_near_the_pole(simulated, ra0, dec0, wcs) -> None:
     src = simulated(rows=400_000, ifus=[12, 13], ra=ra0, dec=dec0, wcs=wcs, sources=[star])
     res = fit(src, "--circle", star.ra, star.dec, "2")[0]
     assert 0 <= res["ra"] < 360 and sep_arcsec(res["ra"], res["dec"], star.ra, star.dec) < 0.03
-    p = csv_records(run("image", src, "--peaks", "1").stdout)[0]
+    p = csv_records(invoke("image", src, "--peaks", "1").stdout)[0]
     assert sep_arcsec(float(p["ra"]), float(p["dec"]), star.ra, star.dec) < 0.1
 
 
@@ -201,8 +200,7 @@ def test_a_neighbour_in_the_aperture_is_masked_and_reported(simulated) -> None:
     """The default simulation has a source 2.9" from its brightest: fitted in a 4" aperture,
     the neighbour's rows are left out (one message says so) and the fit is good again."""
     src = simulated(rows=2_000_000)
-    r = run("fit", src, "--circle", "150.1163", "2.2058", "4arcsec", "--lambda", "6000:7000", "--json")
-    assert r.exit_code == 0, r.output
+    r = invoke("fit", src, "--circle", "150.1163", "2.2058", "4arcsec", "--lambda", "6000:7000", "--json")
     rec = json.loads(r.stdout.splitlines()[0])
     assert rec["chi2_red"] < 2.0 and abs(rec["fwhm"] - 0.8) < 0.01
     assert "light of 1 other source(s) in the aperture (peaking 2.9\" from the target)" in r.stderr
@@ -210,5 +208,5 @@ def test_a_neighbour_in_the_aperture_is_masked_and_reported(simulated) -> None:
 
 def test_fit_errors_name_the_file(simulated) -> None:
     src = simulated(**STAR_KW)
-    line = one_line_error(run("fit", src, "--circle", STARS[0].ra, STARS[0].dec, "2", "--lambda", "6000:6001"), 1)
+    line = one_line_error(invoke("fit", src, "--circle", STARS[0].ra, STARS[0].dec, "2", "--lambda", "6000:6001", code=1), 1)
     assert line.startswith(f"Error: {src}: too few rows to fit")

@@ -11,14 +11,14 @@ import pytest
 from astropy.io import fits
 from astropy.wcs import WCS
 
-from helpers.sources import CONFORMANCE_FILES, STAR_KW, STARS, conformance, one_line_error, radec, read_columns, run
+from helpers.cli import invoke
+from helpers.sources import CONFORMANCE_FILES, STAR_KW, STARS, conformance, one_line_error, radec, read_columns
 
 
 def image(src: Path, out: Path, *args: object) -> fits.HDUList:
     """The image file; the nearest kernel unless ``args`` name one (these tests check exact binning)."""
     kernel = () if "--kernel" in args else ("--kernel", "nearest")
-    r = run("image", src, "-o", out, *kernel, *args)
-    assert r.exit_code == 0, r.output
+    invoke("image", src, "-o", out, *kernel, *args)
     return fits.open(out)
 
 
@@ -112,8 +112,8 @@ def test_spaxel_size(simulated, tmp_path) -> None:
 
 def test_pixel_table_has_no_celestial_wcs(simulated, tmp_path) -> None:
     src = simulated(rows=100_000, ifus=[1], wcs="pixel")
-    r = run("image", src, "-o", tmp_path / "p.fits", "--kernel", "nearest")
-    assert r.exit_code == 0 and "without a celestial WCS" in r.output
+    r = invoke("image", src, "-o", tmp_path / "p.fits", "--kernel", "nearest")
+    assert "without a celestial WCS" in r.output
     with fits.open(tmp_path / "p.fits") as h:
         assert h["DATA"].header["CTYPE1"] == "LINEAR" and not WCS(h["DATA"].header).has_celestial
         assert h["NROWS"].data.sum() == len(selected(src)["data"])
@@ -130,7 +130,7 @@ def test_combined_and_extracted(simulated, tmp_path, exposures) -> None:
         last = fits.getheader(src)["HIERARCH ESO DRS MUSE PIXTABLE EXP2 LAST"]
         assert h["NROWS"].data.sum() == int((cols["dq"][first : last + 1] == 0).sum())
     cut = tmp_path / "star.fits"
-    assert run("extract", src, "-o", cut, "--circle", STARS[0].ra, STARS[0].dec, "2", "--lambda", "6000:6100").exit_code == 0
+    invoke("extract", src, "-o", cut, "--circle", STARS[0].ra, STARS[0].dec, "2", "--lambda", "6000:6100")
     with image(cut, tmp_path / "cut.fits", "--stat", "sum") as h:
         assert h["NROWS"].data.sum() == len(selected(cut)["data"])
 
@@ -156,29 +156,29 @@ def test_same_image_for_both_layouts(tmp_path) -> None:
     [["--stat", "median"], ["--spaxel", "-1"], ["--spaxel", "big"], ["--column", "lambda"], ["--lambda", "7000:6000"]],
 )
 def test_usage_errors(simulated, tmp_path, args) -> None:
-    r = run("image", simulated(rows=20_000), "-o", tmp_path / "x.fits", *args)
-    assert r.exit_code == 2 and not (tmp_path / "x.fits").exists()
+    r = invoke("image", simulated(rows=20_000), "-o", tmp_path / "x.fits", *args, code=2)
+    assert not (tmp_path / "x.fits").exists()
 
 
 def test_nothing_to_do_is_usage_error(simulated) -> None:
-    assert run("image", simulated(rows=20_000)).exit_code == 2
+    invoke("image", simulated(rows=20_000), code=2)
 
 
 def test_input_errors(simulated, tmp_path) -> None:
     bad = tmp_path / "bad.fits"
     bad.write_text("not fits")
-    one_line_error(run("image", bad, "-o", tmp_path / "x.fits"), 1)
+    one_line_error(invoke("image", bad, "-o", tmp_path / "x.fits", code=1), 1)
     src = simulated(rows=20_000)
     out = tmp_path / "exists.fits"
     out.write_text("x")
-    one_line_error(run("image", src, "-o", out), 1)
+    one_line_error(invoke("image", src, "-o", out, code=1), 1)
     assert out.read_text() == "x"
-    line = one_line_error(run("image", src, "-o", tmp_path / "y.fits", "--lambda", "1000:2000"), 1)
+    line = one_line_error(invoke("image", src, "-o", tmp_path / "y.fits", "--lambda", "1000:2000", code=1), 1)
     assert "no row" in line and not (tmp_path / "y.fits").exists()
 
 
 def test_missing_column_is_an_input_error(simulated, tmp_path) -> None:
-    line = one_line_error(run("image", simulated(rows=20_000), "-o", tmp_path / "w.fits", "--column", "weight"), 1)
+    line = one_line_error(invoke("image", simulated(rows=20_000), "-o", tmp_path / "w.fits", "--column", "weight", code=1), 1)
     assert "--column" in line and "no weight column" in line
 
 
@@ -221,7 +221,7 @@ def test_opens_in_mpdaf_as_it_is(simulated, tmp_path) -> None:
     mpdaf_obj = pytest.importorskip("mpdaf.obj")
     src = simulated(**STAR_KW)
     out = tmp_path / "w.fits"
-    assert run("image", src, "-o", out, "--variance", "--lambda", "6000:6100").exit_code == 0
+    invoke("image", src, "-o", out, "--variance", "--lambda", "6000:6100")
     im = mpdaf_obj.Image(str(out))
     with fits.open(out) as h:
         assert h[0].data is None and [x.name for x in h] == ["PRIMARY", "DATA", "STAT", "NROWS"]

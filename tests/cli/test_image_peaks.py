@@ -8,12 +8,12 @@ import sys
 
 import pytest
 
-from helpers.sources import STAR_KW, STARS, csv_records, one_line_error, run, sep_arcsec
+from helpers.cli import invoke
+from helpers.sources import STAR_KW, STARS, csv_records, one_line_error, sep_arcsec
 
 
 def peaks(src, *args) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
-    r = run("image", src, "--peaks", *args)
-    assert r.exit_code == 0, r.output
+    r = invoke("image", src, "--peaks", *args)
     return csv_records(r.stdout)
 
 
@@ -31,18 +31,17 @@ def test_injected_sources_found(simulated, profile) -> None:
 
 def test_more_peaks_than_sources_warns(simulated) -> None:
     src = simulated(**STAR_KW)
-    r = run("image", src, "--peaks", "10")
-    assert r.exit_code == 0
+    r = invoke("image", src, "--peaks", "10")
     assert 3 <= len(csv_records(r.stdout)) <= 10
 
 
 def test_formats_and_image_together(simulated, tmp_path) -> None:
     src = simulated(**STAR_KW)
-    r = run("image", src, "--peaks", "1", "--json", "-o", tmp_path / "i.fits")
-    assert r.exit_code == 0 and (tmp_path / "i.fits").exists()
+    r = invoke("image", src, "--peaks", "1", "--json", "-o", tmp_path / "i.fits")
+    assert (tmp_path / "i.fits").exists()
     rec = json.loads(r.stdout.splitlines()[0])
     assert list(rec) == ["id", "ra", "dec", "peak", "fwhm_guess"] and rec["id"] == 1
-    r = run("image", src, "--peaks", "2", "--format", "tsv")
+    r = invoke("image", src, "--peaks", "2", "--format", "tsv")
     assert r.stdout.splitlines()[0] == "id\tra\tdec\tpeak\tfwhm_guess" and len(r.stdout.splitlines()) == 3
 
 
@@ -61,23 +60,23 @@ def test_projected_table(simulated) -> None:
 def test_through_extract(simulated, tmp_path) -> None:
     src = simulated(**STAR_KW)
     cut = tmp_path / "cut.fits"
-    assert run("extract", src, "-o", cut, "--circle", STARS[0].ra, STARS[0].dec, "3").exit_code == 0
+    invoke("extract", src, "-o", cut, "--circle", STARS[0].ra, STARS[0].dec, "3")
     p = peaks(cut, "1")[0]
     assert sep_arcsec(float(p["ra"]), float(p["dec"]), STARS[0].ra, STARS[0].dec) < 0.1
 
 
 def test_pixel_table_refused(simulated) -> None:
-    line = one_line_error(run("image", simulated(rows=50_000, ifus=[1], wcs="pixel"), "--peaks", "1"), 1)
+    line = one_line_error(invoke("image", simulated(rows=50_000, ifus=[1], wcs="pixel"), "--peaks", "1", code=1), 1)
     assert "pixel-unit" in line
 
 
 def test_bad_count_is_usage_error(simulated) -> None:
-    assert run("image", simulated(rows=20_000), "--peaks", "0").exit_code == 2
+    invoke("image", simulated(rows=20_000), "--peaks", "0", code=2)
 
 
 def test_missing_photutils(simulated, monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "photutils", None)  # import photutils -> ImportError
-    line = one_line_error(run("image", simulated(**STAR_KW), "--peaks", "1"), 1)
+    line = one_line_error(invoke("image", simulated(**STAR_KW), "--peaks", "1", code=1), 1)
     assert "pip install 'pixtab[peaks]'" in line
 
 
@@ -86,9 +85,8 @@ def test_gappy_rows_give_each_source_once(simulated, tmp_path) -> None:
     still reported once, no two sources closer than the minimum separation, no edge spikes."""
     src = simulated(**STAR_KW)
     cut = tmp_path / "gaps.fits"
-    assert run("extract", src, "-o", cut, "--where", "slice % 3 != 0").exit_code == 0
-    r = run("image", cut, "--peaks", "8", "--lambda", "6000:6100")
-    assert r.exit_code == 0, r.output
+    invoke("extract", src, "-o", cut, "--where", "slice % 3 != 0")
+    r = invoke("image", cut, "--peaks", "8", "--lambda", "6000:6100")
     found = csv_records(r.stdout)
     for i, a in enumerate(found):
         for b in found[i + 1 :]:

@@ -6,11 +6,9 @@ import json
 import math
 
 import pytest
-from click.testing import CliRunner
-
-from pixtab.cli import cli
 
 from conftest import conformance_cases, conformance_path
+from helpers.cli import invoke
 
 INFO_CASES = conformance_cases()["info"]
 
@@ -36,8 +34,7 @@ def _units_equal(got: str | None, want: str | None) -> bool:
 @pytest.mark.parametrize("case", INFO_CASES, ids=[c["id"] for c in INFO_CASES])
 def test_info_conformance(case: dict) -> None:
     exp = case["expected"]
-    result = CliRunner().invoke(cli, ["info", "--json", str(conformance_path(exp["path"]))], catch_exceptions=False)
-    assert result.exit_code == 0, result.stderr
+    result = invoke("info", "--json", str(conformance_path(exp["path"])))
     got = json.loads(result.stdout)
     for field in ("layout", "rows", "pipeline_type", "wcs", "merged", "combined", "fluxcal", "skysub", "weighted", "has_weight"):
         assert got[field] == exp[field], field
@@ -64,7 +61,7 @@ def test_info_conformance(case: dict) -> None:
 def test_info_stats_limits_match_header_limits_on_drs_file() -> None:
     """--stats recomputes LIMITS from rows the DRS way; the DRS's own header agrees (float32)."""
     path = conformance_path("pt_drs_combined_image.fits")
-    result = CliRunner().invoke(cli, ["info", "--json", "--stats", str(path)], catch_exceptions=False)
+    result = invoke("info", "--json", "--stats", str(path))
     got = json.loads(result.stdout)
     for k, v in got["limits"].items():
         assert _close(got["stats"]["limits"][k], v, 1e-6), k
@@ -85,8 +82,7 @@ def test_info_stats_limits_match_header_limits_on_drs_file() -> None:
 )
 def test_info_simulated(simulated, kw: dict) -> None:
     path = simulated(**kw)
-    result = CliRunner().invoke(cli, ["info", "--json", "--stats", str(path)], catch_exceptions=False)
-    assert result.exit_code == 0
+    result = invoke("info", "--json", "--stats", str(path))
     got = json.loads(result.stdout)
     nexp = kw.get("exposures", 1)
     ifus = kw.get("ifus", list(range(1, 25)))
@@ -113,23 +109,21 @@ def test_info_simulated(simulated, kw: dict) -> None:
 
 def test_info_single_value_flags(simulated) -> None:
     path = str(simulated(layout="table"))
-    r = CliRunner()
-    assert r.invoke(cli, ["info", "--get", "nrows", path]).stdout == "20000\n"
-    assert r.invoke(cli, ["info", "--get", "layout", path]).stdout == "table\n"
-    assert r.invoke(cli, ["info", "--get", "wcs", path]).stdout == "positioned\n"
-    assert r.invoke(cli, ["info", "--get", "columns", path]).stdout == "xpos,ypos,lambda,data,dq,stat,origin\n"
+    assert invoke("info", "--get", "nrows", path).stdout == "20000\n"
+    assert invoke("info", "--get", "layout", path).stdout == "table\n"
+    assert invoke("info", "--get", "wcs", path).stdout == "positioned\n"
+    assert invoke("info", "--get", "columns", path).stdout == "xpos,ypos,lambda,data,dq,stat,origin\n"
 
 
 def test_info_json_lines_for_several_inputs(simulated) -> None:
     a, b = str(simulated()), str(simulated(layout="table"))
-    result = CliRunner().invoke(cli, ["info", "--json", a, b], catch_exceptions=False)
+    result = invoke("info", "--json", a, b)
     lines = result.stdout.splitlines()
     assert [json.loads(line)["layout"] for line in lines] == ["image", "table"]
 
 
 def test_info_human_text_is_plain_when_not_a_tty(simulated) -> None:
-    result = CliRunner().invoke(cli, ["info", str(simulated(exposures=2, ifus=[3]))], catch_exceptions=False)
-    assert result.exit_code == 0
+    result = invoke("info", str(simulated(exposures=2, ifus=[3])))
     assert "\x1b[" not in result.stdout
     assert "exposure 2" in result.stdout and "rows 10000..19999" in result.stdout
     assert result.stderr == ""

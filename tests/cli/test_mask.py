@@ -12,8 +12,9 @@ import pytest
 from astropy.io import fits
 from astropy.wcs import WCS
 
+from helpers.cli import invoke
 from helpers.skyimages import mask_image
-from helpers.sources import DEC0, RA0, one_line_error, read_columns, run
+from helpers.sources import DEC0, RA0, one_line_error, read_columns
 
 pytest.importorskip("regions")
 
@@ -47,8 +48,7 @@ def mask_reference(src: Path, mask: Path, invert: bool = False) -> np.ndarray:
 
 def selected_rows(src: Path, tmp_path: Path, *args: object) -> np.ndarray:
     out = tmp_path / "rows.csv"
-    r = run("export", src, "-o", out, "--columns", "row", "--overwrite", *args)
-    assert r.exit_code == 0, r.output
+    invoke("export", src, "-o", out, "--columns", "row", "--overwrite", *args)
     return np.loadtxt(out, delimiter=",", skiprows=1, dtype=np.int64, ndmin=1)
 
 
@@ -67,20 +67,20 @@ def test_mask_extension_and_count(simulated, tmp_path) -> None:
     mask = mask_image(tmp_path / "m.fits")
     with fits.open(mask) as h:
         fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(h[0].data, h[0].header, name="OBJECTS")]).writeto(tmp_path / "x.fits")
-    a = run("extract", src, "--mask", f"{tmp_path / 'x.fits'}[OBJECTS]", "--count")
-    b = run("extract", src, "--mask", mask, "--count")
+    a = invoke("extract", src, "--mask", f"{tmp_path / 'x.fits'}[OBJECTS]", "--count", code=None)
+    b = invoke("extract", src, "--mask", mask, "--count")
     assert a.exit_code == 0 and a.output == b.output and int(a.output) == mask_reference(src, mask).size
 
 
 def test_mask_errors(simulated, tmp_path) -> None:
     src = simulated(rows=20_000)
     fits.PrimaryHDU(np.zeros((4, 4))).writeto(tmp_path / "nowcs.fits")
-    assert "no celestial WCS" in one_line_error(run("extract", src, "--mask", tmp_path / "nowcs.fits", "--count"), 1)
+    assert "no celestial WCS" in one_line_error(invoke("extract", src, "--mask", tmp_path / "nowcs.fits", "--count", code=1), 1)
     mask = mask_image(tmp_path / "m.fits")
-    assert "no extension 'NOPE'" in one_line_error(run("extract", src, "--mask", f"{mask}[NOPE]", "--count"), 1)
+    assert "no extension 'NOPE'" in one_line_error(invoke("extract", src, "--mask", f"{mask}[NOPE]", "--count", code=1), 1)
     pix = simulated(rows=20_000, wcs="pixel")
-    assert "pixel-unit table" in one_line_error(run("extract", pix, "--mask", mask, "--count"), 1)
-    assert run("extract", src, "--mask-invert", "--count").exit_code == 2
+    assert "pixel-unit table" in one_line_error(invoke("extract", pix, "--mask", mask, "--count", code=1), 1)
+    invoke("extract", src, "--mask-invert", "--count", code=2)
 
 
 REGIONS = {
@@ -146,8 +146,8 @@ def test_regions_are_ored_and_excluded_shapes_subtracted(simulated, tmp_path) ->
     assert np.array_equal(got, expected) and np.array_equal(got, np.setdiff1d(union, hole)) and got.size < union.size
     crtf = tmp_path / "c.crtf"
     crtf.write_text(f"#CRTFv0\ncircle [[{RA0}deg, {DEC0}deg], 2.5arcsec] coord=ICRS\n")
-    a = run("extract", src, "--region", crtf, "--count")
-    b = run("extract", src, "--circle", RA0, DEC0, "2.5", "--count")
+    a = invoke("extract", src, "--region", crtf, "--count", code=None)
+    b = invoke("extract", src, "--circle", RA0, DEC0, "2.5", "--count")
     assert a.exit_code == 0 and abs(int(a.output) - int(b.output)) <= 2  # TAN circle vs the flat-sky metric
 
 
@@ -155,7 +155,7 @@ def test_pixel_region_is_refused(simulated, tmp_path) -> None:
     src = simulated(rows=20_000)
     reg = tmp_path / "p.reg"
     reg.write_text("image\ncircle(10,10,3)\n")
-    line = one_line_error(run("extract", src, "--region", reg, "--count"), 1)
+    line = one_line_error(invoke("extract", src, "--region", reg, "--count", code=1), 1)
     assert "image (pixel) coordinates" in line and "sky coordinates" in line
 
 
@@ -163,12 +163,10 @@ def test_pixel_region_is_refused(simulated, tmp_path) -> None:
 def test_rows_file_gives_the_same_bytes_as_the_extract(simulated, tmp_path, fmt) -> None:
     src = simulated(rows=100_000, ifus=[10, 11])
     crit = ["--circle", RA0, DEC0, "3", "--lambda", "5000:8000", "--good"]
-    assert run("extract", src, "-o", tmp_path / "a.fits", *crit).exit_code == 0
+    invoke("extract", src, "-o", tmp_path / "a.fits", *crit)
     rows = tmp_path / f"rows.{fmt}"
-    r = run("export", src, "-o", rows, "--columns", "row", *crit)
-    assert r.exit_code == 0, r.output
-    r = run("extract", src, "-o", tmp_path / "b.fits", "--rows", rows)
-    assert r.exit_code == 0, r.output
+    invoke("export", src, "-o", rows, "--columns", "row", *crit)
+    invoke("extract", src, "-o", tmp_path / "b.fits", "--rows", rows)
     assert (tmp_path / "a.fits").read_bytes() == (tmp_path / "b.fits").read_bytes()
 
 
@@ -187,18 +185,18 @@ def test_rows_npy_text_range_and_where_row(simulated, tmp_path) -> None:
     assert np.array_equal(selected_rows(src, tmp_path, "--rows", "49995:"), np.arange(49995, 50000))
     assert np.array_equal(selected_rows(src, tmp_path, "--where", "row % 10000 == 7"), np.arange(7, 50_000, 10_000))
     np.save(tmp_path / "short.npy", flags[:10])
-    assert "a row mask of 10 rows" in one_line_error(run("extract", src, "--rows", tmp_path / "short.npy", "--count"), 1)
+    assert "a row mask of 10 rows" in one_line_error(invoke("extract", src, "--rows", tmp_path / "short.npy", "--count", code=1), 1)
     np.save(tmp_path / "far.npy", np.array([1, 50_000]))
-    assert "row 50000 is outside" in one_line_error(run("extract", src, "--rows", tmp_path / "far.npy", "--count"), 1)
-    assert "neither a row range" in one_line_error(run("extract", src, "--rows", "nope.txt", "--count"), 2)
+    assert "row 50000 is outside" in one_line_error(invoke("extract", src, "--rows", tmp_path / "far.npy", "--count", code=1), 1)
+    assert "neither a row range" in one_line_error(invoke("extract", src, "--rows", "nope.txt", "--count", code=2), 2)
 
 
 def test_decode_origin_rows_range_unchanged(simulated, tmp_path) -> None:
     src = simulated(rows=20_000)
-    a = run("decode-origin", src, "--rows", "10:20")
-    assert a.exit_code == 0 and [ln.split(",")[0] for ln in a.output.splitlines()[1:]] == [str(i) for i in range(10, 20)]
+    a = invoke("decode-origin", src, "--rows", "10:20")
+    assert [ln.split(",")[0] for ln in a.output.splitlines()[1:]] == [str(i) for i in range(10, 20)]
     np.save(tmp_path / "r.npy", np.array([3, 12]))
-    b = run("decode-origin", src, "--rows", tmp_path / "r.npy")
+    b = invoke("decode-origin", src, "--rows", tmp_path / "r.npy")
     assert [ln.split(",")[0] for ln in b.output.splitlines()[1:]] == ["3", "12"]
 
 
@@ -206,8 +204,7 @@ def test_mask_command_writes_mpdaf_pixtablemask(simulated, tmp_path) -> None:
     src = simulated(rows=200_000, ifus=[10, 11, 12, 13])
     mask = mask_image(tmp_path / "m.fits")
     out = tmp_path / "t.mask.fits"
-    r = run("mask", src, "--mask", mask, "-o", out)
-    assert r.exit_code == 0, r.output
+    invoke("mask", src, "--mask", mask, "-o", out)
     with fits.open(out) as h:
         col = h["MASKCOL"].data
         assert col.shape == (200_000, 1) and col.dtype == np.dtype(">i4") and h["MASKCOL"].header["BUNIT"] == "boolean"
@@ -224,7 +221,7 @@ def test_mask_command_agrees_with_mpdaf_mask_column(simulated, tmp_path) -> None
     src = simulated(rows=200_000, ifus=[10, 11, 12, 13])
     mask = mask_image(tmp_path / "m.fits")
     out = tmp_path / "t.mask.fits"
-    assert run("mask", src, "--mask", mask, "-o", out).exit_code == 0
+    invoke("mask", src, "--mask", mask, "-o", out)
     ours = drs.PixTableMask(filename=str(out))
     theirs = drs.PixTable(str(src)).mask_column(str(mask))
     assert ours.maskfile == "m.fits" and ours.pixtable == src.name
@@ -239,19 +236,14 @@ def test_index_plans_mask_and_region_by_their_sky_box(simulated, tmp_path, wcs) 
     same output bytes as the full scan; --rows ranges scan only their rows."""
     import re
 
-    from click.testing import CliRunner
-
-    from pixtab.cli import cli
-
     src = simulated(rows=400_000, wcs=wcs)  # all 24 IFUs: the shapes touch a few of them
     mask = mask_image(tmp_path / "m.fits")
     reg = region_file(tmp_path / "r.reg", "ellipse", "box")
-    runner = CliRunner(env={"PIXTAB_CACHE_DIR": str(tmp_path / "cache")})
-    assert runner.invoke(cli, ["-q", "index", str(src)]).exit_code == 0
+    env = {"PIXTAB_CACHE_DIR": str(tmp_path / "cache")}
+    invoke("-q", "index", src, env=env)
     for crit in (["--mask", str(mask)], ["--region", str(reg)], ["--rows", "1000:3000"]):
-        a = runner.invoke(cli, ["-v", "extract", str(src), "-o", str(tmp_path / "a.fits"), "--overwrite", *crit])
-        b = runner.invoke(cli, ["extract", str(src), "-o", str(tmp_path / "b.fits"), "--overwrite", "--full-scan", *crit])
-        assert a.exit_code == 0 and b.exit_code == 0, a.output + b.output
+        a = invoke("-v", "extract", src, "-o", tmp_path / "a.fits", "--overwrite", *crit, env=env)
+        invoke("extract", src, "-o", tmp_path / "b.fits", "--overwrite", "--full-scan", *crit, env=env)
         assert (tmp_path / "a.fits").read_bytes() == (tmp_path / "b.fits").read_bytes()
         scanned = int(re.search(r"index path: \d+ range\(s\), (\d+) of 400000 rows to scan", a.stderr)[1])  # type: ignore[index]
         print(wcs, crit[0], scanned)
@@ -262,9 +254,8 @@ def test_index_plans_mask_and_region_by_their_sky_box(simulated, tmp_path, wcs) 
     np.save(tmp_path / "r.npy", np.arange(0, 400_000, 7))
     for crit in (["--ifu", "11", "--rows", str(tmp_path / "r.npy")], ["--or", "--ifu", "11", "--rows", "0:100"],
                  ["--ifu", "11", "--rows", "100000:"], ["--or", "--ifu", "11", "--mask", str(mask)]):
-        a = runner.invoke(cli, ["extract", str(src), "-o", str(tmp_path / "a.fits"), "--overwrite", *crit])
-        b = runner.invoke(cli, ["extract", str(src), "-o", str(tmp_path / "b.fits"), "--overwrite", "--full-scan", *crit])
-        assert a.exit_code == 0 and b.exit_code == 0, a.output + b.output
+        invoke("extract", src, "-o", tmp_path / "a.fits", "--overwrite", *crit, env=env)
+        invoke("extract", src, "-o", tmp_path / "b.fits", "--overwrite", "--full-scan", *crit, env=env)
         assert (tmp_path / "a.fits").read_bytes() == (tmp_path / "b.fits").read_bytes(), crit
 
 
@@ -272,11 +263,11 @@ def test_region_parser_warnings_are_one_pixtab_line(simulated, tmp_path) -> None
     src = simulated(rows=20_000)
     reg = tmp_path / "g.reg"
     reg.write_text(f"fk5\ncircle({RA0},{DEC0},2\")\nbogus(1\n")
-    r = run("extract", src, "--region", reg, "--count")
-    assert r.exit_code == 0 and int(r.stdout) > 0
+    r = invoke("extract", src, "--region", reg, "--count")
+    assert int(r.stdout) > 0
     assert r.stderr.count("\n") == 1 and r.stderr.startswith(f"pixtab: warning: {reg}: ") and "bogus" in r.stderr
     reg.write_text("bogus(1\n")
-    assert "no region in the file" in one_line_error(run("extract", src, "--region", reg, "--count"), 1)
+    assert "no region in the file" in one_line_error(invoke("extract", src, "--region", reg, "--count", code=1), 1)
 
 
 def test_mask_column_in_mpdaf_conventions(simulated, tmp_path) -> None:

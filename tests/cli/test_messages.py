@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from helpers.sources import STAR_KW, STARS, run
+from helpers.cli import invoke
+from helpers.sources import STAR_KW, STARS
 
 STAR = STARS[0]
 
@@ -30,7 +31,7 @@ def _error(r) -> str:  # type: ignore[no-untyped-def]
 def test_an_empty_selection_says_what_the_table_holds(simulated, tmp_path, command, args, why) -> None:
     src = simulated(**STAR_KW)
     out = ["-o", tmp_path / "o.fits"] if command != "image" else ["--peaks", "1"]
-    r = run(command, src, *out, *args)
+    r = invoke(command, src, *out, *args, code=None)
     if why is None:
         assert r.exit_code in (1, 2) and "exposure" in r.output
         return
@@ -43,27 +44,27 @@ def test_an_empty_selection_says_what_the_table_holds(simulated, tmp_path, comma
 
 def test_a_negative_ra_is_read_modulo_360_with_a_warning(simulated, tmp_path) -> None:
     """RA/Dec typed the wrong way round at a southern field: one warning, then the empty selection explained."""
-    r = run("extract", simulated(**STAR_KW), "-o", tmp_path / "o.fits", "--circle", "-27.79", "53.16", "2arcsec")
-    assert r.exit_code == 1 and not (tmp_path / "o.fits").exists()
+    r = invoke("extract", simulated(**STAR_KW), "-o", tmp_path / "o.fits", "--circle", "-27.79", "53.16", "2arcsec", code=1)
+    assert not (tmp_path / "o.fits").exists()
     warning, error = r.stderr.strip().splitlines()
     assert warning == "pixtab: warning: circle aperture (-27.79, 53.16, 2): RA -27.79 read as 332.21 (RA runs 0..360 deg; RA and Dec swapped?)"
     assert "lies outside the table's sky area" in error
 
 
 def test_a_declination_beyond_the_pole_is_refused(simulated, tmp_path) -> None:
-    r = run("extract", simulated(**STAR_KW), "-o", tmp_path / "o.fits", "--circle", "2.2058", "150.1163", "2arcsec")
-    assert r.exit_code == 2 and "declination 150.116 is outside -90..90 deg (RA and Dec swapped?)" in r.output
+    r = invoke("extract", simulated(**STAR_KW), "-o", tmp_path / "o.fits", "--circle", "2.2058", "150.1163", "2arcsec", code=2)
+    assert "declination 150.116 is outside -90..90 deg (RA and Dec swapped?)" in r.output
 
 
 def test_count_of_nothing_is_zero_and_success(simulated) -> None:
-    r = run("extract", simulated(**STAR_KW), "--count", "--ifu", "3")
+    r = invoke("extract", simulated(**STAR_KW), "--count", "--ifu", "3", code=None)
     assert (r.exit_code, r.stdout) == (0, "0\n")
 
 
 def test_all_matching_rows_flagged(simulated, tmp_path) -> None:
     src = simulated(**STAR_KW)
-    r = run("spectrum", src, "--circle", STAR.ra, STAR.dec, "2", "--where", "dq != 0", "--lambda", "6000:6100")
-    assert r.exit_code == 1 and "rows that match are all flagged (dq != 0) and left out" in _error(r)
+    r = invoke("spectrum", src, "--circle", STAR.ra, STAR.dec, "2", "--where", "dq != 0", "--lambda", "6000:6100", code=1)
+    assert "rows that match are all flagged (dq != 0) and left out" in _error(r)
 
 
 def test_info_shows_dq_unsigned_and_empty_exposures(simulated, tmp_path) -> None:
@@ -72,11 +73,11 @@ def test_info_shows_dq_unsigned_and_empty_exposures(simulated, tmp_path) -> None
     with fits.open(src, mode="update") as h:
         dq = h["DQ"].data
         dq[:3] = np.int32(-(2**31))  # bit 31 (OUTSDRANGE)
-    r = run("info", "--stats", src)
-    assert r.exit_code == 0 and "max 2147483648" in r.stdout and "-2147483648" not in r.stdout
+    r = invoke("info", "--stats", src)
+    assert "max 2147483648" in r.stdout and "-2147483648" not in r.stdout
     cut = tmp_path / "e2.fits"
-    assert run("extract", src, "-o", cut, "--exp", "2").exit_code == 0
-    r = run("info", cut)
+    invoke("extract", src, "-o", cut, "--exp", "2")
+    r = invoke("info", cut)
     assert "exposure 1       no rows (0)" in r.stdout and "exposure 3       no rows (0)" in r.stdout
     assert "..-1" not in r.stdout
 
@@ -85,5 +86,5 @@ def test_info_shows_dq_unsigned_and_empty_exposures(simulated, tmp_path) -> None
                                   ["convert", "SRC", "-o", "-"]])
 def test_stdout_is_named_standard_output(simulated, args) -> None:
     src = simulated(rows=20_000, ifus=[12])
-    r = run(*[src if a == "SRC" else a for a in args])
-    assert r.exit_code == 0 and "wrote standard output (" in r.stderr and "wrote -" not in r.stderr
+    r = invoke(*[src if a == "SRC" else a for a in args])
+    assert "wrote standard output (" in r.stderr and "wrote -" not in r.stderr

@@ -8,7 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from helpers.sources import CONFORMANCE_FILES, STAR_KW, STARS, conformance, one_line_error, run
+from helpers.cli import invoke
+from helpers.sources import CONFORMANCE_FILES, STAR_KW, STARS, conformance, one_line_error
 
 STAR = STARS[0]
 
@@ -26,8 +27,7 @@ def png_shape(path) -> tuple[int, ...]:  # type: ignore[no-untyped-def]
 def test_plot_colourings(simulated, tmp_path, by) -> None:
     src = simulated(**STAR_KW, exposures=2)
     out = tmp_path / f"{by}.png"
-    r = run("plot", src, "-o", out, "--color-by", by)
-    assert r.exit_code == 0, r.output
+    invoke("plot", src, "-o", out, "--color-by", by)
     h, w, _ = png_shape(out)
     assert w >= 800 and h >= 200 and out.stat().st_size < 2_000_000
 
@@ -44,31 +44,31 @@ def test_plot_samples_large_selections(simulated, tmp_path) -> None:
         assert set(np.unique(s.colour)) == {12, 13} and s.flagged.any()
         full = sample_sky(pt, Criteria(lambdas=[(6000, 6010)]), "dq", max_points=10**6)
         assert len(full.x) == full.total  # small selections are drawn whole
-    r = run("plot", src, "-o", tmp_path / "s.png", "--max-points", "5000", "--lambda", "6000:7000", "--ifu", "13")
-    assert r.exit_code == 0 and "5,000 of" in r.output
+    r = invoke("plot", src, "-o", tmp_path / "s.png", "--max-points", "5000", "--lambda", "6000:7000", "--ifu", "13")
+    assert "5,000 of" in r.output
 
 
 def test_plot_pixel_table(simulated, tmp_path) -> None:
-    assert run("plot", simulated(rows=50_000, ifus=[1, 2], wcs="pixel"), "-o", tmp_path / "p.png").exit_code == 0
+    invoke("plot", simulated(rows=50_000, ifus=[1, 2], wcs="pixel"), "-o", tmp_path / "p.png")
     png_shape(tmp_path / "p.png")
 
 
 @pytest.mark.parametrize("name", CONFORMANCE_FILES)
 def test_plot_conformance_tables(tmp_path, name) -> None:
     src = conformance(name)
-    assert run("plot", src, "-o", tmp_path / "c.png", "--color-by", "exp").exit_code == 0
+    invoke("plot", src, "-o", tmp_path / "c.png", "--color-by", "exp")
     png_shape(tmp_path / "c.png")
 
 
 def test_png_options(simulated, tmp_path) -> None:
     src = simulated(**STAR_KW)
     c = ["--circle", STAR.ra, STAR.dec, "2"]
-    assert run("image", src, "--png", tmp_path / "i.png", "--peaks", "3").exit_code == 0
-    assert run("spectrum", src, *c, "--bin", "50", "--png", tmp_path / "s.png").exit_code == 0
-    assert run("fit", src, *c, "--bins", "4", "--png", tmp_path / "f.png").exit_code == 0
-    assert run("fit", src, *c, "--png", tmp_path / "f1.png", "--model", "moffat").exit_code == 0
-    assert run("reconstruct-det", src, "-o", tmp_path / "d.fits", "--ifu", "13", "--png", tmp_path / "d.png").exit_code == 0
-    assert run("image", simulated(rows=50_000, ifus=[1], wcs="pixel"), "--png", tmp_path / "p.png").exit_code == 0
+    invoke("image", src, "--png", tmp_path / "i.png", "--peaks", "3")
+    invoke("spectrum", src, *c, "--bin", "50", "--png", tmp_path / "s.png")
+    invoke("fit", src, *c, "--bins", "4", "--png", tmp_path / "f.png")
+    invoke("fit", src, *c, "--png", tmp_path / "f1.png", "--model", "moffat")
+    invoke("reconstruct-det", src, "-o", tmp_path / "d.fits", "--ifu", "13", "--png", tmp_path / "d.png")
+    invoke("image", simulated(rows=50_000, ifus=[1], wcs="pixel"), "--png", tmp_path / "p.png")
     for name in ("i", "s", "f", "f1", "d", "p"):
         png_shape(tmp_path / f"{name}.png")
 
@@ -77,40 +77,40 @@ def test_png_is_an_output(simulated, tmp_path) -> None:
     src = simulated(**STAR_KW)
     out = tmp_path / "taken.png"
     out.write_text("x")
-    one_line_error(run("plot", src, "-o", out), 1)
+    one_line_error(invoke("plot", src, "-o", out, code=1), 1)
     assert out.read_text() == "x"
-    assert run("plot", src, "-o", out, "--overwrite").exit_code == 0
+    invoke("plot", src, "-o", out, "--overwrite")
     alias = tmp_path / "input.png"  # another name for the input, with a picture's extension
     alias.symlink_to(src)
-    one_line_error(run("image", src, "--png", alias), 1)  # never the input
+    one_line_error(invoke("image", src, "--png", alias, code=1), 1)  # never the input
 
 
 @pytest.mark.parametrize(("name", "magic"), [("p.png", b"\x89PNG"), ("p.pdf", b"%PDF"), ("p.svg", b"<?xml")])
 def test_picture_format_follows_the_extension(simulated, tmp_path, name, magic) -> None:
     src = simulated(**STAR_KW)
-    assert run("plot", src, "-o", tmp_path / name).exit_code == 0
+    invoke("plot", src, "-o", tmp_path / name)
     assert (tmp_path / name).read_bytes().startswith(magic)
 
 
 @pytest.mark.parametrize("cmd", [["plot", "-o"], ["image", "--png"], ["spectrum", "--png"]])
 def test_unknown_picture_extension_is_refused(simulated, tmp_path, cmd) -> None:
-    r = run(cmd[0], simulated(rows=20_000), cmd[1], tmp_path / "w.jpg")
-    assert r.exit_code == 2 and ".png, .pdf or .svg" in r.output and not (tmp_path / "w.jpg").exists()
+    r = invoke(cmd[0], simulated(rows=20_000), cmd[1], tmp_path / "w.jpg", code=2)
+    assert ".png, .pdf or .svg" in r.output and not (tmp_path / "w.jpg").exists()
 
 
 @pytest.mark.parametrize("args", [["--vmin", "0", "--vmax", "200", "--stretch", "linear"], ["--zscale", "--cmap", "gray"],
                                   ["--percentiles", "1:99", "--stretch", "log"], ["--stretch", "sqrt"]])
 def test_display_options(simulated, tmp_path, args) -> None:
     src = simulated(**STAR_KW)
-    assert run("reconstruct-det", src, "-o", tmp_path / "d.fits", "--ifu", "13", "--png", tmp_path / "d.png", *args).exit_code == 0
-    assert run("image", src, "--png", tmp_path / "i.png", *args).exit_code == 0
+    invoke("reconstruct-det", src, "-o", tmp_path / "d.fits", "--ifu", "13", "--png", tmp_path / "d.png", *args)
+    invoke("image", src, "--png", tmp_path / "i.png", *args)
     png_shape(tmp_path / "d.png")
 
 
 @pytest.mark.parametrize("args", [["--cmap", "nocolours"], ["--percentiles", "50:10"], ["--stretch", "cubic"]])
 def test_display_usage_errors(simulated, tmp_path, args) -> None:
-    r = run("image", simulated(rows=20_000), "--png", tmp_path / "i.png", *args)
-    assert r.exit_code == 2 and not (tmp_path / "i.png").exists()
+    invoke("image", simulated(rows=20_000), "--png", tmp_path / "i.png", *args, code=2)
+    assert not (tmp_path / "i.png").exists()
 
 
 def test_detector_limits_come_from_pixels_with_rows(tmp_path) -> None:
@@ -131,11 +131,11 @@ def test_detector_limits_come_from_pixels_with_rows(tmp_path) -> None:
 
 def test_missing_matplotlib(simulated, tmp_path, monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "matplotlib", None)
-    line = one_line_error(run("plot", simulated(**STAR_KW), "-o", tmp_path / "x.png"), 1)
+    line = one_line_error(invoke("plot", simulated(**STAR_KW), "-o", tmp_path / "x.png", code=1), 1)
     assert "pip install 'pixtab[plot]'" in line and not (tmp_path / "x.png").exists()
 
 
 @pytest.mark.parametrize("args", [["--color-by", "colour"], ["--max-points", "10"]])
 def test_usage_errors(simulated, tmp_path, args) -> None:
-    assert run("plot", simulated(rows=20_000), "-o", tmp_path / "x.png", *args).exit_code == 2
-    assert run("plot", simulated(rows=20_000)).exit_code == 2  # -o is required
+    invoke("plot", simulated(rows=20_000), "-o", tmp_path / "x.png", *args, code=2)
+    invoke("plot", simulated(rows=20_000), code=2)  # -o is required

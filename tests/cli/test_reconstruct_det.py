@@ -15,7 +15,8 @@ import pytest
 from astropy.io import fits
 
 from pixtab.core.io.table import PixTable as CoreTable
-from helpers.decode import PFX, read_columns, reference_decode, run, subset, units_of, write_table
+from helpers.cli import invoke
+from helpers.decode import PFX, read_columns, reference_decode, subset, units_of, write_table
 
 
 def reference_image(path: Path, ifu: int, column: str = "data", exp: int | None = None, zero_based: bool = False,
@@ -39,8 +40,7 @@ def reference_image(path: Path, ifu: int, column: str = "data", exp: int | None 
 
 
 def reconstruct(src: Path, out: Path, *args: object, code: int = 0) -> fits.HDUList | None:
-    result = run("reconstruct-det", src, "-o", out, *args)
-    assert result.exit_code == code, result.stderr
+    result = invoke("reconstruct-det", src, "-o", out, *args, code=code)
     assert result.stdout == ""
     if code:
         assert not out.exists()
@@ -50,7 +50,7 @@ def reconstruct(src: Path, out: Path, *args: object, code: int = 0) -> fits.HDUL
 
 
 def _stderr(src: Path, out: Path, *args: object) -> str:
-    return run("reconstruct-det", src, "-o", out, *args).stderr
+    return invoke("reconstruct-det", src, "-o", out, *args, code=None).stderr
 
 
 @pytest.fixture(scope="module")
@@ -352,14 +352,14 @@ def test_missing_xoffset_of_the_chosen_ifu_is_named(single: Path, tmp_path: Path
 def test_output_rules(single: Path, tmp_path: Path) -> None:
     out = tmp_path / "d.fits"
     reconstruct(single, out, "--ifu", 5).close()
-    result = run("reconstruct-det", single, "-o", out, "--ifu", 5)
-    assert result.exit_code == 1 and "--overwrite" in result.stderr
-    assert run("reconstruct-det", single, "-o", out, "--ifu", 6, "--overwrite").exit_code == 0
+    result = invoke("reconstruct-det", single, "-o", out, "--ifu", 5, code=1)
+    assert "--overwrite" in result.stderr
+    invoke("reconstruct-det", single, "-o", out, "--ifu", 6, "--overwrite")
     with fits.open(out) as hdul:
         assert hdul[1].name == "CHAN06"
-    same = run("reconstruct-det", single, "-o", single, "--ifu", 5, "--overwrite")
-    assert same.exit_code == 1 and "same file" in same.stderr
-    assert run("reconstruct-det", single, "--ifu", 5).exit_code == 2  # -o is required
+    same = invoke("reconstruct-det", single, "-o", single, "--ifu", 5, "--overwrite", code=1)
+    assert "same file" in same.stderr
+    invoke("reconstruct-det", single, "--ifu", 5, code=2)  # -o is required
 
 
 def test_core_reconstruct_progress_counts_both_passes(single: Path, order_always: None) -> None:

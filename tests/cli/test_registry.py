@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import click
 import pytest
-from click.testing import CliRunner
 
 from pixtab.cli import cli
 from pixtab.cli.registry import SHARED
+
+from helpers.cli import invoke
 
 
 def _uses() -> dict[str, dict[str, click.Option]]:
@@ -53,7 +54,7 @@ def test_deprecated_names_are_hidden_and_warn(args: list[str], old: str, new: st
     tail = [str(tmp_path / "s.fits")] if args[0] == "simulate" else [str(src)]
     if args[0] == "fit":
         tail += ["--circle", "150.1163", "2.2058", "3"]
-    r = CliRunner().invoke(cli, [*args, *tail])
+    r = invoke(*args, *tail, code=None)
     assert f"pixtab: warning: {old} is deprecated: use {new}\n" in r.stderr
     if args[0] == "info":
         assert r.exit_code == 0 and r.stdout.strip() in ("20000", "image")

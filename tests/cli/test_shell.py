@@ -23,10 +23,12 @@ import pytest
 import pixtab
 import pixtab.cli as cli_module
 
+from helpers.cli import pixtab_cmd
+
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = Path(sys.executable).with_name("pixtab")
 PIXTAB = str(SCRIPT) if SCRIPT.exists() else shutil.which("pixtab")
-ENTRIES = {"script": [PIXTAB], "module": [sys.executable, "-m", "pixtab"]}
+ENTRIES = {"script": [PIXTAB], "module": pixtab_cmd()}
 SGR = re.compile(rb"\x1b\[([0-9;]*)m")
 
 

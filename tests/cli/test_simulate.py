@@ -6,11 +6,11 @@ import hashlib
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 import pixtab
-from pixtab.cli import cli
 from pixtab.core.format import origin as org
+
+from helpers.cli import invoke
 
 
 def test_structure_is_pipeline_like(simulated) -> None:
@@ -41,27 +41,24 @@ def test_structure_is_pipeline_like(simulated) -> None:
 
 
 def test_same_seed_same_bytes(tmp_path) -> None:
-    r = CliRunner()
     digests = []
     for name in ("a.fits", "b.fits"):
         out = tmp_path / name
-        assert r.invoke(cli, ["simulate", str(out), "--nrows", "5000", "--seed", "3"]).exit_code == 0
+        invoke("simulate", out, "--nrows", "5000", "--seed", "3")
         digests.append(hashlib.sha256(out.read_bytes()).hexdigest())
     assert digests[0] == digests[1]
 
 
 def test_refuses_existing_output_and_bad_options(tmp_path) -> None:
-    r = CliRunner()
     out = tmp_path / "s.fits"
-    assert r.invoke(cli, ["simulate", str(out), "--nrows", "100"]).exit_code == 0
-    again = r.invoke(cli, ["simulate", str(out), "--nrows", "100"])
-    assert again.exit_code == 1 and "--overwrite" in again.stderr
-    assert r.invoke(cli, ["simulate", str(out), "--nrows", "100", "--overwrite"]).exit_code == 0
+    invoke("simulate", out, "--nrows", "100")
+    again = invoke("simulate", out, "--nrows", "100", code=1)
+    assert "--overwrite" in again.stderr
+    invoke("simulate", out, "--nrows", "100", "--overwrite")
     for bad in (["--nrows", "-5"], ["--nrows", "1.5"], ["--ifus", "25"], ["--ifus", "3-1"], ["--wcs", "sky"]):
-        res = r.invoke(cli, ["simulate", str(tmp_path / "x.fits"), *bad])
-        assert res.exit_code == 2, bad
-    too_many = r.invoke(cli, ["simulate", str(tmp_path / "x.fits"), "--nrows", "1e9", "--ifus", "1"])
-    assert too_many.exit_code == 2 and "exceeds" in too_many.stderr
+        invoke("simulate", tmp_path / "x.fits", *bad, code=2)
+    too_many = invoke("simulate", tmp_path / "x.fits", "--nrows", "1e9", "--ifus", "1", code=2)
+    assert "exceeds" in too_many.stderr
     assert not (tmp_path / "x.fits").exists()
 
 
@@ -85,21 +82,17 @@ def test_sources_are_where_the_sky_frame_says(simulated, wcs: str) -> None:
 
 def test_injected_sources_are_recorded_and_validated(tmp_path) -> None:
     from astropy.io import fits
-    from click.testing import CliRunner
-
-    from pixtab.cli import cli
 
     out = tmp_path / "s.fits"
     args = ["simulate", str(out), "--nrows", "20000", "--ifus", "13", "--source", "150.1163", "2.2058", "0.8", "500",
             "--source", "150.1170", "2.2060", "1.0", "100", "--profile", "moffat", "--beta", "3", "--seeing-slope", "-0.2"]
-    r = CliRunner().invoke(cli, args)
-    assert r.exit_code == 0, r.output
+    invoke(*args)
     h = fits.getheader(out)
     assert (h["PIXTAB SIM SRC2 RA"], h["PIXTAB SIM SRC2 FWHM"], h["PIXTAB SIM SRC2 PEAK"]) == (150.117, 1.0, 100.0)
     assert (h["PIXTAB SIM PROFILE"], h["PIXTAB SIM BETA"], h["PIXTAB SIM SEEING SLOPE"]) == ("moffat", 3.0, -0.2)
     for bad in (["--source", "1", "2", "0", "5"], ["--source", "1", "95", "1", "5"], ["--profile", "moffat", "--beta", "1"]):
-        r = CliRunner().invoke(cli, ["simulate", str(tmp_path / "x.fits"), "--nrows", "1000", *bad])
-        assert r.exit_code == 2 and not (tmp_path / "x.fits").exists(), r.output
+        r = invoke("simulate", tmp_path / "x.fits", "--nrows", "1000", *bad, code=2)
+        assert not (tmp_path / "x.fits").exists(), r.output
 
 
 def test_no_source_option_keeps_the_default_table(tmp_path) -> None:
@@ -126,7 +119,7 @@ def test_default_sources_are_recorded_where_they_are(tmp_path) -> None:
     from pixtab.core.ops.simulate.tables import SimulationSpec
 
     out = tmp_path / "d.fits"
-    assert CliRunner().invoke(cli, ["simulate", str(out), "--nrows", "2000"]).exit_code == 0
+    invoke("simulate", str(out), "--nrows", "2000")
     h = fits.getheader(out)
     spec = SimulationSpec()
     model = SkyModel(spec)
@@ -142,8 +135,7 @@ def test_full_density_patch(tmp_path) -> None:
     """--full-density --lambda: every pixel of every slice in the window, as a real exposure."""
     out = tmp_path / "p.fits"
     args = ["simulate", str(out), "--full-density", "--ifus", "12,13", "--lambda", "6000:6100"]
-    r = CliRunner().invoke(cli, args)
-    assert r.exit_code == 0, r.output
+    invoke(*args)
     from pixtab.core.io.table import PixTable
 
     with PixTable(str(out)) as pt:
@@ -157,5 +149,5 @@ def test_full_density_patch(tmp_path) -> None:
     assert np.unique(np.stack([ifu, slc, x, y]), axis=1).shape[1] == origin.size  # one row per pixel
     per_ifu_equivalent = origin.size / 2 * 4112 / 88
     assert 1.2e7 < per_ifu_equivalent < 1.6e7
-    r = CliRunner().invoke(cli, [*args[:2], "--full-density", "--nrows", "10"])
-    assert r.exit_code == 2 and "not both" in r.output
+    r = invoke(*args[:2], "--full-density", "--nrows", "10", code=2)
+    assert "not both" in r.output

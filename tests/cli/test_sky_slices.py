@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from helpers.sources import DEC0, RA0, csv_records, one_line_error, read_columns, run
+from helpers.cli import invoke
+from helpers.sources import DEC0, RA0, csv_records, one_line_error, read_columns
 from pixtab.core.ops.simulate.skymodel import sky_spectrum, slice_factors
 from pixtab.core.ops.simulate.tables import SimSource
 
@@ -21,8 +22,7 @@ SKY_KW = dict(rows=400_000, ifus=[12, 13], keep_sky=True, sources=WIDE)
 
 
 def sky_table(out, src, *args):  # type: ignore[no-untyped-def]
-    r = run("sky", src, "-o", out, "--lambda", "6000:7000", "--bin", "5", *args)
-    assert r.exit_code == 0, r.output
+    invoke("sky", src, "-o", out, "--lambda", "6000:7000", "--bin", "5", *args)
     with fits.open(out) as h:
         return h["SKY"].data.copy()
 
@@ -58,8 +58,7 @@ def test_sky_recovers_the_sky_spectrum_when_the_sources_are_masked(simulated, tm
 def test_sky_auto_masks_the_sources_it_finds(simulated, tmp_path) -> None:
     pytest.importorskip("photutils")
     src = simulated(**SKY_KW)
-    r = run("sky", src, "-o", tmp_path / "a.csv", "--lambda", "6000:7000", "--bin", "5", "--auto")
-    assert r.exit_code == 0, r.output
+    r = invoke("sky", src, "-o", tmp_path / "a.csv", "--lambda", "6000:7000", "--bin", "5", "--auto")
     assert "--auto masks" in r.output
     recs = csv_records((tmp_path / "a.csv").read_text())
     lam = np.array([float(x["lambda"]) for x in recs])
@@ -73,20 +72,19 @@ def test_sky_auto_masks_the_sources_it_finds(simulated, tmp_path) -> None:
 def test_sky_png_and_errors(simulated, tmp_path) -> None:
     pytest.importorskip("matplotlib")
     src = simulated(**SKY_KW)
-    r = run("sky", src, "--lambda", "6500:6600", "--png", tmp_path / "s.png")
-    assert r.exit_code == 0 and (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
-    assert "no sky row" in one_line_error(run("sky", src, "--lambda", "100:200"), 1)
+    invoke("sky", src, "--lambda", "6500:6600", "--png", tmp_path / "s.png")
+    assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
+    assert "no sky row" in one_line_error(invoke("sky", src, "--lambda", "100:200", code=1), 1)
     pix = simulated(rows=20_000, wcs="pixel")
-    assert "pixel-unit table" in one_line_error(run("sky", pix, "--auto"), 1)
-    assert run("sky", pix, "--lambda", "6000:6100").exit_code == 0  # no sources: every row counts
+    assert "pixel-unit table" in one_line_error(invoke("sky", pix, "--auto", code=1), 1)
+    invoke("sky", pix, "--lambda", "6000:6100")  # no sources: every row counts
 
 
 def test_slices_recover_injected_offsets(simulated, tmp_path) -> None:
     kw = dict(rows=2_000_000, ifus=[3, 4], keep_sky=True)
     src = simulated(**kw, slice_offsets=0.03)
     out = tmp_path / "slices.fits"
-    r = run("slices", src, "--lambda-bins", "4", "-o", out)
-    assert r.exit_code == 0, r.output
+    r = invoke("slices", src, "--lambda-bins", "4", "-o", out)
     assert r.output.startswith("slices measured: 96 in 4 band(s)")
     with fits.open(out) as h:
         t = h[1].data
@@ -99,7 +97,7 @@ def test_slices_recover_injected_offsets(simulated, tmp_path) -> None:
     rel = truth / np.median(truth)
     print(f"correlation {np.corrcoef(level, rel)[0, 1]:.3f}, rms {np.std(level - rel):.4f} (offsets: {np.std(rel):.4f})")
     assert np.corrcoef(level, rel)[0, 1] > 0.95 and np.std(level - rel) < 0.3 * np.std(rel)
-    r0 = run("slices", simulated(**kw), "--lambda-bins", "4")
+    r0 = invoke("slices", simulated(**kw), "--lambda-bins", "4")
     spread = float(r0.output.split("robust spread ")[1].split()[0])
     assert spread < 0.01 < float(r.output.split("robust spread ")[1].split()[0])
 
@@ -136,8 +134,7 @@ def test_autocal_reads_plots_and_merges(tmp_path) -> None:
         orig = np.where(rng.random(corr.shape) < 0.01, corr + 0.1, np.nan)
         corrs.append(np.where(npts > 0, corr, np.nan))
         paths.append(drs_layout_table(tmp_path / f"a{k}.fits", corr, npts, edges, orig))
-    r = run("autocal", *paths, "--merge", "-o", tmp_path / "m.fits", "--png", tmp_path / "m.png")
-    assert r.exit_code == 0, r.output
+    r = invoke("autocal", *paths, "--merge", "-o", tmp_path / "m.fits", "--png", tmp_path / "m.png")
     assert r.output.splitlines()[0].startswith(f"{paths[0]}: 3 band(s) 0-10000 Angstrom, 1152 slice(s) with points")
     clipped = sigma_clip(np.ma.masked_invalid(np.array(corrs)), axis=0)
     with fits.open(tmp_path / "m.fits") as h:
@@ -148,8 +145,8 @@ def test_autocal_reads_plots_and_merges(tmp_path) -> None:
     k_out = 1152 * 1 + 48 * 4 + 7
     assert t["nrej"][k_out] == 1 and t["nkeep"][k_out] == 9 and t["nkeep"][1152 * 2] == 9
     assert (tmp_path / "m.png").read_bytes()[:4] == b"\x89PNG"
-    assert run("autocal", paths[0], "-o", tmp_path / "x.fits").exit_code == 2
+    invoke("autocal", paths[0], "-o", tmp_path / "x.fits", code=2)
     bad = tmp_path / "nolambda.fits"
     fits.HDUList([fits.PrimaryHDU(), fits.BinTableHDU.from_columns([fits.Column(name=n, format="J", array=[1])
                   for n in ("ifu", "sli", "quad", "corr")])]).writeto(bad)
-    assert "LAMBDAq MIN/MAX" in one_line_error(run("autocal", bad), 1)
+    assert "LAMBDAq MIN/MAX" in one_line_error(invoke("autocal", bad, code=1), 1)

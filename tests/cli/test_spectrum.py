@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from helpers.sources import CONFORMANCE_FILES, RA0, DEC0, STAR_KW, conformance, csv_records, in_circle, one_line_error, radec, read_columns, run
+from helpers.cli import invoke
+from helpers.sources import CONFORMANCE_FILES, RA0, DEC0, STAR_KW, conformance, csv_records, in_circle, one_line_error, radec, read_columns
 
 
 def reference(src, lo, hi, width, circle=None, keep_flagged=False):  # type: ignore[no-untyped-def]
@@ -34,8 +35,7 @@ def reference(src, lo, hi, width, circle=None, keep_flagged=False):  # type: ign
 
 
 def fits_spectrum(src, out, *args):  # type: ignore[no-untyped-def]
-    r = run("spectrum", src, "-o", out, *args)
-    assert r.exit_code == 0, r.output
+    invoke("spectrum", src, "-o", out, *args)
     with fits.open(out) as h:
         return h["SPECTRUM"].data.copy(), h["SPECTRUM"].columns
 
@@ -72,17 +72,17 @@ def test_keep_flagged_and_open_range(simulated, tmp_path) -> None:
 def test_text_outputs(simulated, tmp_path) -> None:
     src = simulated(**STAR_KW)
     args = ["--circle", RA0, DEC0, "1.5", "--lambda", "6000:6100"]
-    r = run("spectrum", src, *args)
+    r = invoke("spectrum", src, *args, code=None)
     recs = csv_records(r.stdout)
     assert r.exit_code == 0 and len(recs) == 80 and list(recs[0]) == [
         "lambda_lo", "lambda_hi", "lambda", "sum", "sum_var", "mean", "mean_var", "rows", "flagged"]
     s, v, n, f = reference(src, 6000, 6100, 1.25, (RA0, DEC0, 1.5))
     assert np.allclose([float(x["sum"]) for x in recs], s, rtol=1e-9, atol=1e-6)
-    j = [json.loads(x) for x in run("spectrum", src, *args, "--json").stdout.splitlines()]
+    j = [json.loads(x) for x in invoke("spectrum", src, *args, "--json").stdout.splitlines()]
     assert len(j) == 80 and all((x["mean"] is None) == (x["rows"] == 0) for x in j)
-    r = run("spectrum", src, *args, "-o", tmp_path / "s.tsv", "--format", "tsv")
-    assert r.exit_code == 0 and (tmp_path / "s.tsv").read_text().splitlines()[0].startswith("lambda_lo\tlambda_hi")
-    assert run("spectrum", src, *args, "-o", "-").stdout == run("spectrum", src, *args).stdout
+    invoke("spectrum", src, *args, "-o", tmp_path / "s.tsv", "--format", "tsv")
+    assert (tmp_path / "s.tsv").read_text().splitlines()[0].startswith("lambda_lo\tlambda_hi")
+    assert invoke("spectrum", src, *args, "-o", "-").stdout == invoke("spectrum", src, *args).stdout
 
 
 @pytest.mark.parametrize("exposures", [2, 3])
@@ -92,7 +92,7 @@ def test_combined_and_extracted(simulated, tmp_path, exposures) -> None:
     s, v, n, f = reference(src, 5000, 9000, 10, (RA0, DEC0, 2.0))
     assert np.allclose(data["sum"], s, atol=1e-6) and np.array_equal(data["rows"], n)
     cut = tmp_path / "cut.fits"
-    assert run("extract", src, "-o", cut, "--circle", RA0, DEC0, "2", "--lambda", "5000:9000").exit_code == 0
+    invoke("extract", src, "-o", cut, "--circle", RA0, DEC0, "2", "--lambda", "5000:9000")
     again, _ = fits_spectrum(cut, tmp_path / "c.fits", "--lambda", "5000:9000", "--bin", "10")
     assert np.allclose(again["sum"], data["sum"], atol=1e-6) and np.array_equal(again["flagged"], data["flagged"])
 
@@ -108,14 +108,14 @@ def test_conformance_tables(tmp_path, name) -> None:
 
 @pytest.mark.parametrize("args", [["--bin", "0"], ["--bin", "-2"], ["--lambda", "x"], ["--format", "xml"]])
 def test_usage_errors(simulated, args) -> None:
-    assert run("spectrum", simulated(rows=20_000), *args).exit_code == 2
+    invoke("spectrum", simulated(rows=20_000), *args, code=2)
 
 
 def test_input_errors(simulated, tmp_path) -> None:
     bad = tmp_path / "bad.fits"
     bad.write_bytes(b"SIMPLE  =                    T" + b" " * 50)
-    one_line_error(run("spectrum", bad), 1)
-    one_line_error(run("spectrum", simulated(rows=20_000), "--lambda", "100:200"), 1)
+    one_line_error(invoke("spectrum", bad, code=1), 1)
+    one_line_error(invoke("spectrum", simulated(rows=20_000), "--lambda", "100:200", code=1), 1)
 
 
 def test_where_filters_rows(simulated, tmp_path) -> None:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from test_shell import _imported, clean_env
+
+from helpers.cli import pixtab_cmd
 
 #: never needed to move rows; astropy only for sexagesimal input, a sky WCS, ...
 NOT_FOR_ROWS = {"astropy", "scipy", "photutils", "matplotlib", "pyarrow", "rich", "distributed", "dask"}
@@ -47,7 +48,7 @@ def tables(simulated, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Pat
     indexed = work / "indexed.fits"
     shutil.copyfile(table, indexed)
     shutil.copyfile(table, work / "again.fits")
-    r = subprocess.run([sys.executable, "-m", "pixtab", "index", str(indexed)], capture_output=True, text=True, env=clean_env())
+    r = subprocess.run(pixtab_cmd("index", indexed), capture_output=True, text=True, env=clean_env())
     assert r.returncode == 0, r.stderr
     return {"t": table, "i": indexed, "o": work}
 
@@ -56,7 +57,7 @@ def tables(simulated, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Pat
 def test_row_moving_command_imports_no_heavy_module(name: str, tables: dict[str, Path]) -> None:
     args = [a.format(**{k: str(v) for k, v in tables.items()}) for a in COMMANDS[name]]
     r = subprocess.run(
-        [sys.executable, "-m", "pixtab", *args], capture_output=True, text=True, env=clean_env(PYTHONPROFILEIMPORTTIME="1"), timeout=120
+        pixtab_cmd(*args), capture_output=True, text=True, env=clean_env(PYTHONPROFILEIMPORTTIME="1"), timeout=120
     )
     assert r.returncode == 0, r.stderr[-2000:]
     mods = _imported(r.stderr)
@@ -67,7 +68,7 @@ def test_row_moving_command_imports_no_heavy_module(name: str, tables: dict[str,
 def test_sexagesimal_input_still_works(tables: dict[str, Path]) -> None:
     """astropy.coordinates parses it, imported only then."""
     r = subprocess.run(
-        [sys.executable, "-m", "pixtab", "extract", str(tables["t"]), "--count", "--circle", "10:00:27.9", "+02:12:20.9", "10"],
+        pixtab_cmd("extract", tables["t"], "--count", "--circle", "10:00:27.9", "+02:12:20.9", "10"),
         capture_output=True, text=True, env=clean_env(PYTHONPROFILEIMPORTTIME="1"), timeout=120,
     )
     assert r.returncode == 0, r.stderr[-2000:]
@@ -78,7 +79,7 @@ def test_fit_imports_only_numpy_scipy_and_its_model(simulated, tmp_path: Path) -
     """fit needs scipy.optimize and its model's formulas: not astropy.modeling (nor the rest of astropy)."""
     star = simulated(rows=20_000, ifus=[3])
     r = subprocess.run(
-        [sys.executable, "-m", "pixtab", "fit", str(star), "--model", "moffat"],
+        pixtab_cmd("fit", str(star), "--model", "moffat"),
         capture_output=True, text=True, env=clean_env(PYTHONPROFILEIMPORTTIME="1"), timeout=120,
     )
     assert r.returncode in (0, 1), r.stderr[-2000:]  # a fit that fails is fine here

@@ -4,16 +4,14 @@ codes of bad expressions (2) and of names a table cannot provide (1)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from astropy.io import fits
 
-
-from helpers.decode import read_columns, reference_decode, run
+from helpers.cli import invoke, run_pixtab
+from helpers.decode import read_columns, reference_decode
 
 
 @pytest.fixture(scope="module")
@@ -63,55 +61,53 @@ CASES = [
 def test_extract_where_selects_the_reference_rows(combined: Path, tmp_path: Path, text: str, ref) -> None:
     want = np.flatnonzero(ref(_ref(combined)))
     assert want.size > 0
-    count = run("extract", combined, "--count", "--where", text)
-    assert count.exit_code == 0, count.stderr
+    count = invoke("extract", combined, "--count", "--where", text)
     assert int(count.stdout) == want.size
     out = tmp_path / "w.fits"
-    assert run("extract", combined, "-o", out, "--where", text).exit_code == 0
+    invoke("extract", combined, "-o", out, "--where", text)
     assert np.array_equal(_extracted_rows(combined, out), want)
 
 
 def test_where_is_and_ed_with_other_criteria_and_or_ed_with_or(combined: Path) -> None:
     r = _ref(combined)
-    both = run("extract", combined, "--count", "--ifu", "10", "--where", "dq > 0")
+    both = invoke("extract", combined, "--count", "--ifu", "10", "--where", "dq > 0")
     assert int(both.stdout) == int(((r["ifu"] == 10) & (r["dq"] > 0)).sum())
-    either = run("extract", combined, "--count", "--or", "--ifu", "10", "--where", "dq > 0")
+    either = invoke("extract", combined, "--count", "--or", "--ifu", "10", "--where", "dq > 0")
     assert int(either.stdout) == int(((r["ifu"] == 10) | (r["dq"] > 0)).sum())
-    good = run("extract", combined, "--count", "--good", "--where", "exp == 1")
+    good = invoke("extract", combined, "--count", "--good", "--where", "exp == 1")
     assert int(good.stdout) == int(((r["dq"] == 0) & (r["exp"] == 1)).sum())
 
 
 def test_good_is_dq_zero_and_the_top_bit_counts(combined: Path) -> None:
     r = _ref(combined)
     assert (read_columns(combined)[1]["dq"] < 0).any(), "the simulated table should have bit 31 set somewhere"
-    assert int(run("extract", combined, "--count", "--good").stdout) == int((r["dq"] == 0).sum())
-    assert int(run("extract", combined, "--count", "--where", "dq > 0").stdout) == int((r["dq"] != 0).sum())
+    assert int(invoke("extract", combined, "--count", "--good").stdout) == int((r["dq"] == 0).sum())
+    assert int(invoke("extract", combined, "--count", "--where", "dq > 0").stdout) == int((r["dq"] != 0).sum())
 
 
 def test_zero_based_and_sky_slice_numbering(combined: Path) -> None:
     r0 = _ref(combined, zero_based=True)
-    got = run("extract", combined, "--count", "--zero-based", "--where", "xpix < 1000 and ypix == 99")
+    got = invoke("extract", combined, "--count", "--zero-based", "--where", "xpix < 1000 and ypix == 99")
     assert int(got.stdout) == int(((r0["xpix"] < 1000) & (r0["ypix"] == 99)).sum())
     from pixtab.core.format.slicer import CCD_TO_SKY
 
     sky = np.array(CCD_TO_SKY)[_ref(combined)["slice"]]
-    got = run("extract", combined, "--count", "--slice-numbering", "sky", "--where", "slice == 3")
+    got = invoke("extract", combined, "--count", "--slice-numbering", "sky", "--where", "slice == 3")
     assert int(got.stdout) == int((sky == 3).sum())
 
 
 def test_ra_dec_match_decode_origin_sky(single: Path) -> None:
-    text = run("decode-origin", single, "--sky").stdout.splitlines()
+    text = invoke("decode-origin", single, "--sky").stdout.splitlines()
     table = np.loadtxt(text[1:], delimiter=",")
     ra, dec = table[:, 6], table[:, 7]
     mid = float(np.median(ra))
     want = int(((ra > mid) & (dec < np.median(dec))).sum())
-    got = run("extract", single, "--count", "--where", f"ra > {mid!r} and dec < {float(np.median(dec))!r}")
+    got = invoke("extract", single, "--count", "--where", f"ra > {mid!r} and dec < {float(np.median(dec))!r}")
     assert int(got.stdout) == want
 
 
 def test_decode_origin_where_and_unsigned_dq(combined: Path) -> None:
-    result = run("decode-origin", combined, "--where", "dq > 0x7fffffff", "--with", "dq")
-    assert result.exit_code == 0, result.stderr
+    result = invoke("decode-origin", combined, "--where", "dq > 0x7fffffff", "--with", "dq")
     lines = result.stdout.splitlines()
     assert lines[0] == "row,ifu,slice,xpix,ypix,exp,dq"
     got = np.loadtxt(lines[1:], delimiter=",", dtype=np.int64, ndmin=2)
@@ -120,7 +116,7 @@ def test_decode_origin_where_and_unsigned_dq(combined: Path) -> None:
     assert np.array_equal(got[:, 0], want)
     assert (got[:, 6] >= 2**31).all()  # printed unsigned, never negative
     # with --rows, --ifu and --format fits too
-    part = run("decode-origin", combined, "--rows", "5000:20000", "--ifu", "11", "--good")
+    part = invoke("decode-origin", combined, "--rows", "5000:20000", "--ifu", "11", "--good")
     rows = np.loadtxt(part.stdout.splitlines()[1:], delimiter=",", dtype=np.int64, ndmin=2)[:, 0]
     sel = np.flatnonzero((r["ifu"] == 11) & (r["dq"] == 0))
     assert np.array_equal(rows, sel[(sel >= 5000) & (sel < 20000)])
@@ -128,15 +124,14 @@ def test_decode_origin_where_and_unsigned_dq(combined: Path) -> None:
 
 def test_decode_origin_where_to_fits(combined: Path, tmp_path: Path) -> None:
     out = tmp_path / "d.fits"
-    assert run("decode-origin", combined, "--where", "exp == 3", "--format", "fits", "-o", out).exit_code == 0
+    invoke("decode-origin", combined, "--where", "exp == 3", "--format", "fits", "-o", out)
     rows = fits.getdata(out, 1)["row"]
     assert np.array_equal(rows, np.flatnonzero(_ref(combined)["exp"] == 3))
 
 
 def test_reconstruct_det_good(combined: Path, tmp_path: Path) -> None:
     out = tmp_path / "det.fits"
-    result = run("reconstruct-det", combined, "-o", out, "--ifu", "10", "--exp", "2", "--full-ccd", "--good", "--column", "dq", "--fill", "0")
-    assert result.exit_code == 0, result.stderr
+    invoke("reconstruct-det", combined, "-o", out, "--ifu", "10", "--exp", "2", "--full-ccd", "--good", "--column", "dq", "--fill", "0")
     img = fits.getdata(out, 1)
     assert (img == 0).all()  # only good rows were imaged
     r = _ref(combined)
@@ -155,24 +150,21 @@ def test_reconstruct_det_good(combined: Path, tmp_path: Path) -> None:
 )
 def test_bad_expressions_are_usage_errors(combined: Path, args: list[str], fragment: str) -> None:
     for cmd in (["extract", combined, "--count"], ["decode-origin", combined], ["reconstruct-det", combined, "-o", "x.fits"]):
-        result = run(*cmd, *args)
-        assert result.exit_code == 2, (cmd, result.stderr)
+        result = invoke(*cmd, *args, code=2)
         assert fragment in result.stderr and "^" in result.stderr or fragment == "give it once"
         assert "Traceback" not in result.stderr
 
 
 def test_names_the_table_cannot_provide_are_input_errors(single: Path, pixel: Path) -> None:
-    result = run("extract", single, "--count", "--where", "weight > 0")
-    assert result.exit_code == 1 and "weight" in result.stderr
+    result = invoke("extract", single, "--count", "--where", "weight > 0", code=1)
+    assert "weight" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
-    result = run("extract", pixel, "--count", "--where", "ra > 10")
-    assert result.exit_code == 1 and "ra and dec are undefined" in result.stderr
+    result = invoke("extract", pixel, "--count", "--where", "ra > 10", code=1)
+    assert "ra and dec are undefined" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_no_floating_point_warning_reaches_stderr(combined: Path) -> None:
-    cmd = [sys.executable, "-m", "pixtab", "extract", str(combined), "--count",
-           "--where", "log10(data) > 0 or data / 0 > 1 or sqrt(stat - 1e9) > 0 or dq // 0 == 1"]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
+    proc = run_pixtab("extract", combined, "--count",
+                      "--where", "log10(data) > 0 or data / 0 > 1 or sqrt(stat - 1e9) > 0 or dq // 0 == 1", code=0)  # fmt: skip
     assert proc.stderr == "" and int(proc.stdout) > 0

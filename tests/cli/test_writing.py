@@ -8,17 +8,17 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from pixtab.cli import cli
+from helpers.cli import invoke
 
 
 def _run(*args: object, cwd: Path | None = None):
+    """``pixtab ARGS`` in ``cwd`` (any exit status: the tests check it)."""
     old = os.getcwd()
     try:
         if cwd:
             os.chdir(cwd)
-        return CliRunner().invoke(cli, [str(a) for a in args])
+        return invoke(*args, code=None)
     finally:
         os.chdir(old)
 

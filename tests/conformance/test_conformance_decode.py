@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from astropy.io import fits
-from click.testing import CliRunner
 
 from pixtab.cli import cli
 
 from conftest import CONFORMANCE, conformance_cases, conformance_file
+from helpers.cli import invoke
 
 pytestmark = pytest.mark.conformance
 
@@ -37,8 +37,7 @@ def _array(ref: dict) -> np.ndarray:
 def _decoded(key: str, sky: bool) -> np.ndarray:
     """CSV of ``decode-origin FILE --format csv --zero-based [--sky]`` parsed to a float64/int64 array."""
     args = ["decode-origin", str(conformance_file(key)), "--format", "csv", "--zero-based"] + (["--sky"] if sky else [])
-    result = CliRunner().invoke(cli, args, catch_exceptions=False)
-    assert result.exit_code == 0, result.stderr
+    result = invoke(*args)
     header, _, body = result.stdout.partition("\n")
     want = "row,ifu,slice,xpix,ypix,exp" + (",ra,dec" if sky else "")
     assert header == want
@@ -117,8 +116,7 @@ def _input_for(case: dict, tmp_path: Path) -> Path:
         pytest.skip("needs `pixtab extract` (not registered yet)")
     out = tmp_path / "extracted.fits"
     args = ["extract", str(src), "-o", str(out), "--zero-based"] + _criteria_args(case["pre_extract"])
-    result = CliRunner().invoke(cli, args, catch_exceptions=False)
-    assert result.exit_code == 0, result.stderr
+    invoke(*args)
     return out
 
 
@@ -134,7 +132,7 @@ def test_reconstruct_det_conformance(case: dict, tmp_path: Path) -> None:
     if case["window"]:
         w = case["window"]
         args += ["--xpix", f"{w['xstart']}:{w['xstop'] + 1}", "--ypix", f"{w['ystart']}:{w['ystop'] + 1}"]
-    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    result = invoke(*args, code=None)
     exp = case["expected"]
     if "error" in exp:
         assert result.exit_code == 2, result.stderr  # several IFUs, no --ifu: a usage error

@@ -16,15 +16,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from pixtab.cli import cli
 from pixtab.core.format import origin as org
 from pixtab.core.format.exposures import ExposureMap
 from pixtab.core.format.keywords import PREFIX, xoffset_key
 from pixtab.core.io.table import PixTable
 
 from conftest import CONFORMANCE, conformance_cases, conformance_file
+from helpers.cli import invoke
 
 pytestmark = pytest.mark.conformance
 
@@ -68,8 +67,7 @@ def index_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A private index cache holding an index of every conformance table."""
     cache = tmp_path_factory.mktemp("index-cache")
     files = sorted({str(conformance_file(c["file"])) for c in EXTRACT})
-    result = CliRunner(env={"PIXTAB_CACHE_DIR": str(cache)}).invoke(cli, ["-q", "index", *files], catch_exceptions=False)
-    assert result.exit_code == 0, result.stderr
+    invoke("-q", "index", *files, env={"PIXTAB_CACHE_DIR": str(cache)})
     return cache
 
 
@@ -91,7 +89,7 @@ def test_extract_conformance(case: dict, layout: str, path: str, tmp_path: Path,
     out = tmp_path / "out.fits"
     args = ["extract", str(src), "-o", str(out), "--zero-based", "--layout", layout, *PATHS[path]]
     args += criteria_args(case["criteria"])
-    result = CliRunner(env={"PIXTAB_CACHE_DIR": str(cache)}).invoke(cli, ["-v", *args], catch_exceptions=False)
+    result = invoke("-v", *args, env={"PIXTAB_CACHE_DIR": str(cache)}, code=None)
     if path == "index":
         assert "index path" in result.stderr, result.stderr
     expected = case["expected"]

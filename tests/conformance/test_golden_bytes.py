@@ -33,11 +33,9 @@ import os
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-
-from pixtab.cli import cli
 
 from conftest import CONFORMANCE, CONFORMANCE_MISSING, IN_CI
+from helpers.cli import invoke
 
 GOLDEN = Path(__file__).with_name("golden_bytes.json")
 REGEN = os.environ.get("PIXTAB_REGEN_GOLDEN") == "1"
@@ -60,7 +58,7 @@ def _file_sha(path: Path) -> str:
 
 
 def _run(args: list[str]) -> tuple[int, bytes]:
-    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+    result = invoke(*args, code=None)
     return result.exit_code, result.stdout_bytes
 
 

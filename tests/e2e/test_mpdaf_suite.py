@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers.cli import invoke
+
 REPO = os.environ.get("PIXTAB_MPDAF_REPO", "/work/.mirror/musevlt+mpdaf/repo")
 TAG = "3.6"
 TEST_FILE = "lib/mpdaf/drs/tests/test_pixtable.py"
@@ -68,15 +70,10 @@ astropy.utils.data.download_file = _local
 
 @pytest.mark.slow
 def test_mpdaf_remote_data_tests_pass_on_a_local_stand_in(tmp_path: Path) -> None:
-    from click.testing import CliRunner
-
-    from pixtab.cli import cli
-
     full, cut = tmp_path / "full.fits", tmp_path / "testpix-small.fits"
     for args in (["simulate", str(full), "--nrows", "1e6", "--ifus", "1", "--wcs", "projected"],
                  ["extract", str(full), "-o", str(cut), "--xpix", "1001:2921", "--ypix", "1001:2102"]):
-        r = CliRunner().invoke(cli, args)
-        assert r.exit_code == 0, r.output
+        invoke(*args)
     (tmp_path / "conftest.py").write_text(STAND_IN.format(path=str(cut)))
     summary = run_suite(tmp_path)
     assert re.search(r"\b19 passed\b", summary), summary

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 import shlex
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +11,8 @@ import pytest
 
 import pixtab
 from pixtab.core.format import origin as org
+
+from helpers.cli import run_pixtab
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -56,18 +56,13 @@ def test_readme_first_command_uses_the_default_ifus_and_finds_the_star(tmp_path:
     out = []
     for argv in steps[2:]:
         assert argv[0] == ".venv/bin/pixtab"
-        run = subprocess.run(
-            [sys.executable, "-m", "pixtab", *argv[1:]], cwd=tmp_path, capture_output=True, text=True, timeout=300
-        )
-        assert run.returncode == 0, run.stderr
+        run = run_pixtab(*argv[1:], cwd=tmp_path, timeout=300, code=0)
         out.append(run.stdout)
     lines = out[-1].strip().splitlines()
     assert lines[0].startswith("id,ra,dec,peak") and len(lines) == 3, out[-1]
     ra, dec = (float(v) for v in lines[1].split(",")[1:3])
     assert abs(ra - 150.1163) < 1e-4 and abs(dec - 2.2058) < 1e-4  # within 0.4"
     # the extraction of the old first command still finds a reasonable number of rows
-    run = subprocess.run(
-        [sys.executable, "-m", "pixtab", "extract", "sample.fits", "--count", "--circle", "150.1163", "2.2058", "2arcsec",
-         "--lambda", "6000:6100"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
-    )
+    run = run_pixtab("extract", "sample.fits", "--count", "--circle", "150.1163", "2.2058", "2arcsec", "--lambda", "6000:6100",
+                     cwd=tmp_path, timeout=300)
     assert 50 <= int(run.stdout) <= 2000, run.stdout

@@ -21,19 +21,15 @@ import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from pixtab.cli import cli
 from pixtab.core.fits.atomic import atomic_output, check_output
 from pixtab.core.errors import OutputError
 
-from helpers.faults import REPO, assert_one_line_error, pixtab_cmd, run_pixtab, sha256, temporaries
+from helpers.cli import REPO, invoke, pixtab_cmd, run_pixtab
+from helpers.faults import assert_one_line_error, sha256, temporaries
 
 SIM = ["--nrows", "2e5", "--ifus", "1-4"]
-
-
-def simulate(*args: str):
-    return CliRunner().invoke(cli, ["simulate", *args], catch_exceptions=False)
 
 
 @pytest.fixture(scope="module")
@@ -42,15 +38,14 @@ def refs(tmp_path_factory: pytest.TempPathFactory) -> dict[int, str]:
     d = tmp_path_factory.mktemp("refs")
     out = {}
     for seed in (1, 2):
-        result = simulate(str(d / f"ref{seed}.fits"), *SIM, "--seed", str(seed))
-        assert result.exit_code == 0, result.stderr
+        invoke('simulate', str(d / f"ref{seed}.fits"), *SIM, "--seed", str(seed))
         out[seed] = sha256(d / f"ref{seed}.fits")
     assert out[1] != out[2]
     return out
 
 
 def _valid_table(path: Path, rows: int = 200_000) -> None:
-    result = CliRunner().invoke(cli, ["info", "--get", "nrows", str(path)], catch_exceptions=False)
+    result = invoke("info", "--get", "nrows", str(path), code=None)
     assert (result.exit_code, result.stdout) == (0, f"{rows}\n"), result.stderr
 
 
@@ -64,7 +59,7 @@ def test_file_size_limit_in_a_real_process(tmp_path: Path) -> None:
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (1_000_000, 1_000_000))
 
-    proc = run_pixtab(["simulate", str(out), *SIM], preexec_fn=limit)
+    proc = run_pixtab("simulate", str(out), *SIM, preexec_fn=limit)
     assert proc.returncode == 1, proc.stderr
     assert_one_line_error(proc.stdout, proc.stderr, out, "write failed: file size limit exceeded")
     assert list(tmp_path.iterdir()) == []
@@ -91,7 +86,7 @@ def test_write_error_mid_table(code: int, reason: str, layout: str, tmp_path: Pa
 
     monkeypatch.setattr(os, "pwrite", failing_pwrite)
     out = tmp_path / "full.fits"
-    result = CliRunner().invoke(cli, ["simulate", str(out), "--layout", layout, "--nrows", "3e5", "--exposures", "2"])
+    result = invoke("simulate", str(out), "--layout", layout, "--nrows", "3e5", "--exposures", "2", code=None)
     monkeypatch.setattr(os, "pwrite", real)
     assert big["failed"]
     assert result.exit_code == 1
@@ -107,8 +102,7 @@ def test_fsync_failure_is_a_write_error(tmp_path: Path, monkeypatch: pytest.Monk
 
     monkeypatch.setattr(os, "fsync", failing_fsync)
     out = tmp_path / "late.fits"
-    result = CliRunner().invoke(cli, ["simulate", str(out), "--nrows", "1000"])
-    assert result.exit_code == 1
+    result = invoke("simulate", str(out), "--nrows", "1000", code=1)
     assert_one_line_error(result.stdout, result.stderr, out, "write failed: no space left on device")
     assert list(tmp_path.iterdir()) == []
 
@@ -129,7 +123,7 @@ def test_read_only_output_directory(tmp_path: Path) -> None:
     try:
         preexec = _drop_dac_override if os.geteuid() == 0 else None
         try:
-            proc = run_pixtab(["simulate", str(out), "--nrows", "1000"], preexec_fn=preexec)
+            proc = run_pixtab("simulate", str(out), "--nrows", "1000", preexec_fn=preexec)
         except subprocess.SubprocessError as exc:  # no CAP_SETPCAP: cannot make root obey modes
             pytest.skip(f"cannot drop root's file capabilities: {exc}")
         assert proc.returncode == 1, proc.stderr
@@ -153,15 +147,13 @@ def test_directory_removed_under_the_writer(tmp_path: Path) -> None:
 
 def test_existing_output_needs_overwrite(tmp_path: Path, refs: dict[int, str]) -> None:
     out = tmp_path / "t.fits"
-    assert simulate(str(out), *SIM, "--seed", "1").exit_code == 0
+    invoke('simulate', str(out), *SIM, "--seed", "1")
     before = sha256(out)
     assert before == refs[1]
-    result = CliRunner().invoke(cli, ["simulate", str(out), *SIM, "--seed", "2"])
-    assert result.exit_code == 1
+    result = invoke("simulate", str(out), *SIM, "--seed", "2", code=1)
     assert_one_line_error(result.stdout, result.stderr, out, "already exists (use --overwrite to replace it)")
     assert sha256(out) == before
-    result = simulate(str(out), *SIM, "--seed", "2", "--overwrite")
-    assert result.exit_code == 0
+    result = invoke('simulate', str(out), *SIM, "--seed", "2", "--overwrite")
     assert result.stderr == f"wrote {out} (200,000 rows, image layout, positioned)\n"
     assert sha256(out) == refs[2]
     assert temporaries(tmp_path) == []
@@ -170,7 +162,7 @@ def test_existing_output_needs_overwrite(tmp_path: Path, refs: dict[int, str]) -
 def test_existing_output_in_a_real_process(tmp_path: Path) -> None:
     out = tmp_path / "t.fits"
     out.write_bytes(b"precious")
-    proc = run_pixtab(["simulate", str(out), "--nrows", "100"])
+    proc = run_pixtab("simulate", str(out), "--nrows", "100")
     assert proc.returncode == 1
     assert_one_line_error(proc.stdout, proc.stderr, out, "--overwrite")
     assert out.read_bytes() == b"precious"
@@ -178,16 +170,14 @@ def test_existing_output_in_a_real_process(tmp_path: Path) -> None:
 
 def test_output_in_missing_directory(tmp_path: Path) -> None:
     out = tmp_path / "missing" / "t.fits"
-    result = CliRunner().invoke(cli, ["simulate", str(out), "--nrows", "100"])
-    assert result.exit_code == 1
+    result = invoke("simulate", str(out), "--nrows", "100", code=1)
     assert_one_line_error(result.stdout, result.stderr, out, f"directory {out.parent} does not exist")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_output_is_a_directory_is_a_usage_error(tmp_path: Path) -> None:
     """click.Path(dir_okay=False) rejects it before any work: exit 2 naming OUTPUT."""
-    result = CliRunner().invoke(cli, ["simulate", str(tmp_path), "--nrows", "100"])
-    assert result.exit_code == 2
+    result = invoke("simulate", str(tmp_path), "--nrows", "100", code=2)
     assert result.stdout == ""
     assert f"Invalid value for 'OUTPUT': File '{tmp_path}' is a directory." in result.stderr
     assert list(tmp_path.iterdir()) == []
@@ -355,8 +345,7 @@ def test_output_equal_to_input_through_the_cli(command: str, inputs: dict, tmp_p
     src, checksum = inputs["small"]
     for out in (src, src.parent / "." / src.name):
         for extra in ([], ["--overwrite"]):
-            result = CliRunner().invoke(cli, WRITERS[command](src, out) + extra, catch_exceptions=False)
-            assert result.exit_code == 1, result.stderr
+            result = invoke(*WRITERS[command](src, out) + extra, code=1)
             assert_one_line_error(result.stdout, result.stderr, out, "output is the same file as the input")
     assert sha256(src) == checksum
     assert temporaries(src.parent) == []
@@ -371,7 +360,7 @@ def test_file_size_limit_with_an_input(command: str, inputs: dict, tmp_path: Pat
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
 
-    proc = run_pixtab(WRITERS[command](src, out), preexec_fn=limit)
+    proc = run_pixtab(*WRITERS[command](src, out), preexec_fn=limit)
     assert proc.returncode == 1, proc.stderr
     assert_one_line_error(proc.stdout, proc.stderr, out, "write failed: file size limit exceeded")
     assert list(tmp_path.iterdir()) == []
@@ -413,7 +402,7 @@ def test_two_extracts_from_one_input_agree(inputs: dict, tmp_path: Path) -> None
         p.communicate(timeout=120)
         assert p.returncode == 0
     alone = tmp_path / "alone.fits"
-    assert CliRunner().invoke(cli, WRITERS["extract"](src, alone), catch_exceptions=False).exit_code == 0
+    invoke(*WRITERS["extract"](src, alone))
     assert sha256(outs[0]) == sha256(outs[1]) == sha256(alone)
     assert sha256(src) == checksum
     assert temporaries(tmp_path) == []
@@ -431,7 +420,6 @@ def test_two_extracts_to_one_output_one_wins(inputs: dict, tmp_path: Path) -> No
     winner = next(i for i, (p, _, _) in enumerate(results, 1) if p.returncode == 0)
     loser = next(r for r in results if r[0].returncode == 1)
     assert_one_line_error(loser[1], loser[2], out, "already exists (use --overwrite to replace it)")
-    got = CliRunner().invoke(cli, ["info", "--json", "--stats", str(out)], catch_exceptions=False)
-    assert got.exit_code == 0
+    got = invoke("info", "--json", "--stats", str(out))
     assert list(json.loads(got.stdout)["stats"]["ifus"]) == [str(winner)]
     assert temporaries(tmp_path) == []

@@ -24,7 +24,8 @@ from pixtab.core.io.table import PixTable
 from pixtab.core.ops.convert import convert
 from pixtab.core.ops.extract import select_rows, write_selection
 
-from helpers.faults import make_table, pixtab_cmd, sha256, REPO
+from helpers.cli import REPO, pixtab_cmd
+from helpers.faults import make_table, sha256
 
 
 @pytest.fixture(scope="module")

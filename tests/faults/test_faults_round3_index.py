@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers.faults import make_table, run_pixtab
+from helpers.cli import run_pixtab
+from helpers.faults import make_table
 from pixtab.core.io import index_store
 from pixtab.core.io.table import PixTable
 
@@ -37,7 +38,7 @@ CUT = ["--ifu", "3", "--allow-empty"]
 
 
 def _count(path: Path, *extra: str) -> tuple[int, str]:
-    run = run_pixtab(["extract", str(path), "--count", *CUT, *extra], timeout=60)
+    run = run_pixtab("extract", str(path), "--count", *CUT, *extra, timeout=60)
     assert run.returncode == 0, run.stderr
     return int(run.stdout.split()[0].replace(",", "")), run.stderr
 
@@ -63,7 +64,7 @@ def _rewrite_origin_in_place(path: Path) -> None:
 
 @pytest.mark.parametrize("sidecar", [False, True])
 def test_data_rewritten_in_place_with_mtime_restored_is_not_cut_through_the_old_index(table: Path, sidecar: bool) -> None:
-    run = run_pixtab(["index", str(table)] + (["--sidecar"] if sidecar else []))
+    run = run_pixtab(*["index", str(table)] + (["--sidecar"] if sidecar else []))
     assert run.returncode == 0, run.stderr
     _rewrite_origin_in_place(table)
     full, _ = _count(table, "--full-scan")

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers.faults import make_table, pixtab_cmd, run_pixtab, REPO
+from helpers.cli import REPO, pixtab_cmd, run_pixtab
+from helpers.faults import make_table
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +68,7 @@ def test_batch_still_refuses_existing_outputs_before_any_task(inputs: Path, tmp_
     out = tmp_path / "out"
     out.mkdir()
     _task(inputs, out, 1)
-    run = run_pixtab(["convert", str(inputs / "a.fits"), str(inputs / "b.fits"), "--output-dir", str(out), "-j", "2"])
+    run = run_pixtab("convert", str(inputs / "a.fits"), str(inputs / "b.fits"), "--output-dir", str(out), "-j", "2")
     assert run.returncode == 1 and "already exists" in run.stderr, run.stderr
     assert sorted(p.name for p in out.iterdir()) == ["b.fits"]
 
@@ -102,7 +103,7 @@ def test_sigterm_to_the_process_group_exits_143(inputs: Path, tmp_path: Path, at
                                            ("tls://127.0.0.1:9", 1), ("tcp://127.0.0.1:9", 1), ("127.0.0.1:9", 1)])
 def test_bad_scheduler_address_is_one_line_and_fast(address: str, code: int, inputs: Path) -> None:
     t0 = time.monotonic()
-    run = run_pixtab(["info", str(inputs / "a.fits"), str(inputs / "b.fits"), "--scheduler", address], timeout=60)
+    run = run_pixtab("info", str(inputs / "a.fits"), str(inputs / "b.fits"), "--scheduler", address, timeout=60)
     took = time.monotonic() - t0
     assert run.returncode == code, run.stderr
     assert "Traceback" not in run.stderr and "Exception ignored" not in run.stderr, run.stderr

@@ -23,7 +23,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers.faults import make_table, pixtab_cmd, run_pixtab, REPO
+from helpers.cli import REPO, pixtab_cmd, run_pixtab
+from helpers.faults import make_table
 from pixtab.core.format.expr import ExpressionError, parse
 
 INT64 = (-(2**63), 2**63 - 1)
@@ -35,7 +36,7 @@ def table(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _count(table: Path, *args: str) -> tuple[int, str]:
-    run = run_pixtab(["extract", str(table), "--count", "--allow-empty", *args])
+    run = run_pixtab("extract", str(table), "--count", "--allow-empty", *args)
     assert run.returncode == 0, run.stderr
     return int(run.stdout.split()[0].replace(",", "")), run.stderr
 
@@ -61,7 +62,7 @@ def test_chains_with_in_mean_what_python_means(where: str, same_as: str | None, 
 
 @pytest.mark.parametrize("where", ["ifu in (1, 2) < 3", "ifu in [1] in {1, 2}"])
 def test_chains_python_would_fail_on_are_usage_errors(where: str, table: Path) -> None:
-    run = run_pixtab(["extract", str(table), "--count", "--where", where])
+    run = run_pixtab("extract", str(table), "--count", "--where", where)
     assert run.returncode == 2, run.stderr
     assert "'--where'" in run.stderr and "Traceback" not in run.stderr
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers.faults import make_table, run_pixtab, sha256
+from helpers.cli import run_pixtab
+from helpers.faults import make_table, sha256
 from test_faults_output import _start_big_write, _wait_for_temporary
 
 REPO = Path(__file__).resolve().parents[2]
@@ -36,5 +37,5 @@ def test_hangup_during_extract_keeps_the_input(tmp_path: Path) -> None:
 
 
 def test_help_lists_the_signal_exit_codes() -> None:
-    run = run_pixtab(["--help"])
+    run = run_pixtab("--help")
     assert "129 SIGHUP" in run.stdout and "143 on SIGTERM" in run.stdout and "131 SIGQUIT" in run.stdout

@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 from astropy.io import fits
 
-from helpers.faults import assert_one_line_error, make_table, pixtab_cmd, run_pixtab, sha256, REPO
+from helpers.cli import REPO, pixtab_cmd, run_pixtab
+from helpers.faults import assert_one_line_error, make_table, sha256
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +38,7 @@ def _writers(src: Path, out: str) -> dict[str, list[str]]:
 
 def _reference(command: str, src: Path, tmp_path: Path) -> bytes:
     ref = tmp_path / f"ref-{command}.fits"
-    run = run_pixtab(_writers(src, str(ref))[command])
+    run = run_pixtab(*_writers(src, str(ref))[command])
     assert run.returncode == 0, run.stderr
     return ref.read_bytes()
 
@@ -65,9 +66,9 @@ def test_dash_is_refused_on_a_terminal(command: str, table: Path) -> None:
 
 
 def test_dash_is_refused_where_it_cannot_go(table: Path, tmp_path: Path) -> None:
-    run = run_pixtab(["reconstruct-det", str(table), "-o", "-", "--ifu", "3"])
+    run = run_pixtab("reconstruct-det", str(table), "-o", "-", "--ifu", "3")
     assert run.returncode == 2 and "stdout" in run.stderr
-    run = run_pixtab(["extract", str(table), "-o", "-", "--ifu", "3", "--json"])
+    run = run_pixtab("extract", str(table), "-o", "-", "--ifu", "3", "--json")
     assert run.returncode == 2 and "both write to stdout" in run.stderr
     assert not (REPO / "-").exists()
 
@@ -99,7 +100,7 @@ def _char_device(path: Path) -> Path:
 def test_character_device_is_written_not_replaced(command: str, overwrite: bool, table: Path, tmp_path: Path) -> None:
     null = _char_device(tmp_path / "null")
     before = sha256(table)
-    run = run_pixtab(_writers(table, str(null))[command] + (["--overwrite"] if overwrite else []))
+    run = run_pixtab(*_writers(table, str(null))[command] + (["--overwrite"] if overwrite else []))
     assert run.returncode == 0, run.stderr
     assert stat.S_ISCHR(os.lstat(null).st_mode)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["null"]
@@ -113,7 +114,7 @@ def test_fifo_gets_the_file_and_stays_a_fifo(table: Path, tmp_path: Path) -> Non
     got: list[bytes] = []
     reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
     reader.start()
-    run = run_pixtab(_writers(table, str(fifo))["convert"] + ["--overwrite"])
+    run = run_pixtab(*_writers(table, str(fifo))["convert"], "--overwrite")
     reader.join(timeout=60)
     assert run.returncode == 0, run.stderr
     assert got == [want]
@@ -124,7 +125,7 @@ def test_socket_is_refused(table: Path, tmp_path: Path) -> None:
     path = tmp_path / "sock"
     with socket.socket(socket.AF_UNIX) as s:
         s.bind(str(path))
-        run = run_pixtab(_writers(table, str(path))["convert"] + ["--overwrite"])
+        run = run_pixtab(*_writers(table, str(path))["convert"], "--overwrite")
     assert run.returncode == 1
     assert_one_line_error(run.stdout, run.stderr, path, "is a socket, not a regular file")
     assert stat.S_ISSOCK(os.lstat(path).st_mode)
@@ -136,7 +137,7 @@ def test_block_device_is_refused(table: Path, tmp_path: Path) -> None:
         os.mknod(path, stat.S_IFBLK | 0o600, os.makedev(7, 200))
     except PermissionError:
         pytest.skip("creating a block device needs root")
-    run = run_pixtab(_writers(table, str(path))["extract"] + ["--overwrite"])
+    run = run_pixtab(*_writers(table, str(path))["extract"], "--overwrite")
     assert run.returncode == 1
     assert_one_line_error(run.stdout, run.stderr, path, "is a block device, not a regular file")
     assert stat.S_ISBLK(os.lstat(path).st_mode)
@@ -147,7 +148,7 @@ def test_symlink_output_replaces_the_file_and_keeps_the_link(table: Path, tmp_pa
     real.write_bytes(b"old")
     link = tmp_path / "link.fits"
     link.symlink_to(real)
-    run = run_pixtab(_writers(table, str(link))["convert"] + ["--overwrite"])
+    run = run_pixtab(*_writers(table, str(link))["convert"], "--overwrite")
     assert run.returncode == 0, run.stderr
     assert link.is_symlink() and os.readlink(link) == str(real)
     assert real.read_bytes() == _reference("convert", table, tmp_path)
@@ -156,22 +157,22 @@ def test_symlink_output_replaces_the_file_and_keeps_the_link(table: Path, tmp_pa
 def test_dangling_symlink_output_is_refused(table: Path, tmp_path: Path) -> None:
     link = tmp_path / "link.fits"
     link.symlink_to(tmp_path / "nowhere" / "x.fits")
-    run = run_pixtab(_writers(table, str(link))["convert"])
+    run = run_pixtab(*_writers(table, str(link))["convert"])
     assert run.returncode == 1
     assert_one_line_error(run.stdout, run.stderr, link, "symbolic link to a missing file")
 
 
 def test_info_dash_and_pipes_need_a_seekable_file(table: Path, tmp_path: Path) -> None:
     with open(table, "rb") as f:
-        run = run_pixtab(["info", "-"], stdin=f)
+        run = run_pixtab("info", "-", stdin=f)
     assert run.returncode == 1
     assert_one_line_error(run.stdout, run.stderr, "-", "pixtab needs a seekable file")
     fifo = tmp_path / "in.fifo"
     os.mkfifo(fifo)
-    run = run_pixtab(["info", str(fifo)], timeout=30)  # must not block in open()
+    run = run_pixtab("info", str(fifo), timeout=30)  # must not block in open()
     assert_one_line_error(run.stdout, run.stderr, fifo, "is a pipe: pixtab needs a seekable file")
     cat = subprocess.Popen(["cat", str(table)], stdout=subprocess.PIPE)
-    run = run_pixtab(["info", "/dev/stdin"], stdin=cat.stdout, timeout=30)
+    run = run_pixtab("info", "/dev/stdin", stdin=cat.stdout, timeout=30)
     cat.kill()
     cat.wait()
     assert_one_line_error(run.stdout, run.stderr, "/dev/stdin", "is a pipe: pixtab needs a seekable file")

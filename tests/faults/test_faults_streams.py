@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from astropy.io import fits
 
-from helpers.faults import make_table, pixtab_cmd, sha256, REPO
+from helpers.cli import REPO, pixtab_cmd, run_pixtab
+from helpers.faults import make_table, sha256
 
 
 @pytest.fixture(scope="module")
@@ -24,16 +25,13 @@ def table(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _run(args: list[str], *, stdout: object = subprocess.PIPE, close: tuple[int, ...] = ()) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "PIXTAB_DEBUG"}
+    """``pixtab ARGS`` with the file descriptors ``close`` closed in the child (stderr None when 2 is)."""
 
     def closer() -> None:
         for fd in close:
             os.close(fd)
 
-    return subprocess.run(
-        pixtab_cmd(*args), stdout=stdout, stderr=subprocess.PIPE if 2 not in close else None,
-        text=True, cwd=REPO, env=env, preexec_fn=closer, timeout=120,
-    )
+    return run_pixtab(*args, stdout=stdout, stderr=subprocess.PIPE if 2 not in close else None, preexec_fn=closer)
 
 
 WRITERS = {

@@ -17,13 +17,12 @@ import string
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pixtab.cli import cli
 from pixtab.core.io.table import PixTable
 
+from helpers.cli import invoke
 from helpers.faults import card_positions, make_table
 
 EXAMPLES = int(os.environ.get("PIXTAB_FUZZ_EXAMPLES", "200"))
@@ -104,9 +103,8 @@ def _card(keyword: str, value: str) -> bytes:
 
 
 def _check(path: Path) -> None:
-    runner = CliRunner()
     for args in (["info", "--json", str(path)], ["info", "--stats", "--json", str(path)]):
-        result = runner.invoke(cli, args, catch_exceptions=True)
+        result = invoke(*args, code=None, catch_exceptions=True)
         assert result.exception is None or isinstance(result.exception, SystemExit), (
             args,
             repr(result.exception),
@@ -160,7 +158,7 @@ def test_truncated_files_never_crash(bases: dict, tmp_path: Path, data: st.DataO
     # drops the weight column of a WEIGHTED table, is read with a warning; a cut exactly
     # before a trailing extension (PIXTABLE_FLAT_FIELD) leaves a smaller valid file,
     # undetectable, and info no longer lists that extension.
-    with_info = CliRunner().invoke(cli, ["info", "--json", str(path)])
+    with_info = invoke("info", "--json", str(path), code=None)
     if with_info.exit_code == 0:
         starts = bases.trailing[name]
         assert cut in starts or "pixtab: warning: " in with_info.stderr, cut

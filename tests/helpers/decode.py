@@ -8,16 +8,9 @@ from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
-from click.testing import CliRunner, Result
 
-from pixtab.cli import cli
 
 PFX = "ESO DRS MUSE PIXTABLE "
-
-
-def run(*args: object) -> Result:
-    """Invoke the CLI with string arguments; never swallow exceptions."""
-    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
 
 
 def read_columns(path: Path) -> tuple[fits.Header, dict[str, np.ndarray]]:

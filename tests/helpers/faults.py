@@ -1,4 +1,4 @@
-"""Helpers for the fault-catalogue tests: small tables, broken variants, subprocess runs.
+"""Helpers for the fault-catalogue tests: small tables, broken variants, their checks.
 
 Imported by the ``test_faults_*.py`` files and
 ``test_fuzz_headers.py`` (not a pytest conftest: nothing here is collected).
@@ -8,17 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 from astropy.io import fits
 
 from pixtab.core.fits.structure import scan
 from pixtab.core.ops.simulate.tables import SimulationSpec, simulate
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def make_table(path: Path, **kw: object) -> Path:
@@ -88,19 +84,6 @@ def sha256(path: Path) -> str:
 def temporaries(directory: Path) -> list[str]:
     """Leftover ``.NAME.tmp-*`` files of atomic_output in ``directory``."""
     return sorted(p.name for p in Path(directory).iterdir() if ".tmp-" in p.name)
-
-
-def pixtab_cmd(*args: str) -> list[str]:
-    """argv running the CLI the way the console script does (``python -m pixtab``)."""
-    return [sys.executable, "-m", "pixtab", *args]
-
-
-def run_pixtab(args: Sequence[str], timeout: float = 120, **popen: object) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m pixtab ARGS`` in a subprocess and capture text output."""
-    env = {k: v for k, v in os.environ.items() if k != "PIXTAB_DEBUG"}
-    return subprocess.run(
-        pixtab_cmd(*args), capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO, **popen  # type: ignore[arg-type]
-    )
 
 
 def assert_one_line_error(stdout: str, stderr: str, path: object, *fragments: str) -> None:

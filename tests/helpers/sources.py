@@ -1,5 +1,5 @@
 """Helpers for the source workflow tests (image, peaks, spectrum, fit, plot): simulated
-tables with injected sources, independent numpy references, and the CLI runner."""
+tables with injected sources and independent numpy references."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from astropy.io import fits
 
 from conftest import CONFORMANCE, conformance_path
-from helpers.decode import read_columns, run  # noqa: F401  (re-exported for the tests)
+from helpers.decode import read_columns  # noqa: F401  (re-exported for the tests)
 from pixtab.core.ops.simulate.tables import SimSource
 
 RA0, DEC0 = 150.1163, 2.2058  # the simulator's pointing

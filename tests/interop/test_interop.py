@@ -11,13 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from astropy.io import fits
-from click.testing import CliRunner
 
 import pixtab
-from pixtab.cli import cli
 from pixtab.core.format import origin as org
 
 from helpers import drs
+from helpers.cli import invoke
 
 pytestmark = [
     pytest.mark.interop,
@@ -26,8 +25,7 @@ pytestmark = [
 
 
 def _simulate(path: Path, *args: str) -> Path:
-    result = CliRunner().invoke(cli, ["simulate", str(path), *args], catch_exceptions=False)
-    assert result.exit_code == 0, result.stderr
+    invoke("simulate", path, *args)
     return path
 
 
@@ -78,7 +76,7 @@ def drs_combined(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[P
 
 def test_pixtab_reads_a_drs_combined_table(drs_combined: tuple[Path, list[Path]]) -> None:
     combined, inputs = drs_combined
-    info = json.loads(CliRunner().invoke(cli, ["info", "--json", str(combined)], catch_exceptions=False).stdout)
+    info = json.loads(invoke("info", "--json", str(combined)).stdout)
     assert info["combined"] == 3 and info["wcs"] == "positioned" and info["has_weight"]
     assert [e["exp"] for e in info["exposures"]] == [1, 2, 3]
     sizes = [e["last"] - e["first"] + 1 for e in info["exposures"]]
@@ -113,7 +111,7 @@ def test_extract_output_makes_a_cube(tmp_path: Path, layout: str) -> None:
     out = tmp_path / "star.fits"
     args = ["extract", str(src), "-o", str(out), "--circle", "150.1163", "2.2058", "3arcsec",
             "--lambda", "6000:6600", "--layout", layout]
-    assert CliRunner().invoke(cli, args, catch_exceptions=False).exit_code == 0
+    invoke(*args)
     assert fits.getdata(drs.make_cube(out, tmp_path), 1).ndim == 3
     back = drs.roundtrip(out, tmp_path)
     assert pixtab.open(back).nrows == pixtab.open(out).nrows
@@ -121,8 +119,7 @@ def test_extract_output_makes_a_cube(tmp_path: Path, layout: str) -> None:
 
 def _decoded(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """(exp, xpix 1-based) of every row, from pixtab decode-origin's CSV."""
-    result = CliRunner().invoke(cli, ["decode-origin", str(path)], catch_exceptions=False)
-    assert result.exit_code == 0
+    result = invoke("decode-origin", str(path))
     table = np.loadtxt(result.stdout.splitlines()[1:], delimiter=",", dtype=np.int64)
     assert result.stdout.splitlines()[0] == "row,ifu,slice,xpix,ypix,exp"
     return table[:, 5], table[:, 3]
@@ -136,8 +133,7 @@ def test_extract_exp_and_xpix_on_a_drs_combined_table(drs_combined: tuple[Path, 
         data = pt.read(["data", "origin"])
     for args, keep in ((["--exp", "2"], exp == 2), (["--xpix", "1000:1400"], (xpix >= 1000) & (xpix < 1400))):
         out = tmp_path / f"x{len(args[1])}.fits"
-        result = CliRunner().invoke(cli, ["extract", str(combined), "-o", str(out), *args], catch_exceptions=False)
-        assert result.exit_code == 0, result.stderr
+        invoke("extract", str(combined), "-o", str(out), *args)
         with pixtab.open(out) as sub:
             got = sub.read(["data", "origin"])
         assert got["origin"].tobytes() == data["origin"][keep].tobytes()

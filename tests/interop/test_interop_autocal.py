@@ -17,7 +17,7 @@ import pytest
 from astropy.io import fits
 
 from helpers import drs
-from helpers.decode import run
+from helpers.cli import invoke
 
 pytestmark = [
     pytest.mark.interop,
@@ -47,24 +47,21 @@ def calibrations(d: Path) -> list[tuple[Path, str]]:
 
 def test_drs_autocal_factors_are_read_and_a_merged_table_applies(tmp_path: Path) -> None:
     src = tmp_path / "pt.fits"
-    r = run("simulate", src, "--wcs", "pixel", "--ifus", "10", "--nrows", "4e6", "--slice-offsets", "0.03")
-    assert r.exit_code == 0, r.output
+    invoke("simulate", src, "--wcs", "pixel", "--ifus", "10", "--nrows", "4e6", "--slice-offsets", "0.03")
     cal = calibrations(tmp_path)
     deep = drs.run_recipe("muse_scipost", [(src, "PIXTABLE_OBJECT")], tmp_path / "deep", {**PARAMS, "autocalib": "deepfield"},
                           cal, timeout=600)
     factors = deep.product("AUTOCAL_FACTORS")
     reduced = deep.product("PIXTABLE_REDUCED")
     assert factors is not None and reduced is not None, deep.report("no AUTOCAL_FACTORS")
-    r = run("autocal", factors)
-    assert r.exit_code == 0, r.output
+    r = invoke("autocal", factors)
     assert "20 band(s) 0-10000 Angstrom, 48 slice(s) with points" in r.output  # IFU 10's 48 slices
     with fits.open(factors) as h:
         corr = h[1].data["corr"].reshape(20, 24, 48)
         npts = h[1].data["npts"].reshape(20, 24, 48)
     assert (corr[:, 9] != 1).sum() > 500 and (npts[:, 9] > 100).all() and (corr[:, :9] == 1).all()
     merged = tmp_path / "merged.fits"
-    r = run("autocal", factors, factors, "--merge", "-o", merged)
-    assert r.exit_code == 0, r.output
+    invoke("autocal", factors, factors, "--merge", "-o", merged)
     user = drs.run_recipe("muse_scipost", [(src, "PIXTABLE_OBJECT")], tmp_path / "user", {**PARAMS, "autocalib": "user"},
                           [*cal, (merged, "AUTOCAL_FACTORS")], timeout=600)
     again = user.product("PIXTABLE_REDUCED")

@@ -6,12 +6,11 @@ from pathlib import Path
 
 import pytest
 from astropy.io import fits
-from click.testing import CliRunner
 
 import pixtab
-from pixtab.cli import cli
 
 from helpers import drs
+from helpers.cli import invoke
 
 pytestmark = [
     pytest.mark.interop,
@@ -20,18 +19,13 @@ pytestmark = [
 pytest.importorskip("pyarrow")
 
 
-def _pixtab(*args: object) -> None:
-    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
-    assert result.exit_code == 0, result.stderr
-
-
 @pytest.mark.parametrize("suffix, layout", [(".parquet", "image"), (".arrow", "table")])
 def test_rebuilt_export_makes_a_cube_and_round_trips(tmp_path: Path, suffix: str, layout: str) -> None:
     src = tmp_path / "sim.fits"
-    _pixtab("simulate", src, "--nrows", "60000", "--ifus", "10,11", "--exposures", "2", "--flat-field")
-    _pixtab("export", src, "-o", tmp_path / f"rows{suffix}", "--decode", "--good", "--lambda", "4600:9000")
+    invoke("simulate", src, "--nrows", "60000", "--ifus", "10,11", "--exposures", "2", "--flat-field")
+    invoke("export", src, "-o", tmp_path / f"rows{suffix}", "--decode", "--good", "--lambda", "4600:9000")
     back = tmp_path / "back.fits"
-    _pixtab("convert", tmp_path / f"rows{suffix}", "-o", back, "--to", layout)
+    invoke("convert", tmp_path / f"rows{suffix}", "-o", back, "--to", layout)
     assert fits.getdata(drs.make_cube(back, tmp_path), 1).ndim == 3
     resaved = drs.roundtrip(back, tmp_path)
     with pixtab.open(back) as a, pixtab.open(resaved) as b:

@@ -12,11 +12,9 @@ import numpy as np
 import pytest
 from astropy.io import fits
 from astropy.wcs import WCS
-from click.testing import CliRunner
-
-from pixtab.cli import cli
 
 from helpers import drs
+from helpers.cli import invoke
 from helpers.sources import STARS
 
 pytestmark = [
@@ -39,8 +37,7 @@ def _star(image: np.ndarray, wcs: WCS, ra: float, dec: float) -> tuple[float, fl
 def test_drizzled_image_matches_the_pipelines_cube(simulated, tmp_path: Path) -> None:
     src = simulated(full_density=True, lambda_range=(6000.0, 6100.0), ifus=[12, 13], sources=STARS)
     out = tmp_path / "d.fits"
-    r = CliRunner().invoke(cli, ["image", str(src), "-o", str(out), "--lambda", "6010:6090"])
-    assert r.exit_code == 0, r.output
+    invoke("image", str(src), "-o", str(out), "--lambda", "6010:6090")
     params = {"resample": "drizzle", "pixfrac": "0.8,0.8", "dx": "0.2", "dy": "0.2", "dlambda": "1.25",
               "lambdamin": "6010", "lambdamax": "6090", "crsigma": "0", "filter": "none"}
     cube = drs.make_cube(src, tmp_path, params, fast=False, timeout=600)

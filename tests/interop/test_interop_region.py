@@ -13,11 +13,9 @@ import numpy as np
 import pytest
 from astropy.io import fits
 from astropy.wcs import WCS
-from click.testing import CliRunner
-
-from pixtab.cli import cli
 
 from helpers import drs
+from helpers.cli import invoke
 
 pytestmark = [
     pytest.mark.interop,
@@ -29,21 +27,14 @@ POINTINGS = [(150.1163, 2.2058), (150.1167, 2.2055), (150.1171, 2.2052)]  # offs
 DATES = ["2023-03-14T05:12:08.118", "2023-03-14T05:28:48.118", "2023-03-14T05:45:28.118"]
 
 
-def pixtab(*args: str) -> None:
-    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    assert result.exit_code == 0, result.stderr
-
-
 def test_region_cube_from_cuts(tmp_path: Path) -> None:
     exposures = []
     for k, ((ra, dec), date) in enumerate(zip(POINTINGS, DATES)):
         path = tmp_path / f"PIXTABLE_REDUCED_{k:04d}.fits"
-        pixtab("simulate", str(path), "--nrows", "3e6", "--ifus", "9-16", "--wcs", "projected", "--seed", str(k),
-               "--ra", repr(ra), "--dec", repr(dec), "--date-obs", date,
-               "--source", *map(repr, SOURCE), "0.8", "500")
+        invoke("simulate", str(path), "--nrows", "3e6", "--ifus", "9-16", "--wcs", "projected", "--seed", str(k), "--ra", repr(ra), "--dec", repr(dec), "--date-obs", date, "--source", *map(repr, SOURCE), "0.8", "500")
         exposures.append(path)
     region = tmp_path / "region"
-    pixtab("extract", *map(str, exposures), "--square", *map(repr, SOURCE), "3arcsec", "--output-dir", str(region))
+    invoke("extract", *map(str, exposures), "--square", *map(repr, SOURCE), "3arcsec", "--output-dir", str(region))
     cuts = sorted(region.glob("*.fits"))
     assert len(cuts) == 3 and sum(c.stat().st_size for c in cuts) < sum(e.stat().st_size for e in exposures) / 20
 

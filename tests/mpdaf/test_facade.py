@@ -9,27 +9,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 from astropy.io import fits
-from click.testing import CliRunner
 
-from pixtab.cli import cli
 from pixtab.mpdaf import PixTable
 
-from helpers import drs
 from conftest import conformance_file
+from helpers import drs
+from helpers.cli import invoke
 from helpers.skyimages import sky_mask
 
 RA, DEC = 150.1163, 2.2058
 
 
-def run(*args: object) -> None:
-    r = CliRunner().invoke(cli, [str(a) for a in args])
-    assert r.exit_code == 0, r.output
-
-
 @pytest.fixture(scope="module")
 def table(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("facade") / "t.fits"
-    run("simulate", path, "--nrows", "2e5", "--ifus", "12,13", "--wcs", "projected", "--source", RA, DEC, "0.8", "5000")
+    invoke("simulate", path, "--nrows", "2e5", "--ifus", "12,13", "--wcs", "projected", "--source", RA, DEC, "0.8", "5000")
     return path
 
 
@@ -51,7 +45,7 @@ def test_file_backed_columns_are_read_on_demand(table: Path) -> None:
 def test_extract_with_filename_writes_what_pixtab_extract_writes(table: Path, tmp_path: Path) -> None:
     pix = PixTable(str(table))
     sub = pix.extract(filename=str(tmp_path / "f.fits"), sky=(DEC, RA, 2.0, "C"), lbda=(6000, 6100))
-    run("extract", table, "-o", tmp_path / "c.fits", "--circle", RA, DEC, "2", "--lambda", "6000:6100")
+    invoke("extract", table, "-o", tmp_path / "c.fits", "--circle", RA, DEC, "2", "--lambda", "6000:6100")
     assert (tmp_path / "f.fits").read_bytes() == (tmp_path / "c.fits").read_bytes()
     again = pix.extract(sky=(DEC, RA, 2.0, "C"), lbda=(6000, 6100))
     np.testing.assert_array_equal(sub.get_data(), again.get_data())
@@ -110,7 +104,7 @@ def test_in_memory_tables_get_the_pipelines_unit_strings(tmp_path: Path) -> None
 
 def test_write_of_a_file_backed_table_streams_and_keeps_extensions(tmp_path: Path) -> None:
     src = tmp_path / "ff.fits"
-    run("simulate", src, "--nrows", "5e4", "--ifus", "3", "--flat-field")
+    invoke("simulate", src, "--nrows", "5e4", "--ifus", "3", "--flat-field")
     pix = PixTable(str(src))
     pix.set_stat(pix.get_stat() * 4)
     pix.write(str(tmp_path / "out.fits"))

@@ -6,18 +6,17 @@ import errno
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from pixtab.cli import cli
 from pixtab.core.io import index_store
 from pixtab.core.io.index import BLOCK_ROWS
 from pixtab.core.io.scan.indexer import build_index
 from pixtab.core.io.table import PixTable
+
+from helpers.cli import invoke, pixtab_cmd
 
 CUT = ["--circle", "150.1163", "2.2058", "3", "--lambda", "6000:6400"]
 
@@ -37,14 +36,9 @@ def table(simulated, tmp_path: Path) -> Path:
     return path
 
 
-def run(*args: str) -> object:
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
-
-
 def extract_path(table: Path, tmp_path: Path) -> tuple[str, bytes]:
     out = tmp_path / "out.fits"
-    r = run("-v", "extract", str(table), "-o", str(out), "--overwrite", "--allow-empty", *CUT)
-    assert r.exit_code == 0, r.stderr
+    r = invoke("-v", "extract", str(table), "-o", str(out), "--overwrite", "--allow-empty", *CUT)
     path = next(line for line in r.stderr.splitlines() if " path: " in line).split(": ")[1]
     return path + "\n" + r.stderr, out.read_bytes()
 
@@ -64,21 +58,20 @@ def test_index_then_extract_uses_it(table: Path, cache: Path, tmp_path: Path, or
     before = table.read_bytes()
     log, full = extract_path(table, tmp_path)
     assert log.startswith("order")
-    r = run("index", str(table))
-    assert r.exit_code == 0 and "indexed" in r.stderr
+    r = invoke("index", str(table))
+    assert "indexed" in r.stderr
     assert len(list(cache.glob("index-*.npz"))) == 1
     log, planned = extract_path(table, tmp_path)
     assert log.startswith("index") and planned == full
     assert table.read_bytes() == before  # the input is never touched
-    r = run("index", str(table))
+    r = invoke("index", str(table))
     assert "up to date" in r.stderr
 
 
 def test_index_json_and_sidecar(table: Path, cache: Path) -> None:
     import json
 
-    r = run("index", "--sidecar", "--json", str(table))
-    assert r.exit_code == 0
+    r = invoke("index", "--sidecar", "--json", str(table))
     info = json.loads(r.stdout)
     assert info["index"] == str(table) + ".pixtab-index.npz" and info["built"] and info["blocks"] == -(-30_000 // BLOCK_ROWS)
     assert Path(info["index"]).exists() and not cache.exists()
@@ -86,8 +79,8 @@ def test_index_json_and_sidecar(table: Path, cache: Path) -> None:
 
 def test_build_index_during_extract(table: Path, cache: Path, tmp_path: Path) -> None:
     out = tmp_path / "b.fits"
-    r = run("-v", "extract", str(table), "-o", str(out), "--build-index", *CUT)
-    assert r.exit_code == 0 and "full scan path" in r.stderr and "indexed" in r.stderr
+    r = invoke("-v", "extract", str(table), "-o", str(out), "--build-index", *CUT)
+    assert "full scan path" in r.stderr and "indexed" in r.stderr
     log, planned = extract_path(table, tmp_path)
     assert log.startswith("index") and planned == out.read_bytes()
 
@@ -99,14 +92,14 @@ def _assert_ignored(table: Path, tmp_path: Path, why: str) -> None:
 
 
 def test_stale_mtime(table: Path, cache: Path, tmp_path: Path) -> None:
-    run("index", str(table))
+    invoke("index", str(table))
     st = table.stat()
     os.utime(table, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
     _assert_ignored(table, tmp_path, "mtime_ns differs")
 
 
 def test_stale_header_same_size_and_time(table: Path, cache: Path, tmp_path: Path) -> None:
-    run("index", str(table))
+    invoke("index", str(table))
     st = table.stat()
     data = bytearray(table.read_bytes())
     at = data.index(b"OBJECT  = 'PIXTAB-SIM'")
@@ -118,7 +111,7 @@ def test_stale_header_same_size_and_time(table: Path, cache: Path, tmp_path: Pat
 
 def test_replaced_file(table: Path, cache: Path, tmp_path: Path, simulated) -> None:
     """Another table put in place under the same name (new inode, other rows)."""
-    run("index", "--sidecar", str(table))
+    invoke("index", "--sidecar", str(table))
     other = tmp_path / "other.fits"
     shutil.copyfile(simulated(rows=20_000, ifus=[11, 12]), other)
     os.replace(other, table)
@@ -126,7 +119,7 @@ def test_replaced_file(table: Path, cache: Path, tmp_path: Path, simulated) -> N
 
 
 def test_truncated_and_garbage_index(table: Path, cache: Path, tmp_path: Path) -> None:
-    run("index", str(table))
+    invoke("index", str(table))
     (idx,) = cache.glob("index-*.npz")
     blob = idx.read_bytes()
     idx.write_bytes(blob[: len(blob) // 2])
@@ -138,7 +131,7 @@ def test_truncated_and_garbage_index(table: Path, cache: Path, tmp_path: Path) -
 def test_foreign_index(table: Path, cache: Path, tmp_path: Path, simulated) -> None:
     """An index of another table under this table's name is not used."""
     other = simulated(rows=20_000, ifus=[3])
-    run("index", "--sidecar", str(other))
+    invoke("index", "--sidecar", str(other))
     shutil.copyfile(str(other) + ".pixtab-index.npz", str(table) + ".pixtab-index.npz")
     os.unlink(str(other) + ".pixtab-index.npz")
     _assert_ignored(table, tmp_path, "rows")
@@ -157,11 +150,11 @@ def test_unwritable_cache_is_a_warning(table: Path, tmp_path: Path, monkeypatch:
     blocker.write_text("x")
     monkeypatch.setenv("PIXTAB_CACHE_DIR", str(blocker / "cache"))  # a directory under a file
     out = tmp_path / "o.fits"
-    r = run("extract", str(table), "-o", str(out), "--build-index", *CUT)
-    assert r.exit_code == 0 and out.exists()
+    r = invoke("extract", str(table), "-o", str(out), "--build-index", *CUT)
+    assert out.exists()
     assert "warning: cannot write the table index" in r.stderr
-    r = run("index", str(table))
-    assert r.exit_code == 1 and "could not be written" in r.stderr
+    r = invoke("index", str(table), code=1)
+    assert "could not be written" in r.stderr
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
@@ -170,8 +163,8 @@ def test_read_only_cache_is_a_warning(table: Path, cache: Path, tmp_path: Path) 
     cache.chmod(0o555)
     try:
         out = tmp_path / "o.fits"
-        r = run("extract", str(table), "-o", str(out), "--build-index", *CUT)
-        assert r.exit_code == 0 and "warning: cannot write the table index" in r.stderr
+        r = invoke("extract", str(table), "-o", str(out), "--build-index", *CUT)
+        assert "warning: cannot write the table index" in r.stderr
     finally:
         cache.chmod(0o755)
 
@@ -182,14 +175,14 @@ def test_full_disk_is_a_warning(table: Path, cache: Path, tmp_path: Path, monkey
 
     monkeypatch.setattr(np, "savez", full)
     out = tmp_path / "o.fits"
-    r = run("extract", str(table), "-o", str(out), "--build-index", *CUT)
-    assert r.exit_code == 0 and "No space left on device" in r.stderr
+    r = invoke("extract", str(table), "-o", str(out), "--build-index", *CUT)
+    assert "No space left on device" in r.stderr
     assert list(cache.iterdir()) == []  # no temporary file left behind
 
 
 def test_concurrent_builds(table: Path, cache: Path) -> None:
     env = dict(os.environ, PIXTAB_CACHE_DIR=str(cache))
-    cmd = [sys.executable, "-m", "pixtab", "index", "--rebuild", str(table)]
+    cmd = pixtab_cmd("index", "--rebuild", table)
     procs = [subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True) for _ in range(4)]
     for p in procs:
         _, err = p.communicate(timeout=120)
@@ -205,9 +198,8 @@ def test_verbose_says_path_ranges_and_bytes(table: Path, cache: Path, tmp_path: 
 
     out = tmp_path / "v.fits"
     for extra, path in ((["--full-scan"], "full scan"), ([], "order"), (["--build-index"], "full scan"), ([], "index")):
-        r = run("-v", "extract", str(table), "-o", str(out), "--overwrite", *extra, *CUT)
-        assert r.exit_code == 0, r.stderr
+        r = invoke("-v", "extract", str(table), "-o", str(out), "--overwrite", *extra, *CUT)
         assert re.search(rf": {path} path: \d+ range\(s\), \d+ of 30000 rows to scan; the planner read \d+ bytes", r.stderr), r.stderr
         assert re.search(r": read \d+ bytes \(\d+ from storage, the rest from the page cache\)", r.stderr), r.stderr
-    r = run("extract", str(table), "-o", str(out), "--overwrite", *CUT)
+    r = invoke("extract", str(table), "-o", str(out), "--overwrite", *CUT)
     assert " path: " not in r.stderr  # debug lines only with -v

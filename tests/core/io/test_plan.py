@@ -32,6 +32,8 @@ from pixtab.core.io.writer import PixtableWriter
 from pixtab.core.ops import extract as ex
 from pixtab.core.ops.simulate.tables import SimulationSpec, column_specs, simulate
 
+from helpers.cli import invoke
+
 PERTURBATIONS = ["none", "nan", "reverse_runs", "scramble_runs", "move_runs", "column_major", "move_rows"]
 ORDER_EXACT = {"none", "nan", "reverse_runs", "scramble_runs", "move_runs", "column_major"}
 
@@ -255,16 +257,11 @@ WHERE_CASES = [
 @pytest.mark.parametrize("args", WHERE_CASES, ids=lambda a: " ".join(a))
 def test_filters_and_unbounded_criteria_on_every_path(args: list[str], simulated, tmp_path: Path) -> None:
     """Criteria nothing bounds (row filters, detector x) never let the planner skip rows they select."""
-    from click.testing import CliRunner
-
-    from pixtab.cli import cli
-
     src = simulated(rows=60_000, ifus=[11, 12])
     outs = {}
     for name, extra in (("full", ["--full-scan"]), ("order", []), ("index", ["--build-index"]), ("indexed", [])):
         out = tmp_path / f"{name}.fits"
-        r = CliRunner().invoke(cli, ["-v", "extract", str(src), "-o", str(out), "--allow-empty", *extra, *args])
-        assert r.exit_code == 0, r.stderr
+        r = invoke("-v", "extract", str(src), "-o", str(out), "--allow-empty", *extra, *args)
         outs[name] = out.read_bytes()
         if name == "indexed":
             assert "index path" in r.stderr
@@ -272,15 +269,10 @@ def test_filters_and_unbounded_criteria_on_every_path(args: list[str], simulated
 
 
 def test_spectrum_reads_through_the_planner(simulated, tmp_path: Path) -> None:
-    from click.testing import CliRunner
-
-    from pixtab.cli import cli
-
     src = simulated(rows=60_000, ifus=[11, 12])
     texts = {}
     for name, extra in (("full", ["--full-scan"]), ("planned", [])):
-        r = CliRunner().invoke(cli, ["-v", "spectrum", str(src), "--ifu", "12", "--lambda", "5000:8000", *extra])
-        assert r.exit_code == 0, r.stderr
+        r = invoke("-v", "spectrum", str(src), "--ifu", "12", "--lambda", "5000:8000", *extra)
         assert ("full scan path" if name == "full" else "order path") in r.stderr
         texts[name] = r.stdout
     assert texts["full"] == texts["planned"]
@@ -289,20 +281,15 @@ def test_spectrum_reads_through_the_planner(simulated, tmp_path: Path) -> None:
 @pytest.mark.parametrize("criteria", [["--lambda", "5000:7000"], ["--lambda", "5000:5100", "--or"], ["--ifu", "11"]])
 def test_catalog_extract_on_every_path(criteria: list[str], simulated, tmp_path: Path) -> None:
     """Many sources at once: the planner bounds the union of their apertures; outputs as the full scan's."""
-    from click.testing import CliRunner
-
-    from pixtab.cli import cli
-
     src = simulated(rows=120_000, ifus=[11, 12])
     cat = tmp_path / "cat.csv"
     cat.write_text("id,ra,dec,radius\na,150.1163,2.2058,2.0\nb,150.1166,2.2059,2.0\nfar,151.1163,2.2058,2.0\n")
     outs: dict[str, dict[str, bytes]] = {}
     for name, extra in (("full", ["--full-scan"]), ("order", []), ("indexed", [])):
         if name == "indexed":
-            assert CliRunner().invoke(cli, ["index", str(src)]).exit_code == 0
+            invoke("index", str(src))
         d = tmp_path / name
-        r = CliRunner().invoke(cli, ["-v", "extract", str(src), "--catalog", str(cat), "--output-dir", str(d), "--allow-empty", *extra, *criteria])
-        assert r.exit_code == 0, r.stderr
+        r = invoke("-v", "extract", str(src), "--catalog", str(cat), "--output-dir", str(d), "--allow-empty", *extra, *criteria)
         assert {"full": "full scan", "order": "", "indexed": "index"}[name] + " path" in r.stderr or name == "order"
         outs[name] = {p.name: p.read_bytes() for p in sorted(d.iterdir())}
     assert outs["full"] and all(o == outs["full"] for o in outs.values())
@@ -311,11 +298,8 @@ def test_catalog_extract_on_every_path(criteria: list[str], simulated, tmp_path:
 @pytest.mark.parametrize("extra", [["--ifu", "12"], ["--ifu", "11", "--exp", "2"], ["--ifu", "12", "--xpix", "100:300", "--ypix", "1:500"]])
 def test_reconstruct_det_reads_one_ifu(extra: list[str], simulated, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """reconstruct-det --ifu reads the IFU's rows only; the images are those of a full pass."""
-    from click.testing import CliRunner
-
     import importlib
 
-    from pixtab.cli import cli
     from pixtab.core.ops.reconstruct.request import Request
 
     survey = importlib.import_module("pixtab.core.ops.reconstruct.survey")
@@ -331,7 +315,6 @@ def test_reconstruct_det_reads_one_ifu(extra: list[str], simulated, tmp_path: Pa
         if not narrow:
             monkeypatch.setattr(survey, "planned_rows", lambda pt, req, rows: rows)
         out = tmp_path / f"{narrow}.fits"
-        r = CliRunner().invoke(cli, ["reconstruct-det", str(src), "-o", str(out), *extra])
-        assert r.exit_code == 0, r.stderr
+        invoke("reconstruct-det", str(src), "-o", str(out), *extra)
         outs.append(out.read_bytes())
     assert outs[0] == outs[1]

@@ -8,11 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pixtab.cli import cli
 from pixtab.core.format.catalog import Source
 from pixtab.core.io import index_store
 from pixtab.core.io.plan import PlanOptions
@@ -22,6 +20,7 @@ from pixtab.core.io.table import PixTable
 from pixtab.core.ops.sources import select_sources, source_criteria
 
 from conftest import conformance_path
+from helpers.cli import invoke
 
 RA, DEC = 150.1163, 2.2058
 STAR = Criteria(apertures=[Aperture("circle", RA, DEC, 3.0)], lambdas=[(5000.0, 8000.0)])
@@ -131,14 +130,13 @@ def test_build_index_on_every_reading_command(name: str, simulated, tmp_path: Pa
     cat.write_text(f"id,ra,dec,radius\na,{RA},{DEC},2\n")
     args = [str(src) if a == "IN" else str(cat) if a == "CAT" else str(tmp_path / "out") + a[3:] if a.startswith("OUT") else a
             for a in COMMANDS[name]]  # fmt: skip
-    r = CliRunner().invoke(cli, ["-v", *args, "--build-index"])
-    assert r.exit_code == 0, r.stderr
+    r = invoke("-v", *args, "--build-index")
     assert "indexed" in r.stderr
     with PixTable(src) as pt:
         index = index_store.find(pt)
         assert index is not None and index.check() is None
-    r = CliRunner().invoke(cli, ["-v", "extract", str(src), "--count", "--ifu", "12"])
-    assert r.exit_code == 0 and "index path" in r.stderr, r.stderr
+    r = invoke("-v", "extract", str(src), "--count", "--ifu", "12")
+    assert "index path" in r.stderr, r.stderr
 
 
 @pytest.mark.parametrize("chunk", [1, 999, 4096, 10**7])
