@@ -50,7 +50,7 @@ def api_criteria(criteria: dict) -> dict:
 def test_selection_is_extract(case: dict, layout: str, tmp_path: Path) -> None:
     src = conformance_file(case["file"])
     cli_out, api_out = tmp_path / "cli.fits", tmp_path / "api.fits"
-    r = invoke("extract", str(src), "-o", str(cli_out), "--zero-based", "--layout", layout, *criteria_args(case["criteria"]), code=None)
+    r = invoke("extract", src, "-o", cli_out, "--zero-based", "--layout", layout, *criteria_args(case["criteria"]), code=None)
     with pixtab.open(src) as pt:
         if r.exit_code == 2:
             with pytest.raises(pixtab.CriteriaError):

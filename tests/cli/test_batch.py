@@ -136,7 +136,7 @@ def test_jobs_signal_leaves_no_output(inputs: Path, tmp_path: Path, sig: int, co
     out = tmp_path / "out"
     out.mkdir()
     proc = subprocess.Popen(
-        pixtab_cmd("convert", "big1.fits", "big2.fits", "--output-dir", str(out), "-j", "2"),
+        pixtab_cmd("convert", "big1.fits", "big2.fits", "--output-dir", out, "-j", "2"),
         cwd=inputs, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     wait_for(lambda: len(list(out.iterdir())) == 2)  # both tasks are writing their temporaries
@@ -152,7 +152,7 @@ def test_tasks_end_when_their_parent_is_killed(inputs: Path, tmp_path: Path) -> 
     out = tmp_path / "out"
     out.mkdir()
     proc = subprocess.Popen(
-        pixtab_cmd("convert", "big1.fits", "big2.fits", "--output-dir", str(out), "-j", "2"),
+        pixtab_cmd("convert", "big1.fits", "big2.fits", "--output-dir", out, "-j", "2"),
         cwd=inputs, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     wait_for(lambda: len(list(out.iterdir())) == 2)
@@ -248,7 +248,7 @@ def test_cluster_survives_a_killed_worker(inputs: Path, cluster: str, tmp_path: 
     out = tmp_path / "out"
     out.mkdir()
     proc = subprocess.Popen(
-        pixtab_cmd("convert", "big1.fits", "big2.fits", "--output-dir", str(out), "--scheduler", cluster),
+        pixtab_cmd("convert", "big1.fits", "big2.fits", "--output-dir", out, "--scheduler", cluster),
         cwd=inputs, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     wait_for(lambda: any(p.name.startswith(".") for p in out.iterdir()))
@@ -266,7 +266,7 @@ def test_cluster_interrupt_cancels(inputs: Path, cluster: str, tmp_path: Path) -
     out = tmp_path / "out"
     out.mkdir()
     proc = subprocess.Popen(
-        pixtab_cmd("convert", "big1.fits", "big2.fits", "big3.fits", "--output-dir", str(out), "--scheduler", cluster),
+        pixtab_cmd("convert", "big1.fits", "big2.fits", "big3.fits", "--output-dir", out, "--scheduler", cluster),
         cwd=inputs, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     wait_for(lambda: any(p.name.startswith(".") for p in out.iterdir()))

@@ -49,24 +49,24 @@ def test_verbose_and_quiet_are_counted(args: list[str], verbose: int, quiet: int
     [([], logging.INFO), (["-v"], logging.DEBUG), (["-vv"], logging.DEBUG), (["-q"], logging.WARNING), (["-qq"], logging.ERROR), (["-v", "-q"], logging.WARNING)],
 )
 def test_verbosity_sets_the_log_level(args: list[str], level: int, tables: tuple[Path, Path]) -> None:
-    result = invoke(*args, "info", "--get", "nrows", str(tables[0]), code=None)
+    result = invoke(*args, "info", "--get", "nrows", tables[0], code=None)
     assert (result.exit_code, result.stdout) == (0, "1500\n")
     assert logging.getLogger("pixtab").level == level
 
 
 def test_quiet_silences_info_but_not_data(tmp_path: Path) -> None:
     out = tmp_path / "s.fits"
-    loud = invoke("simulate", str(out), "--nrows", "500", "--ifus", "1", code=None)
+    loud = invoke("simulate", out, "--nrows", "500", "--ifus", "1", code=None)
     assert (loud.exit_code, loud.stdout, loud.stderr) == (0, "", f"wrote {out} (500 rows, image layout, positioned)\n")
-    quiet = invoke("-q", "simulate", str(out), "--nrows", "500", "--ifus", "1", "--overwrite", code=None)
+    quiet = invoke("-q", "simulate", out, "--nrows", "500", "--ifus", "1", "--overwrite", code=None)
     assert (quiet.exit_code, quiet.stdout, quiet.stderr) == (0, "", "")
-    data = invoke("-qq", "info", "--get", "nrows", str(out), code=None)
+    data = invoke("-qq", "info", "--get", "nrows", out, code=None)
     assert (data.exit_code, data.stdout, data.stderr) == (0, "500\n", "")
 
 
 def test_quiet_from_the_environment(tmp_path: Path) -> None:
     out = tmp_path / "s.fits"
-    result = invoke("simulate", str(out), "--nrows", "500", "--ifus", "1", env={"PIXTAB_QUIET": "1"}, code=None)
+    result = invoke("simulate", out, "--nrows", "500", "--ifus", "1", env={"PIXTAB_QUIET": "1"}, code=None)
     assert (result.exit_code, result.stderr) == (0, "")
 
 
@@ -85,7 +85,7 @@ def test_warnings_survive_one_quiet_but_not_two(quiet: int, shown: bool, capsys:
 
 def test_error_is_one_line_without_traceback(tmp_path: Path) -> None:
     missing = tmp_path / "missing.fits"
-    result = invoke("info", str(missing), code=None)
+    result = invoke("info", missing, code=None)
     assert (result.exit_code, result.stdout, result.stderr) == (1, "", f"Error: {missing}: no such file\n")
     assert isinstance(result.exception, SystemExit)
 
@@ -99,7 +99,7 @@ def test_traceback_reraises_the_original(tmp_path: Path, args: list[str], env: d
 
 
 def test_criteria_error_is_a_usage_error(tmp_path: Path) -> None:
-    result = invoke("simulate", str(tmp_path / "x.fits"), "--nrows", "1e12", "--ifus", "1", code=None)
+    result = invoke("simulate", tmp_path / "x.fits", "--nrows", "1e12", "--ifus", "1", code=None)
     assert (result.exit_code, result.stdout) == (2, "")
     assert result.stderr.endswith("Error: --nrows: 1000000000000 rows: exceeds what 1 IFU(s) x 1 exposure(s) hold (15000576)\n")
     assert not (tmp_path / "x.fits").exists()
@@ -146,7 +146,7 @@ def test_main_exits_130_on_ctrl_c(monkeypatch: pytest.MonkeyPatch, tables: tuple
 
 def test_info_json_has_sorted_keys_one_object_per_line(tables: tuple[Path, Path]) -> None:
     a, b = tables
-    result = invoke("info", "--json", str(a), str(b), code=None)
+    result = invoke("info", "--json", a, b, code=None)
     assert (result.exit_code, result.stderr) == (0, "")
     lines = result.stdout.splitlines()
     assert len(lines) == 2
@@ -158,20 +158,20 @@ def test_info_json_has_sorted_keys_one_object_per_line(tables: tuple[Path, Path]
 
 def test_many_inputs_carry_on_past_a_bad_one(tables: tuple[Path, Path], bad: Path) -> None:
     a, b = tables
-    result = invoke("info", "--json", str(a), str(bad), str(b), code=1)
+    result = invoke("info", "--json", a, bad, b, code=1)
     assert [json.loads(line)["path"] for line in result.stdout.splitlines()] == [str(a), str(b)]
     assert result.stderr == f"Error: {bad}: not a FITS file\nError: 1 of 3 inputs failed: {bad}\n"
 
 
 def test_many_inputs_all_bad(tmp_path: Path, bad: Path) -> None:
     missing = tmp_path / "missing.fits"
-    result = invoke("info", "--get", "nrows", str(bad), str(missing), code=None)
+    result = invoke("info", "--get", "nrows", bad, missing, code=None)
     assert (result.exit_code, result.stdout) == (1, "")
     assert result.stderr.splitlines()[-1] == f"Error: 2 of 2 inputs failed: {bad}, {missing}"
 
 
 def test_single_bad_input_is_one_line(bad: Path) -> None:
-    result = invoke("info", str(bad), code=None)
+    result = invoke("info", bad, code=None)
     assert (result.exit_code, result.stdout, result.stderr) == (1, "", f"Error: {bad}: not a FITS file\n")
 
 

@@ -253,7 +253,7 @@ def test_non_scalar_field_is_refused(tmp_path: Path) -> None:
     cols = [fits.Column(s.name, "E" if s.dtype.kind == "f" else "J", unit=s.unit, array=np.zeros(n)) for s in PIPELINE_SPECS]
     cols.append(fits.Column("vec", "3E", array=np.zeros((n, 3))))
     fits.HDUList([fits.PrimaryHDU(header=_primary()), fits.BinTableHDU.from_columns(cols)]).writeto(tmp_path / "v.fits")
-    r = invoke('convert', tmp_path / "v.fits", "-o", tmp_path / "o.fits", code=1)
+    r = invoke("convert", tmp_path / "v.fits", "-o", tmp_path / "o.fits", code=1)
     assert "cannot convert non-scalar or text field(s): vec (TFORM 3E)" in r.stderr
     assert not (tmp_path / "o.fits").exists() and os.listdir(tmp_path) == ["v.fits"]
 
@@ -264,11 +264,11 @@ def test_image_extension_cannot_go_into_the_image_layout(tmp_path: Path) -> None
     buf = io.BytesIO()
     fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(np.zeros((4, 4), np.float32), name="MASK")]).writeto(buf)
     _write(tmp_path / "t.fits", PIPELINE_SPECS, arrays, "table", [buf.getvalue()[2880:]])
-    r = invoke('convert', tmp_path / "t.fits", "-o", tmp_path / "i.fits", code=1)
+    r = invoke("convert", tmp_path / "t.fits", "-o", tmp_path / "i.fits", code=1)
     assert r.stderr == (
         f"Error: {tmp_path / 't.fits'}: extension(s) MASK are images: in the image layout they would be read as columns\n"
     )
-    invoke('convert', tmp_path / "t.fits", "-o", tmp_path / "t2.fits", "--to", "table")
+    invoke("convert", tmp_path / "t.fits", "-o", tmp_path / "t2.fits", "--to", "table")
     assert (tmp_path / "t2.fits").read_bytes() == (tmp_path / "t.fits").read_bytes()
     assert sorted(os.listdir(tmp_path)) == ["t.fits", "t2.fits"]
 
@@ -344,7 +344,7 @@ def _f4_units() -> dict[str, str | None]:
 
 def test_ascii_with_full_precision_converts_exactly(tmp_path: Path, f4_sample) -> None:
     _ascii(tmp_path / "a.fits", f4_sample)  # E16.9: 10 digits identify every float32
-    r = invoke('convert', tmp_path / "a.fits", "-o", tmp_path / "i.fits", "--json")
+    r = invoke("convert", tmp_path / "a.fits", "-o", tmp_path / "i.fits", "--json")
     summary = json.loads(r.stdout)
     assert (summary["from"], summary["to"], summary["rows"], summary["rounded_values"]) == ("ascii-table", "image", 500, 0)
     with pixtab.open(tmp_path / "i.fits") as pt:
@@ -354,7 +354,7 @@ def test_ascii_with_full_precision_converts_exactly(tmp_path: Path, f4_sample) -
     for name, arr in f4_sample.items():
         assert back[name].dtype == arr.dtype and back[name].tobytes() == arr.tobytes(), name
     assert _primary_bytes(tmp_path / "i.fits") == _primary_bytes(tmp_path / "a.fits")
-    invoke('convert', tmp_path / "a.fits", "-o", tmp_path / "t.fits", "--to", "table")
+    invoke("convert", tmp_path / "a.fits", "-o", tmp_path / "t.fits", "--to", "table")
     assert fits.getheader(tmp_path / "t.fits", 1)["XTENSION"] == "BINTABLE"
 
 
@@ -362,7 +362,7 @@ def test_ascii_mpdaf_precision_converts_to_the_nearest_float32(tmp_path: Path, f
     """MPDAF writes E15.7 (8 digits): each text value is taken as the nearest float32, which
     reproduces the text; values the 8 digits could not tell apart may differ by one float32 step."""
     _ascii(tmp_path / "m.fits", f4_sample, "E15.7")
-    r = invoke('convert', tmp_path / "m.fits", "-o", tmp_path / "i.fits", "--json")
+    r = invoke("convert", tmp_path / "m.fits", "-o", tmp_path / "i.fits", "--json")
     assert json.loads(r.stdout)["rounded_values"] == 0
     with pixtab.open(tmp_path / "i.fits") as pt:
         back = {n: a.view(pt.columns[n].dtype) for n, a in pt.read(None).items()}  # stored types (dq is handed out uint32)
@@ -378,12 +378,12 @@ def test_ascii_with_more_precision_than_float32_is_refused_unless_rounding(tmp_p
     arrays = dict(f4_sample)
     arrays["lambda"] = f4_sample["lambda"].astype(np.float64) + 1e-4  # a float64 column: 17 digits matter
     _ascii(tmp_path / "d.fits", arrays, "E24.16")
-    r = invoke('convert', tmp_path / "d.fits", "-o", tmp_path / "i.fits", code=1)
+    r = invoke("convert", tmp_path / "d.fits", "-o", tmp_path / "i.fits", code=1)
     assert r.stdout == ""
     want = f"Error: {tmp_path / 'd.fits'}: column 'lambda': value {float(arrays['lambda'][0])!r} at row 0 (E24.16)"
     assert r.stderr == want + " is not exactly representable as float32 (--round-float32 accepts the nearest float32)\n"
     assert sorted(os.listdir(tmp_path)) == ["d.fits"]
-    r = invoke('convert', tmp_path / "d.fits", "-o", tmp_path / "i.fits", "--round-float32", "--json")
+    r = invoke("convert", tmp_path / "d.fits", "-o", tmp_path / "i.fits", "--round-float32", "--json")
     assert json.loads(r.stdout)["rounded_values"] == 500
     assert "500 values rounded to float32" in r.stderr
     with pixtab.open(tmp_path / "i.fits") as pt:
@@ -398,7 +398,7 @@ def test_ascii_special_values_and_refusals(tmp_path: Path) -> None:
     arrays["data"] = np.array([np.nan, np.inf, -0.0, 1.5e-45], dtype=F4)  # -0.0 and a subnormal
     arrays["dq"] = np.array([-(2**31), 2**31 - 1, 0, 1], dtype=I4)
     _ascii(tmp_path / "ok.fits", arrays)
-    invoke('convert', tmp_path / "ok.fits", "-o", tmp_path / "ok_i.fits")
+    invoke("convert", tmp_path / "ok.fits", "-o", tmp_path / "ok_i.fits")
     with pixtab.open(tmp_path / "ok_i.fits") as pt:
         back = pt.read(None)
     assert back["data"].tobytes() == arrays["data"].tobytes() and back["dq"].tobytes() == arrays["dq"].tobytes()
@@ -406,18 +406,18 @@ def test_ascii_special_values_and_refusals(tmp_path: Path) -> None:
     big = {k: v.astype(np.int64) if v.dtype.kind == "i" else v for k, v in arrays.items()}
     big["origin"] = np.array([0, 0, 2**31, 0], dtype=np.int64)
     _ascii(tmp_path / "big.fits", big)
-    r = invoke('convert', tmp_path / "big.fits", "-o", tmp_path / "x.fits", "--round-float32", code=1)
+    r = invoke("convert", tmp_path / "big.fits", "-o", tmp_path / "x.fits", "--round-float32", code=1)
     assert r.stderr == f"Error: {tmp_path / 'big.fits'}: column 'origin': value 2147483648 at row 2 does not fit in int32\n"
 
     cols = [fits.Column(n, "I11" if a.dtype.kind == "i" else "E16.9", array=a) for n, a in arrays.items()]
     cols.append(fits.Column("label", "A8", array=np.array([b"a", b"b", b"c", b"d"])))
     fits.HDUList([fits.PrimaryHDU(header=_primary()), fits.TableHDU.from_columns(cols)]).writeto(tmp_path / "text.fits")
-    r = invoke('convert', tmp_path / "text.fits", "-o", tmp_path / "x.fits", code=1)
+    r = invoke("convert", tmp_path / "text.fits", "-o", tmp_path / "x.fits", code=1)
     assert r.stderr.endswith(f"Error: {tmp_path / 'text.fits'}: column 'label' holds text: a pixel table stores only numbers\n")
 
     huge = dict(arrays, **{"lambda": np.array([0, 0, 0, 1e39])})
     _ascii(tmp_path / "huge.fits", huge, "E24.16")
-    r = invoke('convert', tmp_path / "huge.fits", "-o", tmp_path / "x.fits", "--round-float32", code=1)
+    r = invoke("convert", tmp_path / "huge.fits", "-o", tmp_path / "x.fits", "--round-float32", code=1)
     assert "column 'lambda': value 1e+39 at row 3 (E24.16) is not exactly representable" in r.stderr
     assert not (tmp_path / "x.fits").exists()
 
@@ -427,7 +427,7 @@ def test_ascii_special_values_and_refusals(tmp_path: Path) -> None:
 
 def test_cli_defaults_to_the_other_layout_and_prints_json(simulated, tmp_path: Path) -> None:
     src = simulated(rows=8000, layout="table")
-    r = invoke('convert', src, "-o", tmp_path / "o.fits", "--json")
+    r = invoke("convert", src, "-o", tmp_path / "o.fits", "--json")
     d = json.loads(r.stdout)
     assert (d["from"], d["to"], d["rows"], d["input"], d["output"]) == ("table", "image", 8000, str(src), str(tmp_path / "o.fits"))
     assert d["columns"] == ["xpos", "ypos", "lambda", "data", "dq", "stat", "origin"]
@@ -439,13 +439,13 @@ def test_cli_refuses_existing_output_and_same_file(simulated, tmp_path: Path) ->
     src = simulated(rows=3000)
     out = tmp_path / "o.fits"
     out.write_bytes(b"keep me")
-    r = invoke('convert', src, "-o", out, code=1)
+    r = invoke("convert", src, "-o", out, code=1)
     assert r.stderr == f"Error: {out}: already exists (use --overwrite to replace it)\n"
     assert out.read_bytes() == b"keep me"
-    r = invoke("-q", "convert", str(src), "-o", str(out), "--overwrite")
+    r = invoke("-q", "convert", src, "-o", out, "--overwrite")
     assert r.stderr == "" and r.stdout == ""
     assert fits.getheader(out, 1)["XTENSION"] == "BINTABLE"
-    r = invoke('convert', out, "-o", out, "--overwrite", code=1)
+    r = invoke("convert", out, "-o", out, "--overwrite", code=1)
     assert r.stderr == f"Error: {out}: output is the same file as the input\n"
     assert sorted(os.listdir(tmp_path)) == ["o.fits"]
 
@@ -456,7 +456,7 @@ def test_cli_many_inputs_continue_past_a_bad_one(simulated, tmp_path: Path) -> N
     fits.PrimaryHDU().writeto(bad)  # valid FITS, no extensions
     outdir = tmp_path / "out"
     outdir.mkdir()
-    r = invoke('convert', good1, bad, good2, "--output-dir", outdir, "--name", "{stem}_conv.fits", "--json", code=1)
+    r = invoke("convert", good1, bad, good2, "--output-dir", outdir, "--name", "{stem}_conv.fits", "--json", code=1)
     lines = [json.loads(x) for x in r.stdout.splitlines()]
     assert [(x["input"], x["to"]) for x in lines] == [(str(good1), "table"), (str(good2), "image")]
     assert f"Error: {bad}: no extensions: not a pixel table" in r.stderr
@@ -467,23 +467,23 @@ def test_cli_many_inputs_continue_past_a_bad_one(simulated, tmp_path: Path) -> N
 def test_cli_output_dir_must_not_clobber_an_input(simulated, tmp_path: Path) -> None:
     src = tmp_path / "a.fits"
     src.write_bytes(simulated(rows=1000).read_bytes())
-    r = invoke('convert', src, "--output-dir", tmp_path, code=1)
+    r = invoke("convert", src, "--output-dir", tmp_path, code=1)
     assert "output is the same file as the input" in r.stderr
     assert sorted(os.listdir(tmp_path)) == ["a.fits"]
 
 
 def test_cli_usage_errors(simulated, tmp_path: Path) -> None:
     src = simulated(rows=1000)
-    r = invoke('convert', src, src, "-o", tmp_path / "o.fits", code=2)
+    r = invoke("convert", src, src, "-o", tmp_path / "o.fits", code=2)
     assert "-o/--output takes one input" in r.stderr
-    r = invoke('convert', src, code=2)
+    r = invoke("convert", src, code=2)
     assert "missing -o/--output" in r.stderr
-    r = invoke('convert', src, "-o", tmp_path / "o.fits", "--to", "ascii", code=2)
+    r = invoke("convert", src, "-o", tmp_path / "o.fits", "--to", "ascii", code=2)
     assert "'ascii' is not one of 'image', 'table'" in r.stderr
 
 
 def test_cli_missing_input(tmp_path: Path) -> None:
-    r = invoke('convert', tmp_path / "nope.fits", "-o", tmp_path / "o.fits", code=1)
+    r = invoke("convert", tmp_path / "nope.fits", "-o", tmp_path / "o.fits", code=1)
     assert r.stderr == f"Error: {tmp_path / 'nope.fits'}: no such file\n"
 
 
@@ -499,7 +499,7 @@ needs_drs = pytest.mark.skipif(not drs.esorex_available(), reason=f"MUSE pipelin
 def test_converted_tables_make_a_cube_in_the_pipeline(simulated, tmp_path: Path, start: str, wcs: str) -> None:
     src = simulated(rows=30_000, layout=start, wcs=wcs, ifus=[5, 6], flat_field=True)
     out = tmp_path / "converted.fits"
-    invoke('convert', src, "-o", out)
+    invoke("convert", src, "-o", out)
     cube = drs.make_cube(out, tmp_path)
     assert fits.getdata(cube, 1).ndim == 3
     back = drs.roundtrip(out, tmp_path)  # the DRS loads it and saves what it read
@@ -516,7 +516,7 @@ def test_converted_ascii_table_loads_in_the_pipeline(tmp_path: Path, f4_sample) 
     _ascii(tmp_path / "a.fits", f4_sample)
     for layout in ("image", "table"):
         out = tmp_path / f"{layout}.fits"
-        invoke('convert', tmp_path / "a.fits", "-o", out, "--to", layout)
+        invoke("convert", tmp_path / "a.fits", "-o", out, "--to", layout)
         back = drs.roundtrip(out, tmp_path)
         got = drs.read_columns(back)
         keep = (f4_sample["lambda"] >= 4000) & (f4_sample["lambda"] <= 10000)
@@ -528,8 +528,8 @@ def test_extract_narrows_ascii_tables_by_convert_rule(tmp_path: Path, f4_sample)
     """extract accepts an MPDAF ASCII table exactly when convert does, with the same values,
     and refuses with the same message otherwise (issue 12: one narrowing rule)."""
     _ascii(tmp_path / "m.fits", f4_sample, "E15.7")
-    invoke("extract", str(tmp_path / "m.fits"), "-o", str(tmp_path / "x.fits"), "--lambda", "0:")
-    invoke('convert', tmp_path / "m.fits", "-o", tmp_path / "c.fits")
+    invoke("extract", tmp_path / "m.fits", "-o", tmp_path / "x.fits", "--lambda", "0:")
+    invoke("convert", tmp_path / "m.fits", "-o", tmp_path / "c.fits")
     with pixtab.open(tmp_path / "x.fits") as a, pixtab.open(tmp_path / "c.fits") as b:
         got, want = a.read(None), b.read(None)
     assert all(got[n].dtype == want[n].dtype and got[n].tobytes() == want[n].tobytes() for n in want)
@@ -537,10 +537,10 @@ def test_extract_narrows_ascii_tables_by_convert_rule(tmp_path: Path, f4_sample)
     arrays = dict(f4_sample)
     arrays["lambda"] = f4_sample["lambda"].astype(np.float64) + 1e-4
     _ascii(tmp_path / "d.fits", arrays, "E24.16")
-    c = invoke('convert', tmp_path / "d.fits", "-o", tmp_path / "c2.fits", code=None)
-    x = invoke("extract", str(tmp_path / "d.fits"), "-o", str(tmp_path / "x2.fits"), "--lambda", "0:", code=None)
+    c = invoke("convert", tmp_path / "d.fits", "-o", tmp_path / "c2.fits", code=None)
+    x = invoke("extract", tmp_path / "d.fits", "-o", tmp_path / "x2.fits", "--lambda", "0:", code=None)
     assert (x.exit_code, x.stderr) == (c.exit_code, c.stderr) == (1, c.stderr)
     assert "(--round-float32 accepts the nearest float32)" in x.stderr
-    invoke("extract", str(tmp_path / "d.fits"), "-o", str(tmp_path / "x2.fits"), "--lambda", "0:", "--round-float32")
+    invoke("extract", tmp_path / "d.fits", "-o", tmp_path / "x2.fits", "--lambda", "0:", "--round-float32")
     with pixtab.open(tmp_path / "x2.fits") as pt:
         assert pt.read(["lambda"])["lambda"].tobytes() == arrays["lambda"].astype(np.float32).tobytes()

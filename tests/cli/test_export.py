@@ -100,7 +100,7 @@ def test_duckdb_counts_equal_pixtab(combined: Path, tmp_path: Path) -> None:
     export(combined, out, "--decode")
     rows = duckdb.sql(f"SELECT ifu, count(*) FROM '{out}' GROUP BY ifu ORDER BY ifu").fetchall()
     for ifu, n in rows:
-        assert n == int(invoke("extract", combined, "--count", "--ifu", str(ifu)).stdout)
+        assert n == int(invoke("extract", combined, "--count", "--ifu", ifu).stdout)
     ((bad,),) = duckdb.sql(f"SELECT count(*) FROM '{out}' WHERE dq > 0").fetchall()
     assert bad == int(invoke("extract", combined, "--count", "--where", "dq > 0").stdout)
     ((good,),) = duckdb.sql(f"SELECT count(*) FROM '{out}' WHERE dq = 0 AND exp = 2 AND xpix < 2000").fetchall()
@@ -118,7 +118,7 @@ def test_polars_reads_parquet_and_arrow(combined: Path, tmp_path: Path) -> None:
     assert a.height == int(invoke("extract", combined, "--count", "--good").stdout)
     per_exp = dict(a.group_by("exp").len().iter_rows())
     for exp, n in per_exp.items():
-        assert n == int(invoke("extract", combined, "--count", "--good", "--exp", str(exp)).stdout)
+        assert n == int(invoke("extract", combined, "--count", "--good", "--exp", exp).stdout)
 
 
 def test_csv_and_tsv_reuse_the_text_writer(combined: Path, tmp_path: Path) -> None:

@@ -1,8 +1,10 @@
-"""``pixtab extract`` and its core (``core.select``, ``core.extract``) on simulated tables.
+"""``pixtab extract`` on simulated tables.
 
 Selections are checked against an independent numpy reference computed from
-the whole input (sky positions from the format doc's formulas, detector x from
-the XOFFSET keywords); outputs must hold exactly ``input[reference]``.
+the whole input (tests/helpers/extract.py: sky positions from the format doc's formulas,
+detector x from the XOFFSET keywords); outputs must hold exactly ``input[reference]``.
+The core's selection is tested in tests/core/io/test_selection.py and
+tests/core/ops/test_extract_core.py.
 """
 
 from __future__ import annotations
@@ -10,105 +12,20 @@ from __future__ import annotations
 import json
 import math
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 from astropy.io import fits
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
-from pixtab.core.format.exposures import ExposureMap
 from pixtab.core.format.keywords import LIMIT_KEYS
-from pixtab.core.ops import extract as ex
-from pixtab.core.errors import CriteriaError
 from pixtab.core.format.keywords import key, xoffset_key
 from pixtab.core.format.limits import LimitsAccumulator
-from pixtab.core.io.criteria import Aperture, Criteria, ccd_slices
-from pixtab.core.io.selection import RowSource, Selector
 from pixtab.core.io.table import PixTable
-from pixtab.core.io.scan import ChunkSelection
 
 from helpers import drs
 from helpers.cli import invoke
-
-RA0, DEC0 = 150.1163, 2.2058
-
-
-# -- reference ------------------------------------------------------------------
-
-
-@dataclass
-class Ref:
-    """Everything a criterion looks at, for every row of a table, computed independently."""
-
-    path: Path
-    cols: dict[str, np.ndarray]
-    header: fits.Header
-    wcs: str
-    lam: np.ndarray
-    ifu: np.ndarray
-    slc: np.ndarray
-    x1: np.ndarray  # 1-based detector x
-    y1: np.ndarray
-    exp: np.ndarray
-    ra: np.ndarray
-    dec: np.ndarray
-
-    def aperture(self, shape: str, ra_c: float, dec_c: float, size: float) -> np.ndarray:
-        if self.wcs == "pixel":
-            dx, dy = self.ra - ra_c, self.dec - dec_c
-        else:
-            dra = (self.ra - ra_c + 180.0) % 360.0 - 180.0
-            dx = dra * 3600.0 * math.cos(math.radians(dec_c))
-            dy = (self.dec - dec_c) * 3600.0
-        if shape == "circle":
-            return dx**2 + dy**2 < size**2
-        return (np.abs(dx) < size) & (np.abs(dy) < size)
-
-
-def reference(path: Path) -> Ref:
-    with PixTable(path) as pt:
-        cols = pt.read(None)
-        header = pt.primary_header
-        wcs = pt.wcs
-    o = cols["origin"].astype(np.int64)
-    ifu, slc = (o >> 6) & 0x1F, o & 0x3F
-    y1 = (o >> 11) & 0x1FFF
-    exp = np.zeros(len(o), dtype=np.int64)
-    k = 1
-    while f"HIERARCH ESO DRS MUSE PIXTABLE EXP{k} FIRST" in header:
-        first = header[f"HIERARCH ESO DRS MUSE PIXTABLE EXP{k} FIRST"]
-        last = header[f"HIERARCH ESO DRS MUSE PIXTABLE EXP{k} LAST"]
-        exp[first : last + 1] = k
-        k += 1
-    offsets = np.array([header[xoffset_key(int(e), int(i), int(s))] for e, i, s in zip(exp, ifu, slc)])
-    x1 = ((o >> 24) & 0x7F) + offsets
-    x, y = cols["xpos"].astype(np.float64), cols["ypos"].astype(np.float64)
-    if wcs == "positioned":
-        ra, dec = header["CRVAL1"] + x, header["CRVAL2"] + y
-    elif wcs == "projected":
-        t, d0 = y + np.pi / 2, math.radians(header["DEC"])
-        ra = header["RA"] + np.degrees(np.arctan2(np.cos(t) * np.sin(x), np.sin(t) * math.cos(d0) + np.cos(t) * math.sin(d0) * np.cos(x)))
-        dec = np.degrees(np.arcsin(np.sin(t) * math.sin(d0) - np.cos(t) * math.cos(d0) * np.cos(x)))
-    else:
-        ra, dec = x, y
-    return Ref(path, cols, header, wcs, cols["lambda"].astype(np.float64), ifu, slc, x1, y1, exp, ra, dec)
-
-
-def bits(a: np.ndarray) -> np.ndarray:
-    return a.view(np.uint32) if a.dtype.itemsize == 4 else a
-
-
-def assert_rows(out: Path, ref: Ref, mask: np.ndarray) -> dict[str, np.ndarray]:
-    """The output holds exactly the reference's selected rows, every column bit for bit."""
-    with PixTable(out) as pt:
-        got = pt.read(None)
-        assert list(pt.columns) == list(ref.cols)
-    for name, values in ref.cols.items():
-        assert np.array_equal(bits(got[name]), bits(values[mask])), name
-    return got
+from helpers.extract import DEC0, RA0, Ref, assert_rows, reference
 
 
 @pytest.fixture(scope="module")
@@ -463,130 +380,6 @@ def test_declination_outside_range_and_no_criteria(combined: Ref, tmp_path: Path
     assert "at least one selection criterion" in result.stderr
 
 
-# -- core ------------------------------------------------------------------------------
-
-
-def test_chunk_selection_representations() -> None:
-    n = 10_000
-    for idx, kind in [
-        (np.array([], dtype=np.int64), "none"),
-        (np.arange(n), "all"),
-        (np.array([3, 77, 9_999]), "idx"),
-        (np.arange(0, n, 3), "bits"),
-    ]:
-        cs = ChunkSelection.of(500, 500 + n, idx)
-        assert cs.kind == kind and cs.count == idx.size
-        assert np.array_equal(cs.indices(), idx)
-        if kind == "bits":
-            assert cs.data.nbytes == n // 8
-        if kind == "idx":
-            assert cs.data.dtype == np.uint32
-
-
-def test_row_source_reads_only_needed_blocks(combined: Ref) -> None:
-    with PixTable(combined.path) as pt:
-        src = RowSource(pt, 10_000, 60_000)
-        idx = np.array([0, 5, 4095, 4096, 30_000, 49_999])
-        assert np.array_equal(bits(src.get("ypos", idx)), bits(combined.cols["ypos"][10_000 + idx]))
-        buf, loaded = src._partial["ypos"]
-        assert loaded.nonzero()[0].tolist() == [0, 1, 7, 12]
-        assert np.array_equal(bits(src.get("ypos", None)), bits(combined.cols["ypos"][10_000:60_000]))
-        assert "ypos" in src.full and "ypos" not in src._partial
-
-
-def test_small_chunks_and_blocks_give_the_same_output(combined: Ref, tmp_path: Path, monkeypatch) -> None:
-    """Chunk, copy-block, read and write boundaries anywhere: the same rows in the same order."""
-    from pixtab.core.io.scan import selection as scan_selection, tuning
-
-    monkeypatch.setattr(scan_selection, "COPY_BLOCK_SHIFT", 7)
-    monkeypatch.setattr(tuning, "TUNING", {p: tuning.Tuning(chunk_rows=3_001, copy_rows=1000) for p in (True, False)})
-    monkeypatch.setattr(ex, "WRITE_ROWS", 777)
-    crit = Criteria(lambdas=[(6000.0, 8000.0)], slices=list(range(1, 30)), method="or", apertures=[Aperture("circle", RA0, DEC0, 3.0)])
-    mask = ((combined.lam >= 6000) & (combined.lam < 8000)) | (combined.slc < 30) | combined.aperture("circle", RA0, DEC0, 3.0)
-    with PixTable(combined.path) as pt:
-        sel = ex.select_rows(pt, crit)
-        assert {c.kind for c in sel.chunks} >= {"bits"}
-        assert sel.count() == mask.sum()
-        out = tmp_path / "o.fits"
-        with open(out, "wb") as f:
-            ex.write_selection(pt, sel, crit, f.fileno(), "table")
-    assert_rows(out, combined, mask)
-
-
-def test_shifted_exposures_drs_rule(combined: Ref) -> None:
-    with PixTable(combined.path) as pt:
-        n1, n2 = (e.nrows for e in pt.keywords.exposures)
-        emap = ExposureMap(pt.keywords.exposures, pt.nrows)
-        assert emap.shifted({1: 10, 2: 0}) == [(1, 0, 9), (2, 10, 9)]
-        assert emap.shifted({2: 5}) == [(1, 0, -1), (2, 0, 4)]
-        assert emap.shifted({1: n1, 2: n2}) == [(1, 0, n1 - 1), (2, n1, n1 + n2 - 1)]
-
-
-def test_ccd_slices_and_criteria_validation() -> None:
-    assert ccd_slices([1, 12, 48], "sky") == [3, 10, 46]
-    assert ccd_slices([5, 5, 2], "ccd") == [2, 5]
-    with pytest.raises(CriteriaError, match="empty or inverted"):
-        Criteria(lambdas=[(5.0, 5.0)])
-    with pytest.raises(CriteriaError, match="method"):
-        Criteria(method="xor")
-    assert Criteria().empty and not Criteria(exps=[0]).empty
-    assert Criteria(lambdas=[(1, 2), (5, 9)]).lambda_span() == (1, 9)
-    assert Criteria(lambdas=[(1, 2)], ifus=[3], method="or").lambda_span() is None
-
-
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
-    lam=st.lists(st.tuples(st.integers(4600, 9400), st.integers(1, 3000)), max_size=2),
-    ifus=st.none() | st.sets(st.sampled_from([12, 13]), min_size=1),
-    slices=st.none() | st.sets(st.integers(1, 48), min_size=1, max_size=10),
-    ypix=st.lists(st.tuples(st.integers(1, 4112), st.integers(1, 2000)), max_size=2),
-    exps=st.none() | st.sets(st.sampled_from([1, 2]), min_size=1),
-    radius=st.none() | st.floats(0.5, 8.0),
-    method=st.sampled_from(["and", "or"]),
-)
-def test_select_rows_matches_reference(combined: Ref, lam, ifus, slices, ypix, exps, radius, method) -> None:
-    crit = Criteria(
-        lambdas=[(float(a), float(a + w)) for a, w in lam],
-        ifus=sorted(ifus) if ifus else None,
-        slices=sorted(slices) if slices else None,
-        ypix=[(a, a + w) for a, w in ypix],
-        exps=sorted(exps) if exps else None,
-        apertures=[Aperture("circle", RA0, DEC0, radius)] if radius else [],
-        method=method,
-    )
-    r = combined
-    parts = []
-    if lam:
-        parts.append(np.logical_or.reduce([(r.lam >= a) & (r.lam < a + w) for a, w in lam]))
-    if ifus:
-        parts.append(np.isin(r.ifu, list(ifus)))
-    if slices:
-        parts.append(np.isin(r.slc, list(slices)))
-    if ypix:
-        parts.append(np.logical_or.reduce([(r.y1 >= a) & (r.y1 < a + w) for a, w in ypix]))
-    if exps:
-        parts.append(np.isin(r.exp, list(exps)))
-    if radius:
-        parts.append(r.aperture("circle", RA0, DEC0, radius))
-    if not parts:  # no criterion: the whole table, whichever way criteria would combine
-        want = np.ones(len(r.lam), bool)
-    else:
-        want = (np.logical_and if method == "and" else np.logical_or).reduce(parts)
-    with PixTable(r.path) as pt:
-        sel = ex.select_rows(pt, crit, chunk_rows=16_384)
-        got = np.concatenate([c.start + c.indices() for c in sel.chunks])
-        assert sel.per_exposure == {k: int((want & (r.exp == k)).sum()) for k in (1, 2)}
-    assert np.array_equal(got, np.flatnonzero(want))
-
-
-def test_selector_orders_tests_cheapest_first(combined: Ref) -> None:
-    crit = Criteria(apertures=[Aperture("circle", RA0, DEC0, 2.0)], lambdas=[(6000, 6100)], ifus=[12], xpix=[(1, 9)])
-    with PixTable(combined.path) as pt:
-        sel = Selector(pt, crit)
-        assert [t.name for t in sel.tests] == ["ifu", "lambda", "xpix", "sky aperture"]
-        assert sel.first_columns == ("origin",)
-
-
 # -- the pipeline loads what extract writes ---------------------------------------------
 
 
@@ -606,13 +399,13 @@ def test_pipeline_loads_the_output(combined: Ref, tmp_path: Path, layout: str) -
 def test_extension_with_cut_padding_is_written_whole(tmp_path) -> None:
     """An input whose last extension lost its final padding still gives a well-formed output."""
     src = tmp_path / "ff.fits"
-    assert invoke("simulate", str(src), "--nrows", "5000", "--ifus", "3", "--flat-field").exit_code == 0
+    assert invoke("simulate", src, "--nrows", "5000", "--ifus", "3", "--flat-field").exit_code == 0
     with PixTable(src) as pt:
         last = pt.extra_hdus[-1]
     cut = tmp_path / "cut.fits"
     cut.write_bytes(src.read_bytes()[: last.data_offset + last.data_size + 5])
     out = tmp_path / "out.fits"
-    result = invoke("extract", str(cut), "-o", str(out), "--ifu", "3")
+    result = invoke("extract", cut, "-o", out, "--ifu", "3")
     assert result.exit_code == 0
     assert out.stat().st_size % 2880 == 0
     with fits.open(out) as hdul:

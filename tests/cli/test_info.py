@@ -34,7 +34,7 @@ def _units_equal(got: str | None, want: str | None) -> bool:
 @pytest.mark.parametrize("case", INFO_CASES, ids=[c["id"] for c in INFO_CASES])
 def test_info_conformance(case: dict) -> None:
     exp = case["expected"]
-    result = invoke("info", "--json", str(conformance_path(exp["path"])))
+    result = invoke("info", "--json", conformance_path(exp["path"]))
     got = json.loads(result.stdout)
     for field in ("layout", "rows", "pipeline_type", "wcs", "merged", "combined", "fluxcal", "skysub", "weighted", "has_weight"):
         assert got[field] == exp[field], field
@@ -61,7 +61,7 @@ def test_info_conformance(case: dict) -> None:
 def test_info_stats_limits_match_header_limits_on_drs_file() -> None:
     """--stats recomputes LIMITS from rows the DRS way; the DRS's own header agrees (float32)."""
     path = conformance_path("pt_drs_combined_image.fits")
-    result = invoke("info", "--json", "--stats", str(path))
+    result = invoke("info", "--json", "--stats", path)
     got = json.loads(result.stdout)
     for k, v in got["limits"].items():
         assert _close(got["stats"]["limits"][k], v, 1e-6), k
@@ -82,7 +82,7 @@ def test_info_stats_limits_match_header_limits_on_drs_file() -> None:
 )
 def test_info_simulated(simulated, kw: dict) -> None:
     path = simulated(**kw)
-    result = invoke("info", "--json", "--stats", str(path))
+    result = invoke("info", "--json", "--stats", path)
     got = json.loads(result.stdout)
     nexp = kw.get("exposures", 1)
     ifus = kw.get("ifus", list(range(1, 25)))
@@ -123,7 +123,7 @@ def test_info_json_lines_for_several_inputs(simulated) -> None:
 
 
 def test_info_human_text_is_plain_when_not_a_tty(simulated) -> None:
-    result = invoke("info", str(simulated(exposures=2, ifus=[3])))
+    result = invoke("info", simulated(exposures=2, ifus=[3]))
     assert "\x1b[" not in result.stdout
     assert "exposure 2" in result.stdout and "rows 10000..19999" in result.stdout
     assert result.stderr == ""

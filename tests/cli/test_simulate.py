@@ -119,7 +119,7 @@ def test_default_sources_are_recorded_where_they_are(tmp_path) -> None:
     from pixtab.core.ops.simulate.tables import SimulationSpec
 
     out = tmp_path / "d.fits"
-    invoke("simulate", str(out), "--nrows", "2000")
+    invoke("simulate", out, "--nrows", "2000")
     h = fits.getheader(out)
     spec = SimulationSpec()
     model = SkyModel(spec)

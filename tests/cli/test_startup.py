@@ -79,7 +79,7 @@ def test_fit_imports_only_numpy_scipy_and_its_model(simulated, tmp_path: Path) -
     """fit needs scipy.optimize and its model's formulas: not astropy.modeling (nor the rest of astropy)."""
     star = simulated(rows=20_000, ifus=[3])
     r = subprocess.run(
-        pixtab_cmd("fit", str(star), "--model", "moffat"),
+        pixtab_cmd("fit", star, "--model", "moffat"),
         capture_output=True, text=True, env=clean_env(PYTHONPROFILEIMPORTTIME="1"), timeout=120,
     )
     assert r.returncode in (0, 1), r.stderr[-2000:]  # a fit that fails is fine here

@@ -49,9 +49,9 @@ def test_missing_conformance_set_fails_in_ci(tmp_path: Path) -> None:
 def test_info_single_value_names_each_of_several_inputs(simulated, flag: str, value: str) -> None:
     """Item 5: bare values for one input; 'PATH: value' lines for several, as extract --count."""
     a, b = simulated(rows=3000, ifus=[2]), simulated(rows=3000, ifus=[3])
-    one = invoke("info", flag, str(a), code=None)
+    one = invoke("info", flag, a, code=None)
     assert (one.exit_code, one.stdout) == (0, f"{value}\n")
-    many = invoke("info", flag, str(a), str(b), code=None)
+    many = invoke("info", flag, a, b, code=None)
     assert (many.exit_code, many.stdout) == (0, f"{a}: {value}\n{b}: {value}\n")
-    count = invoke("extract", "--count", "--ifu", "2", str(a), str(b))
+    count = invoke("extract", "--count", "--ifu", "2", a, b)
     assert count.stdout == f"{a}: 3000\n{b}: 0\n"

@@ -51,11 +51,11 @@ def test_astropy_keeps_the_duplicate(combined: Path, tmp_path: Path) -> None:
 def test_duplicate_limits_updated_once_and_read_back(combined: Path, tmp_path: Path, layout: str) -> None:
     src = variant(combined, tmp_path / "d.fits", _append(K + "LIMITS LAMBDA LOW", 1.0))
     out = tmp_path / "o.fits"
-    run = run_pixtab("extract", str(src), "-o", str(out), "--lambda", "6000:6100", "--layout", layout)
+    run = run_pixtab("extract", src, "-o", out, "--lambda", "6000:6100", "--layout", layout)
     assert run.returncode == 0, run.stderr
     assert "LIMITS LAMBDA LOW" in run.stderr and "using the first" in run.stderr
     assert _keyword_count(out, K + "LIMITS LAMBDA LOW") == 1
-    info = json.loads(run_pixtab("info", "--json", str(out)).stdout)
+    info = json.loads(run_pixtab("info", "--json", out).stdout)
     assert 6000 <= info["limits"]["lambda_low"] < 6100
     with fits.open(out) as hdul:
         assert hdul[0].header[K + "LIMITS LAMBDA LOW"] == info["limits"]["lambda_low"]
@@ -69,13 +69,13 @@ def test_duplicate_exposure_ranges_give_a_readable_output(combined: Path, tmp_pa
     with pixtab.open(src) as pt:
         assert pt.keywords.exposures == exps  # the first cards, as the pipeline reads them
     out = tmp_path / "o.fits"
-    run = run_pixtab("extract", str(src), "-o", str(out), "--ifu", "3")
+    run = run_pixtab("extract", src, "-o", out, "--ifu", "3")
     assert run.returncode == 0, run.stderr
     assert _keyword_count(out, K + "EXP2 FIRST") == 1 == _keyword_count(out, K + "EXP2 LAST")
     with pixtab.open(out) as pt:
         got = pt.keywords.exposures
         assert [e.exp for e in got] == [1, 2, 3] and got[-1].last == pt.nrows - 1
-    assert run_pixtab("info", "--json", str(out)).returncode == 0
+    assert run_pixtab("info", "--json", out).returncode == 0
 
 
 def test_conflicting_xoffset_uses_the_first_card_with_a_warning(combined: Path, tmp_path: Path) -> None:
@@ -85,7 +85,7 @@ def test_conflicting_xoffset_uses_the_first_card_with_a_warning(combined: Path, 
     src = variant(combined, tmp_path / "d.fits", _append(name, first + 500))
     with fits.open(src) as hdul:
         assert hdul[0].header[name] == first  # astropy: the first card
-    run = run_pixtab("decode-origin", str(src))
+    run = run_pixtab("decode-origin", src)
     assert run.returncode == 0
     assert "SLICE05 XOFFSET" in run.stderr and "using the first" in run.stderr
     got = np.loadtxt(io.StringIO(run.stdout), delimiter=",", skiprows=1, dtype=np.int64)
@@ -101,7 +101,7 @@ def test_identical_duplicates_are_quiet(combined: Path, tmp_path: Path) -> None:
     with fits.open(combined) as hdul:
         value = hdul[0].header["OBJECT"]
     src = variant(combined, tmp_path / "d.fits", _append("OBJECT", value))
-    run = run_pixtab("info", str(src))
+    run = run_pixtab("info", src)
     assert run.returncode == 0 and "warning" not in run.stderr
 
 
@@ -110,7 +110,7 @@ def test_outputs_have_one_card_per_keyword(combined: Path, tmp_path: Path, comma
     change = lambda h: (_append("OBJECT", "other")(h), _append(K + "MERGED", 9)(h), _append("COMMENT", "kept")(h))  # noqa: E731
     src = variant(combined, tmp_path / "d.fits", change)
     out = tmp_path / "o.fits"
-    run = run_pixtab(command[0], str(src), "-o", str(out), *command[1:])
+    run = run_pixtab(command[0], src, "-o", out, *command[1:])
     assert run.returncode == 0, run.stderr
     with fits.open(out) as hdul:
         hdul.verify("exception")

@@ -94,7 +94,7 @@ def _long_extname(h: fits.HDUList) -> None:
 def test_outputs_of_unusual_headers(change, command: list[str], base: Path, tmp_path: Path) -> None:
     src = variant(base, tmp_path / "in.fits", change)
     out = tmp_path / "out.fits"
-    run = run_pixtab(command[0], str(src), "-o", str(out), *command[1:])
+    run = run_pixtab(command[0], src, "-o", out, *command[1:])
     assert run.returncode == 0, run.stderr
     with _ok(out) as hdul, pixtab.open(out) as pt:
         if change is _long_unit:
@@ -103,7 +103,7 @@ def test_outputs_of_unusual_headers(change, command: list[str], base: Path, tmp_
             assert "e" * 90 in pt.columns and pt.columns["e" * 90].stored_name == "E" * 90
         if change is _merged_long and command[0] == "extract":
             assert pt.keywords.merged == 1
-    info = run_pixtab("info", "--json", str(out))
+    info = run_pixtab("info", "--json", out)
     assert info.returncode == 0, info.stderr
 
 
@@ -124,7 +124,7 @@ INF_CARDS = {
 @pytest.mark.parametrize("which", sorted(INF_CARDS))
 def test_inf_in_the_header(which: str, base: Path, tmp_path: Path) -> None:
     src = _inf_card(base, tmp_path, *INF_CARDS[which])
-    run = run_pixtab("info", "--json", str(src))
+    run = run_pixtab("info", "--json", src)
     assert run.returncode == 0, run.stderr
     json.loads(run.stdout)  # strict JSON: no Infinity
     assert "internal error" not in run.stderr
@@ -132,14 +132,14 @@ def test_inf_in_the_header(which: str, base: Path, tmp_path: Path) -> None:
         assert "not finite" in run.stderr
     for args in (["extract", "--ifu", "3"], ["extract", "--ifu", "3", "--layout", "table"], ["convert"]):
         out = tmp_path / "o.fits"
-        run = run_pixtab(args[0], str(src), "-o", str(out), "--overwrite", *args[1:])
+        run = run_pixtab(args[0], src, "-o", out, "--overwrite", *args[1:])
         assert run.returncode == 0, run.stderr
         _ok(out).close()
-    run = run_pixtab("extract", str(src), "--count", "--circle", "150.1163", "2.2058", "3")
+    run = run_pixtab("extract", src, "--count", "--circle", "150.1163", "2.2058", "3")
     if which in ("CRVAL1", "CRVAL2"):
         assert run.returncode == 1
         assert_one_line_error(run.stdout, run.stderr, src, "not finite")
     else:
         assert run.returncode == 0 and "internal error" not in run.stderr, run.stderr
-    run = run_pixtab("decode-origin", str(src), "--sky", "--rows", "0:5")
+    run = run_pixtab("decode-origin", src, "--sky", "--rows", "0:5")
     assert "internal error" not in run.stderr and "Traceback" not in run.stderr, run.stderr

@@ -271,11 +271,11 @@ BAD = {
 def test_bad_input_is_one_error_line(case: str, base: dict[str, Path], tmp_path: Path) -> None:
     build, fragments = BAD[case]
     path = build(base, tmp_path)
-    result = invoke('info', str(path), code=1)
+    result = invoke("info", path, code=1)
     assert_one_line_error(result.stdout, result.stderr, path, *fragments)
     # --json and --stats fail the same way, before any output.
     for flags in (["--json"], ["--stats", "--json"], ["--get", "nrows"]):
-        again = invoke('info', *flags, str(path), code=None)
+        again = invoke("info", *flags, path, code=None)
         assert (again.exit_code, again.stdout, again.stderr) == (1, "", result.stderr), flags
 
 
@@ -284,14 +284,14 @@ def test_bad_input_in_a_real_process(case: str, base: dict[str, Path], tmp_path:
     """The console entry point (main) gives the same single line and exit status."""
     build, fragments = BAD[case]
     path = build(base, tmp_path)
-    proc = run_pixtab("info", str(path))
+    proc = run_pixtab("info", path)
     assert proc.returncode == 1, proc.stderr
     assert_one_line_error(proc.stdout, proc.stderr, path, *fragments)
 
 
 def test_unparsable_size_card_warns_then_fails(base: dict[str, Path], tmp_path: Path) -> None:
     path = _header_edit(base["image"], tmp_path / "unparsable.fits", 2, "NAXIS2", "NAXIS2  = 6x0")
-    result = invoke('info', str(path), code=1)
+    result = invoke("info", path, code=1)
     assert result.stdout == ""
     assert result.stderr.splitlines() == [
         f"pixtab: warning: {path}: card NAXIS2 has an unparsable value; read as the string '6x0'",
@@ -301,14 +301,14 @@ def test_unparsable_size_card_warns_then_fails(base: dict[str, Path], tmp_path: 
 
 def test_non_ascii_card_is_one_error_line(base: dict[str, Path], tmp_path: Path) -> None:
     path = _header_edit(base["image"], tmp_path / "latin1.fits", 2, "EXTNAME", "EXTNAME = 'ypos\xe9'".encode("latin-1"))
-    result = invoke('info', str(path), code=1)
+    result = invoke("info", path, code=1)
     assert_one_line_error(result.stdout, result.stderr, path, "unreadable card 'EXTNAME'")
 
 
 def test_several_inputs_keep_going(base: dict[str, Path], tmp_path: Path) -> None:
     """A bad input among good ones: the good ones are described, then exit 1 (fitscheck's rule)."""
     bad = _no_extname(base, tmp_path)
-    result = invoke('info', "--get", "nrows", str(base["image"]), str(bad), str(base["table"]), code=1)
+    result = invoke("info", "--get", "nrows", base["image"], bad, base["table"], code=1)
     assert result.stdout == f"{base['image']}: {ROWS}\n{base['table']}: {ROWS}\n"  # several inputs: named
     assert result.stderr.splitlines() == [
         f"Error: {bad}: image extension 3 has no EXTNAME (cannot tell which column it is)",
@@ -326,10 +326,10 @@ def test_unknown_image_column_is_carried(base: dict[str, Path], tmp_path: Path) 
         h[5].header["BUNIT"] = "count"
 
     path = variant(base["image"], tmp_path / "extra.fits", change)
-    result = invoke('info', "--json", "--stats", str(path), code=None)
+    result = invoke("info", "--json", "--stats", path, code=None)
     assert (result.exit_code, result.stderr) == (0, "")
     got = json.loads(result.stdout)
-    assert invoke('info', "--get", "columns", str(path)).stdout == "xpos,ypos,lambda,data,skyfrac,dq,stat,origin\n"
+    assert invoke("info", "--get", "columns", path).stdout == "xpos,ypos,lambda,data,skyfrac,dq,stat,origin\n"
     assert got["columns"]["skyfrac"] == {"dtype": "float32", "unit": "count"}
     assert got["stats"]["columns"]["skyfrac"] == {"min": 0.0, "max": float(ROWS - 1), "nan": 0, "inf": 0}
 
@@ -340,10 +340,10 @@ def test_unknown_table_columns_carried_or_warned(base: dict[str, Path], tmp_path
         fits.Column(name="spectrum", format="3E", array=np.zeros((ROWS, 3), "f4")),
     ]
     path = variant(base["table"], tmp_path / "extra.fits", lambda h: _rebuild_bintable(h, extra=extra))
-    result = invoke('info', "--json", str(path))
+    result = invoke("info", "--json", path)
     assert result.stderr == f"pixtab: warning: {path}: column 'spectrum' (TFORM 3E) is not a scalar number; it is ignored\n"
     got = json.loads(result.stdout)
-    assert invoke('info', "--get", "columns", str(path)).stdout == "xpos,ypos,lambda,data,dq,stat,origin,skyfrac\n"
+    assert invoke("info", "--get", "columns", path).stdout == "xpos,ypos,lambda,data,dq,stat,origin,skyfrac\n"
     assert got["columns"]["skyfrac"] == {"dtype": "float32", "unit": None}
 
 
@@ -352,7 +352,7 @@ def test_unknown_extension_is_listed(base: dict[str, Path], tmp_path: Path) -> N
         h.append(fits.BinTableHDU.from_columns([fits.Column(name="note", format="10A", array=np.array(["x"]))], name="NOTES"))
 
     path = variant(base["image"], tmp_path / "notes.fits", change)
-    result = invoke('info', "--json", str(path), code=None)
+    result = invoke("info", "--json", path, code=None)
     assert (result.exit_code, result.stderr) == (0, "")
     assert json.loads(result.stdout)["extra_extensions"] == ["NOTES"]
 
@@ -371,14 +371,14 @@ def test_float64_int64_columns_are_shown_and_refused_for_writing(layout: str, ba
             _rebuild_bintable(h, formats={"xpos": "D", "origin": "K"})
 
     path = variant(base[layout], tmp_path / "wide.fits", change)
-    result = invoke('info', "--json", "--stats", str(path), code=None)
+    result = invoke("info", "--json", "--stats", path, code=None)
     assert (result.exit_code, result.stderr) == (0, "")
     got = json.loads(result.stdout)
     assert got["columns"]["xpos"]["dtype"] == "float64"
     assert got["columns"]["origin"]["dtype"] == "int64"
     assert got["columns"]["ypos"]["dtype"] == "float32"
     assert got["stats"]["ifus"] == {"1": ROWS}
-    human = invoke('info', str(path))
+    human = invoke("info", path)
     assert [line for line in human.stdout.splitlines() if line.startswith("column xpos")] == ["column xpos      float64  deg"]
     with PixTable(path) as pt:
         with pytest.raises(InputError) as exc:
@@ -395,7 +395,7 @@ def test_bad_xoffset_cards_only_fail_where_needed(base: dict[str, Path], tmp_pat
     path = tmp_path / "xoffset.fits"
     path.write_bytes(blob)
     for flags in ([], ["--json"], ["--stats", "--json"]):
-        result = invoke('info', *flags, str(path), code=None)
+        result = invoke("info", *flags, path, code=None)
         assert (result.exit_code, result.stderr) == (0, ""), flags
     with PixTable(path) as pt:
         xo = XOffsets(pt.keywords.xoffsets, pt.path)
@@ -422,7 +422,7 @@ def _with_bad_coordinates(src: Path, dst: Path, values: float) -> tuple[Path, di
 
 def test_nan_coordinates_are_ignored_by_limits(base: dict[str, Path], tmp_path: Path) -> None:
     path, cols = _with_bad_coordinates(base["image"], tmp_path / "nan.fits", np.nan)
-    result = invoke('info', "--json", "--stats", str(path), code=None)
+    result = invoke("info", "--json", "--stats", path, code=None)
     assert (result.exit_code, result.stderr) == (0, "")
     st = json.loads(result.stdout)["stats"]
     assert {n: st["columns"][n]["nan"] for n in ("xpos", "ypos", "lambda", "data")} == {"xpos": 3, "ypos": 1, "lambda": 1, "data": 0}
@@ -461,7 +461,7 @@ def test_limits_ignore_nan_and_inf() -> None:
 
 def test_inf_coordinates_info_stats_json(base: dict[str, Path], tmp_path: Path) -> None:
     path, cols = _with_bad_coordinates(base["image"], tmp_path / "inf.fits", np.inf)
-    result = invoke("info", "--json", "--stats", str(path), code=None)
+    result = invoke("info", "--json", "--stats", path, code=None)
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert (result.exit_code, result.stderr) == (0, "")
     st = json.loads(result.stdout)["stats"]
@@ -486,7 +486,7 @@ def test_zero_row_table_is_described(layout: str, base: dict[str, Path], tmp_pat
         w.finish(header)
     finally:
         os.close(fd)
-    result = invoke('info', "--json", "--stats", str(path), code=None)
+    result = invoke("info", "--json", "--stats", path, code=None)
     assert (result.exit_code, result.stderr) == (0, "")
     got = json.loads(result.stdout)
     assert got["rows"] == 0
@@ -495,7 +495,7 @@ def test_zero_row_table_is_described(layout: str, base: dict[str, Path], tmp_pat
     assert st["columns"]["xpos"] == {"min": None, "max": None, "nan": 0, "inf": 0}
     assert set(st["limits"].values()) == {None}
     assert st["ifus"] == {} and st["dq_nonzero_fraction"] == 0.0
-    assert invoke('info', "--get", "nrows", str(path)).stdout == "0\n"
+    assert invoke("info", "--get", "nrows", path).stdout == "0\n"
     with fits.open(path) as hdul:  # astropy agrees the file is valid
         hdul.verify("exception")
         assert hdul[1].header["NAXIS2"] == 0
@@ -553,7 +553,7 @@ def test_extract_by_detector_x_needs_xoffset(base: dict[str, Path], tmp_path: Pa
     path = tmp_path / "xoffset.fits"
     path.write_bytes(set_card(base["image"].read_bytes(), 0, name, None))
     out = tmp_path / "out.fits"
-    result = invoke("extract", str(path), "-o", str(out), "--xpix", "1:200", code=1)
+    result = invoke("extract", path, "-o", out, "--xpix", "1:200", code=1)
     assert_one_line_error(result.stdout, result.stderr, path, "keyword 'ESO DRS MUSE PIXTABLE EXP0 IFU01 SLICE02 XOFFSET' is missing")
     assert not out.exists()
 
@@ -578,7 +578,7 @@ def test_cut_in_final_padding_is_read_with_a_warning(base: dict[str, Path], tmp_
     last = _hdu(base["image"], -1)
     path = tmp_path / "shortpad.fits"
     path.write_bytes(blob[: last.data_offset + last.data_size + 10])
-    result = invoke('info', "--get", "nrows", str(path))
+    result = invoke("info", "--get", "nrows", path)
     assert result.stdout == f"{ROWS}\n"
     missing = 2880 - (last.data_size + 10) % 2880
     assert result.stderr == f"pixtab: warning: {path}: file ends {missing} bytes before the end of its last block (truncated copy?)\n"
@@ -590,7 +590,7 @@ def test_weighted_table_without_weight_column_warns(base: dict[str, Path], tmp_p
     weight = next(h for h in (_hdu(base["image2"], i) for i in range(1, 9)) if h.extname == "weight")
     path = tmp_path / "noweight.fits"
     path.write_bytes(blob[: weight.header_offset])
-    result = invoke('info', "--get", "columns", str(path))
+    result = invoke("info", "--get", "columns", path)
     assert result.stdout == "xpos,ypos,lambda,data,dq,stat,origin\n"
     assert result.stderr == f"pixtab: warning: {path}: keyword 'ESO DRS MUSE PIXTABLE WEIGHTED' is T but there is no weight column\n"
 

@@ -28,13 +28,13 @@ def table(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _run(args: list[str], src: Path, tmp_path: Path):
-    return run_pixtab(args[0], str(src), *[str(tmp_path / "o.fits") if a == "OUT" else a for a in args[1:]])
+    return run_pixtab(args[0], src, *[str(tmp_path / "o.fits") if a == "OUT" else a for a in args[1:]])
 
 
 @pytest.mark.parametrize("args", COMMANDS, ids=" ".join)
 def test_reconstruct_det_output_is_not_a_pixel_table(args: list[str], table: Path, tmp_path: Path) -> None:
     img = tmp_path / "det.fits"
-    assert run_pixtab("reconstruct-det", str(table), "-o", str(img)).returncode == 0
+    assert run_pixtab("reconstruct-det", table, "-o", img).returncode == 0
     run = _run(args, img, tmp_path)
     assert run.returncode == 1
     assert_one_line_error(run.stdout, run.stderr, img, "not a pixel table", "CHAN03", "reconstruct-det output")
@@ -44,7 +44,7 @@ def test_reconstruct_det_output_is_not_a_pixel_table(args: list[str], table: Pat
 @pytest.mark.parametrize("args", COMMANDS, ids=" ".join)
 def test_decode_origin_output_is_not_a_pixel_table(args: list[str], table: Path, tmp_path: Path) -> None:
     out = tmp_path / "dec.fits"
-    assert run_pixtab("decode-origin", str(table), "--format", "fits", "-o", str(out)).returncode == 0
+    assert run_pixtab("decode-origin", table, "--format", "fits", "-o", out).returncode == 0
     run = _run(args, out, tmp_path)
     assert_one_line_error(run.stdout, run.stderr, out, "not a pixel table", "row, ifu, slice", "decode-origin output")
 
@@ -53,7 +53,7 @@ def test_a_plain_image_is_not_a_pixel_table(tmp_path: Path) -> None:
     path = tmp_path / "cube.fits"
     hdr = fits.Header({"HIERARCH ESO PRO CATG": "DATACUBE_FINAL"})
     fits.HDUList([fits.PrimaryHDU(header=hdr), fits.ImageHDU(np.zeros((4, 5, 6), np.float32), name="DATA")]).writeto(path)
-    run = run_pixtab("info", str(path))
+    run = run_pixtab("info", path)
     assert_one_line_error(run.stdout, run.stderr, path, "not a pixel table", "DATA 6x5x4", "DATACUBE_FINAL")
 
 

@@ -42,7 +42,7 @@ def _inf_positions(h: fits.HDUList) -> None:
 )
 def test_inf_positions_give_no_raw_runtime_warnings(args: list[str], base: Path, tmp_path: Path) -> None:
     src = variant(base, tmp_path / "inf.fits", _inf_positions)
-    run = run_pixtab(args[0], str(src), *args[1:])
+    run = run_pixtab(args[0], src, *args[1:])
     assert run.returncode == 0, run.stderr
     assert "RuntimeWarning" not in run.stderr and ".py:" not in run.stderr, run.stderr
 
@@ -57,7 +57,7 @@ def test_ra_is_below_360() -> None:
 
 def test_decode_sky_on_a_table_at_ra_zero_never_prints_360(tmp_path: Path) -> None:
     src = make_table(tmp_path / "ra0.fits", rows=20_000, ifus=[11, 12, 13, 14], ra=0.0)
-    run = run_pixtab("decode-origin", str(src), "--sky")
+    run = run_pixtab("decode-origin", src, "--sky")
     assert run.returncode == 0, run.stderr
     ra = np.loadtxt(io.StringIO(run.stdout), delimiter=",", skiprows=1, usecols=6)
     assert (ra >= 0).all() and (ra < 360).all()
@@ -65,7 +65,7 @@ def test_decode_sky_on_a_table_at_ra_zero_never_prints_360(tmp_path: Path) -> No
 
 
 def test_literal_origin_values_outside_the_instrument_are_reported() -> None:
-    run = run_pixtab("decode-origin", "--value", "0", "--value", "0x14064041", "--value", str(25 << 6 | 49))
+    run = run_pixtab("decode-origin", "--value", "0", "--value", "0x14064041", "--value", 25 << 6 | 49)
     assert run.returncode == 0
     warnings = [line for line in run.stderr.splitlines() if "not a MUSE pixel" in line]
     assert len(warnings) == 2 and "0x0" in warnings[0], run.stderr
@@ -80,6 +80,6 @@ def test_table_rows_outside_the_instrument_are_reported(base: Path, tmp_path: Pa
         o[10] = o[10] & ~(0x1F << 6)  # IFU 0, same slice
 
     src = variant(base, tmp_path / "bad.fits", bad_origin)
-    run = run_pixtab("decode-origin", str(src))
+    run = run_pixtab("decode-origin", src)
     assert run.returncode == 0, run.stderr
     assert "1 row(s) have an origin with an IFU outside 1..24 or a slice outside 1..48 (first: row 10)" in run.stderr

@@ -27,7 +27,7 @@ def table(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize("command", ["extract", "convert"])
 def test_bad_template_is_a_usage_error(command: str, template: str, table: Path, tmp_path: Path) -> None:
     extra = ["--ifu", "3"] if command == "extract" else []
-    run = run_pixtab(command, str(table), "--output-dir", str(tmp_path), "--name", template, *extra)
+    run = run_pixtab(command, table, "--output-dir", tmp_path, "--name", template, *extra)
     assert run.returncode == 2, run.stderr
     assert "'--name'" in run.stderr and "internal error" not in run.stderr
     assert list(tmp_path.iterdir()) == []
@@ -36,14 +36,14 @@ def test_bad_template_is_a_usage_error(command: str, template: str, table: Path,
 @pytest.mark.parametrize("template", ["sub/{stem}.fits", "..", ".", "{stem}/x.fits", "x" * 300 + "{stem}"])
 def test_template_giving_no_plain_file_name_is_refused(template: str, table: Path, tmp_path: Path) -> None:
     (tmp_path / "out").mkdir()
-    run = run_pixtab("convert", str(table), "--output-dir", str(tmp_path / "out"), "--name", template)
+    run = run_pixtab("convert", table, "--output-dir", tmp_path / "out", "--name", template)
     assert run.returncode == 2, run.stderr
     assert "'--name'" in run.stderr and "internal error" not in run.stderr
     assert list((tmp_path / "out").iterdir()) == []
 
 
 def test_good_templates_still_work(table: Path, tmp_path: Path) -> None:
-    run = run_pixtab("convert", str(table), "--output-dir", str(tmp_path), "--name", "{stem}_{name}.t.fits")
+    run = run_pixtab("convert", table, "--output-dir", tmp_path, "--name", "{stem}_{name}.t.fits")
     assert run.returncode == 0, run.stderr
     assert [p.name for p in tmp_path.iterdir()] == ["in_in.fits.t.fits"]
 
@@ -71,15 +71,15 @@ def test_output_name_too_long_is_one_line(command: str, table: Path, tmp_path: P
                                   ["decode-origin"], ["reconstruct-det", "-o", "OUT"]])
 def test_input_name_too_long_is_one_line(args: list[str], tmp_path: Path) -> None:
     src = tmp_path / ("y" * 300 + ".fits")
-    run = run_pixtab(args[0], str(src), *[str(tmp_path / "o.fits") if a == "OUT" else a for a in args[1:]])
+    run = run_pixtab(args[0], src, *[str(tmp_path / "o.fits") if a == "OUT" else a for a in args[1:]])
     assert run.returncode == 1, run.stderr
     assert_one_line_error(run.stdout, run.stderr, src, "name too long")
 
 
 def test_path_through_a_file_is_one_line(table: Path, tmp_path: Path) -> None:
     """ENOTDIR: an input or output 'inside' a regular file."""
-    run = run_pixtab("info", str(table / "x.fits"))
+    run = run_pixtab("info", table / "x.fits")
     assert_one_line_error(run.stdout, run.stderr, table / "x.fits", "Not a directory")
-    run = run_pixtab("convert", str(table), "-o", str(table / "x.fits"))
+    run = run_pixtab("convert", table, "-o", table / "x.fits")
     assert run.returncode == 1
     assert "internal error" not in run.stderr and len(run.stderr.splitlines()) == 1, run.stderr

@@ -23,7 +23,7 @@ from helpers.faults import make_table
 )
 def test_simulate_bad_numbers_are_usage_errors(args: list[str], tmp_path: Path) -> None:
     t0 = time.monotonic()
-    run = run_pixtab("simulate", str(tmp_path / "s.fits"), *args)
+    run = run_pixtab("simulate", tmp_path / "s.fits", *args)
     assert time.monotonic() - t0 < 20
     assert run.returncode == 2, run.stderr
     assert "internal error" not in run.stderr and "Traceback" not in run.stderr
@@ -41,7 +41,7 @@ def test_simulate_bad_numbers_are_usage_errors(args: list[str], tmp_path: Path) 
 def test_extract_bad_numbers_are_usage_errors(args: list[str], tmp_path: Path) -> None:
     src = make_table(tmp_path / "in.fits", rows=600)
     t0 = time.monotonic()
-    run = run_pixtab("extract", str(src), "--count", *args)
+    run = run_pixtab("extract", src, "--count", *args)
     assert time.monotonic() - t0 < 20
     assert run.returncode == 2, run.stderr
     assert "internal error" not in run.stderr and "Traceback" not in run.stderr
@@ -65,5 +65,5 @@ def test_many_exposures_simulate_quickly(tmp_path: Path) -> None:
     header = build_header(SimulationSpec(rows=200_000, exposures=40))
     assert time.monotonic() - t0 < 5
     assert sum(1 for k in header if k.endswith("XOFFSET")) == 40 * 24 * 48
-    run = run_pixtab("simulate", str(tmp_path / "s.fits"), "--nrows", "2e5", "--exposures", "40", timeout=90)
+    run = run_pixtab("simulate", tmp_path / "s.fits", "--nrows", "2e5", "--exposures", "40", timeout=90)
     assert run.returncode == 0, run.stderr

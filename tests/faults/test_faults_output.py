@@ -38,14 +38,14 @@ def refs(tmp_path_factory: pytest.TempPathFactory) -> dict[int, str]:
     d = tmp_path_factory.mktemp("refs")
     out = {}
     for seed in (1, 2):
-        invoke('simulate', str(d / f"ref{seed}.fits"), *SIM, "--seed", str(seed))
+        invoke("simulate", d / f"ref{seed}.fits", *SIM, "--seed", seed)
         out[seed] = sha256(d / f"ref{seed}.fits")
     assert out[1] != out[2]
     return out
 
 
 def _valid_table(path: Path, rows: int = 200_000) -> None:
-    result = invoke("info", "--get", "nrows", str(path), code=None)
+    result = invoke("info", "--get", "nrows", path, code=None)
     assert (result.exit_code, result.stdout) == (0, f"{rows}\n"), result.stderr
 
 
@@ -59,7 +59,7 @@ def test_file_size_limit_in_a_real_process(tmp_path: Path) -> None:
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (1_000_000, 1_000_000))
 
-    proc = run_pixtab("simulate", str(out), *SIM, preexec_fn=limit)
+    proc = run_pixtab("simulate", out, *SIM, preexec_fn=limit)
     assert proc.returncode == 1, proc.stderr
     assert_one_line_error(proc.stdout, proc.stderr, out, "write failed: file size limit exceeded")
     assert list(tmp_path.iterdir()) == []
@@ -86,7 +86,7 @@ def test_write_error_mid_table(code: int, reason: str, layout: str, tmp_path: Pa
 
     monkeypatch.setattr(os, "pwrite", failing_pwrite)
     out = tmp_path / "full.fits"
-    result = invoke("simulate", str(out), "--layout", layout, "--nrows", "3e5", "--exposures", "2", code=None)
+    result = invoke("simulate", out, "--layout", layout, "--nrows", "3e5", "--exposures", "2", code=None)
     monkeypatch.setattr(os, "pwrite", real)
     assert big["failed"]
     assert result.exit_code == 1
@@ -102,7 +102,7 @@ def test_fsync_failure_is_a_write_error(tmp_path: Path, monkeypatch: pytest.Monk
 
     monkeypatch.setattr(os, "fsync", failing_fsync)
     out = tmp_path / "late.fits"
-    result = invoke("simulate", str(out), "--nrows", "1000", code=1)
+    result = invoke("simulate", out, "--nrows", "1000", code=1)
     assert_one_line_error(result.stdout, result.stderr, out, "write failed: no space left on device")
     assert list(tmp_path.iterdir()) == []
 
@@ -123,7 +123,7 @@ def test_read_only_output_directory(tmp_path: Path) -> None:
     try:
         preexec = _drop_dac_override if os.geteuid() == 0 else None
         try:
-            proc = run_pixtab("simulate", str(out), "--nrows", "1000", preexec_fn=preexec)
+            proc = run_pixtab("simulate", out, "--nrows", "1000", preexec_fn=preexec)
         except subprocess.SubprocessError as exc:  # no CAP_SETPCAP: cannot make root obey modes
             pytest.skip(f"cannot drop root's file capabilities: {exc}")
         assert proc.returncode == 1, proc.stderr
@@ -147,13 +147,13 @@ def test_directory_removed_under_the_writer(tmp_path: Path) -> None:
 
 def test_existing_output_needs_overwrite(tmp_path: Path, refs: dict[int, str]) -> None:
     out = tmp_path / "t.fits"
-    invoke('simulate', str(out), *SIM, "--seed", "1")
+    invoke("simulate", out, *SIM, "--seed", "1")
     before = sha256(out)
     assert before == refs[1]
-    result = invoke("simulate", str(out), *SIM, "--seed", "2", code=1)
+    result = invoke("simulate", out, *SIM, "--seed", "2", code=1)
     assert_one_line_error(result.stdout, result.stderr, out, "already exists (use --overwrite to replace it)")
     assert sha256(out) == before
-    result = invoke('simulate', str(out), *SIM, "--seed", "2", "--overwrite")
+    result = invoke("simulate", out, *SIM, "--seed", "2", "--overwrite")
     assert result.stderr == f"wrote {out} (200,000 rows, image layout, positioned)\n"
     assert sha256(out) == refs[2]
     assert temporaries(tmp_path) == []
@@ -162,7 +162,7 @@ def test_existing_output_needs_overwrite(tmp_path: Path, refs: dict[int, str]) -
 def test_existing_output_in_a_real_process(tmp_path: Path) -> None:
     out = tmp_path / "t.fits"
     out.write_bytes(b"precious")
-    proc = run_pixtab("simulate", str(out), "--nrows", "100")
+    proc = run_pixtab("simulate", out, "--nrows", "100")
     assert proc.returncode == 1
     assert_one_line_error(proc.stdout, proc.stderr, out, "--overwrite")
     assert out.read_bytes() == b"precious"
@@ -170,14 +170,14 @@ def test_existing_output_in_a_real_process(tmp_path: Path) -> None:
 
 def test_output_in_missing_directory(tmp_path: Path) -> None:
     out = tmp_path / "missing" / "t.fits"
-    result = invoke("simulate", str(out), "--nrows", "100", code=1)
+    result = invoke("simulate", out, "--nrows", "100", code=1)
     assert_one_line_error(result.stdout, result.stderr, out, f"directory {out.parent} does not exist")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_output_is_a_directory_is_a_usage_error(tmp_path: Path) -> None:
     """click.Path(dir_okay=False) rejects it before any work: exit 2 naming OUTPUT."""
-    result = invoke("simulate", str(tmp_path), "--nrows", "100", code=2)
+    result = invoke("simulate", tmp_path, "--nrows", "100", code=2)
     assert result.stdout == ""
     assert f"Invalid value for 'OUTPUT': File '{tmp_path}' is a directory." in result.stderr
     assert list(tmp_path.iterdir()) == []
@@ -273,7 +273,7 @@ def _race(out: Path, extra: list[str]) -> list[subprocess.CompletedProcess[str]]
     env = {k: v for k, v in os.environ.items() if k != "PIXTAB_DEBUG"}
     procs = [
         subprocess.Popen(
-            pixtab_cmd("simulate", str(out), *SIM, "--seed", str(seed), *extra),
+            pixtab_cmd("simulate", out, *SIM, "--seed", seed, *extra),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -420,6 +420,6 @@ def test_two_extracts_to_one_output_one_wins(inputs: dict, tmp_path: Path) -> No
     winner = next(i for i, (p, _, _) in enumerate(results, 1) if p.returncode == 0)
     loser = next(r for r in results if r[0].returncode == 1)
     assert_one_line_error(loser[1], loser[2], out, "already exists (use --overwrite to replace it)")
-    got = invoke("info", "--json", "--stats", str(out))
+    got = invoke("info", "--json", "--stats", out)
     assert list(json.loads(got.stdout)["stats"]["ifus"]) == [str(winner)]
     assert temporaries(tmp_path) == []

@@ -101,7 +101,7 @@ def test_cli_runs_racing_a_replacing_writer_never_lie(pair: tuple[Path, Path], t
     expected = set()
     for src in (a, b):
         out = tmp_path / f"ref-{src.stem}.fits"
-        subprocess.run(pixtab_cmd("convert", str(src), "-o", str(out), "--to", "table"), check=True, cwd=REPO)
+        subprocess.run(pixtab_cmd("convert", src, "-o", out, "--to", "table"), check=True, cwd=REPO)
         expected.add(sha256(out))
     work = tmp_path / "in.fits"
     shutil.copy(a, work)
@@ -121,7 +121,7 @@ def test_cli_runs_racing_a_replacing_writer_never_lie(pair: tuple[Path, Path], t
     try:
         for k in range(12):
             out = tmp_path / f"o{k}.fits"
-            run = subprocess.run(pixtab_cmd("convert", str(work), "-o", str(out), "--to", "table"),
+            run = subprocess.run(pixtab_cmd("convert", work, "-o", out, "--to", "table"),
                                  capture_output=True, text=True, cwd=REPO, timeout=120)
             assert "internal error" not in run.stderr and "Traceback" not in run.stderr, run.stderr
             if run.returncode == 0:

@@ -38,7 +38,7 @@ CUT = ["--ifu", "3", "--allow-empty"]
 
 
 def _count(path: Path, *extra: str) -> tuple[int, str]:
-    run = run_pixtab("extract", str(path), "--count", *CUT, *extra, timeout=60)
+    run = run_pixtab("extract", path, "--count", *CUT, *extra, timeout=60)
     assert run.returncode == 0, run.stderr
     return int(run.stdout.split()[0].replace(",", "")), run.stderr
 

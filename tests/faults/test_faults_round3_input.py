@@ -60,7 +60,7 @@ def test_ten_thousand_sources_are_checked_in_linear_time(tiny: Path, tmp_path: P
     out.mkdir()
     (out / "s9999_tiny.fits").write_bytes(b"")
     t0 = time.monotonic()
-    run = run_pixtab("extract", str(tiny), "--catalog", str(cat), "--radius", "0.01", "--output-dir", str(out), timeout=120)
+    run = run_pixtab("extract", tiny, "--catalog", cat, "--radius", "0.01", "--output-dir", out, timeout=120)
     took = time.monotonic() - t0
     assert run.returncode == 1 and "s9999_tiny.fits: already exists" in run.stderr, run.stderr
     assert sorted(p.name for p in out.iterdir()) == ["s9999_tiny.fits"]
@@ -82,18 +82,18 @@ def test_ten_thousand_sources_are_checked_in_linear_time(tiny: Path, tmp_path: P
     ],
 )
 def test_spectrum_bounds_its_bins(table: Path, lam: str, width: str, fragment: str) -> None:
-    run = run_pixtab("spectrum", str(table), "--lambda", lam, "--bin", width, timeout=60)
+    run = run_pixtab("spectrum", table, "--lambda", lam, "--bin", width, timeout=60)
     _one_line(run, 2, fragment)
     assert run.stdout == ""
 
 
 def test_spectrum_without_a_cut_and_tiny_bins_is_one_line(table: Path) -> None:
-    run = run_pixtab("spectrum", str(table), "--bin", "1e-300", timeout=60)
+    run = run_pixtab("spectrum", table, "--bin", "1e-300", timeout=60)
     _one_line(run, 2, "bins")
 
 
 def test_spectrum_with_a_wide_but_sane_cut_still_works(table: Path) -> None:
-    run = run_pixtab("spectrum", str(table), "--lambda", "0:20000", "--bin", "10", timeout=60)
+    run = run_pixtab("spectrum", table, "--lambda", "0:20000", "--bin", "10", timeout=60)
     assert run.returncode == 0, run.stderr
     assert len(run.stdout.splitlines()) == 2000 + 1
 
@@ -125,7 +125,7 @@ def test_a_file_name_never_breaks_a_fits_card(name: str, table: Path, tmp_path: 
 def test_plot_draws_any_file_name(name: str, table: Path, tmp_path: Path) -> None:
     src = tmp_path / name
     shutil.copyfile(table, src)
-    run = run_pixtab("plot", str(src), "-o", str(tmp_path / "p.png"))
+    run = run_pixtab("plot", src, "-o", tmp_path / "p.png")
     assert run.returncode == 0, run.stderr
     assert "warning" not in run.stderr, run.stderr
     assert (tmp_path / "p.png").stat().st_size > 1000
@@ -142,27 +142,27 @@ def test_huge_integer_in_a_json_lines_catalogue_is_one_line(key: str, table: Pat
     text = json.dumps(entry).replace(f'"{key}": {json.dumps(entry[key])}', f'"{key}": {BIG}')
     cat = tmp_path / "c.jsonl"
     cat.write_text(text + "\n")
-    run = run_pixtab("extract", str(table), "--catalog", str(cat), "--output-dir", str(tmp_path / "o"))
+    run = run_pixtab("extract", table, "--catalog", cat, "--output-dir", tmp_path / "o")
     _one_line(run, 2, "line 1", key)
 
 
 def test_json_integer_beyond_python_digit_limit_is_one_line(table: Path, tmp_path: Path) -> None:
     cat = tmp_path / "c.jsonl"
     cat.write_text('{"id": "a", "ra": ' + "9" * 5000 + ', "dec": 2, "radius": 2}\n')
-    run = run_pixtab("extract", str(table), "--catalog", str(cat), "--output-dir", str(tmp_path / "o"))
+    run = run_pixtab("extract", table, "--catalog", cat, "--output-dir", tmp_path / "o")
     _one_line(run, 2, "line 1")
 
 
 def test_deeply_nested_json_is_one_line(table: Path, tmp_path: Path) -> None:
     cat = tmp_path / "c.jsonl"
     cat.write_text("{" + '"a":[' * 100_000 + "\n")
-    run = run_pixtab("extract", str(table), "--catalog", str(cat), "--output-dir", str(tmp_path / "o"))
+    run = run_pixtab("extract", table, "--catalog", cat, "--output-dir", tmp_path / "o")
     _one_line(run, 2, "line 1")
 
 
 @pytest.mark.parametrize("size", ["1e300", "1e308", BIG, "1e300arcsec", "1e300deg"])
 def test_huge_circle_is_the_whole_table_or_one_line(size: str, table: Path) -> None:
-    run = run_pixtab("extract", str(table), "--count", "--circle", *CENTRE, size)
+    run = run_pixtab("extract", table, "--count", "--circle", *CENTRE, size)
     if run.returncode == 0:
         assert run.stdout.split()[0].replace(",", "") == "20000", run.stdout
         assert "warning" not in run.stderr, run.stderr
@@ -173,10 +173,10 @@ def test_huge_circle_is_the_whole_table_or_one_line(size: str, table: Path) -> N
 def test_huge_catalogue_radius_is_the_whole_table(table: Path, tmp_path: Path) -> None:
     cat = tmp_path / "c.csv"
     cat.write_text("id,ra,dec\na,150.1163,2.2058\n")
-    run = run_pixtab("extract", str(table), "--catalog", str(cat), "--radius", "1e300", "--count")
+    run = run_pixtab("extract", table, "--catalog", cat, "--radius", "1e300", "--count")
     assert run.returncode == 0, run.stderr
     assert "20000" in run.stdout.replace(",", ""), run.stdout
-    run = run_pixtab("extract", str(table), "--catalog", str(cat), "--radius", BIG, "--count")
+    run = run_pixtab("extract", table, "--catalog", cat, "--radius", BIG, "--count")
     assert run.returncode in (0, 2), run.stderr
 
 
@@ -190,7 +190,7 @@ def test_overflowing_float_card_is_copied_as_written(value: str, table: Path, tm
     card = f"EXPTIME = {value:>20} / Integration time"
     src.write_bytes(set_card(table.read_bytes(), 0, "EXPTIME ", card))
     out = tmp_path / "rd.fits"
-    run = run_pixtab("reconstruct-det", str(src), "-o", str(out), "--ifu", "3")
+    run = run_pixtab("reconstruct-det", src, "-o", out, "--ifu", "3")
     assert run.returncode == 0, run.stderr
     if value != "NAN":  # not a FITS value at all: the header reader deals with it its own way
         with open(out, "rb") as f:
@@ -205,11 +205,11 @@ def test_overflowing_float_card_is_copied_as_written(value: str, table: Path, tm
 def test_csv_catalogue_with_a_byte_order_mark_is_read(sep: str, newline: str, table: Path, tmp_path: Path) -> None:
     cat = tmp_path / "bom.csv"
     cat.write_bytes(("\ufeff" + sep.join(["id", "ra", "dec"]) + newline + sep.join(["s1", *CENTRE]) + newline).encode())
-    run = run_pixtab("extract", str(table), "--catalog", str(cat), "--radius", "5", "--count")
+    run = run_pixtab("extract", table, "--catalog", cat, "--radius", "5", "--count")
     assert run.returncode == 0, run.stderr
     plain = tmp_path / "plain.csv"
     plain.write_text("id,ra,dec\ns1,150.1163,2.2058\n")
-    assert run.stdout == run_pixtab("extract", str(table), "--catalog", str(plain), "--radius", "5", "--count").stdout
+    assert run.stdout == run_pixtab("extract", table, "--catalog", plain, "--radius", "5", "--count").stdout
 
 
 # -- 21 ---------------------------------------------------------------------------------------
@@ -234,23 +234,23 @@ def test_long_legal_output_names_work(command: str, length: int, tiny: Path, tmp
 def test_no_detections_is_not_astropy_log_format(tmp_path: Path) -> None:
     flat = tmp_path / "flat.fits"
     make_table(flat, rows=20_000, ifus=[3], sources=[])
-    run = run_pixtab("image", str(flat), "--peaks", "5")  # noise only: photutils finds no peak
+    run = run_pixtab("image", flat, "--peaks", "5")  # noise only: photutils finds no peak
     assert "WARNING:" not in run.stderr and "NoDetectionsWarning" not in run.stderr, run.stderr
     assert run.returncode in (0, 1)
     assert len(run.stderr.splitlines()) <= 1, run.stderr
 
 
 def test_integer_division_by_zero_in_an_in_list_is_silent(table: Path) -> None:
-    run = run_pixtab("extract", str(table), "--count", "--where", "ifu in (1//0, 3)")
+    run = run_pixtab("extract", table, "--count", "--where", "ifu in (1//0, 3)")
     assert run.returncode == 0, run.stderr
     assert run.stderr == "", run.stderr
-    assert run.stdout == run_pixtab("extract", str(table), "--count", "--ifu", "3").stdout
+    assert run.stdout == run_pixtab("extract", table, "--count", "--ifu", "3").stdout
 
 
 @pytest.mark.parametrize("width", ["inf", "nan", "1e-300"])
 def test_fit_refuses_a_bin_width_that_is_not_finite_or_too_fine(width: str, table: Path) -> None:
 
     name = "--bin"  # the wavelength bin width everywhere (--bin-width: a deprecated alias)
-    run = run_pixtab("fit", str(table), name, width)
+    run = run_pixtab("fit", table, name, width)
     _one_line(run, 2)
     assert "nan" not in run.stdout

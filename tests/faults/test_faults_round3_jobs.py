@@ -37,7 +37,7 @@ def _task(inputs: Path, out: Path, index: int) -> subprocess.CompletedProcess[st
     """Run one task of ``convert a.fits b.fits --output-dir OUT`` as a batch runs it."""
     env = {**os.environ, "PIXTAB_BATCH_INPUT": str(index)}
     env.pop("PIXTAB_DEBUG", None)
-    return subprocess.run(pixtab_cmd("convert", "a.fits", "b.fits", "--output-dir", str(out)), cwd=inputs, env=env,
+    return subprocess.run(pixtab_cmd("convert", "a.fits", "b.fits", "--output-dir", out), cwd=inputs, env=env,
                           capture_output=True, text=True, timeout=120)
 
 
@@ -68,7 +68,7 @@ def test_batch_still_refuses_existing_outputs_before_any_task(inputs: Path, tmp_
     out = tmp_path / "out"
     out.mkdir()
     _task(inputs, out, 1)
-    run = run_pixtab("convert", str(inputs / "a.fits"), str(inputs / "b.fits"), "--output-dir", str(out), "-j", "2")
+    run = run_pixtab("convert", inputs / "a.fits", inputs / "b.fits", "--output-dir", out, "-j", "2")
     assert run.returncode == 1 and "already exists" in run.stderr, run.stderr
     assert sorted(p.name for p in out.iterdir()) == ["b.fits"]
 
@@ -81,7 +81,7 @@ def test_sigterm_to_the_process_group_exits_143(inputs: Path, tmp_path: Path, at
     tmp.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "PIXTAB_DEBUG"}
     env["TMPDIR"] = str(tmp)
-    proc = subprocess.Popen(pixtab_cmd("convert", "big1.fits", "big2.fits", "--output-dir", str(out), "-j", "2"),
+    proc = subprocess.Popen(pixtab_cmd("convert", "big1.fits", "big2.fits", "--output-dir", out, "-j", "2"),
                             cwd=inputs, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     deadline = time.monotonic() + 60
@@ -103,7 +103,7 @@ def test_sigterm_to_the_process_group_exits_143(inputs: Path, tmp_path: Path, at
                                            ("tls://127.0.0.1:9", 1), ("tcp://127.0.0.1:9", 1), ("127.0.0.1:9", 1)])
 def test_bad_scheduler_address_is_one_line_and_fast(address: str, code: int, inputs: Path) -> None:
     t0 = time.monotonic()
-    run = run_pixtab("info", str(inputs / "a.fits"), str(inputs / "b.fits"), "--scheduler", address, timeout=60)
+    run = run_pixtab("info", inputs / "a.fits", inputs / "b.fits", "--scheduler", address, timeout=60)
     took = time.monotonic() - t0
     assert run.returncode == code, run.stderr
     assert "Traceback" not in run.stderr and "Exception ignored" not in run.stderr, run.stderr

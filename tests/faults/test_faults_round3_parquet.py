@@ -40,7 +40,7 @@ def combined(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def export(combined: Path) -> Path:
     out = combined.with_suffix(".parquet")
-    run = run_pixtab("export", str(combined), "-o", str(out))
+    run = run_pixtab("export", combined, "-o", out)
     assert run.returncode == 0, run.stderr
     return out
 
@@ -70,7 +70,7 @@ def _refused(run: subprocess.CompletedProcess[str], out: Path, *fragments: str) 
 
 def test_round_trip_is_bit_exact(combined: Path, export: Path, tmp_path: Path) -> None:
     out = tmp_path / "back.fits"
-    run = run_pixtab("convert", str(export), "-o", str(out))
+    run = run_pixtab("convert", export, "-o", out)
     assert run.returncode == 0, run.stderr
     assert out.read_bytes() == combined.read_bytes()
 
@@ -79,7 +79,7 @@ def test_round_trip_is_bit_exact(combined: Path, export: Path, tmp_path: Path) -
 def test_reordered_export_is_refused(export: Path, tmp_path: Path, keep_footer: bool) -> None:
     src = _rewrite(export, tmp_path / "sorted.parquet", table_fn=lambda t: t.sort_by("lambda"), keep_footer=keep_footer)
     out = tmp_path / "back.fits"
-    run = run_pixtab("convert", str(src), "-o", str(out))
+    run = run_pixtab("convert", src, "-o", out)
     _refused(run, out, "row checksum")
 
 
@@ -91,7 +91,7 @@ def test_edited_row_is_refused(export: Path, tmp_path: Path) -> None:
 
     src = _rewrite(export, tmp_path / "edited.parquet", table_fn=edit)
     out = tmp_path / "back.fits"
-    _refused(run_pixtab("convert", str(src), "-o", str(out)), out, "row checksum")
+    _refused(run_pixtab("convert", src, "-o", out), out, "row checksum")
 
 
 def _meta(raw: bytes, change) -> bytes:  # type: ignore[no-untyped-def]
@@ -160,7 +160,7 @@ CASES = {
 def test_malformed_metadata_is_one_line(case: str, export: Path, tmp_path: Path) -> None:
     src = _rewrite(export, tmp_path / "bad.parquet", meta_fn=CASES[case])
     out = tmp_path / "back.fits"
-    _refused(run_pixtab("convert", str(src), "-o", str(out)), out)
+    _refused(run_pixtab("convert", src, "-o", out), out)
 
 
 def _mutations(raw: bytes, rng: random.Random) -> bytes:
@@ -185,7 +185,7 @@ def test_fuzzed_metadata_gives_the_right_table_or_one_line(seed: int, combined: 
     rng = random.Random(seed)
     src = _rewrite(export, tmp_path / "fuzz.parquet", meta_fn=lambda raw: _mutations(raw, rng))
     out = tmp_path / "back.fits"
-    run = run_pixtab("convert", str(src), "-o", str(out))
+    run = run_pixtab("convert", src, "-o", out)
     if run.returncode == 0:
         assert out.read_bytes() == combined.read_bytes()
     else:
@@ -211,7 +211,7 @@ def test_export_failing_mid_stream_closes_its_writer(fmt: str, tmp_path: Path) -
     bad.write_bytes(set_card(data, 0, "HIERARCH ESO DRS MUSE PIXTABLE EXP0 IFU04 SLICE01 XOFFSET",
                              "HIERARCH ESO DRS MUSE PIXTABLE EXP0 IFU04 SLICE01 XOFFSET = 99999999"))
     out = tmp_path / f"out.{fmt}"
-    run = run_pixtab("export", str(bad), "-o", str(out), "--decode")
+    run = run_pixtab("export", bad, "-o", out, "--decode")
     _no_pyarrow_noise(run.stderr)
     if run.returncode != 0:
         assert len(run.stderr.splitlines()) == 1, run.stderr
@@ -222,7 +222,7 @@ def test_export_failing_mid_stream_closes_its_writer(fmt: str, tmp_path: Path) -
 def test_export_interrupted_closes_its_writer(sig: signal.Signals, tmp_path: Path) -> None:
     src = make_table(tmp_path / "big.fits", rows=3_000_000, ifus=list(range(1, 25)))
     out = tmp_path / "out.parquet"
-    proc = subprocess.Popen(pixtab_cmd("export", str(src), "-o", str(out), "--decode"), cwd=REPO,
+    proc = subprocess.Popen(pixtab_cmd("export", src, "-o", out, "--decode"), cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not any(".tmp-" in p.name for p in tmp_path.iterdir()):

@@ -36,7 +36,7 @@ def table(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _count(table: Path, *args: str) -> tuple[int, str]:
-    run = run_pixtab("extract", str(table), "--count", "--allow-empty", *args)
+    run = run_pixtab("extract", table, "--count", "--allow-empty", *args)
     assert run.returncode == 0, run.stderr
     return int(run.stdout.split()[0].replace(",", "")), run.stderr
 
@@ -62,13 +62,13 @@ def test_chains_with_in_mean_what_python_means(where: str, same_as: str | None, 
 
 @pytest.mark.parametrize("where", ["ifu in (1, 2) < 3", "ifu in [1] in {1, 2}"])
 def test_chains_python_would_fail_on_are_usage_errors(where: str, table: Path) -> None:
-    run = run_pixtab("extract", str(table), "--count", "--where", where)
+    run = run_pixtab("extract", table, "--count", "--where", where)
     assert run.returncode == 2, run.stderr
     assert "'--where'" in run.stderr and "Traceback" not in run.stderr
 
 
 def test_non_utf8_where_is_a_usage_error(table: Path) -> None:
-    argv = [*map(str.encode, pixtab_cmd("extract", str(table), "--count", "--where")), b"ifu == 1 and data > \xff0"]
+    argv = [*map(str.encode, pixtab_cmd("extract", table, "--count", "--where")), b"ifu == 1 and data > \xff0"]
     run = subprocess.run(argv, capture_output=True, cwd=REPO, timeout=60)
     assert run.returncode == 2, run.stderr
     err = run.stderr.decode("utf-8", "replace")

@@ -66,9 +66,9 @@ def test_dash_is_refused_on_a_terminal(command: str, table: Path) -> None:
 
 
 def test_dash_is_refused_where_it_cannot_go(table: Path, tmp_path: Path) -> None:
-    run = run_pixtab("reconstruct-det", str(table), "-o", "-", "--ifu", "3")
+    run = run_pixtab("reconstruct-det", table, "-o", "-", "--ifu", "3")
     assert run.returncode == 2 and "stdout" in run.stderr
-    run = run_pixtab("extract", str(table), "-o", "-", "--ifu", "3", "--json")
+    run = run_pixtab("extract", table, "-o", "-", "--ifu", "3", "--json")
     assert run.returncode == 2 and "both write to stdout" in run.stderr
     assert not (REPO / "-").exists()
 
@@ -169,7 +169,7 @@ def test_info_dash_and_pipes_need_a_seekable_file(table: Path, tmp_path: Path) -
     assert_one_line_error(run.stdout, run.stderr, "-", "pixtab needs a seekable file")
     fifo = tmp_path / "in.fifo"
     os.mkfifo(fifo)
-    run = run_pixtab("info", str(fifo), timeout=30)  # must not block in open()
+    run = run_pixtab("info", fifo, timeout=30)  # must not block in open()
     assert_one_line_error(run.stdout, run.stderr, fifo, "is a pipe: pixtab needs a seekable file")
     cat = subprocess.Popen(["cat", str(table)], stdout=subprocess.PIPE)
     run = run_pixtab("info", "/dev/stdin", stdin=cat.stdout, timeout=30)

@@ -104,7 +104,7 @@ def test_closed_stdout_does_not_let_an_output_take_fd_1(table: Path, tmp_path: P
 
 
 def test_closed_pipe_is_quiet(table: Path) -> None:
-    proc = subprocess.Popen(pixtab_cmd("decode-origin", str(table)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
+    proc = subprocess.Popen(pixtab_cmd("decode-origin", table), stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
     assert proc.stdout is not None and proc.stderr is not None
     proc.stdout.readline()
     proc.stdout.close()

@@ -158,7 +158,7 @@ def test_truncated_files_never_crash(bases: dict, tmp_path: Path, data: st.DataO
     # drops the weight column of a WEIGHTED table, is read with a warning; a cut exactly
     # before a trailing extension (PIXTABLE_FLAT_FIELD) leaves a smaller valid file,
     # undetectable, and info no longer lists that extension.
-    with_info = invoke("info", "--json", str(path), code=None)
+    with_info = invoke("info", "--json", path, code=None)
     if with_info.exit_code == 0:
         starts = bases.trailing[name]
         assert cut in starts or "pixtab: warning: " in with_info.stderr, cut

@@ -76,7 +76,7 @@ def drs_combined(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[P
 
 def test_pixtab_reads_a_drs_combined_table(drs_combined: tuple[Path, list[Path]]) -> None:
     combined, inputs = drs_combined
-    info = json.loads(invoke("info", "--json", str(combined)).stdout)
+    info = json.loads(invoke("info", "--json", combined).stdout)
     assert info["combined"] == 3 and info["wcs"] == "positioned" and info["has_weight"]
     assert [e["exp"] for e in info["exposures"]] == [1, 2, 3]
     sizes = [e["last"] - e["first"] + 1 for e in info["exposures"]]
@@ -119,7 +119,7 @@ def test_extract_output_makes_a_cube(tmp_path: Path, layout: str) -> None:
 
 def _decoded(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """(exp, xpix 1-based) of every row, from pixtab decode-origin's CSV."""
-    result = invoke("decode-origin", str(path))
+    result = invoke("decode-origin", path)
     table = np.loadtxt(result.stdout.splitlines()[1:], delimiter=",", dtype=np.int64)
     assert result.stdout.splitlines()[0] == "row,ifu,slice,xpix,ypix,exp"
     return table[:, 5], table[:, 3]
@@ -133,7 +133,7 @@ def test_extract_exp_and_xpix_on_a_drs_combined_table(drs_combined: tuple[Path, 
         data = pt.read(["data", "origin"])
     for args, keep in ((["--exp", "2"], exp == 2), (["--xpix", "1000:1400"], (xpix >= 1000) & (xpix < 1400))):
         out = tmp_path / f"x{len(args[1])}.fits"
-        invoke("extract", str(combined), "-o", str(out), *args)
+        invoke("extract", combined, "-o", out, *args)
         with pixtab.open(out) as sub:
             got = sub.read(["data", "origin"])
         assert got["origin"].tobytes() == data["origin"][keep].tobytes()

@@ -37,7 +37,7 @@ def _star(image: np.ndarray, wcs: WCS, ra: float, dec: float) -> tuple[float, fl
 def test_drizzled_image_matches_the_pipelines_cube(simulated, tmp_path: Path) -> None:
     src = simulated(full_density=True, lambda_range=(6000.0, 6100.0), ifus=[12, 13], sources=STARS)
     out = tmp_path / "d.fits"
-    invoke("image", str(src), "-o", str(out), "--lambda", "6010:6090")
+    invoke("image", src, "-o", out, "--lambda", "6010:6090")
     params = {"resample": "drizzle", "pixfrac": "0.8,0.8", "dx": "0.2", "dy": "0.2", "dlambda": "1.25",
               "lambdamin": "6010", "lambdamax": "6090", "crsigma": "0", "filter": "none"}
     cube = drs.make_cube(src, tmp_path, params, fast=False, timeout=600)

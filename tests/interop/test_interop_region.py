@@ -31,10 +31,10 @@ def test_region_cube_from_cuts(tmp_path: Path) -> None:
     exposures = []
     for k, ((ra, dec), date) in enumerate(zip(POINTINGS, DATES)):
         path = tmp_path / f"PIXTABLE_REDUCED_{k:04d}.fits"
-        invoke("simulate", str(path), "--nrows", "3e6", "--ifus", "9-16", "--wcs", "projected", "--seed", str(k), "--ra", repr(ra), "--dec", repr(dec), "--date-obs", date, "--source", *map(repr, SOURCE), "0.8", "500")
+        invoke("simulate", path, "--nrows", "3e6", "--ifus", "9-16", "--wcs", "projected", "--seed", k, "--ra", repr(ra), "--dec", repr(dec), "--date-obs", date, "--source", *map(repr, SOURCE), "0.8", "500")
         exposures.append(path)
     region = tmp_path / "region"
-    invoke("extract", *map(str, exposures), "--square", *map(repr, SOURCE), "3arcsec", "--output-dir", str(region))
+    invoke("extract", *map(str, exposures), "--square", *map(repr, SOURCE), "3arcsec", "--output-dir", region)
     cuts = sorted(region.glob("*.fits"))
     assert len(cuts) == 3 and sum(c.stat().st_size for c in cuts) < sum(e.stat().st_size for e in exposures) / 20
 

@@ -6,6 +6,7 @@ import numpy as np
 
 from pixtab.core.format.exposures import ExposureMap, number_ranges
 from pixtab.core.format.keywords import Exposure
+from pixtab.core.io.table import PixTable
 
 E = ExposureMap([Exposure(1, 0, 2), Exposure(2, 3, 2), Exposure(3, 3, 5)], 6)  # exposure 2 is empty
 SINGLE = ExposureMap([], 4)
@@ -33,3 +34,13 @@ def test_messages_name_the_exposures() -> None:
     assert E.check([0, 5, 4]) == "exposures 0, 4-5 are not in this table (exposures 1-3)"
     assert SINGLE.check([1]).startswith("exposure 1 is not in this table: a single-exposure table has only exposure 0")
     assert number_ranges([1, 2, 3, 5, 7, 8], ",") == "1-3,5,7-8"
+
+
+def test_shifted_exposures_drs_rule(simulated) -> None:
+    """On a simulated table of two exposures: FIRST/LAST shifted the DRS way, numbers kept."""
+    with PixTable(simulated(rows=120_000, ifus=[12, 13], exposures=2, wcs="positioned")) as pt:
+        n1, n2 = (e.nrows for e in pt.keywords.exposures)
+        emap = ExposureMap(pt.keywords.exposures, pt.nrows)
+        assert emap.shifted({1: 10, 2: 0}) == [(1, 0, 9), (2, 10, 9)]
+        assert emap.shifted({2: 5}) == [(1, 0, -1), (2, 0, 4)]
+        assert emap.shifted({1: n1, 2: n2}) == [(1, 0, n1 - 1), (2, n1, n1 + n2 - 1)]

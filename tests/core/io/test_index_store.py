@@ -38,7 +38,7 @@ def table(simulated, tmp_path: Path) -> Path:
 
 def extract_path(table: Path, tmp_path: Path) -> tuple[str, bytes]:
     out = tmp_path / "out.fits"
-    r = invoke("-v", "extract", str(table), "-o", str(out), "--overwrite", "--allow-empty", *CUT)
+    r = invoke("-v", "extract", table, "-o", out, "--overwrite", "--allow-empty", *CUT)
     path = next(line for line in r.stderr.splitlines() if " path: " in line).split(": ")[1]
     return path + "\n" + r.stderr, out.read_bytes()
 
@@ -58,20 +58,20 @@ def test_index_then_extract_uses_it(table: Path, cache: Path, tmp_path: Path, or
     before = table.read_bytes()
     log, full = extract_path(table, tmp_path)
     assert log.startswith("order")
-    r = invoke("index", str(table))
+    r = invoke("index", table)
     assert "indexed" in r.stderr
     assert len(list(cache.glob("index-*.npz"))) == 1
     log, planned = extract_path(table, tmp_path)
     assert log.startswith("index") and planned == full
     assert table.read_bytes() == before  # the input is never touched
-    r = invoke("index", str(table))
+    r = invoke("index", table)
     assert "up to date" in r.stderr
 
 
 def test_index_json_and_sidecar(table: Path, cache: Path) -> None:
     import json
 
-    r = invoke("index", "--sidecar", "--json", str(table))
+    r = invoke("index", "--sidecar", "--json", table)
     info = json.loads(r.stdout)
     assert info["index"] == str(table) + ".pixtab-index.npz" and info["built"] and info["blocks"] == -(-30_000 // BLOCK_ROWS)
     assert Path(info["index"]).exists() and not cache.exists()
@@ -79,7 +79,7 @@ def test_index_json_and_sidecar(table: Path, cache: Path) -> None:
 
 def test_build_index_during_extract(table: Path, cache: Path, tmp_path: Path) -> None:
     out = tmp_path / "b.fits"
-    r = invoke("-v", "extract", str(table), "-o", str(out), "--build-index", *CUT)
+    r = invoke("-v", "extract", table, "-o", out, "--build-index", *CUT)
     assert "full scan path" in r.stderr and "indexed" in r.stderr
     log, planned = extract_path(table, tmp_path)
     assert log.startswith("index") and planned == out.read_bytes()
@@ -92,14 +92,14 @@ def _assert_ignored(table: Path, tmp_path: Path, why: str) -> None:
 
 
 def test_stale_mtime(table: Path, cache: Path, tmp_path: Path) -> None:
-    invoke("index", str(table))
+    invoke("index", table)
     st = table.stat()
     os.utime(table, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
     _assert_ignored(table, tmp_path, "mtime_ns differs")
 
 
 def test_stale_header_same_size_and_time(table: Path, cache: Path, tmp_path: Path) -> None:
-    invoke("index", str(table))
+    invoke("index", table)
     st = table.stat()
     data = bytearray(table.read_bytes())
     at = data.index(b"OBJECT  = 'PIXTAB-SIM'")
@@ -111,7 +111,7 @@ def test_stale_header_same_size_and_time(table: Path, cache: Path, tmp_path: Pat
 
 def test_replaced_file(table: Path, cache: Path, tmp_path: Path, simulated) -> None:
     """Another table put in place under the same name (new inode, other rows)."""
-    invoke("index", "--sidecar", str(table))
+    invoke("index", "--sidecar", table)
     other = tmp_path / "other.fits"
     shutil.copyfile(simulated(rows=20_000, ifus=[11, 12]), other)
     os.replace(other, table)
@@ -119,7 +119,7 @@ def test_replaced_file(table: Path, cache: Path, tmp_path: Path, simulated) -> N
 
 
 def test_truncated_and_garbage_index(table: Path, cache: Path, tmp_path: Path) -> None:
-    invoke("index", str(table))
+    invoke("index", table)
     (idx,) = cache.glob("index-*.npz")
     blob = idx.read_bytes()
     idx.write_bytes(blob[: len(blob) // 2])
@@ -131,7 +131,7 @@ def test_truncated_and_garbage_index(table: Path, cache: Path, tmp_path: Path) -
 def test_foreign_index(table: Path, cache: Path, tmp_path: Path, simulated) -> None:
     """An index of another table under this table's name is not used."""
     other = simulated(rows=20_000, ifus=[3])
-    invoke("index", "--sidecar", str(other))
+    invoke("index", "--sidecar", other)
     shutil.copyfile(str(other) + ".pixtab-index.npz", str(table) + ".pixtab-index.npz")
     os.unlink(str(other) + ".pixtab-index.npz")
     _assert_ignored(table, tmp_path, "rows")
@@ -150,10 +150,10 @@ def test_unwritable_cache_is_a_warning(table: Path, tmp_path: Path, monkeypatch:
     blocker.write_text("x")
     monkeypatch.setenv("PIXTAB_CACHE_DIR", str(blocker / "cache"))  # a directory under a file
     out = tmp_path / "o.fits"
-    r = invoke("extract", str(table), "-o", str(out), "--build-index", *CUT)
+    r = invoke("extract", table, "-o", out, "--build-index", *CUT)
     assert out.exists()
     assert "warning: cannot write the table index" in r.stderr
-    r = invoke("index", str(table), code=1)
+    r = invoke("index", table, code=1)
     assert "could not be written" in r.stderr
 
 
@@ -163,7 +163,7 @@ def test_read_only_cache_is_a_warning(table: Path, cache: Path, tmp_path: Path) 
     cache.chmod(0o555)
     try:
         out = tmp_path / "o.fits"
-        r = invoke("extract", str(table), "-o", str(out), "--build-index", *CUT)
+        r = invoke("extract", table, "-o", out, "--build-index", *CUT)
         assert "warning: cannot write the table index" in r.stderr
     finally:
         cache.chmod(0o755)
@@ -175,7 +175,7 @@ def test_full_disk_is_a_warning(table: Path, cache: Path, tmp_path: Path, monkey
 
     monkeypatch.setattr(np, "savez", full)
     out = tmp_path / "o.fits"
-    r = invoke("extract", str(table), "-o", str(out), "--build-index", *CUT)
+    r = invoke("extract", table, "-o", out, "--build-index", *CUT)
     assert "No space left on device" in r.stderr
     assert list(cache.iterdir()) == []  # no temporary file left behind
 
@@ -198,8 +198,8 @@ def test_verbose_says_path_ranges_and_bytes(table: Path, cache: Path, tmp_path: 
 
     out = tmp_path / "v.fits"
     for extra, path in ((["--full-scan"], "full scan"), ([], "order"), (["--build-index"], "full scan"), ([], "index")):
-        r = invoke("-v", "extract", str(table), "-o", str(out), "--overwrite", *extra, *CUT)
+        r = invoke("-v", "extract", table, "-o", out, "--overwrite", *extra, *CUT)
         assert re.search(rf": {path} path: \d+ range\(s\), \d+ of 30000 rows to scan; the planner read \d+ bytes", r.stderr), r.stderr
         assert re.search(r": read \d+ bytes \(\d+ from storage, the rest from the page cache\)", r.stderr), r.stderr
-    r = invoke("extract", str(table), "-o", str(out), "--overwrite", *CUT)
+    r = invoke("extract", table, "-o", out, "--overwrite", *CUT)
     assert " path: " not in r.stderr  # debug lines only with -v

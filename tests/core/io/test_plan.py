@@ -261,7 +261,7 @@ def test_filters_and_unbounded_criteria_on_every_path(args: list[str], simulated
     outs = {}
     for name, extra in (("full", ["--full-scan"]), ("order", []), ("index", ["--build-index"]), ("indexed", [])):
         out = tmp_path / f"{name}.fits"
-        r = invoke("-v", "extract", str(src), "-o", str(out), "--allow-empty", *extra, *args)
+        r = invoke("-v", "extract", src, "-o", out, "--allow-empty", *extra, *args)
         outs[name] = out.read_bytes()
         if name == "indexed":
             assert "index path" in r.stderr
@@ -272,7 +272,7 @@ def test_spectrum_reads_through_the_planner(simulated, tmp_path: Path) -> None:
     src = simulated(rows=60_000, ifus=[11, 12])
     texts = {}
     for name, extra in (("full", ["--full-scan"]), ("planned", [])):
-        r = invoke("-v", "spectrum", str(src), "--ifu", "12", "--lambda", "5000:8000", *extra)
+        r = invoke("-v", "spectrum", src, "--ifu", "12", "--lambda", "5000:8000", *extra)
         assert ("full scan path" if name == "full" else "order path") in r.stderr
         texts[name] = r.stdout
     assert texts["full"] == texts["planned"]
@@ -287,9 +287,9 @@ def test_catalog_extract_on_every_path(criteria: list[str], simulated, tmp_path:
     outs: dict[str, dict[str, bytes]] = {}
     for name, extra in (("full", ["--full-scan"]), ("order", []), ("indexed", [])):
         if name == "indexed":
-            invoke("index", str(src))
+            invoke("index", src)
         d = tmp_path / name
-        r = invoke("-v", "extract", str(src), "--catalog", str(cat), "--output-dir", str(d), "--allow-empty", *extra, *criteria)
+        r = invoke("-v", "extract", src, "--catalog", cat, "--output-dir", d, "--allow-empty", *extra, *criteria)
         assert {"full": "full scan", "order": "", "indexed": "index"}[name] + " path" in r.stderr or name == "order"
         outs[name] = {p.name: p.read_bytes() for p in sorted(d.iterdir())}
     assert outs["full"] and all(o == outs["full"] for o in outs.values())
@@ -315,6 +315,6 @@ def test_reconstruct_det_reads_one_ifu(extra: list[str], simulated, tmp_path: Pa
         if not narrow:
             monkeypatch.setattr(survey, "planned_rows", lambda pt, req, rows: rows)
         out = tmp_path / f"{narrow}.fits"
-        invoke("reconstruct-det", str(src), "-o", str(out), *extra)
+        invoke("reconstruct-det", src, "-o", out, *extra)
         outs.append(out.read_bytes())
     assert outs[0] == outs[1]

@@ -135,7 +135,7 @@ def test_build_index_on_every_reading_command(name: str, simulated, tmp_path: Pa
     with PixTable(src) as pt:
         index = index_store.find(pt)
         assert index is not None and index.check() is None
-    r = invoke("-v", "extract", str(src), "--count", "--ifu", "12")
+    r = invoke("-v", "extract", src, "--count", "--ifu", "12")
     assert "index path" in r.stderr, r.stderr
 
 
