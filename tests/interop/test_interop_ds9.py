@@ -13,7 +13,7 @@ import pytest
 from astropy.io import fits
 from astropy.wcs import WCS
 
-from helpers.decode import run
+from helpers.cli import invoke
 
 pytestmark = pytest.mark.skipif(shutil.which("ds9") is None or shutil.which("xvfb-run") is None,
                                 reason="SAOImage DS9 or xvfb-run is not installed (apt-get install saods9 xvfb xauth)")
@@ -31,8 +31,7 @@ def _ds9_loads(image: Path, saved: Path) -> fits.HDUList:
 def test_ds9_shows_the_data_extension_with_its_wcs(simulated, tmp_path: Path, kernel: str) -> None:
     src = simulated(rows=200_000, ifus=[12, 13], wcs="positioned", seed=3)
     out = tmp_path / "white.fits"
-    r = run("image", src, "-o", out, "--kernel", kernel)
-    assert r.exit_code == 0, r.stderr
+    invoke("image", src, "-o", out, "--kernel", kernel)
     with fits.open(out) as ours, _ds9_loads(out, tmp_path / "ds9.fits") as shown:
         assert np.array_equal(shown[0].data, ours["DATA"].data, equal_nan=True)
         theirs, mine = WCS(shown[0].header), WCS(ours["DATA"].header)
