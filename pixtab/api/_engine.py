@@ -19,12 +19,12 @@ from ..core.fits.atomic import atomic_output
 from ..core.io.plan import PlanOptions
 from ..core.io.scan import Scan, Selection
 from ..core.io.criteria import Aperture, Criteria, ccd_slices
-from ..core.io.table import PixTable
+from ..core.io.table import Chunk, PixTable
 from ..core.ops.extract import check_columns, check_selection, write_selection
 from ..core.format.rowset import RowSet
 from ..core.format.skymask import SkyMask, SkyRegions
 
-__all__ = ["Aperture", "Criteria", "PixTable", "RowSet", "Selection", "SkyMask", "SkyRegions", "ccd_slices", "mask_column", "fit", "image", "iter_rows", "narrow", "reconstruct_det", "rows", "select", "spectrum", "write", "write_replaced"]
+__all__ = ["Aperture", "Criteria", "PixTable", "RowSet", "Selection", "SkyMask", "SkyRegions", "ccd_slices", "mask_column", "fit", "image", "iter_chunks", "iter_rows", "narrow", "reconstruct_det", "rows", "select", "spectrum", "write", "write_replaced"]
 
 
 def select(pt: PixTable, criteria: Criteria, full_scan: bool = False) -> Selection:
@@ -47,6 +47,12 @@ def iter_rows(pt: PixTable, names: Sequence[str], selection: Selection | None) -
     """``(rows, arrays)`` of the selected rows, in order (all rows without a selection),
     reading only the blocks that hold selected rows."""
     yield from Scan(pt).copy(selection, list(names))
+
+
+def iter_chunks(pt: PixTable, names: Sequence[str] | None, start: int, stop: int | None, chunk_rows: int,
+                native: bool) -> Iterator[Chunk]:
+    """Every row of ``start..stop-1`` in chunks, in order, read ahead on the scan's workers."""
+    yield from Scan(pt).chunks(names, start, stop, chunk_rows, native)
 
 
 def write(

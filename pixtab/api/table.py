@@ -11,6 +11,7 @@ import numpy as np
 from ..core.format.exposures import number_ranges
 from ..core.io.table import DEFAULT_CHUNK_ROWS, Chunk
 from ..core.io.table import PixTable as CoreTable
+from . import _engine
 from .selection import Selection, unsigned_dq
 
 
@@ -85,9 +86,7 @@ class Table:
                     chunk_rows: int = DEFAULT_CHUNK_ROWS, native: bool = True) -> Iterator[Chunk]:
         """:class:`Chunk` objects (``start``, ``stop``, ``arrays``) covering the rows in order,
         read ahead in a thread; bounded memory (``chunk_rows`` rows); dq as uint32."""
-        from ..core.io.scan import Scan
-
-        for chunk in Scan(self._pt).chunks(names, start, stop, chunk_rows, native=native):
+        for chunk in _engine.iter_chunks(self._pt, names, start, stop, chunk_rows, native):
             unsigned_dq(chunk.arrays)
             yield chunk
 
