@@ -175,3 +175,14 @@ def test_ops_subpackages_stand_alone() -> None:
 
 def test_the_loop_finder_finds_a_loop() -> None:
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_the_tests_mirror_the_code() -> None:
+    """No test module at the tests/ root (each lives beside what it tests: core/<layer>, cli,
+    api, mpdaf, or an end-to-end folder), no module named conftest_*, and one in-process CLI runner:
+    click's CliRunner is built in tests/helpers/cli.py only."""
+    tests = CORE.parents[1] / "tests"
+    assert sorted(p.name for p in tests.glob("*.py")) == ["conftest.py"]
+    assert not list(tests.rglob("conftest_*.py"))
+    runners = [p.relative_to(tests).as_posix() for p in tests.rglob("*.py") if "CliRunner" + "(" in p.read_text()]
+    assert runners == ["helpers/cli.py"]
