@@ -198,22 +198,6 @@ def test_drizzle_keeps_flux_and_fills_a_narrow_band(simulated, tmp_path) -> None
         assert np.isnan(h["DATA"].data[3:-3, 3:-3]).mean() > 0.5  # 0.1" spaxels under rows 0.2" apart: holes
 
 
-def test_drizzle_weights_are_overlap_fractions() -> None:
-    """One row at a spaxel corner with pixfrac 1 and equal spaxels: a quarter in each of four."""
-    from pixtab.core.ops.measure.image import footprints
-    from pixtab.core.io.tangent import Plane
-
-    class Frame:
-        wcs, is_pixel, ra0, dec0 = "pixel", True, 0.0, 0.0
-
-    plane = Plane(Frame())  # type: ignore[arg-type]
-    x, y = np.array([0.5], np.float32), np.array([0.5], np.float32)
-    parts = [(int(r[0]), int(c[0]), float(f[0])) for r, c, f in footprints(plane, 1.0, x, y, None, 1.0) if f[0] > 0]
-    assert sorted(parts) == [(0, 0, 0.25), (0, 1, 0.25), (1, 0, 0.25), (1, 1, 0.25)]
-    parts = [(int(r[0]), int(c[0]), float(f[0])) for r, c, f in footprints(plane, 1.0, x * 0, y * 0, None, 0.8) if f[0] > 0]
-    assert parts == [(0, 0, 1.0)]  # a drop inside one spaxel stays there
-
-
 def test_opens_in_mpdaf_as_it_is(simulated, tmp_path) -> None:
     """MUSE's DATA/STAT layout: MPDAF's Image(path) finds the data, its variance and WCS without ext=."""
     numpy_nan = getattr(np, "NaN", None)

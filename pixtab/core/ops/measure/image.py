@@ -30,6 +30,7 @@ from astropy.io import fits
 
 from ...fits.cards import copy_cards, printable
 from .canvas import Block, BinCanvas
+from .drizzle import drizzle_block
 from ...errors import CriteriaError, InputError
 from ...io.plan import PlanOptions
 from ...io.scan import RowBatch, Scan
@@ -46,6 +47,8 @@ PIXFRAC = 0.8
 #: MUSE WFM spaxel (arcsec): the input pixel size when the table's header gives none
 TABLE_SPAXEL = 0.2
 COLUMNS = ("data", "stat", "weight")
+#: rows of one piece of the drizzle kernel (its float64 work arrays then fit in the L2 cache)
+PIECE_ROWS = 1 << 15
 #: header cards copied from the table's primary header
 COPIED = ("TELESCOP", "INSTRUME", "OBJECT", "DATE-OBS", "MJD-OBS", "EXPTIME", "RADESYS", "EQUINOX")
 
@@ -127,34 +130,6 @@ def _table_spaxel(pt: PixTable, plane: Plane) -> float:
     return abs(float(cd)) * 3600.0 if isinstance(cd, (int, float)) and cd else TABLE_SPAXEL
 
 
-def footprints(plane: Plane, step: float, xpos: np.ndarray, ypos: np.ndarray, buf, drop: float):  # type: ignore[no-untyped-def]
-    """(row, col, fraction) arrays, one triple per spaxel offset a row's drop can reach: the
-    spaxel and the fraction of the drop (a square ``drop`` spaxels wide) it holds. A drop of
-    0 is the nearest spaxel, with fraction 1."""
-    if drop == 0:
-        row, col = spaxel_bins(plane, step, xpos, ypos, buf)
-        yield row, col, np.ones(row.size)
-        return
-    x, y = plane.spaxels32(xpos, ypos, 1.0 / step, buf)
-    if plane.is_sky:
-        x = -x  # east to the left
-    axes = []
-    for c in (y.astype(np.float64), x.astype(np.float64)):
-        lo = c - drop / 2
-        first = np.floor(lo + 0.5)
-        parts = []
-        for k in range(math.ceil(drop) + 1):  # spaxels first .. first + k the drop can reach
-            b = first + k
-            part = (np.minimum(c + drop / 2, b + 0.5) - np.maximum(lo, b - 0.5)) / drop
-            parts.append((b, np.clip(part, 0.0, 1.0)))
-        axes.append(parts)
-    for row, fy in axes[0]:
-        for col, fx in axes[1]:
-            frac = fy * fx
-            if frac.any():
-                yield row, col, frac
-
-
 def make_image(
     pt: PixTable, criteria: Criteria, req: ImageRequest, progress: Progress = SILENT, plan: PlanOptions | None = None
 ) -> SkyImage:
@@ -171,21 +146,30 @@ def make_image(
     def reduce(batch: RowBatch) -> tuple[list[Block | None], int, int]:
         if len(batch) == 0:
             return [], 0, batch.flagged
-        buf = lambda name, n: batch.scratch.get("image " + name, n, np.float32)  # noqa: E731
-        v = batch[req.column].astype(np.float64)
-        stat = batch["stat"].astype(np.float64) if need_stat else None
+        kept = len(batch) - (batch.flagged if batch.drop is not None else 0)
+        v, stat = batch[req.column], (batch["stat"] if need_stat else None)
+        inv = None
         if req.statistic == "wmean":
             with np.errstate(divide="ignore", invalid="ignore"):
-                inv = np.where(stat > 0, 1.0 / stat, 0.0)  # type: ignore[operator]
-        kept = len(batch) - (batch.flagged if batch.drop is not None else 0)
-        blocks = []
-        for row, col, frac in footprints(plane, step, batch["xpos"], batch["ypos"], buf, drop_size):
-            w = frac * inv if req.statistic == "wmean" else frac
-            values: dict[str, np.ndarray | None] = {"n": (frac > 0).astype(np.float64), "w": w, "wv": w * v}
-            if req.variance:
-                values["var"] = w * w * stat  # type: ignore[operator]
-            blocks.append(Block.of((row, col), values, batch.drop))
-        return blocks, kept, batch.flagged
+                inv = np.where(stat > 0, 1.0 / stat.astype(np.float64), 0.0)  # type: ignore[union-attr]
+        if drop_size > 0:  # in pieces whose work arrays stay in the CPU caches
+            buf = lambda name, n, dtype=np.float32: batch.scratch.get("image " + name, n, dtype)  # noqa: E731
+            blocks = []
+            for a in range(0, len(batch), PIECE_ROWS):
+                piece = slice(a, a + PIECE_ROWS)
+                x, y = plane.spaxels32(batch["xpos"][piece], batch["ypos"][piece], 1.0 / step, buf)
+                if plane.is_sky:
+                    np.negative(x, out=x)  # east to the left
+                blocks.append(drizzle_block(
+                    y, x, drop_size, v[piece], None if inv is None else inv[piece], stat[piece] if req.variance else None,  # type: ignore[index]
+                    None if batch.drop is None else batch.drop[piece], buf))
+            return blocks, kept, batch.flagged
+        row, col = spaxel_bins(plane, step, batch["xpos"], batch["ypos"], lambda name, n: batch.scratch.get("image " + name, n, np.float32))
+        w = inv if inv is not None else np.ones(len(batch))
+        values: dict[str, np.ndarray | None] = {"n": None, "w": w, "wv": w * v}
+        if req.variance:
+            values["var"] = w * w * stat  # type: ignore[operator]
+        return [Block.of((row, col), values, batch.drop)], kept, batch.flagged
 
     canvas = BinCanvas(2)
     rows = flagged = 0
