@@ -103,7 +103,8 @@ def write_replaced(
 
 
 def image(pt: PixTable, criteria: Criteria, spaxel: float, column: str, statistic: str, keep_flagged: bool, variance: bool):  # type: ignore[no-untyped-def]
-    from ..core.ops.measure.image import ImageRequest, make_image, to_hdulist
+    from ..core.ops.measure.image import ImageRequest, make_image
+    from ..core.ops.measure.imagefile import to_hdulist
 
     return to_hdulist(make_image(pt, criteria, ImageRequest(spaxel, column, statistic, keep_flagged, variance)))
 

@@ -91,7 +91,8 @@ def command(input: str, output: str | None, spaxel: tuple[float, bool], column: 
       pixtab image sample.fits -o ha.fits --lambda 6555:6570 --png ha.png --peaks 5
       IFS=, read -r id ra dec rest < <(pixtab image t.fits --peaks 1 | tail -n 1)
     """
-    from ..core.ops.measure.image import ImageRequest, make_image, write_image
+    from ..core.ops.measure.image import ImageRequest, make_image
+    from ..core.ops.measure.imagefile import write_image
     from ..core.errors import InputError
     from ..core.fits.atomic import atomic_output
     from ..core.io.table import PixTable

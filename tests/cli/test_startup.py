@@ -38,6 +38,9 @@ COMMANDS = {
     "export csv": ["export", "{t}", "-o", "{o}/rows.csv", "--format", "csv", "--decode", *LAMBDA],
     "reconstruct-det": ["reconstruct-det", "{t}", "-o", "{o}/det.fits", "--ifu", "3"],
     "reconstruct-det --all-ifus": ["reconstruct-det", "{t}", "-o", "{o}/dets.fits", "--all-ifus"],
+    # the image's FITS file (WCS included) is written by pixtab; --png and --peaks need more
+    "image -o": ["image", "{t}", "-o", "{o}/white.fits"],
+    "image -o --lambda --variance": ["image", "{t}", "-o", "{o}/band.fits", "--variance", "--stat", "wmean", *LAMBDA],
 }
 
 

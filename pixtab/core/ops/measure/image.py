@@ -26,9 +26,9 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from astropy.io import fits
 
 from ...fits.cards import copy_cards, printable
+from ...fits.header import Header
 from .canvas import Block, BinCanvas
 from .drizzle import drizzle_block
 from ...errors import CriteriaError, InputError
@@ -85,7 +85,7 @@ class SkyImage:
     image: np.ndarray  # float64, NaN where no row
     nrows: np.ndarray  # int64 rows per spaxel
     variance: np.ndarray | None
-    header: fits.Header  # WCS and provenance, for every extension
+    header: Header  # WCS and provenance, for every extension (pixtab's, astropy-free)
     plane: Plane
     spaxel: float  # arcsec (pixels for pixel tables)
     rows: int  # rows binned
@@ -196,15 +196,16 @@ def make_image(
     if var is not None:
         var = np.where(n > 0, var, np.nan)
     unit = pt.columns[req.column].unit
-    header = _header(pt, plane, req, step, row0, col0, criteria, rows, flagged)
+    header = image_header(pt, plane, req, step, row0, col0, criteria, rows, flagged)
     notes = [] if plane.is_sky else [f"{pt.path} is a pixel-unit table: the image is in focal-plane pixels, without a celestial WCS"]
     return SkyImage(image, n, var, header, plane, req.spaxel, rows, flagged, unit, notes)
 
 
-def _header(
+def image_header(
     pt: PixTable, plane: Plane, req: ImageRequest, step: float, row0: int, col0: int, criteria: Criteria, rows: int, flagged: int
-) -> fits.Header:
-    h = fits.Header()
+) -> Header:
+    """WCS and provenance of the image (every extension's cards after the structural ones)."""
+    h = Header()
     copy_cards(pt.primary_header, h, COPIED)
     h["WCSAXES"] = 2
     if plane.is_sky:
@@ -223,7 +224,7 @@ def _header(
         h["CRVAL1"], h["CRVAL2"] = 0.0, 0.0
         h["CRPIX1"], h["CRPIX2"] = float(1 - col0), float(1 - row0)
         h["CD1_1"], h["CD1_2"], h["CD2_1"], h["CD2_2"] = step, 0.0, 0.0, step
-        h["COMMENT"] = "pixel-unit table: world coordinates are focal-plane xpos/ypos, not sky"
+        h.append(("COMMENT", "pixel-unit table: world coordinates are focal-plane xpos/ypos, not sky"))
     h["HIERARCH PIXTAB IMAGE INPUT"] = printable(pt.path, keep_last=60)
     h["HIERARCH PIXTAB IMAGE COLUMN"] = req.column
     h["HIERARCH PIXTAB IMAGE STAT"] = (req.statistic, "statistic over the rows of a spaxel")
@@ -235,34 +236,3 @@ def _header(
     h["HIERARCH PIXTAB IMAGE ROWS"] = (rows, "rows binned")
     h["HIERARCH PIXTAB IMAGE FLAGGED"] = (flagged, "selected rows left out for dq != 0")
     return h
-
-
-def to_hdulist(im: SkyImage) -> fits.HDUList:
-    """MUSE's product layout, so that MPDAF's ``Image(path)`` and DS9 open it as it is: an
-    empty primary HDU (provenance), DATA (float32 values), STAT (variance) if made, NROWS."""
-    primary = fits.PrimaryHDU(header=fits.Header([c for c in im.header.cards if not _is_wcs(c.keyword)]))
-    data = fits.ImageHDU(im.image.astype(np.float32), header=im.header.copy(), name="DATA")
-    if im.unit:
-        data.header["BUNIT"] = im.unit
-    hdus = [primary, data]
-    if im.variance is not None:
-        var = fits.ImageHDU(im.variance.astype(np.float32), header=im.header.copy(), name="STAT")
-        if im.unit:
-            var.header["BUNIT"] = f"({im.unit})**2"
-        hdus.append(var)
-    counts = fits.ImageHDU(im.nrows.astype(np.int32), header=im.header.copy(), name="NROWS")
-    counts.header["BUNIT"] = ("", "rows per spaxel")
-    hdus.append(counts)
-    return fits.HDUList(hdus)
-
-
-def _is_wcs(keyword: str) -> bool:
-    return keyword.startswith(("WCSAXES", "CTYPE", "CUNIT", "CRVAL", "CRPIX", "CD1_", "CD2_"))
-
-
-def write_image(im: SkyImage, fd: int) -> None:
-    """Write the image file to the open file ``fd``."""
-    import os
-
-    with os.fdopen(os.dup(fd), "wb") as f:
-        to_hdulist(im).writeto(f, output_verify="silentfix")

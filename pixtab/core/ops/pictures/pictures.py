@@ -61,7 +61,7 @@ def image_figure(im: Any, title: str, peaks: Sequence[Any] = (), display: Displa
     if im.celestial:
         from astropy.wcs import WCS
 
-        ax = fig.add_subplot(projection=WCS(im.header))
+        ax = fig.add_subplot(projection=WCS(im.header.to_astropy()))
         ax.coords[0].set_axislabel(f"RA ({im.header.get('RADESYS', 'ICRS')})")
         ax.coords[1].set_axislabel("Dec")
         ax.coords[0].set_major_formatter("hh:mm:ss.s")
