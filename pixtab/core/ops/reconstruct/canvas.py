@@ -18,6 +18,16 @@ def image_dtype(column_dtype: np.dtype, fill: str) -> np.dtype:
     return np.dtype(column_dtype)
 
 
+def flat_index(x: np.ndarray, y: np.ndarray, bounds: tuple[int, int, int, int]) -> np.ndarray:
+    """Index into the flattened image of ``bounds`` (x0, x1, y0, y1) of 0-based pixels inside them."""
+    x0, x1, y0, _ = bounds
+    flat = y - y0
+    flat *= x1 - x0
+    flat += x
+    flat -= x0
+    return flat
+
+
 class Clash(Exception):
     """Two exposures wrote one pixel (carries the usage error to raise)."""
 
@@ -40,6 +50,7 @@ class DetectorCanvas:
     ) -> None:
         """``spare``: memory to reuse, of ``dtype`` and at least the image's size."""
         self.ifu = ifu
+        self.bounds = bounds
         self.x0, x1, self.y0, y1 = bounds
         shape = (y1 - self.y0, x1 - self.x0)
         n = shape[0] * shape[1]
@@ -65,28 +76,29 @@ class DetectorCanvas:
 
         Raises :class:`Clash` for a pixel another exposure wrote (nothing is written then).
         """
-        flat = y - self.y0  # index into the flattened image, computed in place
-        flat *= self.nx
-        flat += x
-        flat -= self.x0
+        self.put_flat(flat_index(x, y, self.bounds), values, exp, tags, base)
+
+    def put_flat(self, flat: np.ndarray, values: np.ndarray, exp: int, tags: dict[int, int], base: int) -> None:
+        """:meth:`put` with the pixels as :func:`flat_index` gives them."""
         tag = tags.get(exp, 1)
         if self.tagged:
             seen = self.written.reshape(-1)[flat]
             clash = (seen != 0) & (seen != tag)
             if clash.any():
                 k = int(np.argmax(clash))
+                y, x = divmod(int(flat[k]), self.nx)
                 other = next(e for e, t in tags.items() if t == seen[k])
                 raise Clash(
                     CriteriaError(
                         f"IFU {self.ifu}: exposures {other} and {exp} both have rows on detector pixel "
-                        f"x={int(x[k]) + base}, y={int(y[k]) + base}",
+                        f"x={x + self.x0 + base}, y={y + self.y0 + base}",
                         field="one_exp",
                     )
                 )
         self.image.reshape(-1)[flat] = values  # the last row written wins
         if self.tagged:
             self.written.reshape(-1)[flat] = tag
-        self.nrows += len(x)
+        self.nrows += len(flat)
         self.exps.add(exp)
 
     def result(self, base: int) -> DetectorImage:

@@ -76,35 +76,35 @@ class RowParts:
         self.filters = [RowFilter(pt, e, req.zero_based) for e in req.where]
         #: columns the row filters read, besides origin
         self.columns = list(dict.fromkeys(c for f in self.filters for c in f.columns if c != "origin"))
-        self._chunk: dict[str, np.ndarray] = {}
 
     def __call__(self, origin: np.ndarray, start: int, columns: dict[str, np.ndarray] | None = None) -> list[Part]:
         """The selected rows of a chunk, in parts of one IFU and one exposure, in row order per IFU.
 
-        ``columns``: the chunk's values of :attr:`columns` (for the row filters).
+        ``columns``: the chunk's values of :attr:`columns` (for the row filters). Thread-safe:
+        the scan's workers call it on their chunks.
         """
         if origin.dtype.kind == "u":  # signed arithmetic below (x - 1 may be -1)
             origin = origin.astype(np.int64)
-        self._chunk = {"origin": origin, **(columns or {})}
+        chunk = {"origin": origin, **(columns or {})}
         parts: list[Part] = []
         for a, b, exp in self.decoder.exposures.runs(start, start + len(origin)):
             if self.req.exp is not None and exp != self.req.exp:
                 continue
             for c in range(a - start, b - start, _BLOCK_ROWS):
-                self._block(origin, slice(c, min(c + _BLOCK_ROWS, b - start)), exp, start, parts)
+                self._block(chunk, slice(c, min(c + _BLOCK_ROWS, b - start)), exp, start, parts)
         return parts
 
-    def _filtered(self, rows: Rows, start: int) -> np.ndarray:
+    def _filtered(self, chunk: dict[str, np.ndarray], rows: Rows, start: int) -> np.ndarray:
         """Mask of the chunk rows ``rows`` that pass every row filter."""
         idx = np.arange(rows.start, rows.stop) if isinstance(rows, slice) else rows
         mask = np.ones(len(idx), dtype=bool)
         for f in self.filters:
-            mask &= f.mask(lambda name: self._chunk[name][rows], lambda: idx + start, len(idx))
+            mask &= f.mask(lambda name: chunk[name][rows], lambda: idx + start, len(idx))
         return mask
 
-    def _block(self, origin: np.ndarray, rows: Rows, exp: int, start: int, parts: list[Part]) -> None:
+    def _block(self, chunk: dict[str, np.ndarray], rows: Rows, exp: int, start: int, parts: list[Part]) -> None:
         """Append the parts of rows ``rows`` (one exposure) of the chunk starting at table row ``start``."""
-        o = origin[rows]
+        o = chunk["origin"][rows]
         key = o & _KEY_MASK  # ifu and slice fields
         lo, hi = int(key.min()) >> org.IFU_SHIFT, int(key.max()) >> org.IFU_SHIFT
         ifu = None if lo == hi else key >> org.IFU_SHIFT  # None: all rows are of IFU lo
@@ -119,7 +119,7 @@ class RowParts:
                 if len(self.req.ifus) == 1:
                     ifu, lo = None, self.req.ifus[0]
         if self.filters:
-            keep = _where(self._filtered(rows, start))
+            keep = _where(self._filtered(chunk, rows, start))
             rows, o, key = _compose(rows, keep), o[keep], key[keep]
             ifu = None if ifu is None else ifu[keep]
             if len(o) == 0:

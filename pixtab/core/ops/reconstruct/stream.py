@@ -21,10 +21,10 @@ from ...errors import CriteriaError, EmptySelectionError
 from ...io.scan import Scan
 from ...io.table import PixTable
 from ...progress import SILENT, Progress
-from .canvas import DetectorCanvas, Clash
+from .canvas import DetectorCanvas, Clash, flat_index
 from .imagefile import ImageFile
 from .request import DetectorImage
-from .rows import RowParts
+from .rows import Part, RowParts
 from .survey import DetectorPlan
 
 log = logging.getLogger(__name__)
@@ -75,14 +75,23 @@ def fill(
     wanted = set(plan.ifus)
     progress.start("fill", plan.rows[1] - plan.rows[0])
     names = list(dict.fromkeys(["origin", req.column, *select.columns]))
-    for got, arrays in Scan(pt, progress=progress, chunk_rows=chunk_rows).copy(None, names, *plan.rows):
+    scan = Scan(pt, progress=progress, chunk_rows=chunk_rows)
+
+    def work(k: int, span: tuple[int, int], scratch: object) -> list[tuple[Part, np.ndarray, np.ndarray]]:
+        """On the workers: read, decode and cut a chunk; (part, pixel index, values) in row order."""
+        arrays = pt.read(names, *span)
         values = arrays[req.column]
+        return [(p, flat_index(p.x, p.y, plan.bounds[p.ifu]), values[p.rows])
+                for p in select(arrays["origin"], span[0], arrays) if p.ifu in wanted]
+
+    for (a, b), parts in scan.each([(a, b) for a, b, _ in scan.copy_spans(None, *plan.rows)], work):
+        progress.advance(b - a)
         clashes: dict[int, CriteriaError] = {}
-        for part in select(arrays["origin"], got.start, arrays):  # type: ignore[union-attr]
-            if part.ifu not in wanted or part.ifu in clashes:
+        for part, flat, values in parts:
+            if part.ifu in clashes:
                 continue
             try:
-                canvas(part.ifu).put(part.x, part.y, values[part.rows], part.exp, plan.tags, req.base)
+                canvas(part.ifu).put_flat(flat, values, part.exp, plan.tags, req.base)
             except Clash as c:
                 clashes[part.ifu] = c.error
                 continue

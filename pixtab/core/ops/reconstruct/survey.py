@@ -46,15 +46,36 @@ class Box:
         self.first = p.first if self.first < 0 else self.first
         self.last = p.last
 
+    def merge(self, later: Box) -> None:
+        """Add the survey of later rows."""
+        self.nrows += later.nrows
+        self.x0, self.x1 = min(self.x0, later.x0), max(self.x1, later.x1)
+        self.y0, self.y1 = min(self.y0, later.y0), max(self.y1, later.y1)
+        self.exps |= later.exps
+        self.first = later.first if self.first < 0 else self.first
+        self.last = later.last
+
 
 def _survey(
     pt: PixTable, select: RowParts, rows: tuple[int, int], chunk_rows: int | None, progress: Progress
 ) -> dict[int, Box]:
-    """First pass over ``origin`` only: rows, bounding box, exposures and row span of each IFU selected."""
+    """First pass over ``origin`` only: rows, bounding box, exposures and row span of each IFU
+    selected (each chunk surveyed on the scan's workers, the boxes merged in row order)."""
+    scan = Scan(pt, progress=progress, chunk_rows=chunk_rows)
+    names = ["origin", *select.columns]
+
+    def work(k: int, span: tuple[int, int], scratch: object) -> dict[int, Box]:
+        arrays = pt.read(names, *span)
+        found: dict[int, Box] = {}
+        for part in select(arrays["origin"], span[0], arrays):
+            found.setdefault(part.ifu, Box()).add(part)
+        return found
+
     boxes: dict[int, Box] = {}
-    for got, arrays in Scan(pt, progress=progress, chunk_rows=chunk_rows).copy(None, ["origin", *select.columns], *rows):
-        for part in select(arrays["origin"], got.start, arrays):  # type: ignore[union-attr]
-            boxes.setdefault(part.ifu, Box()).add(part)
+    for (a, b), found in scan.each([(a, b) for a, b, _ in scan.copy_spans(None, *rows)], work):
+        progress.advance(b - a)
+        for i, box in found.items():
+            boxes.setdefault(i, Box()).merge(box)
     return boxes
 
 
