@@ -16,6 +16,9 @@ mean of a column over its rows; a second image counts the rows that touch it,
 an optional third holds the variance of the value (from stat). Spaxels without
 rows are NaN. Flagged rows (dq != 0) are left out unless asked for.
 
+The drizzle arithmetic is in :mod:`.drizzle` (one scatter per corner of the drop, in
+pieces of :data:`PIECE_ROWS` rows), the FITS file in :mod:`.imagefile` (no astropy).
+
 Memory: a few chunks of rows and the float64 sums of the image (8 bytes per
 spaxel and quantity), whatever the table size.
 """
