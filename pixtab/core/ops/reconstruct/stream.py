@@ -24,7 +24,7 @@ from ...progress import SILENT, Progress
 from .canvas import DetectorCanvas, Clash, flat_index
 from .imagefile import ImageFile
 from .request import DetectorImage
-from .rows import Part, RowParts
+from .rows import RowParts
 from .survey import DetectorPlan
 
 log = logging.getLogger(__name__)
@@ -77,26 +77,27 @@ def fill(
     names = list(dict.fromkeys(["origin", req.column, *select.columns]))
     scan = Scan(pt, progress=progress, chunk_rows=chunk_rows)
 
-    def work(k: int, span: tuple[int, int], scratch: object) -> list[tuple[Part, np.ndarray, np.ndarray]]:
-        """On the workers: read, decode and cut a chunk; (part, pixel index, values) in row order."""
+    def work(k: int, span: tuple[int, int], scratch: object) -> list[tuple[int, int, int, np.ndarray, np.ndarray]]:
+        """On the workers: read, decode and cut a chunk; (IFU, exposure, last row, pixel
+        index, values) of each part, in row order."""
         arrays = pt.read(names, *span)
         values = arrays[req.column]
-        return [(p, flat_index(p.x, p.y, plan.bounds[p.ifu]), values[p.rows])
+        return [(p.ifu, p.exp, p.last, flat_index(p.x, p.y, plan.bounds[p.ifu]), values[p.rows])
                 for p in select(arrays["origin"], span[0], arrays) if p.ifu in wanted]
 
     for (a, b), parts in scan.each([(a, b) for a, b, _ in scan.copy_spans(None, *plan.rows)], work):
         progress.advance(b - a)
         clashes: dict[int, CriteriaError] = {}
-        for part, flat, values in parts:
-            if part.ifu in clashes:
+        for ifu, exp, final_row, flat, values in parts:
+            if ifu in clashes:
                 continue
             try:
-                canvas(part.ifu).put_flat(flat, values, part.exp, plan.tags, req.base)
+                canvas(ifu).put_flat(flat, values, exp, plan.tags, req.base)
             except Clash as c:
-                clashes[part.ifu] = c.error
+                clashes[ifu] = c.error
                 continue
-            if last.get(part.ifu) == part.last:
-                finish(part.ifu)
+            if last.get(ifu) == final_row:
+                finish(ifu)
         if clashes:  # as filling IFU by IFU would: the lowest IFU's first clash
             raise clashes[min(clashes)]
     if plan.boxes is None and not any(c.nrows for c in alive.values()):
