@@ -56,14 +56,6 @@ class Axis:
             f *= 1.0 / drop
             self.parts.append(f)
 
-    def reach(self, buf: Buf, name: str) -> np.ndarray:
-        """How many spaxels past the base each drop reaches (0 .. K-1), as intp."""
-        code = buf(name + " reach", self.base.size, np.intp)
-        code[:] = 0
-        for f in self.parts[1:]:
-            code += f > 0
-        return code
-
 
 def drizzle_block(
     y: np.ndarray,
@@ -100,12 +92,14 @@ def drizzle_block(
     if dropped is not None:
         flat[dropped] = size
     # rows touching: count (base, reach y, reach x), then corner (a, b) counts reaches >= (a, b)
-    code = ay.reach(buf, "y")
-    code *= k
-    code += ax.reach(buf, "x")
+    # (how many spaxels past the base a drop reaches: parts after the first with a share)
     idx = buf("code idx", n, np.intp)
-    np.multiply(flat, k * k, out=idx)
-    idx += code
+    np.multiply(flat, k, out=idx)
+    for f in ay.parts[1:]:
+        idx += f > 0
+    idx *= k
+    for f in ax.parts[1:]:
+        idx += f > 0
     counts = np.bincount(idx, minlength=(size + 1) * k * k)[: size * k * k].reshape(h, w, k, k)
     counts = counts[:, :, ::-1, ::-1].cumsum(axis=2).cumsum(axis=3)[:, :, ::-1, ::-1]
     sums = {q: np.zeros(shape) for q in ("n", "w", "wv")}
