@@ -91,8 +91,9 @@ def drizzle_block(
     flat[:] = flat_f
     if dropped is not None:
         flat[dropped] = size
-    # rows touching: count (base, reach y, reach x), then corner (a, b) counts reaches >= (a, b)
-    # (how many spaxels past the base a drop reaches: parts after the first with a share)
+    # Rows touching: count (base, reach y, reach x), where a reach is how many spaxels past
+    # the base the drop gets to (its parts after the first with a share); corner (a, b)
+    # counts the rows with reaches >= (a, b).
     idx = buf("code idx", n, np.intp)
     np.multiply(flat, k, out=idx)
     for f in ay.parts[1:]:

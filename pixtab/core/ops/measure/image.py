@@ -50,7 +50,7 @@ PIXFRAC = 0.8
 #: MUSE WFM spaxel (arcsec): the input pixel size when the table's header gives none
 TABLE_SPAXEL = 0.2
 COLUMNS = ("data", "stat", "weight")
-#: rows of one piece of the drizzle kernel (its float64 work arrays then fit in the L2 cache)
+#: rows of one piece of the drizzle kernel (its float64 work arrays then stay in the CPU caches)
 PIECE_ROWS = 1 << 15
 #: header cards copied from the table's primary header
 COPIED = ("TELESCOP", "INSTRUME", "OBJECT", "DATE-OBS", "MJD-OBS", "EXPTIME", "RADESYS", "EQUINOX")
