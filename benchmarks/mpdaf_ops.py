@@ -80,8 +80,7 @@ def _sky_image(pt: PixTable, lbda: tuple[float, float] | None) -> None:
         pt.reconstruct_sky_image(lbda=lbda, step=(0.2, 0.2))
         return
     sub = pt.extract(lbda=lbda) if lbda else pt
-    pos = sub.get_pos_sky()
-    dec, ra = pos[:, 0], pos[:, 1]
+    ra, dec = sub.get_pos_sky()  # (x, y) on the sky in degrees
     good = sub.get_dq() == 0
     step = 0.2 / 3600
     np.histogram2d(dec[good], ra[good], bins=(np.arange(dec.min(), dec.max() + step, step),

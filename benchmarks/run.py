@@ -99,7 +99,7 @@ def cases(sizes: list[int], jobs_rows: int) -> list[Case]:
             Case("extract -o 2\" + 100 A, index", n, ["extract", "IN", "-o", "OUT", *CUT], "import numpy", IMPORT_NUMPY, "<= 2.5",
                  indexed=True),
             Case("convert image -> table", n, ["convert", "IN", "-o", "OUT", "--to", "table"], "cp + sync",
-                 ["sh", "-c", 'cp "$0" "$1" && sync "$1"', "IN", "OUT"], "<= 1.5", mpdaf="to_table" if not big else None),
+                 ["sh", "-c", 'cp "$0" "$1" && sync "$1"', "IN", "OUT"], "<= 1.5", mpdaf="to_table" if n <= 2e7 else None),
             Case("decode-origin -> FITS", n, ["decode-origin", "IN", "--format", "fits", "-o", "OUT"], "read+write",
                  numpy_read(["origin"], write=True), "<= 3", mpdaf="decode_origin" if not big else None),
             Case("reconstruct-det all IFUs", n, ["reconstruct-det", "IN", "-o", "OUT", "--all-ifus"], "read+write",
