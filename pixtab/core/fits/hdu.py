@@ -22,6 +22,7 @@ from .card import Card
 from .dtypes import bitpix_of, tform_of
 from .header import Header
 from .structure import BLOCK, CARD, HDUInfo, header_bytes, padded
+from .writeback import WriteBehind
 
 
 @dataclass(frozen=True)
@@ -172,6 +173,7 @@ class HDUFile:
 
     def __init__(self, fd: int, primary: Header | bytes) -> None:
         self.fd = fd
+        self.behind = WriteBehind(fd)  # the data's pages start for the disk as they are written
         blob = primary if isinstance(primary, bytes) else header_bytes(primary)
         pwrite_all(fd, blob, 0)
         self.primary_size = len(blob)
@@ -202,6 +204,7 @@ class HDUFile:
 
     def write_at(self, data: bytes | memoryview | np.ndarray, offset: int) -> None:
         pwrite_all(self.fd, data, offset)
+        self.behind.wrote(memoryview(data).nbytes)
 
     def rewrite(self, offset: int, header: bytes, reserved: int, what: str) -> None:
         """Write a final header over the one reserved at ``offset`` (same size)."""
