@@ -25,7 +25,7 @@ from ..rowsource import RowSource
 from ..criteria import Criteria
 from ..selection import Selector
 from ..table import PixTable
-from .tuning import COPY_BLOCK_SHIFT
+from .tuning import COPY_BLOCK_SHIFT, COPY_GAP_BLOCKS
 
 Columns = Iterator[tuple[np.ndarray | range, dict[str, np.ndarray]]]
 
@@ -87,14 +87,15 @@ class ChunkSelection:
         return np.flatnonzero(np.unpackbits(self.data, count=n))  # type: ignore[arg-type]
 
     def blocks(self) -> list[tuple[int, int]]:
-        """Table rows of the copy blocks (``1 << COPY_BLOCK_SHIFT`` rows) that hold selected rows."""
+        """Table rows of the copy blocks (``1 << COPY_BLOCK_SHIFT`` rows) that hold selected
+        rows, as runs; gaps shorter than ``COPY_GAP_BLOCKS`` blocks are read with them."""
         if self.kind == "none":
             return []
         if self.kind == "all":
             return [(self.start, self.stop)]
         block = 1 << COPY_BLOCK_SHIFT
         nums = unique_ints(self.indices() >> COPY_BLOCK_SHIFT)
-        cut = np.flatnonzero(np.diff(nums) != 1) + 1
+        cut = np.flatnonzero(np.diff(nums) > COPY_GAP_BLOCKS) + 1
         firsts, lasts = nums[np.concatenate(([0], cut))], nums[np.concatenate((cut - 1, [nums.size - 1]))]
         return [(self.start + int(f) * block, min(self.stop, self.start + (int(la) + 1) * block)) for f, la in zip(firsts, lasts)]
 

@@ -17,8 +17,13 @@ WORKERS = 2
 WINDOW = 2 * WORKERS
 #: buffer slots a pass needs to reuse buffers by chunk number (Scan.each): one per chunk in flight
 RING = WINDOW
-#: the copy pass reads the 16 Ki-row blocks that hold selected rows
-COPY_BLOCK_SHIFT = 14
+#: the copy pass reads the 1 Ki-row blocks that hold selected rows (a page of a float32
+#: column: a sparse cut, e.g. a catalogue's hundred apertures in one wavelength band,
+#: reads its rows' pages, not 16x more)
+COPY_BLOCK_SHIFT = 10
+#: ... and the gaps between them shorter than this many blocks: one read more costs
+#: about what copying 8 Ki rows of every column does
+COPY_GAP_BLOCKS = 8
 
 
 @dataclass(frozen=True)
