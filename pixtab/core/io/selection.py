@@ -212,19 +212,25 @@ class Selector:
         if ci.size == 0:
             return keep
         xpos = src.get("xpos", ci if idx is None else idx[ci])
-        ra, dec = self._frame.radec(xpos, ypos[ci])
+        ra, dec = self.sky_positions(xpos, ypos[ci])
+        keep[ci[self.aperture_hits(ra, dec)]] = True
+        return keep
+
+    def sky_positions(self, xpos: np.ndarray, ypos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(RA, Dec) of rows for :meth:`aperture_hits` (float64, element by element: a row's
+        values do not depend on the other rows computed with it)."""
+        return self._frame.radec(xpos, ypos)
+
+    def aperture_hits(self, ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
+        """Which positions of :meth:`sky_positions` fall in an aperture (a mask over them)."""
+        hits = np.zeros(ra.shape, dtype=bool)
         for ap in self.criteria.apertures:
             dx, dy = self._frame.offsets(ra, dec, ap.ra, ap.dec)
             if ap.shape == "circle":
-                hit = dx**2 + dy**2 < ap.size * ap.size  # a float product overflows to inf; ** raises
+                hits |= dx**2 + dy**2 < ap.size * ap.size  # a float product overflows to inf; ** raises
             else:
-                hit = (np.abs(dx) < ap.size) & (np.abs(dy) < ap.size)
-            keep[ci[hit]] = True
-        return keep
-
-    def aperture_test(self, src: RowSource, idx: np.ndarray | None) -> np.ndarray:
-        """The apertures' test alone, on rows ``idx`` of ``src`` (a mask over them)."""
-        return self._sky_test(src, idx)
+                hits |= (np.abs(dx) < ap.size) & (np.abs(dy) < ap.size)
+        return hits
 
     def aperture_band(self) -> tuple[np.float32, np.float32] | None:
         """[lo, hi] on ypos outside which no row is in an aperture (None: no such bound)."""

@@ -9,8 +9,11 @@ same rows:
 * the criteria other than the aperture are evaluated once per chunk;
 * the survivors are sorted by ``ypos`` once per chunk, and each source's aperture test
   runs on the survivors inside its ``ypos`` band (the band test is the first thing the
-  aperture test does anyway, so the rows it sees and the results are those of a lone run),
-  so the cost per source is that of its own rows, not of the chunk;
+  aperture test does anyway, so the rows it sees are those of a lone run), so the cost per
+  source is that of its own rows, not of the chunk;
+* the sky positions of the rows in any band are computed once per chunk: they are
+  element-wise (:meth:`~pixtab.core.io.selection.Selector.sky_positions`), so each row's
+  values, and each source's test results, are those of a lone run;
 * with ``or`` (rows meeting any criterion), each source runs its whole one-source selector.
 
 The pass itself is the scan engine's (:meth:`pixtab.core.io.scan.Scan.select_many`).
@@ -73,27 +76,29 @@ class _Sources:
         if not self.shared:
             return [sel.select(src) for sel in self.each]
         common = self.base.select(src)
+        empty = common[:0]
         if common.size == 0:
-            return [common] * len(self.each)
+            return [empty] * len(self.each)
         ypos = src.get("ypos", common)
         order = np.argsort(ypos, kind="stable")
         ys = ypos[order]
-        # every source's band at once: the loop below then skips, cheaply, the many
-        # sources a chunk does not reach
+        # every source's band at once: only the sources a chunk reaches cost anything
         los = np.searchsorted(ys, self.band_lo, "left")
         his = np.searchsorted(ys, self.band_hi, "right")
-        empty = common[:0]
-        out = []
-        for k, (sel, band) in enumerate(zip(self.each, self.bands)):
-            if band is None:
-                cand = common
-            else:
-                lo, hi = los[k], his[k]
-                if lo == hi:
-                    out.append(empty)
-                    continue
-                cand = common[np.sort(order[lo:hi])]
-            out.append(cand[sel.aperture_test(src, cand)])
+        reach = np.flatnonzero(his > los)
+        out = [empty] * len(self.each)
+        if reach.size == 0:
+            return out
+        # the sky positions of the rows in any band, once (in row order: the lazy column
+        # reads want sorted rows); ``at``: where a row of ``common`` is among them
+        inband = np.sort(order[int(los[reach].min()) : int(his[reach].max())])
+        at = np.empty(common.size, dtype=np.intp)
+        at[inband] = np.arange(inband.size)
+        ra, dec = self.each[0].sky_positions(src.get("xpos", common[inband]), ypos[inband])
+        for k in reach.tolist():
+            cand = order[los[k] : his[k]]  # the rows in this source's band (positions in common)
+            j = at[cand]
+            out[k] = common[np.sort(cand[self.each[k].aperture_hits(ra[j], dec[j])])]
         return out
 
 
@@ -122,23 +127,28 @@ def select_sources(
 
 
 class _Cursor:
-    """The rows of one selection, taken in increasing order (one chunk in memory)."""
+    """The rows of one selection, taken in increasing order (one chunk in memory);
+    ``first``: the next row not taken (``END`` when none is left)."""
+
+    END = np.iinfo(np.int64).max
 
     def __init__(self, selection: Selection) -> None:
         self._chunks: Iterator[np.ndarray] = selection.iter_rows()
-        self._rows = np.empty(0, dtype=np.int64)
+        self._rows = next(self._chunks, np.empty(0, dtype=np.int64))
+        self.first = int(self._rows[0]) if self._rows.size else self.END
 
-    def take(self, start: int, stop: int) -> np.ndarray:
-        """The selected rows of ``start..stop-1`` (calls in increasing order)."""
+    def take(self, stop: int) -> np.ndarray:
+        """The rows not taken yet below ``stop`` (calls with increasing ``stop``)."""
+        parts = []
         rows = self._rows
-        while not rows.size or rows[-1] < stop:
-            nxt = next(self._chunks, None)
-            if nxt is None:
-                break
-            rows = np.concatenate((rows[np.searchsorted(rows, start):], nxt))
-        lo, hi = np.searchsorted(rows, [start, stop])
+        while rows.size and rows[-1] < stop:
+            parts.append(rows)
+            rows = next(self._chunks, rows[:0])
+        hi = int(np.searchsorted(rows, stop))
+        parts.append(rows[:hi])
         self._rows = rows[hi:]
-        return rows[lo:hi]
+        self.first = int(self._rows[0]) if self._rows.size else self.END
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def write_sources(
@@ -157,15 +167,17 @@ def write_sources(
     cursors = [_Cursor(s) for s in selections]
     scan = Scan(pt, progress=progress)
     progress.start("copy", scan.rows_to_read(union))
+    # the next row of each source: a read visits only the sources that have rows in it
+    firsts = np.array([c.first for c in cursors], dtype=np.int64)
     for rows, arrays in scan.copy(union, list(pt.columns)):
         if isinstance(rows, range):
             start, stop, every = rows.start, rows.stop, None
         else:
             start, stop, every = int(rows[0]), int(rows[-1]) + 1, rows
-        for cursor, (_, sink) in zip(cursors, outputs):
-            mine = cursor.take(start, stop)
-            if not mine.size:
-                continue
+        for k in np.flatnonzero(firsts < stop).tolist():
+            cursor, sink = cursors[k], outputs[k][1]
+            mine = cursor.take(stop)
+            firsts[k] = cursor.first
             if every is None:
                 if mine.size == stop - start:
                     sink.add(start, dict(arrays))
