@@ -237,4 +237,5 @@ def _primary_header_for(header: Header) -> Header:
         out.insert("NAXIS", ("EXTEND", True), after=True)
     else:
         out["EXTEND"] = True
+    out.tostring()  # serialised once: its copies reuse the card images (Header.copy)
     return out

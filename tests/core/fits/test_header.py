@@ -152,3 +152,47 @@ def test_any_value_renders_as_astropy(key: str, value: object, comment: str | No
             h[key] = again
         assert ours.tostring() == theirs.tostring()
         assert back.tostring() == theirs_back.tostring()
+
+
+edits = st.lists(
+    st.one_of(
+        st.tuples(st.just("set"), st.sampled_from(["EXPTIME", "OBJECT", "HIERARCH ESO DRS MUSE PIXTABLE EXP1 FIRST", "NEWKEY"]), values),
+        st.tuples(st.just("del"), st.sampled_from(["NEG", "SMALL", "DVAL"]), st.none()),
+        st.tuples(st.just("insert"), st.sampled_from(["NAXIS", "EXTEND"]), values),
+        st.tuples(st.just("tostring"), st.none(), st.none()),
+        st.tuples(st.sampled_from(["copy", "copy and go on"]), st.none(), st.none()),
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(edits)
+def test_serialisations_between_edits_and_copies_give_astropy_s_bytes(steps: list[tuple[str, str | None, object]]) -> None:
+    """A header keeps the card images of its last serialisation (and shares them with its
+    copies) for the cards that did not change: every serialisation is still the whole truth."""
+    ours, theirs = both(_text(*CARDS, blanks=2))
+    ours.tostring()
+    older: list[tuple[Header, fits.Header]] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for op, key, value in steps:
+            if op == "set":
+                ours[key] = value
+                theirs[key] = value
+            elif op == "del" and key in theirs:
+                del ours[key]
+                del theirs[key]
+            elif op == "insert":
+                ours.insert(key, ("INSERTED", value), after=True)
+                theirs.insert(key, ("INSERTED", value), after=True)
+            elif op == "tostring":
+                assert ours.tostring() == theirs.tostring()
+            elif op == "copy":  # edit the copy from now on
+                older.append((ours, theirs))
+                ours, theirs = ours.copy(), theirs.copy()
+            else:  # go on with the original
+                older.append((ours.copy(), theirs.copy()))
+        # the edits of a copy never reach its original, nor the reverse
+        for h, h_theirs in [*older, (ours, theirs)]:
+            assert h.tostring() == h_theirs.tostring()
