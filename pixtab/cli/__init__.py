@@ -8,6 +8,7 @@ options' table :mod:`.registry`.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
 
 import click
@@ -74,11 +75,43 @@ COMMAND_MODULES = [
 ]
 
 
-def _register_commands() -> None:
-    import importlib
+class _Commands(MutableMapping[str, click.Command]):
+    """The group's commands by name, each module imported when its command is first
+    looked up: a run imports its own command's module only (``--help``, completion of
+    command names and the docs look up, and import, every one)."""
 
-    for name in COMMAND_MODULES:
-        cli.add_command(importlib.import_module(f"{__name__}.{name}").command)
+    def __init__(self, modules: list[str]) -> None:
+        self._modules = {m.replace("_", "-"): m for m in modules}
+        self._loaded: dict[str, click.Command] = {}
+
+    def __getitem__(self, name: str) -> click.Command:
+        cmd = self._loaded.get(name)
+        if cmd is None:
+            if name not in self._modules:
+                raise KeyError(name)
+            import importlib
+
+            cmd = self._loaded[name] = importlib.import_module(f"{__name__}.{self._modules[name]}").command
+        return cmd
+
+    def __setitem__(self, name: str, cmd: click.Command) -> None:
+        self._loaded[name] = cmd
+
+    def __delitem__(self, name: str) -> None:
+        if name not in self._modules and name not in self._loaded:
+            raise KeyError(name)
+        self._modules.pop(name, None)
+        self._loaded.pop(name, None)
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._modules
+        yield from (n for n in list(self._loaded) if n not in self._modules)
+
+    def __len__(self) -> int:
+        return len(self._modules) + sum(1 for n in self._loaded if n not in self._modules)
+
+
+cli.commands = _Commands(COMMAND_MODULES)  # type: ignore[assignment]
 
 
 def main(args: list[str] | None = None, prog_name: str = "pixtab") -> None:
@@ -86,5 +119,4 @@ def main(args: list[str] | None = None, prog_name: str = "pixtab") -> None:
     process.run(cli, args, prog_name)
 
 
-_register_commands()
 completion.register_fish()

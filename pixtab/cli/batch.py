@@ -18,18 +18,19 @@ import os
 import re
 import signal
 import sys
-import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from .errors import ARGV_KEY
-from .taskserver import TaskSlot
+
+if TYPE_CHECKING:
+    from .taskserver import TaskSlot
 
 #: the index of the one input a task process handles
 INPUT_ENV = "PIXTAB_BATCH_INPUT"
@@ -94,6 +95,8 @@ class _Task:
 
     def __init__(self, slot: TaskSlot, argv: Sequence[str], index: int, env: dict[str, str], cwd: str) -> None:
         self.slot, self.index = slot, index
+        import tempfile
+
         fd_out, self.out = tempfile.mkstemp(prefix="pixtab-task-")
         fd_err, self.err = tempfile.mkstemp(prefix="pixtab-task-")
         os.close(fd_out)
@@ -153,6 +156,8 @@ def run_task(argv: Sequence[str], index: int, env: dict[str, str], cwd: str, can
     from distributed import Event
 
     if getattr(_slots, "slot", None) is None:
+        from .taskserver import TaskSlot  # subprocess and friends: only for --jobs
+
         _slots.slot = TaskSlot()
     event = Event(cancel) if cancel else None
     task = _Task(_slots.slot, argv, index, {**os.environ, **env}, cwd)
@@ -170,6 +175,8 @@ def _local_slots(k: int) -> list[Any]:
     if forkslot.usable():
         forkslot.preload()
         return [forkslot.ForkSlot() for _ in range(k)]
+    from .taskserver import TaskSlot
+
     return [TaskSlot() for _ in range(k)]
 
 

@@ -8,7 +8,6 @@ stderr is a terminal and the user did not ask for ``--quiet``
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -150,6 +149,8 @@ def print_json(obj: object, source: str = "") -> None:
     clean = _finite_only(obj, "", bad)
     for where in bad:
         logging.getLogger("pixtab").warning("%s%s is not finite; written as null", f"{source}: " if source else "", where)
+    import json
+
     echo(json.dumps(clean, sort_keys=True, allow_nan=False, default=_json_default))
 
 
@@ -256,6 +257,8 @@ def records_text(records: Sequence[dict[str, object]], fmt: str, keys: Sequence[
             if type(v).__name__.startswith(("int", "uint")):
                 return int(v)  # type: ignore[call-overload]
             return v
+
+        import json
 
         return "".join(json.dumps({k: clean(v) for k, v in r.items()}) + "\n" for r in records).encode()
     sep = "\t" if fmt == "tsv" else ","

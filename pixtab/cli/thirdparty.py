@@ -9,14 +9,13 @@ installed at start-up without importing astropy (``--help`` and completion stay 
 
 from __future__ import annotations
 
-import importlib.abc
 import importlib.machinery
 import sys
 from types import ModuleType
 from typing import Any
 
 
-class _AfterAstropy(importlib.abc.MetaPathFinder):
+class _AfterAstropy:  # a meta path finder (importlib.abc, 2 ms to import, is not needed for one)
     def find_spec(self, name: str, path: Any, target: Any = None) -> importlib.machinery.ModuleSpec | None:
         if name != "astropy":
             return None

@@ -90,3 +90,54 @@ def test_fit_imports_only_numpy_scipy_and_its_model(simulated, tmp_path: Path) -
     assert "scipy" in mods
     assert (NOT_FOR_ROWS - {"scipy"}) & mods == set()
 
+
+
+#: run pixtab, then write the names of the modules loaded to the file named first
+_MODULES_AT_EXIT = (
+    "import atexit, runpy, sys\n"
+    "out = sys.argv.pop(1)\n"
+    "atexit.register(lambda: open(out, 'w').write('\\n'.join(sorted(sys.modules))))\n"
+    "sys.argv[0] = 'pixtab'\n"
+    "runpy.run_module('pixtab', run_name='__main__')\n"
+)
+
+#: what a run that only reads (no output file, no --jobs) never loads: the task servers
+#: (subprocess), tempfile (with shutil, bz2, lzma, random)
+_NOT_FOR_READING = {"pixtab.cli.taskserver", "subprocess", "tempfile"}
+
+
+def _modules_loaded(args: list[str], tmp_path: Path) -> set[str]:
+    out = tmp_path / "modules.txt"
+    r = subprocess.run([sys.executable, "-c", _MODULES_AT_EXIT, str(out), *args], capture_output=True, text=True, env=clean_env(),
+                       timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return set(out.read_text().split())
+
+
+@pytest.mark.parametrize(
+    ("command", "args", "never"),
+    [
+        ("info", ["info", "{t}"], {"pixtab.core.io.scan", "pixtab.core.io.plan", "pixtab.core.io.index_store", "json"}),
+        ("extract", ["extract", "{i}", "--count", *LAMBDA], set()),
+    ],
+)
+def test_a_run_loads_its_own_command_only(command: str, args: list[str], never: set[str], tables: dict[str, Path],
+                                          tmp_path: Path) -> None:
+    """Command modules load when their command is looked up (``--help`` loads them all);
+    info reads headers without the scan engine, the planner or the index."""
+    from pixtab.cli import COMMAND_MODULES
+
+    mods = _modules_loaded([a.format(**{k: str(v) for k, v in tables.items()}) for a in args], tmp_path)
+    assert "numpy" in mods
+    commands = {f"pixtab.cli.{m}" for m in COMMAND_MODULES}
+    assert commands & mods == {f"pixtab.cli.{command}"}
+    assert (_NOT_FOR_READING | never) & mods == set()
+
+
+def test_help_still_lists_every_command(tmp_path: Path) -> None:
+    from pixtab.cli import COMMAND_MODULES
+
+    r = subprocess.run([sys.executable, "-m", "pixtab", "--help"], capture_output=True, text=True, env=clean_env(), timeout=120)
+    assert r.returncode == 0
+    listed = [line.split()[0] for line in r.stdout.split("Commands:")[1].splitlines() if line.startswith("  ") and line.split()]
+    assert sorted(m.replace("_", "-") for m in COMMAND_MODULES) == [c for c in listed if not c[0].isdigit()][: len(COMMAND_MODULES)]

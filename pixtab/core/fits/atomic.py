@@ -14,7 +14,6 @@ import errno
 import os
 import re
 import stat
-import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -206,6 +205,8 @@ def atomic_output(path: str | os.PathLike[str], overwrite: bool = False) -> Iter
     if target.is_symlink():
         target = Path(os.path.realpath(target))  # replace the file the link points to, not the link
     directory = target.parent if str(target.parent) else Path(".")
+    import tempfile  # (with shutil, random, bz2, lzma: 4 ms of start-up) only to write
+
     try:
         fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(target.name, directory), dir=directory)
     except OSError as exc:
@@ -243,6 +244,8 @@ def _temp_prefix(name: str, directory: Path) -> str:
 
 @contextmanager
 def _staged_stream(path: str | os.PathLike[str]) -> Iterator[int]:
+    import tempfile
+
     with tempfile.TemporaryFile(prefix="pixtab-stream-") as staging:
         fd = staging.fileno()
         try:

@@ -34,7 +34,6 @@ import json
 import logging
 import os
 import stat
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import BinaryIO
@@ -107,6 +106,8 @@ def _arrays(index: TableIndex) -> dict[str, np.ndarray]:
 def save(index: TableIndex, path: Path) -> bool:
     """Write ``index`` to ``path`` atomically; a warning (False) when that is impossible."""
     try:
+        import tempfile  # only to write one
+
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
     except OSError as exc:

@@ -7,7 +7,6 @@ import numpy as np
 
 from ..format import origin as org
 from ..format.limits import LimitsAccumulator
-from ..io.scan import Scan
 from ..io.table import PixTable
 from ..progress import SILENT, Progress
 
@@ -42,6 +41,8 @@ def summary(pt: PixTable) -> dict[str, object]:
 
 def stats(pt: PixTable, progress: Progress = SILENT) -> dict[str, object]:
     """One streaming pass: per-column finite min/max and NaN/inf counts, dq, IFUs, slices, exposures, limits."""
+    from ..io.scan import Scan  # the engine (planner, index, criteria): not for the header-only summary
+
     names = list(pt.columns)
     acc: dict[str, dict[str, float]] = {n: {"min": np.inf, "max": -np.inf, "nan": 0, "inf": 0} for n in names}
     dq_nonzero = 0
