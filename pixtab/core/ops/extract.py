@@ -24,6 +24,7 @@ PIXTABLE_FLAT_FIELD extension is carried, trimmed to the wavelength cut
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -72,11 +73,20 @@ def output_header(pt: PixTable, selection: Selection, shifted: list[tuple[int, i
     LIMITS hold placeholders (absent for 0 rows) so that the copy pass
     changes values only, never the header size.
     """
-    hdr = primary_header_for(pt.primary_header)
+    hdr = _reserved_header(pt.primary_header, selection.count() > 0).copy()
     for exp, first, last in shifted:
         hdr[key(f"EXP{exp} FIRST")] = first
         hdr[key(f"EXP{exp} LAST")] = last
-    reserve_limits(hdr, selection.count() > 0)
+    return hdr
+
+
+@functools.lru_cache(maxsize=8)
+def _reserved_header(primary: Header, has_rows: bool) -> Header:
+    """The input's primary header fit for an output, LIMITS reserved: made once per input
+    (a catalogue writes a hundred outputs of one table), copied for each output."""
+    hdr = primary_header_for(primary)
+    reserve_limits(hdr, has_rows)
+    hdr.tostring()  # serialised once: the copies reuse the card images
     return hdr
 
 
