@@ -1,0 +1,42 @@
+"""The copy pass reads the 1 Ki-row blocks holding selected rows, gaps under 8 blocks
+included (core/io/scan/selection.py: ChunkSelection.blocks)."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pixtab.core.io.scan.selection import ChunkSelection
+from pixtab.core.io.scan.tuning import COPY_BLOCK_SHIFT, COPY_GAP_BLOCKS
+
+B = 1 << COPY_BLOCK_SHIFT
+START, N = 5_000_000, 1 << 19
+
+
+def spans(idx: list[int]) -> list[tuple[int, int]]:
+    return ChunkSelection.of(START, START + N, np.array(sorted(set(idx)), dtype=np.int64)).blocks()
+
+
+def test_blocks_and_gaps() -> None:
+    assert spans([0]) == [(START, START + B)]
+    assert spans([0, B - 1]) == [(START, START + B)]
+    assert spans([0, COPY_GAP_BLOCKS * B]) == [(START, START + (COPY_GAP_BLOCKS + 1) * B)]  # a gap of 7 blocks is read
+    far = (COPY_GAP_BLOCKS + 1) * B
+    assert spans([0, far]) == [(START, START + B), (START + far, START + far + B)]  # 8 blocks are skipped
+    assert spans([N - 1]) == [(START + N - B, START + N)]
+
+
+def _old_rule_rows(idx: list[int]) -> int:
+    """Rows the 16 Ki-row blocks read (before #25)."""
+    return len({i >> 14 for i in idx}) * (1 << 14)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, N - 1), min_size=1, max_size=300))
+def test_every_selected_row_is_read_and_never_more_rows_than_16k_blocks(idx: list[int]) -> None:
+    got = spans(idx)
+    assert all(a < b for a, b in got) and all(b1 < a2 for (_, b1), (a2, _) in zip(got, got[1:]))
+    for i in idx:
+        assert any(a <= START + i < b for a, b in got)
+    assert sum(b - a for a, b in got) <= _old_rule_rows(idx)
