@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -137,7 +138,7 @@ def test_a_run_loads_its_own_command_only(command: str, args: list[str], never: 
 def test_help_still_lists_every_command(tmp_path: Path) -> None:
     from pixtab.cli import COMMAND_MODULES
 
-    r = subprocess.run([sys.executable, "-m", "pixtab", "--help"], capture_output=True, text=True, env=clean_env(), timeout=120)
+    r = subprocess.run(pixtab_cmd("--help"), capture_output=True, text=True, env=clean_env(), timeout=120)
     assert r.returncode == 0
     listed = [line.split()[0] for line in r.stdout.split("Commands:")[1].splitlines() if line.startswith("  ") and line.split()]
     assert sorted(m.replace("_", "-") for m in COMMAND_MODULES) == [c for c in listed if not c[0].isdigit()][: len(COMMAND_MODULES)]
