@@ -237,7 +237,7 @@ def _order_pays(selector: Selector, opt: PlanOptions, notes: list[str]) -> bool:
     if not opt.costs:
         return True
     pays, note = costs.order_pays(selector, len(selector.exposures.numbers))
-    notes.append(note + ("" if pays else ": the full scan is cheaper"))
+    notes.append(note + ("" if pays else f": the row order is not below {costs.MARGIN:.0%} of the full scan, which is taken"))
     return pays
 
 
