@@ -37,7 +37,7 @@ INPUT_ENV = "PIXTAB_BATCH_INPUT"
 #: the pid of the process that started the task (the task ends itself when it dies)
 PARENT_ENV = "PIXTAB_BATCH_PARENT"
 META_KEY = "pixtab.batch"
-_POLL = 0.02  # seconds between looks at running local tasks
+_POLL = 0.002  # seconds between looks at running local tasks (a task of 2e6 rows takes ~30 ms)
 
 
 @dataclass(frozen=True)
