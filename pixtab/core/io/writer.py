@@ -14,7 +14,6 @@ reserved by the initial header.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -217,16 +216,7 @@ class RowBatcher:
 
 
 def primary_header_for(header: Header) -> Header:
-    """A copy of ``header`` fit to be a primary header of a data-less HDU (one card per keyword).
-
-    Made once per input header (a catalogue writes a hundred outputs of one table);
-    each call returns a copy of it, cheap until cards change (:meth:`Header.copy`).
-    """
-    return _primary_header_for(header).copy()
-
-
-@functools.lru_cache(maxsize=8)
-def _primary_header_for(header: Header) -> Header:
+    """A copy of ``header`` fit to be a primary header of a data-less HDU (one card per keyword)."""
     out = without_duplicates(header)
     out["SIMPLE"] = True
     out["BITPIX"] = 8
@@ -237,5 +227,4 @@ def _primary_header_for(header: Header) -> Header:
         out.insert("NAXIS", ("EXTEND", True), after=True)
     else:
         out["EXTEND"] = True
-    out.tostring()  # serialised once: its copies reuse the card images (Header.copy)
     return out
