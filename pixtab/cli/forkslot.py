@@ -39,21 +39,14 @@ class ForkSlot(ChildSlot):
         self.pid = 0
 
     def start(self, request: dict[str, Any]) -> None:
-        from .taskserver import _child
+        from .taskserver import fork_task
 
         for stream in (sys.stdout, sys.stderr):  # nothing buffered may be written twice
             try:
                 stream.flush()
             except (OSError, ValueError):
                 pass
-        pid = os.fork()
-        if pid == 0:
-            code = 1
-            try:
-                code = _child(request)
-            finally:
-                os._exit(code)
-        self.pid = pid
+        self.pid = fork_task(request)
 
     def wait(self, timeout: float) -> int | None:
         """The task's exit status, or None if it still runs after ``timeout`` seconds."""

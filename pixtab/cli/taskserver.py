@@ -48,6 +48,18 @@ def _preload() -> None:
             pass
 
 
+def fork_task(request: dict[str, Any]) -> int:
+    """Fork a child that becomes the task of ``request`` and exits with its status; its pid."""
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            code = _child(request)
+        finally:
+            os._exit(code)
+    return pid
+
+
 def _child(request: dict[str, Any]) -> int:
     """In the forked child: become the task and run it; returns the exit status."""
     from pixtab.cli import main
@@ -96,14 +108,7 @@ def serve() -> None:
                 os.kill(child, signal.SIGTERM)
                 os.waitpid(child, 0)
             return
-        request = json.loads(line)
-        child = os.fork()
-        if child == 0:
-            code = 1
-            try:
-                code = _child(request)
-            finally:
-                os._exit(code)
+        child = fork_task(json.loads(line))
         out.write(json.dumps({"pid": child}).encode() + b"\n")
         out.flush()
 
