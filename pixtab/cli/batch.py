@@ -74,7 +74,9 @@ def watch_parent() -> None:
     if not parent.isdigit():
         return
 
-    _term_when_parent_dies()  # at once, where the kernel can tell us (Linux)
+    from ..core.io.scan.forked import term_when_parent_dies
+
+    term_when_parent_dies()  # at once, where the kernel can tell us (Linux)
 
     def watch() -> None:  # elsewhere, and should the parent have died before the request
         while os.getppid() == int(parent):
@@ -82,20 +84,6 @@ def watch_parent() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
     threading.Thread(target=watch, name="pixtab-parent-watch", daemon=True).start()
-
-
-def _term_when_parent_dies() -> None:
-    """Ask Linux for SIGTERM the moment the parent dies (prctl PR_SET_PDEATHSIG): a task
-    near its end would otherwise finish its output in the half second before the watch
-    notices, an output the killed parent never reported."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)  # 1: PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
 
 
 def task_env() -> dict[str, str]:

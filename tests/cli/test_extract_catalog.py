@@ -106,20 +106,22 @@ def test_radius_without_catalog_is_a_usage_error(simulated) -> None:
     assert "--radius is the default radius of --catalog" in r.stderr
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=16, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     st.lists(
         st.tuples(st.floats(-25, 25), st.floats(-25, 25), st.floats(0.3, 6), st.booleans()), min_size=1, max_size=6
     ),
     st.sampled_from([[], ["--lambda", "5500:6500"], ["--slice", "1-20"]]),
+    st.sampled_from([("projected", RA0), ("positioned", RA0), ("positioned", 0.002)]),  # 0.002: across RA = 0
 )
-def test_random_catalogues_match_single_extracts(simulated, tmp_path_factory, offsets, criteria) -> None:
+def test_random_catalogues_match_single_extracts(simulated, tmp_path_factory, offsets, criteria, frame) -> None:
     """Random sources (arcsec offsets from the centre, circles or squares, overlapping or not)."""
-    table = simulated(rows=150_000, wcs="projected")
+    wcs, ra0 = frame
+    table = simulated(rows=150_000, wcs=wcs, ra=ra0)
     d = tmp_path_factory.mktemp("cat")
     cosd = math.cos(math.radians(DEC0))
     rows = [
-        (f"s{k}", RA0 + dx / 3600 / cosd, DEC0 + dy / 3600, None if square else size, size if square else None)
+        (f"s{k}", (ra0 + dx / 3600 / cosd) % 360, DEC0 + dy / 3600, None if square else size, size if square else None)
         for k, (dx, dy, size, square) in enumerate(offsets)
     ]
     cat = write_catalog(d / "cat.csv", rows)

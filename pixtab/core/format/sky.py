@@ -22,12 +22,25 @@ from ..errors import InputError
 
 
 def wrap_delta_ra(dra: np.ndarray) -> np.ndarray:
-    """RA differences (deg) wrapped to [-180, 180)."""
-    return (np.asarray(dra, dtype=np.float64) + 180.0) % 360.0 - 180.0
+    """RA differences (deg) wrapped to [-180, 180), as ``(dra + 180) % 360 - 180``.
+
+    When every ``dra + 180`` is already in [0, 360) (an aperture inside one field) the
+    remainder is the number itself, so it is skipped: float64 ``%`` costs 5-10 ns a
+    value, a tenth of a catalogue's selection pass. The results are the same bits.
+    """
+    t = np.add(dra, 180.0, dtype=np.float64)
+    if t.size and not (t.min() >= 0.0 and t.max() < 360.0):  # NaN fails both: the slow path
+        t %= 360.0
+    t -= 180.0
+    return t
 
 
 def _ra_range(ra: np.ndarray) -> np.ndarray:
-    """RA in [0, 360): np.mod gives 360.0 itself for tiny negative angles (rounding)."""
+    """RA in [0, 360) (``ra``: a fresh float64 array, changed in place where that is
+    quicker): np.mod gives 360.0 itself for tiny negative angles (rounding)."""
+    if ra.size and ra.min() >= 0.0 and ra.max() < 360.0:  # np.mod gives these bits, -0 as +0
+        ra += 0.0
+        return ra
     with np.errstate(invalid="ignore"):  # +-inf positions give NaN, as they should
         out = np.mod(ra, 360.0)
     out[out >= 360.0] = 0.0

@@ -102,10 +102,9 @@ def xpos_band(frame: SkyFrame, ap: Aperture) -> tuple[float, float, float] | Non
     return centre, half * (1 + 1e-6) + 1e-9, 360.0
 
 
-def _xpos_blocks(index: TableIndex, band: tuple[float, float, float]) -> np.ndarray:
+def _xpos_blocks(lo: np.ndarray, hi: np.ndarray, band: tuple[float, float, float]) -> np.ndarray:
+    """Which blocks with xpos in [lo, hi] (float64) may hold a row of the band."""
     centre, half, period = band
-    lo = index.lo["xpos"].astype(np.float64)
-    hi = index.hi["xpos"].astype(np.float64)
     with np.errstate(invalid="ignore"):
         if not period:
             return (hi >= centre - half) & (lo <= centre + half)
@@ -116,19 +115,28 @@ def _xpos_blocks(index: TableIndex, band: tuple[float, float, float]) -> np.ndar
 
 
 def sky_blocks(index: TableIndex, selector: Selector, apertures: Sequence[Aperture]) -> np.ndarray:
-    """Blocks that may hold a row inside one of the apertures."""
+    """Blocks that may hold a row inside one of the apertures.
+
+    Each aperture's xpos test runs on the blocks of its ypos band only (a catalogue's
+    hundred apertures would otherwise each test every block of the table)."""
     frame = SkyFrame.of(selector.pt)
     out = np.zeros(index.nblocks, dtype=bool)
+    valid = ~np.isnan(index.lo["xpos"]) & ~np.isnan(index.lo["ypos"])
+    ylo, yhi = index.lo["ypos"].astype(np.float64), index.hi["ypos"].astype(np.float64)
+    xlo = xhi = None
     for ap in apertures:
-        m = np.ones(index.nblocks, dtype=bool)
         yband = selector._ypos_band(ap)  # the selection pass's own ypos pre-filter
-        if yband is not None:
-            m &= _meets(index.lo["ypos"], index.hi["ypos"], (float(yband[0]), float(yband[1])))
+        if yband is None:
+            at = np.flatnonzero(valid)
+        else:
+            with np.errstate(invalid="ignore"):  # NaN bounds meet nothing
+                at = np.flatnonzero(valid & (yhi >= float(yband[0])) & (ylo <= float(yband[1])))
         xband = xpos_band(frame, ap)
-        if xband is not None:
-            m &= _xpos_blocks(index, xband)
-        m &= ~np.isnan(index.lo["xpos"]) & ~np.isnan(index.lo["ypos"])
-        out |= m
+        if xband is not None and at.size:
+            if xlo is None:
+                xlo, xhi = index.lo["xpos"].astype(np.float64), index.hi["xpos"].astype(np.float64)
+            at = at[_xpos_blocks(xlo[at], xhi[at], xband)]  # type: ignore[index]
+        out[at] = True
     return out
 
 

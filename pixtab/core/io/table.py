@@ -28,7 +28,7 @@ from ..fits.structure import HDUInfo, int_value, open_input, scan_fd
 from ..format import keywords as kwmod
 from ..format.columns import FLAT_FIELD_EXTNAME, REQUIRED
 from ..format.keywords import PixtableKeywords
-from .layouts import Column, Layout, read_layout
+from .layouts import Buffers, Column, Layout, read_layout
 
 log = logging.getLogger(__name__)
 
@@ -202,18 +202,20 @@ class PixTable:
         return out
 
     def read(
-        self, names: Iterable[str] | None, start: int = 0, stop: int | None = None, native: bool = True
+        self, names: Iterable[str] | None, start: int = 0, stop: int | None = None, native: bool = True,
+        buffers: Buffers | None = None,
     ) -> dict[str, np.ndarray]:
         """Read rows ``start..stop-1`` of the named columns (all if None).
 
         With ``native=False`` the values keep the file's big-endian byte order
         (no byteswap): contiguous arrays for the image layout, strided views
         into one row buffer for the table layout (no copy). ASCII tables are
-        parsed to native numbers either way.
+        parsed to native numbers either way. ``buffers``: work arrays the image
+        layout reads into (the arrays returned are then theirs, valid until reused).
         """
         stop = self.nrows if stop is None else min(stop, self.nrows)
         start = max(0, min(start, stop))
-        out = self.storage.read(self.fd, self._names(names), start, stop, native)
+        out = self.storage.read(self.fd, self._names(names), start, stop, native, buffers)
         self.check_unchanged()
         return out
 

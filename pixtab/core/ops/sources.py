@@ -34,6 +34,8 @@ import numpy as np
 from ..errors import CriteriaError
 from ..fits.header import Header
 from ..format.catalog import Source
+from ..format.sky import SkyFrame
+from ..io.bounds import xpos_band
 from ..io.plan import Plan, PlanOptions, plan_rows
 from ..io.rowsource import RowSource
 from ..io.scan import Scan, Selection
@@ -63,6 +65,10 @@ class _Sources:
         # bands as arrays (no band: the whole line, never empty)
         self.band_lo = np.array([-np.inf if b is None else b[0] for b in self.bands])
         self.band_hi = np.array([np.inf if b is None else b[1] for b in self.bands])
+        # ... and on xpos, where the frame bounds it: each source then computes the sky
+        # positions of the rows near it, not of its whole band across the field
+        frame = SkyFrame.of(pt)
+        self.xboxes = [_xpos_box(frame, sel.criteria.apertures[0]) for sel in self.each]
         cols: list[str] = []
         for sel in [self.base, *self.each]:
             cols += [c for c in sel.columns if c not in cols]
@@ -89,17 +95,44 @@ class _Sources:
         out = [empty] * len(self.each)
         if reach.size == 0:
             return out
-        # the sky positions of the rows in any band, once (in row order: the lazy column
-        # reads want sorted rows); ``at``: where a row of ``common`` is among them
-        inband = np.sort(order[int(los[reach].min()) : int(his[reach].max())])
-        at = np.empty(common.size, dtype=np.intp)
-        at[inband] = np.arange(inband.size)
-        ra, dec = self.each[0].sky_positions(src.get("xpos", common[inband]), ypos[inband])
+        xpos = src.get("xpos", common)
         for k in reach.tolist():
             cand = order[los[k] : his[k]]  # the rows in this source's band (positions in common)
-            j = at[cand]
-            out[k] = common[np.sort(cand[self.each[k].aperture_hits(ra[j], dec[j])])]
+            box = self.xboxes[k]
+            if box is not None:
+                x = xpos[cand]
+                near = (x >= box[0]) & (x <= box[1])
+                if box[2]:  # positioned: rows beyond +-180 deg may wrap onto the aperture
+                    near |= ~(np.abs(x) < 180.0)
+                cand = cand[near]
+            if cand.size:
+                ra, dec = self.each[k].sky_positions(xpos[cand], ypos[cand])
+                out[k] = common[np.sort(cand[self.each[k].aperture_hits(ra, dec)])]
         return out
+
+
+def _xpos_box(frame: SkyFrame, ap: Aperture) -> tuple[np.float32, np.float32, bool] | None:
+    """[lo, hi] on xpos outside which a row cannot be in ``ap`` (with True: positioned, where
+    only rows with |xpos| < 180 deg may be ruled out); None: no such bound.
+
+    Positioned: the test wraps RA - ra_c to [-180, 180); with the band well inside
+    (-180, 180) and narrower than a degree, a row with |xpos| < 180 outside it is more
+    than the band's half width from the centre whichever way it wraps.
+    """
+    band = xpos_band(frame, ap)
+    if band is None:
+        return None
+    centre, half, period = band
+    if period and (half >= 0.5 or abs(centre) + half >= 179.0):
+        return None
+    return _outward(centre - half, -np.inf), _outward(centre + half, np.inf), bool(period)
+
+
+def _outward(bound: float, away: float) -> np.float32:
+    """``bound`` as a float32 (xpos's type, so the comparison is float32's) rounded away
+    from the band's centre."""
+    b = np.float32(bound)
+    return np.nextafter(b, np.float32(away)) if (float(b) < bound if away > 0 else float(b) > bound) else b
 
 
 #: above this many sources the planner bounds rows by the other criteria only

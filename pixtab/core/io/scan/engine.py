@@ -2,8 +2,8 @@
 
 :class:`Scan` binds a table, criteria and the planner's options. It plans once
 (:attr:`Scan.plan`, :func:`pixtab.core.io.plan.plan_rows`), then every pass
-over the table goes through :meth:`Scan._run`, the only chunk loop of the
-project: chunks of the tuning table (:mod:`.tuning`) are handed to
+over the table goes through :meth:`Scan.each`, the only chunk loop of the
+project (a large folding pass runs it on one forked process per worker instead, :mod:`.forked`): chunks of the tuning table (:mod:`.tuning`) are handed to
 :data:`~.tuning.WORKERS` threads (positional reads and numpy release the GIL,
 so reading and computing overlap), results come back in row order through a
 window of :data:`~.tuning.WINDOW` chunks (read-ahead with bounded memory), and
@@ -17,7 +17,8 @@ The passes (the consumers choose one):
   selected rows (extract's and export's copy, decode-origin, :meth:`Selection.iter_columns`);
 * :meth:`Scan.chunks` -> every row's columns in chunks (the API's ``iter_chunks``, text tables);
 * :meth:`Scan.stream` -> one pass that selects and hands each chunk's rows to a consumer
-  in the worker threads (image, spectrum, fit, plot);
+  in the worker threads (fit, plot, sky); :meth:`Scan.fold` adds the consumer's results
+  up, on forked processes when the pass is large (image, spectrum; :mod:`.measuring`);
 * :meth:`Scan.each` -> any work on whole chunks, buffers reused by slot: the raw passes
   (building an index, :mod:`.indexer`; a layout change, :mod:`pixtab.core.ops.convert`).
 """
@@ -30,11 +31,10 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import numpy as np
 
-from ...errors import InputError
 from ...progress import SILENT, Progress
 from ..indexing import IndexingPass
 from ..plan import Plan, PlanOptions, chunked, plan_rows, with_gaps
@@ -42,7 +42,7 @@ from ..rowsource import RowSource, Scratch
 from ..criteria import Criteria
 from ..selection import Selector
 from ..table import DEFAULT_CHUNK_ROWS, Chunk, PixTable
-from .batch import RowBatch, reduce_chunk
+from .measuring import MeasuringPasses
 from .selection import ChunkSelection, ManySelector, Selection
 from .tuning import WINDOW, WORKERS, tuning_of
 
@@ -51,7 +51,7 @@ R = TypeVar("R")
 Span = tuple[int, int]
 
 
-class Scan:
+class Scan(MeasuringPasses):
     """Passes over ``pt`` for ``criteria`` (None or empty: every row), planned once.
 
     ``options``: the planner's (:class:`PlanOptions`: full scan, index, build an index on
@@ -83,12 +83,16 @@ class Scan:
 
     # -- the one chunk loop --------------------------------------------------------
 
-    def each(self, spans: Sequence[Span], work: Callable[[int, Span, Scratch], R]) -> Iterator[tuple[Span, R]]:
+    def each(
+        self, spans: Sequence[Span], work: Callable[[int, Span, Scratch], R], batch_rows: int = 0
+    ) -> Iterator[tuple[Span, R]]:
         """``work(k, span, scratch)`` on the ``k``-th span, on the workers; results in order.
 
         Chunk ``k`` starts only once the caller is done with chunk ``k - RING``, so a pass
         may reuse buffers by slot ``k % RING`` (:data:`~.tuning.RING`; the raw passes: index
-        build, layout change)."""
+        build, layout change). With ``batch_rows``, consecutive spans go to a worker together
+        until they hold that many rows (one hand-over per batch, not per span: a
+        catalogue's thousands of index blocks of a few thousand rows); slots are then void."""
         if not spans:
             return
         local = threading.local()
@@ -98,22 +102,25 @@ class Scan:
                 local.scratch = Scratch()
             return work(k, span, local.scratch)
 
+        def batch(todo: list[tuple[int, Span]]) -> list[R]:
+            return [one(k, span) for k, span in todo]
+
         self.pt.fd  # open the file before the workers share it
         with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="pixtab-scan") as pool:
-            window: deque[tuple[Span, Future[R]]] = deque()
-            for k, span in enumerate(spans):
-                # chunk k - WINDOW was yielded before this and we resumed: its caller is done with it
-                window.append((span, pool.submit(one, k, span)))
+            window: deque[tuple[list[Span], Future[list[R]]]] = deque()
+            for todo in _batches(spans, batch_rows):
+                # batch j - WINDOW was yielded before this and we resumed: its caller is done with it
+                window.append(([span for _, span in todo], pool.submit(batch, todo)))
                 if len(window) >= WINDOW:
                     done, fut = window.popleft()
-                    yield done, fut.result()
+                    yield from zip(done, fut.result())
             while window:
                 done, fut = window.popleft()
-                yield done, fut.result()
+                yield from zip(done, fut.result())
 
     def _run(self, spans: Sequence[Span], work: Callable[[Span, Scratch], R]) -> Iterator[tuple[Span, R]]:
-        """:meth:`each` for passes that keep no buffers between chunks."""
-        return self.each(spans, lambda k, span, scratch: work(span, scratch))
+        """:meth:`each` for passes that keep no buffers between chunks (small spans batched)."""
+        return self.each(spans, lambda k, span, scratch: work(span, scratch), self.tuning.chunk_rows // 4)
 
     def _indexing(self) -> IndexingPass | None:
         return IndexingPass.start(self.pt, self.options)
@@ -270,48 +277,19 @@ class Scan:
         for (a, b), arrays in self._run(spans, lambda span, scratch: pt.read(cols, *span, native)):
             yield Chunk(a, b, arrays)
 
-    # -- one measuring pass --------------------------------------------------------
+#: most spans in one batch of :meth:`Scan.each` (the window's read-ahead stays bounded)
+BATCH_SPANS = 64
 
-    def stream(
-        self,
-        columns: Sequence[str],
-        consumer: Callable[[RowBatch], Any] | None = None,
-        keep_flagged: bool = False,
-        flagged_lambda: bool = False,
-        dense: bool = False,
-        phase: str = "read",
-    ) -> Iterator[Any]:
-        """Select and consume in one pass: yield ``consumer(batch)`` (computed on the workers)
-        or the :class:`RowBatch` of each chunk, in row order. Rows with dq != 0 are left out
-        and counted unless ``keep_flagged`` (see :func:`.batch.reduce_chunk`). Memory: a few chunks."""
-        pt, selector = self.pt, self.selector
-        names = [c for c in columns if c in pt.columns]
-        missing = [c for c in columns if c not in pt.columns]
-        if missing:
-            raise InputError(pt.path, f"no column {', '.join(map(repr, missing))} (have: {', '.join(pt.columns)})")
-        indexing = self._indexing()
-        spans = chunked(self.plan.ranges, self.tuning.chunk_rows)
-        if selector is not None:
-            spans = [s for s in spans if indexing or selector.chunk_possible(*s)]
-            ahead = list(selector.columns if not pt.storage.packed else selector.first_columns)
-        else:
-            ahead = names + ([] if keep_flagged or "dq" in names else ["dq"])
-        if not pt.storage.packed:  # interleaved rows: one read of every needed column
-            ahead = list(dict.fromkeys(ahead + names + ([] if keep_flagged else ["dq"])))
-        ahead = self._ahead(ahead, indexing)
 
-        def work(span: Span, scratch: Scratch) -> Any:
-            src = RowSource(pt, span[0], span[1], pt.read(ahead, *span) if ahead else {}, scratch)
-            if indexing:
-                indexing.add(span[0], src.full)
-            idx = selector.select(src) if selector is not None else None
-            batch = reduce_chunk(src, idx, names, keep_flagged, flagged_lambda, dense)
-            return consumer(batch) if consumer is not None else batch
-
-        self.progress.start(phase, pt.nrows)
-        self.progress.advance(pt.nrows - sum(b - a for a, b in spans))  # chunks the criteria rule out
-        for (a, b), out in self._run(spans, work):
-            yield out
-            self.progress.advance(b - a)
-        if indexing:
-            indexing.finish()
+def _batches(spans: Sequence[Span], batch_rows: int) -> Iterator[list[tuple[int, Span]]]:
+    """Consecutive (k, span) groups holding at least ``batch_rows`` rows (0: one span each)."""
+    todo: list[tuple[int, Span]] = []
+    rows = 0
+    for k, span in enumerate(spans):
+        todo.append((k, span))
+        rows += span[1] - span[0]
+        if rows >= batch_rows or len(todo) >= BATCH_SPANS:
+            yield todo
+            todo, rows = [], 0
+    if todo:
+        yield todo

@@ -114,6 +114,28 @@ class SkyImage:
         return x / h["CD1_1"] + h["CRPIX1"] - 1, y / h["CD2_2"] + h["CRPIX2"] - 1
 
 
+class ImageSums:
+    """The image's running sums (a :class:`~pixtab.core.io.scan.forked.Accumulator`): the
+    spaxels' bins, the rows binned and the flagged rows left out."""
+
+    def __init__(self) -> None:
+        self.canvas = BinCanvas(2)
+        self.rows = self.flagged = 0
+
+    def add(self, part: tuple[list[Block | None], int, int]) -> None:
+        blocks, rows, flagged = part
+        for block in blocks:
+            self.canvas.add(block)
+        self.rows += rows
+        self.flagged += flagged
+
+    def merge(self, other: "ImageSums") -> None:
+        if other.canvas.origin is not None:
+            self.canvas.add(Block(other.canvas.origin, other.canvas.sums))
+        self.rows += other.rows
+        self.flagged += other.flagged
+
+
 def spaxel_bins(plane: Plane, step: float, xpos: np.ndarray, ypos: np.ndarray, buf=None) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
     """(row, column) bin of each row, as whole numbers in float32 arrays (exact below 2**24);
     ``step`` in degrees (pixels); ``buf``: work arrays."""
@@ -174,16 +196,11 @@ def make_image(
             values["var"] = w * w * stat  # type: ignore[operator]
         return [Block.of((row, col), values, batch.drop)], kept, batch.flagged
 
-    canvas = BinCanvas(2)
-    rows = flagged = 0
-    for blocks, n, nflag in Scan(pt, criteria, plan, progress).stream(columns, reduce, req.keep_flagged, dense=True, phase="image"):  # type: ignore[misc]
-        for block in blocks:
-            canvas.add(block)
-        rows += n
-        flagged += nflag
+    total = Scan(pt, criteria, plan, progress).fold(columns, reduce, ImageSums, req.keep_flagged, dense=True, phase="image")
+    rows, flagged = total.rows, total.flagged
     if rows == 0:
         raise empty_selection(pt, criteria, flagged)
-    (row0, col0), sums = canvas.trimmed("n")
+    (row0, col0), sums = total.canvas.trimmed("n")
     n = np.rint(sums["n"]).astype(np.int64)
     with np.errstate(divide="ignore", invalid="ignore"):
         held = sums["w"] > 0

@@ -75,6 +75,23 @@ class Spectrum:
                 "mean": d, "mean_var": s, "rows": "", "flagged": ""}
 
 
+class SpectrumSums:
+    """The spectrum's running sums per wavelength bin, of the rows used and of the flagged
+    rows left out (a :class:`~pixtab.core.io.scan.forked.Accumulator`)."""
+
+    def __init__(self) -> None:
+        self.used, self.flagged = BinCanvas(1), BinCanvas(1)
+
+    def add(self, part: tuple[Block | None, Block | None]) -> None:
+        self.used.add(part[0])
+        self.flagged.add(part[1])
+
+    def merge(self, other: "SpectrumSums") -> None:
+        for mine, theirs in ((self.used, other.used), (self.flagged, other.flagged)):
+            if theirs.origin is not None:
+                mine.add(Block(theirs.origin, theirs.sums))
+
+
 def make_spectrum(
     pt: PixTable,
     criteria: Criteria,
@@ -108,11 +125,9 @@ def make_spectrum(
         flagged = Block.of((bins(batch.flagged_lambda),), {"f": None}) if batch.flagged_lambda is not None else None
         return used, flagged
 
-    canvas, flags = BinCanvas(1), BinCanvas(1)
-    for used, flagged in Scan(pt, criteria, plan, progress).stream(["lambda", "data", "stat"], reduce, keep_flagged, flagged_lambda=True,
-                                                                  phase="spectrum"):  # type: ignore[misc]
-        canvas.add(used)
-        flags.add(flagged)
+    total = Scan(pt, criteria, plan, progress).fold(["lambda", "data", "stat"], reduce, SpectrumSums, keep_flagged,
+                                                    flagged_lambda=True, phase="spectrum")
+    canvas, flags = total.used, total.flagged
     if canvas.origin is None:
         nflag = int(flags.sums["f"].sum()) if flags.origin is not None else 0
         raise empty_selection(pt, criteria, nflag)

@@ -1,0 +1,131 @@
+"""Folding passes on forked processes (``core.io.scan.forked`` and ``Scan.fold``): the same
+sums as the threads give, every chunk counted once, a child's error raised in the parent,
+no child left behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pixtab.core.errors import InputError, PixtabError
+from pixtab.core.io.criteria import Criteria
+from pixtab.core.io.scan import Scan, measuring
+from pixtab.core.io.scan.batch import RowBatch
+from pixtab.core.io.table import PixTable
+from pixtab.core.ops.measure import image as image_op
+from pixtab.core.progress import Recorder
+
+
+class Sums:
+    """Sum of data and the rows, chunk by chunk (an Accumulator)."""
+
+    def __init__(self) -> None:
+        self.total, self.rows, self.pids = 0.0, 0, set()
+
+    def add(self, part: tuple[float, int, int]) -> None:
+        self.total += part[0]
+        self.rows += part[1]
+        self.pids.add(part[2])
+
+    def merge(self, other: "Sums") -> None:
+        self.total += other.total
+        self.rows += other.rows
+        self.pids |= other.pids
+
+
+def _sum(batch: RowBatch) -> tuple[float, int, int]:
+    return float(batch["data"].astype(np.float64).sum()), len(batch), os.getpid()
+
+
+@pytest.fixture
+def table(simulated) -> Path:
+    return simulated(rows=60_000, ifus=[11, 12])
+
+
+def _children() -> set[int]:
+    me = os.getpid()
+    out = set()
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == me:
+                        out.add(int(d))
+            except (OSError, IndexError, ValueError):
+                pass
+    return out
+
+
+def test_forked_fold_is_the_threaded_fold(table: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = _children()
+    with PixTable(table) as pt:
+        criteria = Criteria(lambdas=[(5000.0, 8000.0)])
+        progress = Recorder()
+        forked = Scan(pt, criteria, progress=progress, chunk_rows=4_000).fold(["data"], _sum, Sums, phase="sum")
+        monkeypatch.setattr(measuring, "FORK_MIN_SPANS", 10**9)
+        threaded = Scan(pt, criteria, chunk_rows=4_000).fold(["data"], _sum, Sums)
+        data = pt.read(["data", "dq", "lambda"])
+    want = (data["dq"] == 0) & (data["lambda"] >= 5000) & (data["lambda"] < 8000)
+    assert forked.rows == threaded.rows == int(want.sum())
+    assert forked.total == pytest.approx(threaded.total, rel=1e-12)
+    assert len(forked.pids) == measuring.WORKERS and os.getpid() not in forked.pids  # the children did the work
+    assert threaded.pids == {os.getpid()}
+    assert progress.phases == [["sum", 60_000, 60_000]]
+    assert _children() == before  # every child reaped
+
+
+def test_the_image_is_the_same_on_processes_and_threads(table: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = Scan.__init__
+
+    def small_chunks(self, *a, **kw):  # type: ignore[no-untyped-def]
+        real(self, *a, **dict(kw, chunk_rows=3_000))
+
+    monkeypatch.setattr(Scan, "__init__", small_chunks)
+    with PixTable(table) as pt:
+        forked = image_op.make_image(pt, Criteria(), image_op.ImageRequest())
+        monkeypatch.setattr(measuring, "FORK_MIN_SPANS", 10**9)
+        threaded = image_op.make_image(pt, Criteria(), image_op.ImageRequest())
+    assert forked.rows == threaded.rows == 60_000 - forked.flagged
+    assert np.array_equal(forked.nrows, threaded.nrows)
+    np.testing.assert_allclose(forked.image, threaded.image, rtol=1e-12, equal_nan=True)
+    assert forked.header["CRPIX1"] == threaded.header["CRPIX1"]
+
+
+def test_a_childs_error_is_raised_in_the_parent(table: Path) -> None:
+    def fail(batch: RowBatch) -> tuple[float, int, int]:
+        if batch.start >= 30_000:
+            raise InputError("some.fits", "the chunk is bad", field="data")
+        return _sum(batch)
+
+    before = _children()
+    with PixTable(table) as pt, pytest.raises(InputError) as err:
+        Scan(pt, chunk_rows=4_000).fold(["data"], fail, Sums)
+    assert str(err.value) == "some.fits: the chunk is bad"
+    assert (err.value.path, err.value.reason, err.value.field) == ("some.fits", "the chunk is bad", "data")
+    assert _children() == before
+
+
+def test_a_killed_child_is_an_error_not_a_hang(table: Path) -> None:
+    def die(batch: RowBatch) -> tuple[float, int, int]:
+        if batch.start >= 30_000:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return _sum(batch)
+
+    with PixTable(table) as pt, pytest.raises(PixtabError, match="ended without its result"):
+        Scan(pt, chunk_rows=4_000).fold(["data"], die, Sums)
+
+
+def test_no_fork_outside_the_main_thread(table: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def run() -> Sums:
+        with PixTable(table) as pt:
+            return Scan(pt, chunk_rows=4_000).fold(["data"], _sum, Sums)
+
+    with ThreadPoolExecutor(1) as pool:
+        sums = pool.submit(run).result()
+    assert sums.pids == {os.getpid()}
