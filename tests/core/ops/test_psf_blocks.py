@@ -1,12 +1,13 @@
 """The PSF fit evaluates its model block by block (core/ops/measure/psf.py): the fitted
-values and errors are bit for bit those of any other block size, one block included."""
+values and errors are bit for bit those of any other block size, one block included
+(the covariance sums its pieces of a fixed COV_ROWS rows whatever the block size)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from pixtab.core.ops.measure import psf
+from pixtab.core.ops.measure import psf, psfmodels
 
 
 def _star(n: int, seed: int = 3) -> tuple[np.ndarray, ...]:
@@ -29,3 +30,15 @@ def test_block_size_changes_no_bit(model: str, background: bool, monkeypatch: py
         assert f.values == fits[0].values
         assert f.errors == fits[0].errors
         assert f.chi2_red == fits[0].chi2_red
+
+
+def test_covariance_pieces_are_the_whole_matrix() -> None:
+    """Summing J^T W J piece by piece is the covariance of the whole matrix, to rounding."""
+    dx, dy, v, var = _star(70_000)
+    cls = psfmodels.CircularGaussian
+    params = np.array([50.0, 0.2, -0.1, 0.35, 0.3])
+    names = list(cls.param_names)
+    pieces = psf._covariance(cls, params, dx, dy, var, names)
+    jac = np.column_stack([np.broadcast_to(c, dx.shape) for c in cls.fit_deriv(dx, dy, *params)]) / np.sqrt(var)[:, None]
+    whole = np.linalg.inv(jac.T @ jac)
+    np.testing.assert_allclose(pieces, whole, rtol=1e-9, atol=0)

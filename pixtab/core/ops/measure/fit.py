@@ -92,13 +92,13 @@ def sky_rows(
             continue
         ra, dec = frame.radec(batch["xpos"], batch["ypos"])  # type: ignore[index]
         for k, v in (("ra", ra), ("dec", dec), ("lambda", batch["lambda"]), ("data", batch["data"]), ("stat", batch["stat"])):  # type: ignore[index]
-            parts[k].append(v.astype(np.float64))
+            parts[k].append(v)
         n += len(ra)
         if n > MAX_ROWS:
             raise InputError(pt.path, f"more than {MAX_ROWS:,} rows selected for a fit: choose an aperture and/or a wavelength range")
     if n == 0:
         raise empty_selection(pt, criteria, flagged)
-    return {k: np.concatenate(v) for k, v in parts.items()}, flagged
+    return {k: np.concatenate(v, dtype=np.float64) for k, v in parts.items()}, flagged  # one copy, cast on the way
 
 
 def load_rows(pt: PixTable, criteria: Criteria, progress: Progress = SILENT, plan: PlanOptions | None = None) -> FitRows:

@@ -24,6 +24,9 @@ from ...errors import PixtabError
 MIN_ROWS = 20
 #: rows per block of the model evaluations (small arrays stay in the CPU caches)
 BLOCK_ROWS = 1 << 15
+#: rows per piece of the covariance's sum J^T W J: fixed (not BLOCK_ROWS), so that the errors,
+#: whose last bits depend on how that sum is cut, do not change with the evaluation blocks
+COV_ROWS = 1 << 15
 MIN_SIGNIFICANCE = 5.0  # fitted peak / its error below which there is no source
 
 
@@ -103,7 +106,8 @@ def fit_psf(
     dx, dy = np.asarray(dx, np.float64), np.asarray(dy, np.float64)
     v, var = np.asarray(value, np.float64), np.asarray(variance, np.float64)
     ok = np.isfinite(dx) & np.isfinite(dy) & np.isfinite(v) & np.isfinite(var) & (var > 0)
-    dx, dy, v, var = dx[ok], dy[ok], v[ok], var[ok]
+    if not ok.all():  # (no copies of a million rows when every one is usable)
+        dx, dy, v, var = dx[ok], dy[ok], v[ok], var[ok]
     cls = MODELS[model]
     npar = len(cls.param_names) - (0 if background else 1)
     if len(v) < max(MIN_ROWS, 5 * npar):
@@ -216,13 +220,20 @@ def _levmar(cls, start, names, dx, dy, v, w):  # type: ignore[no-untyped-def]
 
 
 def _covariance(cls, params, dx, dy, var, names) -> np.ndarray | None:  # type: ignore[no-untyped-def]
-    """(J^T W J)^-1 at the solution, from the model's analytic derivatives."""
-    cols = cls.fit_deriv(dx, dy, *params)
+    """(J^T W J)^-1 at the solution, from the model's analytic derivatives (summed block by
+    block: no matrix of every sample's derivatives)."""
     idx = [cls.param_names.index(n) for n in names]
-    jac = np.column_stack([np.broadcast_to(cols[i], dx.shape) for i in idx])
-    jac /= np.sqrt(var)[:, None]
+    jtj = np.zeros((len(idx), len(idx)))
+    for a in range(0, len(dx), COV_ROWS):
+        b = slice(a, a + COV_ROWS)
+        cols = cls.fit_deriv(dx[b], dy[b], *params)
+        sd = np.sqrt(var[b])
+        jac = np.empty((len(idx), sd.size))
+        for k, i in enumerate(idx):
+            np.divide(np.broadcast_to(cols[i], sd.shape), sd, out=jac[k])
+        jtj += jac @ jac.T
     try:
-        cov = np.linalg.inv(jac.T @ jac)
+        cov = np.linalg.inv(jtj)
     except np.linalg.LinAlgError:
         return None
     return cov if np.all(np.isfinite(cov)) and np.all(np.diag(cov) >= 0) else None
