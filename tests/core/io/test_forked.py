@@ -95,6 +95,31 @@ def test_the_image_is_the_same_on_processes_and_threads(table: Path, monkeypatch
     assert forked.header["CRPIX1"] == threaded.header["CRPIX1"]
 
 
+def test_a_catalogues_selection_is_the_same_on_processes_and_threads(table: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pixtab.core.format.catalog import Source
+    from pixtab.core.ops.sources import select_sources
+
+    real = Scan.__init__
+    monkeypatch.setattr(Scan, "__init__", lambda self, *a, **kw: real(self, *a, **dict(kw, chunk_rows=2_500)))
+    ra, dec = 150.1163, 2.2058
+    sources = [Source(f"s{k}", ra + dx / 3600, dec + dy / 3600, radius=2.0) for k, (dx, dy) in enumerate(
+        [(0, 0), (3, -2), (-6, 4), (10, 10), (1, 1)])]
+    base = Criteria(lambdas=[(5000.0, 8000.0)])
+    forks = []
+    real_fold = measuring.fold_forked
+    monkeypatch.setattr(measuring, "fold_forked", lambda *a, **kw: forks.append(1) or real_fold(*a, **kw))
+    with PixTable(table) as pt:
+        forked = select_sources(pt, base, sources)
+        assert forks == [1]
+        monkeypatch.setattr(measuring, "FORK_MIN_SPANS", 10**9)
+        threaded = select_sources(pt, base, sources)
+    assert sum(s.count() for s in forked) > 0
+    for f, t in zip(forked, threaded):
+        assert np.array_equal(f.rows, t.rows)
+        assert f.per_exposure == t.per_exposure
+        assert [(c.start, c.stop, c.count) for c in f.chunks] == [(c.start, c.stop, c.count) for c in t.chunks]
+
+
 def test_a_childs_error_is_raised_in_the_parent(table: Path) -> None:
     def fail(batch: RowBatch) -> tuple[float, int, int]:
         if batch.start >= 30_000:

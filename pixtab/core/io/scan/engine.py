@@ -35,6 +35,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from ...format.exposures import ExposureMap
 from ...progress import SILENT, Progress
 from ..indexing import IndexingPass
 from ..plan import Plan, PlanOptions, chunked, plan_rows, with_gaps
@@ -187,25 +188,17 @@ class Scan(MeasuringPasses):
         first = many.base.first_columns or ("ypos",)
         ahead = self._ahead(first if pt.storage.packed else many.columns, indexing)
 
-        def work(span: Span, scratch: Scratch) -> list[np.ndarray]:
-            arrays = pt.read(ahead, *span)
+        def work(span: Span, scratch: Scratch) -> tuple[Span, list[np.ndarray]]:
+            arrays = pt.read(ahead, *span, buffers=scratch.get)  # the picks hold none of them
             if indexing:
                 indexing.add(span[0], arrays)
-            return many.select(RowSource(pt, span[0], span[1], arrays, scratch))
+            return span, many.select(RowSource(pt, span[0], span[1], arrays, scratch))
 
         exposures = many.base.exposures
-        found: list[dict[int, ChunkSelection]] = [{} for _ in range(len(many))]
-        per_exp = [{e: 0 for e in exposures.numbers} for _ in found]
         progress.start(phase, pt.nrows)
-        for (start, stop), picks in self._run(live, work):
-            for k, idx in enumerate(picks):
-                if idx.size:
-                    found[k][start] = ChunkSelection.of(start, stop, idx)
-                    exposures.count(start, idx, per_exp[k])
-            progress.advance(stop - start)
         progress.advance(pt.nrows - sum(b - a for a, b in live))
-        if indexing:
-            indexing.finish()
+        picked = self._fold(live, work, lambda: _Picks(len(many), exposures), indexing)
+        found, per_exp = picked.found, picked.per_exp
         layout = with_gaps(spans, pt.nrows)
         # one empty chunk per span, shared by every selection (a hundred sources of a big
         # table would otherwise make millions of them; chunks are never changed)
@@ -293,3 +286,27 @@ def _batches(spans: Sequence[Span], batch_rows: int) -> Iterator[list[tuple[int,
             todo, rows = [], 0
     if todo:
         yield todo
+
+
+class _Picks:
+    """What a catalogue's selection pass found: per source, its chunks with rows and its rows
+    per exposure (an :class:`~.forked.Accumulator` of ``(span, picks)``)."""
+
+    def __init__(self, sources: int, exposures: ExposureMap) -> None:
+        self.exposures = exposures
+        self.found: list[dict[int, ChunkSelection]] = [{} for _ in range(sources)]
+        self.per_exp = [{e: 0 for e in exposures.numbers} for _ in range(sources)]
+
+    def add(self, part: tuple[Span, list[np.ndarray]]) -> None:
+        (start, stop), picks = part
+        for k, idx in enumerate(picks):
+            if idx.size:
+                self.found[k][start] = ChunkSelection.of(start, stop, idx)
+                self.exposures.count(start, idx, self.per_exp[k])
+
+    def merge(self, other: "_Picks") -> None:
+        for mine, theirs in zip(self.found, other.found):
+            mine.update(theirs)
+        for mine_n, theirs_n in zip(self.per_exp, other.per_exp):
+            for e, n in theirs_n.items():
+                mine_n[e] = mine_n.get(e, 0) + n

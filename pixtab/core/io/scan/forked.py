@@ -6,7 +6,8 @@ kernel together are no faster than one. A pass whose result is a sum (the image'
 spectrum's bins) instead forks :data:`~.tuning.WORKERS` children once it is planned.
 Child ``i`` folds chunks ``i, i + W, i + 2W, ...`` into an accumulator of its own and
 sends it back through a pipe. The parent merges them in child order, so the result does
-not depend on which child finishes first.
+not depend on which child finishes first. A catalogue's selection pass runs the same way
+(each child finds every source's rows in its share of the chunks).
 
 A child reads the table through the parent's descriptor (positional reads), touches
 nothing else of the parent's (no progress display, no output file, no logging of its own
@@ -42,6 +43,7 @@ class Accumulator(Protocol):
 
 
 A = TypeVar("A", bound=Accumulator)
+T = TypeVar("T")
 
 
 def term_when_parent_dies() -> None:
@@ -56,17 +58,29 @@ def term_when_parent_dies() -> None:
         pass
 
 
-def fold_forked(spans: Sequence[Span], work: Callable[[Span, Scratch], Any], new: Callable[[], A], workers: int,
+class _PipeProgress(Progress):
+    """A child's progress: each advance is a message to the parent."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def advance(self, n: int) -> None:
+        if n:
+            _send(self.fd, b"p", n)
+
+
+def fold_forked(shares: Sequence[Sequence[T]], work: Callable[[T, Scratch, Progress], Any], new: Callable[[], A],
                 progress: Progress) -> A:
-    """``new()`` with every span's ``work`` result added, computed by ``workers`` children."""
+    """``new()`` with the ``work`` result of every task added: child ``i`` does the tasks of
+    ``shares[i]`` in order (one child per share), reporting its progress to ``progress``."""
     children: list[tuple[int, int]] = []  # (pid, read end)
     try:
-        for i in range(workers):
+        for share in shares:
             r, w = os.pipe()
             pid = os.fork()
             if pid == 0:  # pragma: no cover - runs in the child (its effects are tested)
                 os.close(r)
-                _child(spans[i::workers], work, new, w)
+                _child(share, work, new, w)
             os.close(w)
             children.append((pid, r))
         parts = _collect([r for _, r in children], progress)
@@ -84,15 +98,14 @@ def fold_forked(spans: Sequence[Span], work: Callable[[Span, Scratch], Any], new
     return total
 
 
-def _child(spans: Sequence[Span], work: Callable[[Span, Scratch], Any], new: Callable[[], A], w: int) -> None:
+def _child(tasks: Sequence[T], work: Callable[[T, Scratch, Progress], Any], new: Callable[[], A], w: int) -> None:
     code = 1
     try:
         term_when_parent_dies()
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        scratch, acc = Scratch(), new()
-        for span in spans:
-            acc.add(work(span, scratch))
-            _send(w, b"p", span[1] - span[0])
+        scratch, acc, progress = Scratch(), new(), _PipeProgress(w)
+        for task in tasks:
+            acc.add(work(task, scratch, progress))
         _send(w, b"r", pickle.dumps(acc, protocol=pickle.HIGHEST_PROTOCOL))
         code = 0
     except BaseException as exc:  # noqa: BLE001 - every failure goes to the parent

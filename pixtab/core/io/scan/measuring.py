@@ -9,9 +9,10 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ...errors import InputError
+from ...progress import Progress
 from ..indexing import IndexingPass
 from ..plan import chunked
 from ..rowsource import RowSource, Scratch
@@ -19,17 +20,15 @@ from .batch import RowBatch, reduce_chunk
 from .forked import A, fold_forked
 from .tuning import WORKERS
 
-if TYPE_CHECKING:
-    from .engine import Scan
-
 Span = tuple[int, int]
 
 
 class MeasuringPasses:
-    """The measuring passes of :class:`~.engine.Scan`."""
+    """The measuring passes of :class:`~.engine.Scan` (they use its ``pt``, ``plan``,
+    ``selector``, ``progress``, ``tuning`` and chunk loop)."""
 
     def stream(
-        self: "Scan",
+        self,
         columns: Sequence[str],
         consumer: Callable[[RowBatch], Any] | None = None,
         keep_flagged: bool = False,
@@ -48,7 +47,7 @@ class MeasuringPasses:
             indexing.finish()
 
     def fold(
-        self: "Scan",
+        self,
         columns: Sequence[str],
         consumer: Callable[[RowBatch], Any],
         new: Callable[[], A],
@@ -63,8 +62,18 @@ class MeasuringPasses:
         runs on forked processes (:mod:`.forked`: threads share one GIL), unless it builds an
         index on the way or runs outside the main thread (a Dask task, say)."""
         spans, work, indexing = self._measuring(columns, consumer, keep_flagged, flagged_lambda, dense, phase, reuse=True)
-        if indexing is None and len(spans) >= FORK_MIN_SPANS and _may_fork():
-            return fold_forked(spans, work, new, WORKERS, self.progress)
+        return self._fold(spans, work, new, indexing)
+
+    def _fold(self, spans: list[Span], work: Callable[[Span, Scratch], Any], new: Callable[[], A],
+              indexing: IndexingPass | None) -> A:
+        """``new()`` with ``work(span)`` of every span added, on processes when it pays."""
+        if indexing is None and len(spans) >= FORK_MIN_SPANS and may_fork():
+            def counted(span: Span, scratch: Scratch, progress: Progress) -> Any:
+                out = work(span, scratch)
+                progress.advance(span[1] - span[0])
+                return out
+
+            return fold_forked([spans[i::WORKERS] for i in range(WORKERS)], counted, new, self.progress)
         total = new()
         for (a, b), out in self._run(spans, work):
             total.add(out)
@@ -74,7 +83,7 @@ class MeasuringPasses:
         return total
 
     def _measuring(
-        self: "Scan", columns: Sequence[str], consumer: Callable[[RowBatch], Any] | None, keep_flagged: bool, flagged_lambda: bool,
+        self, columns: Sequence[str], consumer: Callable[[RowBatch], Any] | None, keep_flagged: bool, flagged_lambda: bool,
         dense: bool, phase: str, reuse: bool = False,
     ) -> tuple[list[Span], Callable[[Span, Scratch], Any], IndexingPass | None]:
         """The chunks of a measuring pass and the work on one (select, then consume); starts the
@@ -114,6 +123,6 @@ class MeasuringPasses:
 FORK_MIN_SPANS = 2 * WORKERS
 
 
-def _may_fork() -> bool:
+def may_fork() -> bool:
     """Fork only from the main thread of a process that can (not from a Dask task's thread)."""
     return WORKERS > 1 and hasattr(os, "fork") and threading.current_thread() is threading.main_thread()
