@@ -47,17 +47,7 @@ def table(simulated) -> Path:
 
 
 def _children() -> set[int]:
-    me = os.getpid()
-    out = set()
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open(f"/proc/{d}/stat") as f:
-                    if int(f.read().rsplit(")", 1)[1].split()[1]) == me:
-                        out.add(int(d))
-            except (OSError, IndexError, ValueError):
-                pass
-    return out
+    return _children_of(os.getpid())
 
 
 def test_forked_fold_is_the_threaded_fold(table: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -154,3 +144,60 @@ def test_no_fork_outside_the_main_thread(table: Path) -> None:
     with ThreadPoolExecutor(1) as pool:
         sums = pool.submit(run).result()
     assert sums.pids == {os.getpid()}
+
+
+def test_the_children_die_with_their_parent(table: Path, tmp_path: Path) -> None:
+    """A parent killed outright (SIGKILL: no clean-up of its own) takes its children with it."""
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "slow_fold.py"
+    script.write_text(
+        "import sys, time\n"
+        "from pixtab.core.io.scan import Scan\n"
+        "from pixtab.core.io.table import PixTable\n"
+        "class Acc:\n"
+        "    def add(self, part): pass\n"
+        "    def merge(self, other): pass\n"
+        "def slow(batch):\n"
+        "    time.sleep(30)\n"
+        "print('start', flush=True)\n"
+        "with PixTable(sys.argv[1]) as pt:\n"
+        "    Scan(pt, chunk_rows=2_000).fold(['data'], slow, Acc)\n"
+    )
+    proc = subprocess.Popen([sys.executable, str(script), str(table)], stdout=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stdout.readline() == b"start\n"
+    deadline = time.monotonic() + 10
+    kids: set[int] = set()
+    while len(kids) < 2 and time.monotonic() < deadline:
+        kids = _children_of(proc.pid)
+        time.sleep(0.05)
+    assert len(kids) == 2, kids
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 5  # a child outliving its parent would sleep 30 s more
+    while time.monotonic() < deadline and any(_alive(k) for k in kids):
+        time.sleep(0.05)
+    assert not any(_alive(k) for k in kids)
+
+
+def _children_of(pid: int) -> set[int]:
+    out = set()
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        out.add(int(d))
+            except (OSError, IndexError, ValueError):
+                pass
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
