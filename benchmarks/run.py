@@ -113,7 +113,9 @@ def cases(sizes: list[int], jobs_rows: int) -> list[Case]:
                 Case("image (white light)", n, ["image", "IN", "-o", "OUT"], "numpy " + ",".join([*XYL, "data"]),
                      numpy_read([*XYL, "data"]), "<= 1.5, <= 500 MB", mpdaf="sky_image" if not big else None),
             ]
-    out.append(Case("fit (star cut from the smallest table)", min(sizes), ["fit", "STAR"], "import numpy, scipy.optimize",
+    out.append(Case("fit (4\" star cut)", min(sizes), ["fit", "STAR"], "import numpy, scipy.optimize",
+                    IMPORT_FIT, "<= 1.3"))
+    out.append(Case("fit (2.4\" star cut: 1e5 rows at 2e7)", min(sizes), ["fit", "STAR1E5"], "import numpy, scipy.optimize",
                     IMPORT_FIT, "<= 1.3"))
     for what, extra in (("convert", ["--to", "table"]), ("extract", CUT)):  # decode-origin takes one input
         for rows_, tag in ((min(sizes[0], 20_000_000), "4 files"), (jobs_rows, "4 small files")):
@@ -143,10 +145,11 @@ def inputs(workdir: Path, all_cases: list[Case]) -> dict[str, object]:
     batches = {}
     for n in sorted({c.rows for c in all_cases if "--jobs" in c.name}):
         batches[n] = [simulate(workdir / f"batch_{n:.1e}_{i}.fits".replace("+", ""), n) for i in range(4)]
-    star = workdir / "star.fits"
-    if not star.exists():
-        subprocess.run([PY, "-m", "pixtab", "-q", "extract", str(tables[min(tables)]), "--circle", RA, DEC, "4", "-o", str(star)],
-                       check=True)
+    star, star1e5 = workdir / "star.fits", workdir / "star_1e5.fits"  # the issue's fit: a 1e5-row star
+    for path, radius in ((star, "4"), (star1e5, "2.4")):
+        if not path.exists():
+            subprocess.run([PY, "-m", "pixtab", "-q", "extract", str(tables[min(tables)]), "--circle", RA, DEC, radius, "-o", str(path)],
+                           check=True)
     cat1, cat100 = workdir / "cat1.csv", workdir / "cat100.csv"
     cat1.write_text(f"id,ra,dec,radius\ns0,{RA},{DEC},2\n")
     lines = [f"s{i},{float(RA) + (i % 10 - 4.5) * 0.0015:.6f},{float(DEC) + (i // 10 - 4.5) * 0.0015:.6f},2" for i in range(100)]
@@ -155,11 +158,11 @@ def inputs(workdir: Path, all_cases: list[Case]) -> dict[str, object]:
     for n, t in tables.items():
         if any(c.indexed and c.rows == n for c in all_cases):
             subprocess.run([PY, "-m", "pixtab", "-q", "index", str(t)], check=True, env=env)
-    return {"tables": tables, "batches": batches, "STAR": star, "CAT1": cat1, "CAT100": cat100}
+    return {"tables": tables, "batches": batches, "STAR": star, "STAR1E5": star1e5, "CAT1": cat1, "CAT100": cat100}
 
 
 def substitute(args: list[str], c: Case, data: dict[str, object], out: Path, outdir: Path, write: int) -> list[str]:
-    subs = {"IN": str(data["tables"].get(c.rows, "")), "OUT": str(out), "OUTDIR": str(outdir), "STAR": str(data["STAR"]),  # type: ignore[union-attr]
+    subs = {"IN": str(data["tables"].get(c.rows, "")), "OUT": str(out), "OUTDIR": str(outdir), "STAR": str(data["STAR"]), "STAR1E5": str(data["STAR1E5"]),  # type: ignore[union-attr]
             "CAT1": str(data["CAT1"]), "CAT100": str(data["CAT100"]), "WRITE": str(write)}
     res: list[str] = []
     for a in args:
