@@ -6,7 +6,7 @@ or add every chunk's result up (:meth:`fold`, on forked processes for large pass
 
 from __future__ import annotations
 
-import os
+import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -124,5 +124,6 @@ FORK_MIN_SPANS = 2 * WORKERS
 
 
 def may_fork() -> bool:
-    """Fork only from the main thread of a process that can (not from a Dask task's thread)."""
-    return WORKERS > 1 and hasattr(os, "fork") and threading.current_thread() is threading.main_thread()
+    """Fork only on Linux (macOS's system libraries do not survive a fork of a process with
+    threads), from the main thread (not from a Dask task's thread)."""
+    return WORKERS > 1 and sys.platform.startswith("linux") and threading.current_thread() is threading.main_thread()
