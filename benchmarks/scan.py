@@ -71,8 +71,10 @@ class Row:
 
 
 def timed(cmd: list[str], env: dict[str, str]) -> float:
+    """Wall seconds of ``cmd``, run in its tree (``env``'s PYTHONPATH): ``python -m`` puts the
+    working directory first on sys.path, so run from the repository both trees would be the new one."""
     t0 = time.perf_counter()
-    p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, cwd=env["PYTHONPATH"])
     dt = time.perf_counter() - t0
     if p.returncode != 0:
         raise SystemExit(f"failed ({p.returncode}): {' '.join(cmd)}\n{p.stderr[-2000:]}")
@@ -154,6 +156,9 @@ def main() -> None:
         tmp = Path(tmp_)
         old, made = tree_of(args.old, tmp)
         trees = {"old": old, "new": ROOT}
+        for tree in trees.values():  # as installed: byte-compiled (else every run compiles its modules again)
+            env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+            subprocess.run([PY, "-m", "compileall", "-q", str(tree / "pixtab")], check=True, env=env, stdout=subprocess.DEVNULL)
         cat = catalog(tmp / "cat.csv")
         out, outdir = tmp / "out.fits", tmp / "cut"
         caches = {(t, k): tmp / f"cache-{t}-{k}" for t in trees for k in ("none", "index")}
