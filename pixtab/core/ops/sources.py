@@ -202,22 +202,16 @@ def write_sources(
     progress.start("copy", scan.rows_to_read(union))
     # the next row of each source: a read visits only the sources that have rows in it
     firsts = np.array([c.first for c in cursors], dtype=np.int64)
-    for rows, arrays in scan.copy(union, list(pt.columns)):
-        if isinstance(rows, range):
-            start, stop, every = rows.start, rows.stop, None
-        else:
-            start, stop, every = int(rows[0]), int(rows[-1]) + 1, rows
+    for rows, arrays in scan.copy(union, list(pt.columns), whole=True):  # each source picks its rows out of each read
+        start, stop = rows.start, rows.stop  # type: ignore[union-attr]
         for k in np.flatnonzero(firsts < stop).tolist():
             cursor, sink = cursors[k], outputs[k][1]
             mine = cursor.take(stop)
             firsts[k] = cursor.first
-            if every is None:
-                if mine.size == stop - start:
-                    sink.add(start, dict(arrays))
-                else:
-                    sink.add(mine, {n: v[mine - start] for n, v in arrays.items()})
+            if mine.size == stop - start:
+                sink.add(start, dict(arrays))
             else:
-                at = np.searchsorted(every, mine)
+                at = mine - start
                 sink.add(mine, {n: v[at] for n, v in arrays.items()})
     for sel, (header, sink) in zip(selections, outputs):
         finish_output(pt, sel, header, sink)

@@ -225,12 +225,13 @@ class Scan(MeasuringPasses):
         return sum(b - a for a, b, _ in self.copy_spans(selection, start, stop))
 
     def copy(
-        self, selection: Selection | None, names: Sequence[str], start: int = 0, stop: int | None = None
+        self, selection: Selection | None, names: Sequence[str], start: int = 0, stop: int | None = None, whole: bool = False
     ) -> Iterator[tuple[np.ndarray | range, dict[str, np.ndarray]]]:
         """Yield ``(rows, arrays)``: table rows (a range when every row of the read is
         selected, else sorted int64) and the named columns at those rows, for the selected
         rows of ``start..stop-1`` (every row without a selection), in order. Reads only the
-        blocks holding selected rows; advances ``progress`` by the rows read."""
+        blocks holding selected rows; advances ``progress`` by the rows read. With ``whole``,
+        each read as it is (a range of rows: the caller picks rows out of it itself)."""
         pt = self.pt
         names = list(names)
         missing = [n for n in names if n not in pt.columns]
@@ -245,7 +246,7 @@ class Scan(MeasuringPasses):
             arrays = pt.read(names, a, b)
             i = chunk_of[span]
             cs = selection.chunks[i] if selection is not None and i >= 0 else None
-            if cs is None or cs.kind == "all":
+            if whole or cs is None or cs.kind == "all":
                 return range(a, b), arrays
             if getattr(cache, "chunk", None) != i:
                 cache.chunk, cache.rows = i, cs.indices() + cs.start
