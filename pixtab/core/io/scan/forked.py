@@ -9,6 +9,9 @@ sends it back through a pipe. The parent merges them in child order, so the resu
 not depend on which child finishes first. A catalogue's selection pass runs the same way
 (each child finds every source's rows in its share of the chunks).
 
+Memory: each child's accumulator and its pickle, and the parent's merge of them: for an
+image, a few times its float64 sums (MBs for a MUSE field at 0.2"), whatever the table size.
+
 A child reads the table through the parent's descriptor (positional reads), touches
 nothing else of the parent's (no progress display, no output file, no logging of its own
 beyond warnings) and leaves with ``os._exit``. It dies with its parent
@@ -30,7 +33,6 @@ from ...errors import PixtabError
 from ...progress import Progress
 from ..rowsource import Scratch
 
-Span = tuple[int, int]
 _FRAME = struct.Struct("<cQ")  # tag, length of what follows (progress: the rows themselves)
 
 
@@ -83,7 +85,13 @@ def fold_forked(shares: Sequence[Sequence[T]], work: Callable[[T, Scratch, Progr
                 _child(share, work, new, w)
             os.close(w)
             children.append((pid, r))
-        parts = _collect([r for _, r in children], progress)
+        try:
+            parts = _collect([r for _, r in children], progress)
+        except _Gone as gone:
+            pid = next(p for p, r in children if r == gone.fd)
+            children.remove((pid, gone.fd))
+            os.close(gone.fd)
+            raise PixtabError(f"a worker process of the pass ended without its result ({_how(os.waitpid(pid, 0)[1])})") from None
     finally:
         for pid, r in children:
             os.close(r)
@@ -133,7 +141,7 @@ def _collect(fds: list[int], progress: Progress) -> list[Any]:
         for fd in ready:
             chunk = os.read(fd, 1 << 20)
             if not chunk:
-                raise PixtabError("a worker process of the pass ended without its result")
+                raise _Gone(fd)
             buf = bufs[fd]
             buf += chunk
             while len(buf) >= _FRAME.size:
@@ -150,6 +158,22 @@ def _collect(fds: list[int], progress: Progress) -> list[Any]:
                     raise _rebuilt(*pickle.loads(payload))
                 results[fd] = pickle.loads(payload)
     return [results[fd] for fd in fds]
+
+
+class _Gone(Exception):
+    """A child's pipe closed before its result came."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+
+def _how(status: int) -> str:
+    """How a child ended, for a message."""
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
+        return f"killed by {name}" + (": out of memory?" if sig == signal.SIGKILL else "")
+    return f"exit status {os.waitstatus_to_exitcode(status)}"
 
 
 def _rebuilt(cls: type[BaseException], args: tuple, attrs: dict) -> BaseException:
