@@ -41,7 +41,7 @@ def _overlaps(lo: np.ndarray, hi: np.ndarray, ranges: Sequence[Range]) -> np.nda
 def _meets(lo: np.ndarray, hi: np.ndarray, band: tuple[float, float]) -> np.ndarray:
     """Blocks whose [lo, hi] meets the closed band (NaN bounds never do)."""
     with np.errstate(invalid="ignore"):
-        return (hi.astype(np.float64) >= band[0]) & (lo.astype(np.float64) <= band[1])
+        return (hi.astype(np.float64, copy=False) >= band[0]) & (lo.astype(np.float64, copy=False) <= band[1])
 
 
 def lambda_blocks(index: TableIndex, ranges: Sequence[Range]) -> np.ndarray:
@@ -126,11 +126,7 @@ def sky_blocks(index: TableIndex, selector: Selector, apertures: Sequence[Apertu
     xlo = xhi = None
     for ap in apertures:
         yband = selector._ypos_band(ap)  # the selection pass's own ypos pre-filter
-        if yband is None:
-            at = np.flatnonzero(valid)
-        else:
-            with np.errstate(invalid="ignore"):  # NaN bounds meet nothing
-                at = np.flatnonzero(valid & (yhi >= float(yband[0])) & (ylo <= float(yband[1])))
+        at = np.flatnonzero(valid if yband is None else valid & _meets(ylo, yhi, (float(yband[0]), float(yband[1]))))
         xband = xpos_band(frame, ap)
         if xband is not None and at.size:
             if xlo is None:

@@ -11,15 +11,17 @@ same rows:
   runs on the survivors inside its ``ypos`` band (the band test is the first thing the
   aperture test does anyway, so the rows it sees are those of a lone run), so the cost per
   source is that of its own rows, not of the chunk;
-* the sky positions of the rows in any band are computed once per chunk: they are
-  element-wise (:meth:`~pixtab.core.io.selection.Selector.sky_positions`), so each row's
-  values, and each source's test results, are those of a lone run;
+* of those, each source keeps the rows inside a box on xpos that no row of its aperture
+  can leave (positioned and pixel tables; outward-rounded float32 bounds, rows that RA
+  wrapping could bring in kept), and computes their sky positions: these are element-wise
+  (:meth:`~pixtab.core.io.selection.Selector.sky_positions`), so each row's values, and
+  each source's test results, are those of a lone run;
 * with ``or`` (rows meeting any criterion), each source runs its whole one-source selector.
 
 The pass itself is the scan engine's (:meth:`pixtab.core.io.scan.Scan.select_many`).
 
-The copy pass reads the blocks that hold rows of any source, once, and hands each source
-its rows. Memory is bounded by the rows kept (each output's writer batches at most
+The copy pass reads the blocks that hold rows of any source, once, and each source picks
+its rows out of each read. Memory is bounded by the rows kept (each output's writer batches at most
 :data:`~pixtab.core.ops.extract.WRITE_ROWS` rows), not by the number of sources times a
 buffer.
 """

@@ -3,7 +3,8 @@
 :class:`Scan` binds a table, criteria and the planner's options. It plans once
 (:attr:`Scan.plan`, :func:`pixtab.core.io.plan.plan_rows`), then every pass
 over the table goes through :meth:`Scan.each`, the only chunk loop of the
-project (a large folding pass runs it on one forked process per worker instead, :mod:`.forked`): chunks of the tuning table (:mod:`.tuning`) are handed to
+project (a large folding pass runs its chunks on one forked process per worker
+instead, :mod:`.forked`): chunks of the tuning table (:mod:`.tuning`) are handed to
 :data:`~.tuning.WORKERS` threads (positional reads and numpy release the GIL,
 so reading and computing overlap), results come back in row order through a
 window of :data:`~.tuning.WINDOW` chunks (read-ahead with bounded memory), and

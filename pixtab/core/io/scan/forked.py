@@ -171,7 +171,10 @@ def _how(status: int) -> str:
     """How a child ended, for a message."""
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
-        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:  # a real-time signal, say
+            name = f"signal {sig}"
         return f"killed by {name}" + (": out of memory?" if sig == signal.SIGKILL else "")
     return f"exit status {os.waitstatus_to_exitcode(status)}"
 

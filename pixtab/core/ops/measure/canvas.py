@@ -95,6 +95,11 @@ class BinCanvas:
         for k, v in block.sums.items():
             self.sums[k][sl] += v
 
+    def merge(self, other: "BinCanvas") -> None:
+        """Add the sums of another canvas (a worker's share of the rows)."""
+        if other.origin is not None:
+            self.add(Block(other.origin, other.sums))
+
     def _grow(self, lo: tuple[int, ...], hi: tuple[int, ...]) -> None:
         assert self.origin is not None
         old_lo, old_shape = self.origin, self.shape

@@ -130,8 +130,7 @@ class ImageSums:
         self.flagged += flagged
 
     def merge(self, other: "ImageSums") -> None:
-        if other.canvas.origin is not None:
-            self.canvas.add(Block(other.canvas.origin, other.canvas.sums))
+        self.canvas.merge(other.canvas)
         self.rows += other.rows
         self.flagged += other.flagged
 

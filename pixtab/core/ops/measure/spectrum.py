@@ -87,9 +87,8 @@ class SpectrumSums:
         self.flagged.add(part[1])
 
     def merge(self, other: "SpectrumSums") -> None:
-        for mine, theirs in ((self.used, other.used), (self.flagged, other.flagged)):
-            if theirs.origin is not None:
-                mine.add(Block(theirs.origin, theirs.sums))
+        self.used.merge(other.used)
+        self.flagged.merge(other.flagged)
 
 
 def make_spectrum(
