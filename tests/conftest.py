@@ -7,7 +7,7 @@ import os
 import signal
 from collections import defaultdict
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import pytest
 
@@ -79,6 +79,21 @@ def conformance_tables() -> list[Path]:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "conformance: needs the conformance set (skipped without it, fails in CI)")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_index_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Module fixtures never write into the user's own index cache (~/.cache/pixtab)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PIXTAB_CACHE_DIR", str(tmp_path_factory.mktemp("index-cache")))
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _own_index_cache(_session_index_cache: None, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with an empty index cache: an index one test built for a file whose
+    inode a later test's file reuses would otherwise be found (and warned about) there."""
+    monkeypatch.setenv("PIXTAB_CACHE_DIR", str(tmp_path_factory.mktemp("index-cache")))
 
 
 @pytest.fixture(autouse=True)
