@@ -40,3 +40,27 @@ def test_every_selected_row_is_read_and_never_more_rows_than_16k_blocks(idx: lis
     for i in idx:
         assert any(a <= START + i < b for a, b in got)
     assert sum(b - a for a, b in got) <= _old_rule_rows(idx)
+
+
+def _blocks_from_indices(cs: ChunkSelection) -> list[tuple[int, int]]:
+    """The same runs computed from the row numbers (the way before packed masks were read)."""
+    nums = sorted({int(i) >> COPY_BLOCK_SHIFT for i in cs.indices()})
+    runs: list[list[int]] = []
+    for k in nums:
+        if runs and k - runs[-1][1] <= COPY_GAP_BLOCKS:
+            runs[-1][1] = k
+        else:
+            runs.append([k, k])
+    return [(cs.start + f * B, min(cs.stop, cs.start + (la + 1) * B)) for f, la in runs]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 40_000), st.floats(0.05, 0.95), st.integers(0, 2**32 - 1))
+def test_blocks_of_a_packed_mask_are_those_of_its_rows(n: int, density: float, seed: int) -> None:
+    """Dense selections are kept as packed bits; their blocks are found on the bytes,
+    including a last block cut short and a chunk whose length is no multiple of 8."""
+    rng = np.random.default_rng(seed)
+    keep = rng.random(n) < density
+    keep[rng.integers(0, n, size=rng.integers(0, 4))] = False  # a few empty stretches
+    cs = ChunkSelection.of(START, START + n, np.flatnonzero(keep))
+    assert cs.blocks() == _blocks_from_indices(cs)

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pixtab.core.format.catalog import Source
+from pixtab.core.format.exposures import ExposureMap
 from pixtab.core.io import index_store
 from pixtab.core.io.plan import PlanOptions
 from pixtab.core.io.scan import ChunkSelection, Scan, Selection
@@ -61,6 +62,35 @@ def test_narrow_and_union(table: Path) -> None:
         assert np.array_equal(narrow.rows, both)
         other = Scan(pt, Criteria(ifus=[11]), chunk_rows=5000).select()
         assert np.array_equal(narrow.union([other]).rows, np.union1d(both, other.rows))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(["none", "all", "few", "many"]), min_size=3, max_size=3), min_size=1, max_size=5),
+       st.integers(0, 2**32 - 1))
+def test_union_of_every_kind_of_chunk(kinds: list[list[str]], seed: int) -> None:
+    """A union ORs chunks kept as none / all / indices / packed bits, shares a chunk only
+    one selection fills, and picks the compact form of the result."""
+    rng = np.random.default_rng(seed)
+    bounds = [(0, 1000), (1000, 1500), (1500, 4003)]  # lengths 1000, 500 and one no multiple of 8
+    wanted = {"none": 0.0, "all": 1.0, "few": 0.01, "many": 0.5}
+
+    def one(row: list[str]) -> tuple[Selection, np.ndarray]:
+        chunks, rows = [], []
+        for (a, b), kind in zip(bounds, row):
+            idx = np.flatnonzero(rng.random(b - a) < wanted[kind])
+            chunks.append(ChunkSelection.of(a, b, idx))
+            rows.append(idx + a)
+        return Selection(4003, chunks, {}, ExposureMap([], 4003)), np.concatenate(rows)
+
+    made = [one(row) for row in kinds]
+    union = made[0][0].union([s for s, _ in made[1:]])
+    expected = np.unique(np.concatenate([r for _, r in made]))
+    assert np.array_equal(union.rows, expected) and union.count() == expected.size
+    for i, cs in enumerate(union.chunks):
+        assert cs.kind == ChunkSelection.of(cs.start, cs.stop, cs.indices()).kind
+        filled = [s.chunks[i] for s, _ in made if s.chunks[i].count]
+        if len(filled) == 1:
+            assert cs is filled[0]
 
 
 def test_everything_reads_nothing(table: Path) -> None:

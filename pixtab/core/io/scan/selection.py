@@ -75,6 +75,28 @@ class ChunkSelection:
         mask[idx] = True
         return cls(start, stop, k, "bits", np.packbits(mask))
 
+    @classmethod
+    def of_bits(cls, start: int, stop: int, bits: np.ndarray) -> "ChunkSelection":
+        """From the packed mask ``bits`` (``np.packbits`` of one bool per row, zero padding)."""
+        n, k = stop - start, int(POPCOUNT[bits].sum(dtype=np.int64))
+        if k == 0 or k == n:
+            return cls(start, stop, k, "all" if k else "none")
+        if 32 * k < n:
+            return cls(start, stop, k, "idx", np.flatnonzero(np.unpackbits(bits, count=n)).astype(np.uint32))
+        return cls(start, stop, k, "bits", bits)
+
+    def bits(self) -> np.ndarray:
+        """The packed mask of the selected rows (a new array)."""
+        n = self.stop - self.start
+        if self.kind == "bits":
+            return self.data.copy()  # type: ignore[union-attr]
+        mask = np.zeros(n, dtype=bool)
+        if self.kind == "all":
+            mask[:] = True
+        elif self.kind == "idx":
+            mask[self.data] = True
+        return np.packbits(mask)
+
     def indices(self) -> np.ndarray:
         """Chunk-local indices of the selected rows (int64, sorted)."""
         n = self.stop - self.start
@@ -94,10 +116,21 @@ class ChunkSelection:
         if self.kind == "all":
             return [(self.start, self.stop)]
         block = 1 << COPY_BLOCK_SHIFT
-        nums = unique_ints(self.indices() >> COPY_BLOCK_SHIFT)
+        if self.kind == "bits":  # a block is 128 bytes of the packed mask: no unpacking
+            per = block // 8
+            data: np.ndarray = self.data  # type: ignore[assignment]
+            padded = np.zeros(-(-data.size // per) * per, dtype=np.uint8)
+            padded[: data.size] = data
+            nums = np.flatnonzero(padded.reshape(-1, per).any(axis=1))
+        else:
+            nums = unique_ints(self.indices() >> COPY_BLOCK_SHIFT)
         cut = np.flatnonzero(np.diff(nums) > COPY_GAP_BLOCKS) + 1
         firsts, lasts = nums[np.concatenate(([0], cut))], nums[np.concatenate((cut - 1, [nums.size - 1]))]
         return [(self.start + int(f) * block, min(self.stop, self.start + (int(la) + 1) * block)) for f, la in zip(firsts, lasts)]
+
+
+#: set bits of each byte value (``np.bitwise_count`` needs numpy 2)
+POPCOUNT = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).sum(axis=1).astype(np.uint8)
 
 
 def unique_ints(a: np.ndarray) -> np.ndarray:
@@ -127,6 +160,8 @@ class Selection:
     per_exposure: dict[int, int]
     exposures: ExposureMap
     passes: Passes | None = field(default=None, repr=False, compare=False)
+    #: copy_spans' answers (asked twice per copy: for the progress total, then to read)
+    _spans: dict[tuple[int, int, int], list[tuple[int, int, int]]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def table(self) -> PixTable | None:
@@ -150,7 +185,14 @@ class Selection:
 
     @cached_property
     def _count(self) -> int:  # asked often (a catalogue: per source, per output step)
-        return sum(c.count for c in self.chunks)
+        chunks = self.chunks
+        return sum([chunks[i].count for i in self._filled])
+
+    @cached_property
+    def _filled(self) -> list[int]:
+        """Numbers of the chunks with selected rows (a catalogue source has a few dozen of
+        thousands: what loops over chunks visits)."""
+        return [i for i, c in enumerate(self.chunks) if c.count]
 
     def __len__(self) -> int:
         return self.count()
@@ -158,14 +200,14 @@ class Selection:
     @property
     def rows(self) -> np.ndarray:
         """Table row numbers of the selected rows: sorted int64 (8 bytes per selected row)."""
-        parts = [c.indices() + c.start for c in self.chunks if c.count]
+        parts = [self.chunks[i].indices() + self.chunks[i].start for i in self._filled]
         return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
     def iter_rows(self) -> Iterator[np.ndarray]:
         """The selected row numbers chunk by chunk (bounded memory)."""
-        for c in self.chunks:
-            if c.count:
-                yield c.indices() + c.start
+        for i in self._filled:
+            c = self.chunks[i]
+            yield c.indices() + c.start
 
     @cached_property
     def shifted(self) -> list[tuple[int, int, int]]:
@@ -175,13 +217,17 @@ class Selection:
     def copy_spans(self, start: int, stop: int, most: int) -> list[tuple[int, int, int]]:
         """(start, stop, chunk number) of the reads of a copy of the selected rows of
         ``start..stop-1``: the blocks that hold selected rows, at most ``most`` rows each."""
-        out = []
+        known = self._spans.get((start, stop, most))
+        if known is not None:
+            return known
+        out: list[tuple[int, int, int]] = []
         for i, cs in enumerate(self.chunks):
             if cs.stop <= start or cs.start >= stop:
                 continue
             for a, b in cs.blocks():
                 a, b = max(a, start), min(b, stop)
                 out += [(s, min(s + most, b), i) for s in range(a, b, most)]
+        self._spans[(start, stop, most)] = out
         return out
 
     def count_between(self, start: int, stop: int) -> int:
@@ -208,11 +254,23 @@ class Selection:
 
     def union(self, others: "Sequence[Selection]") -> "Selection":
         """The rows in this selection or any of ``others`` (same table, same chunks)."""
+        filled: dict[int, list[ChunkSelection]] = {}
+        for s in (self, *others):
+            for i in s._filled:
+                filled.setdefault(i, []).append(s.chunks[i])
         chunks = []
         for i, cs in enumerate(self.chunks):
-            parts = [s.chunks[i].indices() for s in (self, *others) if s.chunks[i].count]
-            idx = unique_ints(np.concatenate(parts)) if parts else np.empty(0, np.int64)
-            chunks.append(ChunkSelection.of(cs.start, cs.stop, idx))
+            parts = filled.get(i, ())
+            if len(parts) <= 1:  # chunks are never changed: share it
+                chunks.append(parts[0] if parts else ChunkSelection(cs.start, cs.stop, 0, "none"))
+                continue
+            bits = parts[0].bits()
+            for p in parts[1:]:
+                if p.kind == "bits":
+                    bits |= p.data  # type: ignore[operator]
+                else:
+                    bits |= p.bits()
+            chunks.append(ChunkSelection.of_bits(cs.start, cs.stop, bits))
         return Selection(self.nrows, chunks, {}, self.exposures, self.passes)
 
     def _passes(self) -> Passes:
