@@ -199,12 +199,13 @@ class Scan(MeasuringPasses):
         progress.start(phase, pt.nrows)
         progress.advance(pt.nrows - sum(b - a for a, b in live))
         picked = self._fold(live, work, lambda: _Picks(len(many), exposures), indexing)
-        found, per_exp = picked.found, picked.per_exp
         layout = with_gaps(spans, pt.nrows)
         # one empty chunk per span, shared by every selection (a hundred sources of a big
         # table would otherwise make millions of them; chunks are never changed)
         empty = [ChunkSelection(a, b, 0, "none") for a, b in layout]
-        return [Selection(pt.nrows, [f.get(a, g) for (a, _), g in zip(layout, empty)], e, exposures, self) for f, e in zip(found, per_exp)]
+        number = {a: i for i, (a, _) in enumerate(layout)}
+        return [Selection.sparse(pt.nrows, empty, {number[a]: cs for a, cs in found.items()}, e, exposures, self)
+                for found, e in zip(picked.found, picked.per_exp)]
 
     def narrow(self, selection: Selection, criteria: Criteria) -> Selection:
         """The rows of ``selection`` that also meet ``criteria`` (a pass over its chunks with rows)."""

@@ -179,6 +179,19 @@ class Selection:
             per_exp[e] = per_exp.get(e, 0) + b - a
         return cls(pt.nrows, chunks, per_exp, exposures, passes)
 
+    @classmethod
+    def sparse(cls, nrows: int, empty: list[ChunkSelection], filled: dict[int, ChunkSelection],
+               per_exposure: dict[int, int], exposures: ExposureMap, passes: Passes | None = None) -> "Selection":
+        """``empty`` (a chunk without rows for every chunk of the table) with the chunks of
+        ``filled`` (by chunk number) in place: a catalogue source fills a few dozen of
+        thousands, and nothing here visits the others."""
+        chunks = empty.copy()
+        for i, cs in filled.items():
+            chunks[i] = cs
+        selection = cls(nrows, chunks, per_exposure, exposures, passes)
+        selection.__dict__["_filled"] = sorted(filled)  # the cached property, known already
+        return selection
+
     def count(self) -> int:
         """Number of selected rows (nothing read, nothing materialised)."""
         return self._count
