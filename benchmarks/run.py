@@ -255,6 +255,7 @@ def main() -> None:
                 outdir.mkdir()
                 warm(*src, *(data["batches"].get(c.rows, []) if "--jobs" in c.name else []))  # type: ignore[union-attr]
                 env = with_index if c.indexed else no_index
+                os.sync()  # no run pays for the writeback of the one before it (convert: 2 GB)
                 s = run(substitute(cmd, c, data, out, outdir, written), env, args.mpdaf_timeout if tool == "mpdaf" else 3600)
                 if tool == "pixtab" and out.exists():
                     written = out.stat().st_size
