@@ -81,12 +81,23 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "conformance: needs the conformance set (skipped without it, fails in CI)")
 
 
+def _user_cache() -> set[str]:
+    from pixtab.core.io.index_store import cache_dir
+
+    where = cache_dir()
+    return {p.name for p in where.iterdir()} if where.is_dir() else set()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _session_index_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Module fixtures never write into the user's own index cache (~/.cache/pixtab)."""
+    """Module fixtures never write into the user's own index cache (~/.cache/pixtab); a
+    test that does (a subprocess given an environment without PIXTAB_CACHE_DIR) fails the run."""
+    before = _user_cache()
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PIXTAB_CACHE_DIR", str(tmp_path_factory.mktemp("index-cache")))
         yield
+    added = sorted(_user_cache() - before)
+    assert not added, f"the tests wrote into the user's index cache: {added}"
 
 
 @pytest.fixture(autouse=True)
