@@ -275,7 +275,7 @@ def main() -> None:
         return
     dest = HERE / "results"
     dest.mkdir(exist_ok=True)
-    (dest / f"{time.strftime('%Y-%m-%d')}-targets.md").write_text(report)
+    (dest / f"{time.strftime('%Y-%m-%d-%H%M')}-targets.md").write_text(report)  # a second run the same day keeps the first
 
 
 if __name__ == "__main__":
