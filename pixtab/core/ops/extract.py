@@ -116,13 +116,14 @@ class Sink:
     """Selected rows on their way to the writer: narrowed (ASCII inputs), measured
     (LIMITS, IFUs left) and written in big batches."""
 
-    def __init__(self, pt: PixTable, writer: PixtableWriter, specs: list[ColumnSpec], round_float32: bool) -> None:
+    def __init__(self, pt: PixTable, writer: PixtableWriter, specs: list[ColumnSpec], round_float32: bool,
+                 batch_rows: int = WRITE_ROWS) -> None:
         self.pt, self.writer, self.round_float32 = pt, writer, round_float32
         self.names = {c: s.name for c, s in zip(pt.columns, specs)}
         self.limits = LimitsAccumulator()
         self.ifus: set[int] = set()
         self.rounded = 0
-        self.batcher = RowBatcher(list(self.names.values()), WRITE_ROWS, self._write)
+        self.batcher = RowBatcher(list(self.names.values()), batch_rows, self._write)
 
     def add(self, rows: int | np.ndarray, arrays: dict[str, np.ndarray]) -> None:
         """Selected input rows ``rows`` (the first row, or every row's index), by input column."""
@@ -139,13 +140,15 @@ class Sink:
 
 
 def open_output(
-    pt: PixTable, selection: Selection, criteria: Criteria, fd: int, layout: str, round_float32: bool
+    pt: PixTable, selection: Selection, criteria: Criteria, fd: int, layout: str, round_float32: bool,
+    batch_rows: int = WRITE_ROWS,
 ) -> tuple[Header, Sink]:
-    """The header and the sink (writer inside) of one output, before any row is copied."""
+    """The header and the sink (writer inside, writing ``batch_rows`` rows at a time) of one
+    output, before any row is copied."""
     specs = output_columns(pt.columns.values(), pt.storage.from_text, pt.path)
     header = output_header(pt, selection, selection.shifted)
     writer = PixtableWriter(fd, header, specs, selection.count(), layout, extra_hdus(pt, criteria))
-    return header, Sink(pt, writer, specs, round_float32)
+    return header, Sink(pt, writer, specs, round_float32, batch_rows)
 
 
 def finish_output(pt: PixTable, selection: Selection, header: Header, sink: Sink) -> None:

@@ -21,15 +21,15 @@ same rows:
 The pass itself is the scan engine's (:meth:`pixtab.core.io.scan.Scan.select_many`).
 
 The copy pass reads the blocks that hold rows of any source, once, and each source picks
-its rows out of each read. Memory is bounded by the rows kept (each output's writer batches at most
-:data:`~pixtab.core.ops.extract.WRITE_ROWS` rows), not by the number of sources times a
-buffer.
+its rows out of each read. Memory is bounded by the rows waiting to be written: each output
+batches its share of :data:`~pixtab.core.ops.extract.WRITE_ROWS` rows (at least
+:data:`MIN_BATCH_ROWS`), so a hundred wide apertures hold no more than one.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from bisect import bisect_right
 
 import numpy as np
 
@@ -45,7 +45,7 @@ from ..io.criteria import Aperture, Criteria
 from ..io.selection import Selector
 from ..io.table import PixTable
 from ..progress import SILENT, Progress
-from .extract import finish_output, open_output
+from .extract import WRITE_ROWS, finish_output, open_output
 
 
 def source_criteria(base: Criteria, source: Source) -> Criteria:
@@ -161,29 +161,8 @@ def select_sources(
     return Scan(pt, None, options, progress).select_many(_Sources(pt, base, sources), plan_sources(pt, base, sources, options))
 
 
-class _Cursor:
-    """The rows of one selection, taken in increasing order (one chunk in memory);
-    ``first``: the next row not taken (``END`` when none is left)."""
-
-    END = np.iinfo(np.int64).max
-
-    def __init__(self, selection: Selection) -> None:
-        self._chunks: Iterator[np.ndarray] = selection.iter_rows()
-        self._rows = next(self._chunks, np.empty(0, dtype=np.int64))
-        self.first = int(self._rows[0]) if self._rows.size else self.END
-
-    def take(self, stop: int) -> np.ndarray:
-        """The rows not taken yet below ``stop`` (calls with increasing ``stop``)."""
-        parts = []
-        rows = self._rows
-        while rows.size and rows[-1] < stop:
-            parts.append(rows)
-            rows = next(self._chunks, rows[:0])
-        hi = int(np.searchsorted(rows, stop))
-        parts.append(rows[:hi])
-        self._rows = rows[hi:]
-        self.first = int(self._rows[0]) if self._rows.size else self.END
-        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+#: the fewest rows an output of a catalogue writes at once (its share of WRITE_ROWS)
+MIN_BATCH_ROWS = 4096
 
 
 def write_sources(
@@ -196,25 +175,29 @@ def write_sources(
     round_float32: bool = False,
 ) -> list[Header]:
     """One copy pass (phase ``copy``) over the blocks holding any source's rows: each
-    selection into its open, empty file."""
-    outputs = [open_output(pt, s, c, fd, layout, round_float32) for s, c, fd in zip(selections, criteria, fds)]
+    selection into its open, empty file. The outputs together hold at most about
+    :data:`~.extract.WRITE_ROWS` rows waiting to be written, whatever their number."""
+    batch = max(MIN_BATCH_ROWS, WRITE_ROWS // len(selections))
+    outputs = [open_output(pt, s, c, fd, layout, round_float32, batch) for s, c, fd in zip(selections, criteria, fds)]
     union = selections[0].union(selections[1:])
-    cursors = [_Cursor(s) for s in selections]
+    starts = [c.start for c in union.chunks]
+    holders: dict[int, list[int]] = {}  # chunk number -> the sources with rows in it
+    for k, sel in enumerate(selections):
+        for i in sel.filled:
+            holders.setdefault(i, []).append(k)
     scan = Scan(pt, progress=progress)
     progress.start("copy", scan.rows_to_read(union))
-    # the next row of each source: a read visits only the sources that have rows in it
-    firsts = np.array([c.first for c in cursors], dtype=np.int64)
-    for rows, arrays in scan.copy(union, list(pt.columns), whole=True):  # each source picks its rows out of each read
+    # each read (inside one chunk) as stored, in buffers reused from the next read on:
+    # big-endian values go to the outputs with no byte swap either way
+    for rows, arrays in scan.copy(union, list(pt.columns), whole=True, reuse=True, native=False):
         start, stop = rows.start, rows.stop  # type: ignore[union-attr]
-        for k in np.flatnonzero(firsts < stop).tolist():
-            cursor, sink = cursors[k], outputs[k][1]
-            mine = cursor.take(stop)
-            firsts[k] = cursor.first
-            if mine.size == stop - start:
-                sink.add(start, dict(arrays))
-            else:
-                at = mine - start
-                sink.add(mine, {n: v[at] for n, v in arrays.items()})
+        i = bisect_right(starts, start) - 1
+        for k in holders.get(i, ()):
+            at = selections[k].chunks[i].within(start, stop)
+            if at.size == stop - start:
+                outputs[k][1].add(start, {n: v.copy() for n, v in arrays.items()})  # the sink may keep them
+            elif at.size:
+                outputs[k][1].add(at + start, {n: v[at] for n, v in arrays.items()})
     for sel, (header, sink) in zip(selections, outputs):
         finish_output(pt, sel, header, sink)
     return [header for header, _ in outputs]

@@ -64,3 +64,17 @@ def test_blocks_of_a_packed_mask_are_those_of_its_rows(n: int, density: float, s
     keep[rng.integers(0, n, size=rng.integers(0, 4))] = False  # a few empty stretches
     cs = ChunkSelection.of(START, START + n, np.flatnonzero(keep))
     assert cs.blocks() == _blocks_from_indices(cs)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 5000), st.sampled_from([0.0, 0.01, 0.2, 0.9, 1.0]), st.integers(0, 5000), st.integers(0, 5000),
+       st.integers(0, 2**32 - 1))
+def test_within_a_read_are_the_rows_of_the_read(n: int, density: float, a: int, b: int, seed: int) -> None:
+    """``within(a, b)``: the selected rows of table rows a..b-1 counted from a, from each
+    compact form (reads of the copy pass start anywhere in a chunk, not only on a byte)."""
+    rng = np.random.default_rng(seed)
+    cs = ChunkSelection.of(START, START + n, np.flatnonzero(rng.random(n) < density))
+    a, b = sorted((min(a, n), min(b, n)))
+    rows = cs.indices()
+    expected = rows[(rows >= a) & (rows < b)] - a
+    assert np.array_equal(cs.within(START + a, START + b), expected), cs.kind

@@ -108,6 +108,22 @@ class ChunkSelection:
             return self.data.astype(np.int64)  # type: ignore[union-attr]
         return np.flatnonzero(np.unpackbits(self.data, count=n))  # type: ignore[arg-type]
 
+    def within(self, a: int, b: int) -> np.ndarray:
+        """Positions, counted from ``a``, of the selected rows among table rows ``a..b-1``
+        (inside this chunk), taken from the compact form: nothing of the rest is unpacked."""
+        lo, hi = a - self.start, b - self.start
+        if self.kind == "none" or hi <= lo:
+            return np.empty(0, dtype=np.intp)
+        if self.kind == "all":
+            return np.arange(hi - lo)
+        data: np.ndarray = self.data  # type: ignore[assignment]
+        if self.kind == "idx":
+            i, j = np.searchsorted(data, [lo, hi])
+            return data[i:j].astype(np.intp) - lo
+        skip = lo % 8
+        bits = np.unpackbits(data[lo // 8 : -(-hi // 8)], count=skip + hi - lo)[skip:]
+        return np.flatnonzero(bits)
+
     def blocks(self) -> list[tuple[int, int]]:
         """Table rows of the copy blocks (``1 << COPY_BLOCK_SHIFT`` rows) that hold selected
         rows, as runs; gaps shorter than ``COPY_GAP_BLOCKS`` blocks are read with them."""
@@ -189,7 +205,7 @@ class Selection:
         for i, cs in filled.items():
             chunks[i] = cs
         selection = cls(nrows, chunks, per_exposure, exposures, passes)
-        selection.__dict__["_filled"] = sorted(filled)  # the cached property, known already
+        selection.__dict__["filled"] = sorted(filled)  # the cached property, known already
         return selection
 
     def count(self) -> int:
@@ -199,12 +215,12 @@ class Selection:
     @cached_property
     def _count(self) -> int:  # asked often (a catalogue: per source, per output step)
         chunks = self.chunks
-        return sum([chunks[i].count for i in self._filled])
+        return sum([chunks[i].count for i in self.filled])
 
     @cached_property
-    def _filled(self) -> list[int]:
-        """Numbers of the chunks with selected rows (a catalogue source has a few dozen of
-        thousands: what loops over chunks visits)."""
+    def filled(self) -> list[int]:
+        """Numbers of the chunks with selected rows, in order (a catalogue source has a few
+        dozen of thousands: what loops over chunks visits)."""
         return [i for i, c in enumerate(self.chunks) if c.count]
 
     def __len__(self) -> int:
@@ -213,12 +229,12 @@ class Selection:
     @property
     def rows(self) -> np.ndarray:
         """Table row numbers of the selected rows: sorted int64 (8 bytes per selected row)."""
-        parts = [self.chunks[i].indices() + self.chunks[i].start for i in self._filled]
+        parts = [self.chunks[i].indices() + self.chunks[i].start for i in self.filled]
         return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
     def iter_rows(self) -> Iterator[np.ndarray]:
         """The selected row numbers chunk by chunk (bounded memory)."""
-        for i in self._filled:
+        for i in self.filled:
             c = self.chunks[i]
             yield c.indices() + c.start
 
@@ -267,13 +283,13 @@ class Selection:
 
     def union(self, others: "Sequence[Selection]") -> "Selection":
         """The rows in this selection or any of ``others`` (same table, same chunks)."""
-        filled: dict[int, list[ChunkSelection]] = {}
+        by_chunk: dict[int, list[ChunkSelection]] = {}
         for s in (self, *others):
-            for i in s._filled:
-                filled.setdefault(i, []).append(s.chunks[i])
+            for i in s.filled:
+                by_chunk.setdefault(i, []).append(s.chunks[i])
         chunks = []
         for i, cs in enumerate(self.chunks):
-            parts = filled.get(i, ())
+            parts = by_chunk.get(i, ())
             if len(parts) <= 1:  # chunks are never changed: share it
                 chunks.append(parts[0] if parts else ChunkSelection(cs.start, cs.stop, 0, "none"))
                 continue
