@@ -86,6 +86,30 @@ def _warning_line(message: Warning | str, category: type[Warning], filename: str
     logging.getLogger("pixtab").warning("%s", str(message).splitlines()[0] if str(message) else category.__name__)
 
 
+def keep_freed_memory() -> bool:
+    """Have glibc keep the memory pixtab frees for its next arrays (Linux; True if it agreed).
+
+    A pass allocates and frees chunk-sized arrays all the time (reads, picked rows, write
+    batches). By default glibc maps each array over 128 KiB (a threshold that rises as they
+    are freed) and hands the top of its heap back beyond 128 KiB free, so the next array is
+    new memory: a page fault per 4 KiB, about 0.2 us on bare metal and up to 10 us on a VM
+    whose host backs the guest's memory lazily. With arrays up to 32 MiB (glibc's most) from
+    the heap, and the heap given back only beyond 1 GiB free, ``extract --ifu 12`` of a
+    3.2e8-row table took 33 k page faults instead of 104 k. The price: the process keeps its
+    peak heap until it exits, which is right for a command, not for a library's host.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # not glibc
+        return False
+    # M_MMAP_THRESHOLD (-3), then M_TRIM_THRESHOLD (-1); 1 on success
+    return bool(mallopt(-3, 32 << 20)) and bool(mallopt(-1, 1 << 30))
+
+
 def _say(message: str) -> None:
     """A last message on stderr; a stderr that is gone (closed terminal) is not an error."""
     try:
@@ -101,6 +125,7 @@ def run(group: click.Group, args: list[str] | None = None, prog_name: str = "pix
     exceptions are handled here instead.
     """
     _guard_standard_fds()
+    keep_freed_memory()
     import warnings
 
     previous_showwarning, warnings.showwarning = warnings.showwarning, _warning_line

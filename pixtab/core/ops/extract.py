@@ -178,7 +178,9 @@ def write_selection(
     header, sink = open_output(pt, selection, criteria, fd, layout, round_float32)
     scan = Scan(pt, progress=progress)
     progress.start("copy", scan.rows_to_read(selection))
-    for rows, arrays in scan.copy(selection, list(pt.columns)):
+    # as stored (big-endian values go to the output with no byte swap either way), the
+    # reads that rows are picked from into reused buffers
+    for rows, arrays in scan.copy(selection, list(pt.columns), reuse=True, native=False):
         sink.add(rows.start if isinstance(rows, range) else rows, arrays)
     finish_output(pt, selection, header, sink)
     return header

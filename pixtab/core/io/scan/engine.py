@@ -234,9 +234,11 @@ class Scan(MeasuringPasses):
         selected, else sorted int64) and the named columns at those rows, for the selected
         rows of ``start..stop-1`` (every row without a selection), in order. Reads only the
         blocks holding selected rows; advances ``progress`` by the rows read. With ``whole``,
-        each read as it is (a range of rows: the caller picks rows out of it itself); with
-        ``reuse`` too, read into a ring of buffers: its arrays are valid until the caller asks
-        for the next read (fresh memory costs a page fault per 4 KiB: on a VM, up to 10 us).
+        each read as it is (a range of rows: the caller picks rows out of it itself). ``reuse``:
+        read into reused buffers (fresh memory costs a page fault per 4 KiB: on a VM, up to
+        10 us); with ``whole``, a ring of them, whose arrays are valid until the caller asks
+        for the next read; else the rows picked out are copies, and the reads of every row
+        are fresh.
         ``native=False``: the values in the file's byte order (see :meth:`PixTable.read`)."""
         pt = self.pt
         names = list(names)
@@ -245,22 +247,20 @@ class Scan(MeasuringPasses):
             pt.read(missing, 0, 0)  # the table's own error: no such column
         spans = self.copy_spans(selection, start, stop)
         chunk_of = {(a, b): i for a, b, i in spans}
-        cache = threading.local()
         ring = [Scratch() for _ in range(RING)] if whole and reuse else None
 
         def work(k: int, span: Span, scratch: Scratch) -> tuple[np.ndarray | range, dict[str, np.ndarray]]:
             a, b = span
-            arrays = pt.read(names, a, b, native, buffers=ring[k % RING].get if ring else None)
             i = chunk_of[span]
             cs = selection.chunks[i] if selection is not None and i >= 0 else None
-            if whole or cs is None or cs.kind == "all":
+            gather = not whole and cs is not None and cs.kind != "all"
+            # a gathering read's buffers are the worker's own: what leaves is copied out of them
+            into = ring[k % RING].get if ring else (scratch.get if reuse and gather else None)
+            arrays = pt.read(names, a, b, native, buffers=into)
+            if not gather:
                 return range(a, b), arrays
-            if getattr(cache, "chunk", None) != i:
-                cache.chunk, cache.rows = i, cs.indices() + cs.start
-            lo, hi = np.searchsorted(cache.rows, [a, b])
-            rows = cache.rows[lo:hi]
-            at = rows - a
-            return rows, {n: v[at] for n, v in arrays.items()}
+            at = cs.within(a, b)  # type: ignore[union-attr]
+            return at + a, {n: v[at] for n, v in arrays.items()}
 
         # a ring's slots hold only when each read is a task of its own (no batches)
         batch_rows = 0 if ring else self.tuning.chunk_rows // 4
