@@ -95,6 +95,9 @@ def _session_index_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[N
     before = _user_cache()
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PIXTAB_CACHE_DIR", str(tmp_path_factory.mktemp("index-cache")))
+        # The tests' tables are small: --jobs would run them one after the other in the
+        # process itself; here it uses its workers whatever the size (test_batch checks the rule).
+        mp.setenv("PIXTAB_JOBS_MIN_MB", "0")
         yield
     added = sorted(_user_cache() - before)
     assert not added, f"the tests wrote into the user's index cache: {added}"

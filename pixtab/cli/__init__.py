@@ -35,6 +35,7 @@ Exit status:
 Environment:
   PIXTAB_QUIET=1   as -q (2: -qq); PIXTAB_VERBOSE=1 as -v
   PIXTAB_DEBUG=1   show tracebacks, as --traceback
+  PIXTAB_JOBS_MIN_MB=N  --jobs forks workers only for inputs of N MiB on average (128)
   NO_COLOR=1       no colours on a terminal (pipes and files never get any)
 
 Detector pixels are 1-based (as the MUSE pipeline and FITS count) unless

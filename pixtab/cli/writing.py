@@ -14,6 +14,7 @@ Opening the atomic output is :func:`pixtab.core.fits.atomic.atomic_output`.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -153,9 +154,12 @@ def for_each_input(inputs: Iterable[str], work: Callable[[str], T]) -> list[T]:
     failed: list[str] = []
     ctx = click.get_current_context()
     dispatch = ctx.meta.get(batch.META_KEY, batch.Dispatch())
-    if dispatch.parallel:  # each input a task of its own (--jobs, --scheduler): nothing returned
+    parallel, why_not = batch.worth_workers(inputs, dispatch)
+    if why_not:
+        logging.getLogger("pixtab").debug(why_not)
+    if parallel:  # each input a task of its own (--jobs, --scheduler): nothing returned
         failed = batch.run(ctx.meta[batch.ARGV_KEY], inputs, dispatch)
-    for path in inputs if not dispatch.parallel else ():
+    for path in inputs if not parallel else ():
         try:
             results.append(work(path))
         except CriteriaError:

@@ -124,6 +124,43 @@ def test_jobs_outputs_identical(inputs: Path, tmp_path: Path) -> None:
     assert len(tree(tmp_path / "par")) == 3
 
 
+def test_small_inputs_run_here_one_after_the_other(inputs: Path) -> None:
+    """By default (128 MiB), --jobs runs inputs this small in the process itself, which is faster
+    than forked tasks for them; -v says so. Inputs of 1e7 rows (280 MB) go to the workers."""
+    default = {"PIXTAB_JOBS_MIN_MB": None}
+    cmd = ["-v", "extract", "--count", "--lambda", "6000:6100", "--jobs", "2"]
+    small = run([*cmd, "a.fits", "b.fits", "c.fits"], inputs, default)
+    assert small.returncode == 0 and len(small.stdout.splitlines()) == 3
+    assert b"--jobs 2: the 3 inputs average 1 MiB, under 128 MiB: run here one after the other" in small.stderr
+    big = run([*cmd, "big1.fits", "big2.fits"], inputs, default)
+    assert big.returncode == 0 and len(big.stdout.splitlines()) == 2
+    assert b"one after the other" not in big.stderr
+    forced = run([*cmd, "a.fits", "b.fits"], inputs, {"PIXTAB_JOBS_MIN_MB": "0"})
+    assert b"one after the other" not in forced.stderr and forced.stdout == b"\n".join(small.stdout.splitlines()[:2]) + b"\n"
+    bad = run([*cmd, "a.fits", "b.fits"], inputs, {"PIXTAB_JOBS_MIN_MB": "lots"})
+    assert bad.returncode == 2 and b"PIXTAB_JOBS_MIN_MB='lots' is not a number of MiB" in bad.stderr
+
+
+def test_worth_workers_rule(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pixtab.cli.batch import Dispatch, worth_workers
+
+    small, big = tmp_path / "s.fits", tmp_path / "b.fits"
+    small.write_bytes(b"x" * (1 << 20))
+    with open(big, "wb") as f:
+        f.truncate(300 << 20)  # sparse: its size is what counts
+    monkeypatch.setenv("PIXTAB_JOBS_MIN_MB", "128")
+    jobs = Dispatch(jobs=2)
+    assert worth_workers([str(small)] * 3, Dispatch()) == (False, "")  # no --jobs
+    assert worth_workers([str(small)] * 3, jobs)[0] is False
+    assert worth_workers([str(small), str(big)], jobs) == (True, "")  # 150.5 MiB on average
+    assert worth_workers([str(small), str(tmp_path / "missing.fits")], jobs) == (True, "")  # each task reports it
+    assert worth_workers([str(small), "/dev/null"], jobs) == (True, "")  # not a regular file
+    assert worth_workers([str(small)] * 3, Dispatch(scheduler="tcp://h:1")) == (True, "")  # the cluster's files
+    monkeypatch.delenv("PIXTAB_JOBS_MIN_MB")
+    assert worth_workers([str(small), str(big)], jobs)[0] is True
+    assert worth_workers([str(small)] * 2, jobs)[0] is False
+
+
 def test_jobs_usage_errors_are_not_dispatched(inputs: Path) -> None:
     r = run(["extract", "a.fits", "b.fits", "--count", "-j", "0", "--ifu", "1"], inputs)
     assert r.returncode == 2 and b"--jobs" in r.stderr

@@ -34,9 +34,10 @@ SGR = re.compile(rb"\x1b\[([0-9;]*)m")
 
 def clean_env(**extra: str) -> dict[str, str]:
     """The caller's environment without colour or pixtab settings (but the test's own index
-    cache: never the user's), plus ``extra``."""
+    cache, never the user's, and --jobs's workers whatever the size), plus ``extra``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIXTAB_", "_PIXTAB")) and k not in ("NO_COLOR", "FORCE_COLOR")}
     env["PIXTAB_CACHE_DIR"] = os.environ["PIXTAB_CACHE_DIR"]
+    env["PIXTAB_JOBS_MIN_MB"] = os.environ.get("PIXTAB_JOBS_MIN_MB", "0")
     env.update(TERM="xterm-256color", COLUMNS="100", LC_ALL="C.UTF-8")
     env.update(extra)
     return env
