@@ -27,6 +27,8 @@ BLOCK_ROWS = 1 << 15
 #: rows per piece of the covariance's sum J^T W J: fixed (not BLOCK_ROWS), so that the errors,
 #: whose last bits depend on how that sum is cut, do not change with the evaluation blocks
 COV_ROWS = 1 << 15
+#: rows of the sample whose fit starts the fit of a table of more than 4x as many
+WARM_ROWS = 1 << 16
 MIN_SIGNIFICANCE = 5.0  # fitted peak / its error below which there is no source
 
 
@@ -119,9 +121,11 @@ def fit_psf(
         beta0 = 2.5
         start = [amp, x0, y0, fwhm0 / (2 * math.sqrt(2 ** (1 / beta0) - 1)), beta0, bkg if background else 0.0]
     names = [n for n in cls.param_names if background or n != "background"]
+    w = 1.0 / np.sqrt(var)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        params, info = _levmar(cls, np.array(start, np.float64), names, dx, dy, v, 1.0 / np.sqrt(var))
+        start = _warm_start(cls, np.array(start, np.float64), names, dx, dy, v, w)
+        params, info = _levmar(cls, start, names, dx, dy, v, w)
     if info["ierr"] not in (1, 2, 3, 4):  # MINPACK's success codes
         reason = str(info.get("message", "")).strip().splitlines()
         raise FitError("the fit did not converge" + (f" ({reason[0].rstrip('.')})" if reason else ""))
@@ -154,6 +158,24 @@ def fit_psf(
             f"below {MIN_SIGNIFICANCE:g} sigma)"
         )
     return PsfFit(model, values, errors, chi2_red, int(len(v)))
+
+
+def _warm_start(cls, start, names, dx, dy, v, w):  # type: ignore[no-untyped-def]
+    """A start near the solution for a fit of many rows: the fit of an even sample of them.
+
+    Levenberg-Marquardt's iterations each cost a pass over every row (a million for a 4"
+    cut of an exposure); from the sample's solution the fit of all rows converges in a few.
+    The sample only moves the start: the result is the full fit's, to its tolerance.
+    """
+    step = len(v) // WARM_ROWS
+    if step < 4:
+        return start
+    try:
+        params, info = _levmar(cls, start, names, dx[::step], dy[::step], v[::step], w[::step])
+    except FitError:
+        return start
+    ok = info["ierr"] in (1, 2, 3, 4) and np.all(np.isfinite(params))
+    return params if ok else start
 
 
 def _levmar(cls, start, names, dx, dy, v, w):  # type: ignore[no-untyped-def]
