@@ -120,6 +120,8 @@ def _modules_loaded(args: list[str], tmp_path: Path) -> set[str]:
     [
         ("info", ["info", "{t}"], {"pixtab.core.io.scan", "pixtab.core.io.plan", "pixtab.core.io.index_store", "json"}),
         ("extract", ["extract", "{i}", "--count", *LAMBDA], set()),
+        # a table without an index: no hashing of its headers, no index archive to open
+        ("extract", ["extract", "{t}", "--count", *LAMBDA], {"hashlib", "zipfile"}),
     ],
 )
 def test_a_run_loads_its_own_command_only(command: str, args: list[str], never: set[str], tables: dict[str, Path],

@@ -29,12 +29,10 @@ read-only, full or absent is a warning, never an error.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 import stat
-import zipfile
 from pathlib import Path
 from typing import BinaryIO
 
@@ -66,6 +64,8 @@ def sidecar_path(table_path: str) -> Path:
 
 def identity(pt: PixTable) -> dict[str, object]:
     """What must not change for an index of ``pt`` to stay valid."""
+    import hashlib  # (here: a run of a table without an index never needs it)
+
     st = os.fstat(pt.fd)
     h = hashlib.sha256()
     for i in [0] + sorted({c.hdu for c in pt.columns.values()}):
@@ -81,7 +81,10 @@ def identity(pt: PixTable) -> dict[str, object]:
     }
 
 
-def cache_path(ident: dict[str, object]) -> Path:
+def cache_path(ident: dict[str, object] | os.stat_result) -> Path:
+    """The cache's file for the table of ``ident`` (its identity, or just its ``os.stat``)."""
+    if isinstance(ident, os.stat_result):
+        ident = {"dev": ident.st_dev, "ino": ident.st_ino}
     return cache_dir() / f"index-{int(ident['dev']):x}-{int(ident['ino']):x}.npz"  # type: ignore[call-overload]
 
 
@@ -150,6 +153,8 @@ def _open_regular(path: Path) -> BinaryIO:
 
 def read(path: Path) -> TableIndex:
     """Parse an index file; ValueError (with the reason) when it is not a valid one."""
+    import zipfile  # (np.load's archive format: only when there is an index to read)
+
     try:
         with _open_regular(path) as f, np.load(f, allow_pickle=False) as z:
             if not hasattr(z, "files") or "meta" not in z.files:
@@ -190,12 +195,11 @@ def find(pt: PixTable) -> TableIndex | None:
     A stale, truncated or foreign index is reported with a warning and not used.
     """
     try:
-        ident = identity(pt)
+        paths = [p for p in (sidecar_path(pt.path), cache_path(os.fstat(pt.fd))) if p.exists()]
+        ident = identity(pt) if paths else {}  # (the headers' hash only when there is an index)
     except OSError:
         return None
-    for path in (sidecar_path(pt.path), cache_path(ident)):
-        if not path.exists():
-            continue
+    for path in paths:
         try:
             index = read(path)
         except ValueError as exc:
