@@ -522,39 +522,6 @@ def test_pipeline_order_keeps_one_image_alive(tiny, tmp_path: Path, monkeypatch:
     assert _sha(tmp_path / "e.fits") == PREVIOUS_OUTPUTS[7][3]
 
 
-def test_images_are_written_while_the_next_fills(tiny, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The streamed writer writes each image on its own thread: in a pipeline-ordered table only
-    the first two images get fresh memory (the others reuse a written one's), and a write that
-    fails stops the pass with its own error."""
-    from pixtab.core.ops import reconstruct as core
-    from pixtab.core.ops.reconstruct import imagefile, stream
-
-    fresh = []
-    real_canvas = stream.DetectorCanvas
-
-    def canvas(*args, **kwargs):  # type: ignore[no-untyped-def]
-        fresh.append(args[-1] is None)
-        return real_canvas(*args, **kwargs)
-
-    monkeypatch.setattr(stream, "DetectorCanvas", canvas)
-    result = _streamed(tiny["tiny.fits"], tmp_path / "o.fits", core.Request(all_ifus=True), 100)
-    assert len(result.images) == len(fresh) == 4 and fresh[2:] == [False, False] and fresh[0]
-    assert _sha(tmp_path / "o.fits") == PREVIOUS_OUTPUTS[0][3]
-
-    real_write, calls = imagefile.ImageFile.write, []
-
-    def failing(self, im, pixels):  # type: ignore[no-untyped-def]
-        calls.append(im.ifu)
-        if len(calls) == 2:
-            raise OSError(28, "No space left on device")
-        return real_write(self, im, pixels)
-
-    monkeypatch.setattr(imagefile.ImageFile, "write", failing)
-    with pytest.raises(OSError, match="No space left"):
-        _streamed(tiny["tiny.fits"], tmp_path / "f.fits", core.Request(all_ifus=True), 100)
-    assert len(calls) == 2  # the pass stopped at the failed write
-
-
 def test_interleaved_ifus_keep_every_image_alive(tiny, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """Unsorted rows, or every exposure of a combined table: all row spans overlap, so every image
     stays in memory until the end (as before streaming), and a debug message says so."""

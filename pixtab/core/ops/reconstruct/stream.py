@@ -3,7 +3,7 @@ column, and write each one out (then free it) once the stream has passed its IFU
 
 In a pipeline-ordered table each IFU of an exposure is one contiguous run of
 rows, so one image (two when runs interleave at their ends) is alive at a time,
-whatever the table size, besides the one being written. When IFUs interleave (unsorted tables, or all IFUs
+whatever the table size. When IFUs interleave (unsorted tables, or all IFUs
 over several exposures without choosing one, where each IFU spans every
 exposure), every image whose row span covers the current row is alive: up to
 all of them, 24 x 67 MB = 1.6 GB for a full exposure (a debug message says so).
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -38,7 +37,6 @@ def fill(
     release: bool,
     progress: Progress = SILENT,
     chunk_rows: int | None = None,
-    spares: list[np.ndarray] | None = None,
 ) -> int:
     """Second pass (phase ``fill``): fill the images and hand each finished one to
     ``done(image, pixels)``, in any order.
@@ -46,11 +44,6 @@ def fill(
     An image is allocated at the IFU's first row; with ``release`` (and a first
     pass) it is finished and dropped right after the IFU's last row, else at the
     end. Returns the most images alive at once.
-
-    ``spares``: memory for the next images (a finished image's: no fresh pages to fault
-    in). Without it, a released image's memory is reused once ``done`` has returned; with
-    it, ``done`` owns the pixels and puts their memory (``pixels.base``) there when it no
-    longer needs them, e.g. once written on another thread.
     """
     req = plan.req
     select = RowParts(pt, req)
@@ -58,27 +51,26 @@ def fill(
     alive: dict[int, DetectorCanvas] = {}
     finished: set[int] = set()
     peak = 0
-    own = spares is None
-    pool: list[np.ndarray] = [] if spares is None else spares  # memory of images written out
+    spare: np.ndarray | None = None  # memory of the last image written out, for the next one
 
     def canvas(i: int) -> DetectorCanvas:
-        nonlocal peak
+        nonlocal peak, spare
         if i not in alive:
             x0, x1, y0, y1 = plan.bounds[i]
-            fits = [k for k, b in enumerate(pool) if b.size >= (x1 - x0) * (y1 - y0)]
-            spare = pool.pop(fits[0]) if fits else None
-            if not fits:
-                pool.clear()  # too small: freed before the new image is allocated
+            if spare is not None and spare.size < (x1 - x0) * (y1 - y0):
+                spare = None  # too small: freed before the new image is allocated
             alive[i] = DetectorCanvas(i, plan.bounds[i], plan.dtype, plan.fill, len(plan.tags), spare)
+            spare = None
             peak = max(peak, len(alive))
         return alive[i]
 
     def finish(i: int) -> None:
+        nonlocal spare
         c = alive.pop(i)
         done(c.result(req.base), c.image)
         finished.add(i)
-        if release and own:
-            pool.append(c.buffer)
+        if release:
+            spare = c.buffer
 
     wanted = set(plan.ifus)
     progress.start("fill", plan.rows[1] - plan.rows[0])
@@ -147,29 +139,13 @@ def write_streamed(
         log.debug("%s: IFUs interleave in row order: up to %d images in memory at once", plan.path, overlap)
     written: dict[int, DetectorImage] = {}
     out: ImageFile | None = None
-    spares: list[np.ndarray] = []
-    pending: Future[None] | None = None
 
-    def write(im: DetectorImage, pixels: np.ndarray) -> None:
-        assert out is not None
+    def done(im: DetectorImage, pixels: np.ndarray) -> None:
+        nonlocal out
+        if out is None:  # laid out once the first image is known (the only one when there is no survey)
+            layout = [im if i == im.ifu else plan.provisional(i) for i in plan.ifus]
+            out = ImageFile(fd, plan.req, unit, pt, layout, plan.dtype)
         written[im.ifu] = replace(im, npix=out.write(im, pixels))
-        spares.append(pixels.base if pixels.base is not None else pixels)
 
-    # An image is written on a thread of its own while the next one fills (on 3.2e8 rows,
-    # copying 1.6 GB into the page cache was a fifth of the run, all on the filling thread).
-    # One write at a time: the next waits for it, so at most two images are in memory.
-    with ThreadPoolExecutor(1, thread_name_prefix="pixtab-image-write") as writer:
-
-        def done(im: DetectorImage, pixels: np.ndarray) -> None:
-            nonlocal out, pending
-            if pending is not None:
-                pending.result()  # its memory is back in spares; its error raised here
-            if out is None:  # laid out once the first image is known (the only one when there is no survey)
-                layout = [im if i == im.ifu else plan.provisional(i) for i in plan.ifus]
-                out = ImageFile(fd, plan.req, unit, pt, layout, plan.dtype)
-            pending = writer.submit(write, im, pixels)
-
-        peak = fill(pt, plan, done, True, progress, chunk_rows, spares)
-        if pending is not None:
-            pending.result()
+    peak = fill(pt, plan, done, True, progress, chunk_rows)
     return Streamed([written[i] for i in plan.ifus], peak)
