@@ -10,8 +10,8 @@ import click
 from .errors import PixtabCommand
 from . import output as out
 from .criteria import criteria_options
-from .options import output_opt, overwrite_opt, zero_based_opt
-from .writing import check_outputs, phases
+from .options import batch_opts, output_dir_opts, output_opt, overwrite_opt, zero_based_opt
+from .writing import check_outputs, for_each_input, make_output_dir, output_paths, phases
 
 log = logging.getLogger("pixtab")
 
@@ -30,8 +30,9 @@ def _values_cb(ctx: click.Context, param: click.Parameter, value: tuple[str, ...
 
 
 @click.command("decode-origin", cls=PixtabCommand)
-@click.argument("input_path", metavar="[INPUT]", required=False, type=click.Path(path_type=str))
-@output_opt(help="Output file; default stdout for csv/tsv ('-' too), required for fits.")
+@click.argument("inputs", metavar="[INPUT]...", nargs=-1, type=click.Path(path_type=str))
+@output_opt(help="Output file (one input); default stdout for csv/tsv ('-' too); fits needs a file.")
+@output_dir_opts("", "{stem}_origin.FORMAT")
 @click.option(
     "--format", "fmt", type=click.Choice(["csv", "tsv", "fits"]), default="csv", show_default=True, help="Output format."
 )
@@ -53,9 +54,12 @@ def _values_cb(ctx: click.Context, param: click.Parameter, value: tuple[str, ...
     help="Decode a literal origin value (0x14000841 or decimal; repeatable) instead of a file.",
 )
 @overwrite_opt
+@batch_opts
 def command(
-    input_path: str | None,
+    inputs: tuple[str, ...],
     output: str | None,
+    output_dir: str | None,
+    name_template: str,
     fmt: str,
     zero_based: bool,
     sky: bool,
@@ -79,6 +83,8 @@ def command(
     limits the rows looked at. In text output dq (--with dq) is printed as
     the unsigned 32-bit flag mask (bit 31 set: 2147483648 and above).
 
+    Several inputs each get a file in --output-dir (--jobs N: N at once).
+
     --value decodes literal origin values without a file; as x needs a file's
     XOFFSET, it prints the x within the slice (xslice) instead.
 
@@ -88,14 +94,15 @@ def command(
       pixtab decode-origin PIXTABLE.fits --rows 0:1000 --sky --with data,lambda
       pixtab decode-origin PIXTABLE.fits --format fits -o origin.fits
       pixtab decode-origin PIXTABLE.fits --where 'dq > 0' --with dq,data
+      pixtab decode-origin *.fits --format fits --output-dir decoded/ -j 2
       pixtab decode-origin --value 0x14064041
     """
     sep = "\t" if fmt == "tsv" else ","
     rows, criteria = _split_rows(criteria)
     if values:
-        if input_path or sky or with_cols or rows or fmt == "fits" or not criteria.empty:
+        if inputs or output_dir or sky or with_cols or rows or fmt == "fits" or not criteria.empty:
             raise click.UsageError(
-                "--value decodes literal values: give no INPUT, --sky, --with, --rows, --format fits or selection"
+                "--value decodes literal values: give no INPUT, --output-dir, --sky, --with, --rows, --format fits or selection"
             )
         from ..core.ops.decode import decode_literals, format_text, header_line
 
@@ -105,18 +112,29 @@ def command(
             check_outputs([], overwrite, [output])
         _emit_text(output, overwrite, text)
         return
-    if not input_path:
+    if not inputs:
         raise click.UsageError("missing INPUT (or --value ORIGIN)")
-    if fmt == "fits" and (not output or output == "-"):
-        raise click.UsageError("--format fits needs -o/--output FILE")
+    if output_dir or len(inputs) > 1:  # a file per input
+        names = output_paths(inputs, output, output_dir, name_template or f"{{stem}}_origin.{fmt}")
+        targets: dict[str, str | None] = dict(zip(inputs, names))
+        make_output_dir(output_dir)
+    else:
+        if fmt == "fits" and (not output or output == "-"):
+            raise click.UsageError("--format fits needs -o/--output FILE (or --output-dir)")
+        targets = {inputs[0]: output if output and output != "-" else None}
+    check_outputs([(src, dst) for src, dst in targets.items() if dst], overwrite)
+    settings = dict(fmt=fmt, sep=sep, rows=rows, criteria=criteria, plan=plan, zero_based=zero_based,
+                    slice_numbering=slice_numbering, sky=sky, with_cols=with_cols, overwrite=overwrite)
+    for_each_input(inputs, lambda path: _decode(path, targets[path], **settings))
 
+
+def _decode(input_path: str, output: str | None, *, fmt: str, sep: str, rows: Any, criteria: Any, plan: Any,
+            zero_based: bool, slice_numbering: str, sky: bool, with_cols: str | None, overwrite: bool) -> None:
+    """One input to ``output`` (None: text on stdout)."""
     from ..core.fits.atomic import atomic_output
     from ..core.io.table import PixTable
     from ..core.io.scan import Scan
     from ..core.ops.decode import DecodeOptions, check_options, check_with_columns, count_between, iter_text_output, write_fits_table
-
-    if output and output != "-":
-        check_outputs([(input_path, output)], overwrite)
 
     with PixTable(input_path) as pt:
         start, stop = _row_bounds(rows, pt.nrows)
@@ -136,7 +154,7 @@ def command(
                     write_fits_table(fd, pt, opts, start, stop, progress, selection)
             else:
                 _emit_text(output, overwrite, iter_text_output(pt, opts, start, stop, sep, progress, selection))
-    if output and output != "-":
+    if output:
         out.info(f"wrote {output} ({count_between(selection, start, stop):,} rows)")
 
 

@@ -156,15 +156,16 @@ def layout_opt(default: str | None = "image", help: str = "On-disk layout of the
     )
 
 
-def output_dir_opts(default_name: str) -> Callable[[F], F]:
-    """``--output-dir DIR`` and ``--name TEMPLATE`` for commands with many inputs."""
+def output_dir_opts(default_name: str, shown_default: str | None = None) -> Callable[[F], F]:
+    """``--output-dir DIR`` and ``--name TEMPLATE`` for commands with many inputs
+    (``shown_default``: the help's words for a default the command computes, ``default_name`` "")."""
 
     def deco(f: F) -> F:
         f = click.option(
             "--name",
             "name_template",
             default=default_name,
-            show_default=True,
+            show_default=shown_default or True,
             help="Output file name in --output-dir; {stem} is the input name without .fits.",
         )(f)
         return click.option(

@@ -209,6 +209,46 @@ def test_csv_to_a_file_and_overwrite(single: Path, tmp_path: Path) -> None:
     assert len(out.read_text().splitlines()) == 12_001
 
 
+def test_several_inputs_each_get_a_file_in_the_output_dir(single: Path, combined: Path, tmp_path: Path) -> None:
+    """A file per input, named {stem}_origin.FORMAT unless --name says otherwise, each the
+    one-input run's output; --jobs 2 (each input in a process of its own) writes the same."""
+    a, b = tmp_path / "a.fits", tmp_path / "b.fits"
+    shutil.copyfile(single, a)
+    shutil.copyfile(combined, b)
+    for fmt in ("csv", "fits"):
+        seq = tmp_path / f"seq_{fmt}"
+        r = invoke("decode-origin", a, b, "--format", fmt, "--output-dir", seq, "--with", "dq")
+        assert sorted(p.name for p in seq.iterdir()) == [f"a_origin.{fmt}", f"b_origin.{fmt}"]
+        assert r.stderr.splitlines() == [f"wrote {seq / 'a_origin'}.{fmt} (12,000 rows)", f"wrote {seq / 'b_origin'}.{fmt} (15,000 rows)"]
+        for src in (a, b):
+            one = tmp_path / f"one.{fmt}"
+            invoke("decode-origin", src, "--format", fmt, "-o", one, "--with", "dq", "--overwrite")
+            assert (seq / f"{src.stem}_origin.{fmt}").read_bytes() == one.read_bytes()
+        par = tmp_path / f"par_{fmt}"
+        cmd = pixtab_cmd("-q", "decode-origin", a, b, "--format", fmt, "--output-dir", par, "--with", "dq", "--jobs", "2")
+        assert subprocess.run(cmd, capture_output=True).returncode == 0
+        assert {p.name: p.read_bytes() for p in par.iterdir()} == {p.name: p.read_bytes() for p in seq.iterdir()}
+    invoke("decode-origin", a, "--rows", "0:3", "--output-dir", tmp_path / "named", "--name", "{stem}.txt")
+    assert (tmp_path / "named" / "a.txt").read_text() == invoke("decode-origin", a, "--rows", "0:3").stdout
+
+
+def test_several_inputs_errors(single: Path, tmp_path: Path) -> None:
+    """Several inputs need --output-dir (not -o, not stdout); a bad input is named and the others are written."""
+    assert "--output-dir for several inputs" in invoke("decode-origin", single, single, code=2).stderr
+    r = invoke("decode-origin", single, single, "-o", tmp_path / "x.csv", code=2)
+    assert "-o/--output takes one input" in r.stderr
+    r = invoke("decode-origin", single, single, "--output-dir", tmp_path / "d", code=2)
+    assert "several outputs get the same output name" in r.stderr
+    bad = tmp_path / "bad.fits"
+    bad.write_bytes(b"not a FITS file\n" * 10)
+    r = invoke("decode-origin", bad, single, "--output-dir", tmp_path / "out", "--rows", "0:5", code=1)
+    assert r.stderr.splitlines()[0] == f"Error: {bad}: not a FITS file"
+    assert r.stderr.splitlines()[-1] == f"Error: 1 of 2 inputs failed: {bad}"
+    assert [p.name for p in (tmp_path / "out").iterdir()] == [f"{single.stem}_origin.csv"]
+    r = invoke("decode-origin", "--value", "0x14064041", "--output-dir", tmp_path / "v", code=2)
+    assert "--value decodes literal values" in r.stderr
+
+
 def test_dash_output_is_stdout(single: Path) -> None:
     result = invoke("decode-origin", single, "-o", "-", "--rows", "0:2")
     assert result.stdout.count("\n") == 3
