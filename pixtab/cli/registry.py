@@ -62,8 +62,8 @@ SHARED: dict[str, Shared] = {
     "--zero-based": _s("detector pixels counted from 0 (MPDAF), not 1", (*SELECTING, "reconstruct-det"), flag=True),
     # -- outputs --
     "--output": _s("the output file (-o)", WRITING),
-    "--output-dir": _s("one output per input, in this folder", "convert extract"),
-    "--name": _s("template of the outputs' names in --output-dir", "convert extract"),
+    "--output-dir": _s("one output per input, in this folder", "convert decode-origin extract"),
+    "--name": _s("template of the outputs' names in --output-dir", "convert decode-origin extract"),
     "--overwrite": _s("replace an existing output", (*WRITING, "simulate"), flag=True),
     "--allow-empty": _s("write an output with no row when nothing is selected", "export extract", flag=True),
     "--layout": _s("on-disk layout of a pixel table written: image or table", "extract simulate"),
@@ -85,8 +85,8 @@ SHARED: dict[str, Shared] = {
     "--auto": _s("leave out the sources image --peaks finds", "sky slices", flag=True),
     "--bin": _s("wavelength bin width in Angstrom", "fit sky spectrum"),
     # -- many inputs --
-    "--jobs": _s("inputs processed at once (processes)", "convert extract info"),
-    "--scheduler": _s("a Dask scheduler to run the inputs on", "convert extract info"),
+    "--jobs": _s("inputs processed at once (processes)", "convert decode-origin extract info"),
+    "--scheduler": _s("a Dask scheduler to run the inputs on", "convert decode-origin extract info"),
 }
 
 
