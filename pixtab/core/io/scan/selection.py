@@ -250,7 +250,8 @@ class Selection:
         if known is not None:
             return known
         out: list[tuple[int, int, int]] = []
-        for i, cs in enumerate(self.chunks):
+        for i in self.filled:
+            cs = self.chunks[i]
             if cs.stop <= start or cs.start >= stop:
                 continue
             for a, b in cs.blocks():
@@ -262,8 +263,9 @@ class Selection:
     def count_between(self, start: int, stop: int) -> int:
         """Selected rows of ``start..stop-1``."""
         total = 0
-        for cs in self.chunks:
-            if cs.stop <= start or cs.start >= stop or cs.count == 0:
+        for i in self.filled:
+            cs = self.chunks[i]
+            if cs.stop <= start or cs.start >= stop:
                 continue
             if start <= cs.start and cs.stop <= stop:
                 total += cs.count
