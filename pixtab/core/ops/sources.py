@@ -29,7 +29,6 @@ batches its share of :data:`~pixtab.core.ops.extract.WRITE_ROWS` rows (at least
 from __future__ import annotations
 
 import dataclasses
-from bisect import bisect_right
 
 import numpy as np
 
@@ -180,18 +179,17 @@ def write_sources(
     batch = max(MIN_BATCH_ROWS, WRITE_ROWS // len(selections))
     outputs = [open_output(pt, s, c, fd, layout, round_float32, batch) for s, c, fd in zip(selections, criteria, fds)]
     union = selections[0].union(selections[1:])
-    starts = [c.start for c in union.chunks]
     holders: dict[int, list[int]] = {}  # chunk number -> the sources with rows in it
     for k, sel in enumerate(selections):
         for i in sel.filled:
             holders.setdefault(i, []).append(k)
     scan = Scan(pt, progress=progress)
-    progress.start("copy", scan.rows_to_read(union))
-    # each read (inside one chunk) as stored, in buffers reused from the next read on:
-    # big-endian values go to the outputs with no byte swap either way
-    for rows, arrays in scan.copy(union, list(pt.columns), whole=True, reuse=True, native=False):
-        start, stop = rows.start, rows.stop  # type: ignore[union-attr]
-        i = bisect_right(starts, start) - 1
+    spans = scan.copy_spans(union)  # (start, stop, chunk number) of each read, in order
+    progress.start("copy", sum(b - a for a, b, _ in spans))
+    # each read (inside one chunk) whole and as stored, in buffers reused from the next read
+    # on: big-endian values go to the outputs with no byte swap either way
+    reads = scan.copy(union, list(pt.columns), whole=True, reuse=True, native=False)
+    for (start, stop, i), (_, arrays) in zip(spans, reads, strict=True):
         for k in holders.get(i, ()):
             at = selections[k].chunks[i].within(start, stop)
             if at.size == stop - start:
